@@ -1,0 +1,82 @@
+"""The one ``ckt`` command. Subcommands live beside the layer they drive and are imported lazily,
+so ``ckt parse`` never pays for torch, BoTorch or PySpice.
+
+Any ``CktError`` becomes ``message`` on stderr and exit 2 (``path:line: ...`` for netlist errors);
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ckt.errors import CktError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "parse": ("ckt.netlist.commands:parse", "Read a netlist and summarise it."),
+    "check": ("ckt.netlist.commands:check", "Electrical rule checks on a netlist."),
+    "convert": ("ckt.netlist.commands:convert", "Write a netlist as SPICE, Spectre or JSON."),
+    "graph": ("ckt.graph.commands:graph", "Turn a netlist into a graph."),
+    "pdk": ("ckt.pdk.commands:pdk", "List and inspect the bundled PDK model sets."),
+    "simulate": ("ckt.sim.commands:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
+    "size": ("ckt.opt.commands:size", "Size a netlist against a spec file."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when invoked (or when help lists them)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, _, attr = COMMANDS[name][0].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, help_) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show Python tracebacks instead of one-line errors.")
+@click.version_option(package_name="ckt")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """ckt — analog circuit design automation."""
+    ctx.obj = {"debug": debug}
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning ckt errors into clear one-line diagnostics."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        main.main(args=args, prog_name="ckt", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except CktError as exc:
+        if debug:
+            raise
+        click.echo(str(exc), err=True)
+        return 2
+    except (OSError, UnicodeError) as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    return 0
+
+
+def entry() -> None:
+    sys.exit(run())

@@ -1,0 +1,80 @@
+"""The exception and warning hierarchy every layer of ckt raises.
+
+Users catch ``CktError`` (or a subclass) and filter ``CktWarning`` subclasses; the CLI turns any
+``CktError`` into ``path:line: message`` and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+
+class CktError(Exception):
+    """Root of every error ckt raises on purpose."""
+
+
+class NetlistError(CktError):
+    """An IR object was constructed in an inconsistent state (duplicate names, bad terminals...)."""
+
+
+class NetlistParseError(CktError):
+    """A netlist file could not be read; carries every diagnostic found, not just the first.
+
+    Args:
+        diagnostics: the error-level (and any preceding) diagnostics, each with file and line.
+    """
+
+    def __init__(self, diagnostics: "list | tuple") -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics) or "netlist could not be read")
+
+    @property
+    def file(self) -> str | None:
+        return self.diagnostics[0].file if self.diagnostics else None
+
+    @property
+    def line(self) -> int | None:
+        return self.diagnostics[0].line if self.diagnostics else None
+
+
+class ExpressionError(CktError):
+    """A parameter expression is malformed or refers to something undefined."""
+
+
+class GrammarError(CktError):
+    """A token sequence does not follow the topology grammar."""
+
+
+class PdkError(CktError):
+    """An unknown PDK name, or a PDK whose model files are missing."""
+
+
+class SimulationError(CktError):
+    """ngspice rejected or failed to run a deck; ``log`` holds what ngspice said."""
+
+    def __init__(self, message: str, netlist: str | None = None, log: str = "") -> None:
+        super().__init__(message)
+        self.netlist = netlist
+        self.log = log
+
+
+class SimulationTimeout(SimulationError):
+    """A simulation exceeded its wall-clock limit and its worker was replaced."""
+
+
+class ConvergenceError(SimulationError):
+    """ngspice ran but did not converge (operating point or time step)."""
+
+
+class SpecError(CktError):
+    """A sizing spec file is malformed or inconsistent with its netlist."""
+
+
+class CktWarning(UserWarning):
+    """Root of every warning ckt emits."""
+
+
+class NetlistWarning(CktWarning):
+    """Something in a netlist was read but looks suspicious (unknown element, renamed duplicate...)."""
+
+
+class SimulatorWarning(CktWarning):
+    """ngspice said something worth surfacing that is not an error."""
