@@ -1,0 +1,869 @@
+"""The SPICE deck reader: ngspice, HSPICE, LTspice and KiCad flavours into the ``Netlist`` IR.
+
+Reading happens in three stages that each stream: physical lines are joined into logical lines
+(comments stripped, ``+`` continuations joined, ``.control`` blocks kept whole), logical lines are
+dispatched into scopes (top level and each ``.subckt``), and at the end subcircuit instances are
+bound to their definitions, which may appear later in the file or in an include (hence the deferral).
+Every problem becomes a ``Diagnostic``; any error-level one raises ``NetlistParseError`` carrying
+them all.
+
+Documented decisions (SPICE dialects disagree, so these are choices):
+
+* Title: in the top-level file the first line is the title unless it starts with ``.`` (a dot
+  command such as KiCad's ``.title``) or ``*`` (a comment, as in model-card files); then there is no
+  title line and ``.title`` (anywhere) sets it. Included files never have a title line.
+* Nets are case-insensitive and take the spelling first seen in their scope; ``0``/``gnd`` are not
+  renamed.
+* BJT: 3 or 4 nodes. The model is the first positional token after three nodes that names a
+  ``.model`` known to the file or its includes; without that knowledge a 5th positional token that is
+  a number is the area (3 nodes), otherwise it is the model (4 nodes).
+* R/C/L: the first token after the nodes is the value unless it names a known ``.model``; a second
+  positional token is the model.
+* Unknown element letters (``U A N O P Y``...): every positional token before the first ``key=value``
+  is a pin (``1``, ``2``, ...), the rest is kept in ``spec``; a warning is emitted.
+* ``.param`` inside a ``.subckt`` body joins the subcircuit's parameters (after header defaults).
+* Reading a ``.lib`` file whole (no section requested) reads every section's content in file order.
+* Duplicate instance names in one scope are kept; the later one is renamed ``NAME__2`` (``__3``...)
+  with a warning naming both lines.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from ckt.errors import NetlistParseError
+from ckt.netlist.ir import (
+    TERMINALS,
+    Device,
+    DeviceKind,
+    Diagnostic,
+    Expr,
+    Include,
+    LETTER_KIND,
+    Model,
+    Netlist,
+    Param,
+    SourceLoc,
+    Statement,
+    Subckt,
+    Value,
+)
+from ckt.netlist.units import parse_number
+
+__all__ = ["parse_spice", "read_spice"]
+
+STATEMENT_KEYWORDS = frozenset(
+    "ac dc tran op noise tf meas measure save print plot ic nodeset four sens pz disto "
+    "option options opt temp func probe width csparam step".split()
+)
+"""Dot-commands kept verbatim as ``Statement`` without comment."""
+
+_SOURCE_KEYWORDS = frozenset(
+    "ac sin pulse pwl exp sffm am trnoise trrandom distof1 distof2 port z0".split()
+)
+_EG_FORMS = frozenset(("POLY", "VALUE", "TABLE", "LAPLACE", "FREQ", "VOL", "CUR"))
+
+
+def _eg_form(tok: str) -> bool:
+    """Whether an E/G token after two nodes starts a non-linear form (``POLY(2)``, ``VALUE={..}``)."""
+    head = tok.upper()
+    for sep in "=({":
+        head = head.split(sep, 1)[0]
+    return head in _EG_FORMS
+_SPECIAL = ("{", "(", "'", '"')
+
+# Node counts for the fixed-shape elements; BJT, X and unknown letters are handled apart.
+_NODES: dict[DeviceKind, int] = {
+    DeviceKind.MOSFET: 4,
+    DeviceKind.DIODE: 2,
+    DeviceKind.JFET: 3,
+    DeviceKind.MESFET: 3,
+    DeviceKind.RESISTOR: 2,
+    DeviceKind.CAPACITOR: 2,
+    DeviceKind.INDUCTOR: 2,
+    DeviceKind.VSOURCE: 2,
+    DeviceKind.ISOURCE: 2,
+    DeviceKind.VCVS: 4,
+    DeviceKind.VCCS: 4,
+    DeviceKind.CCCS: 2,
+    DeviceKind.CCVS: 2,
+    DeviceKind.BEHAVIORAL: 2,
+    DeviceKind.SWITCH: 4,
+    DeviceKind.CSWITCH: 2,
+    DeviceKind.TLINE: 4,
+}
+_NEEDS_MODEL = frozenset(
+    {DeviceKind.MOSFET, DeviceKind.DIODE, DeviceKind.JFET, DeviceKind.MESFET, DeviceKind.SWITCH}
+)
+
+
+class _LineError(Exception):
+    """A malformed logical line; turned into an error diagnostic at that line."""
+
+
+# --------------------------------------------------------------------------------------------
+# Stage 1: physical lines -> logical lines
+
+
+def _strip_inline_comment(line: str) -> str:
+    """``line`` without a trailing ``;``, `` $`` or ``//`` comment (quotes are respected)."""
+    quote = ""
+    prev = " "
+    for i, c in enumerate(line):
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == ";":
+            return line[:i]
+        elif c == "$" and prev in " \t":
+            return line[:i]
+        elif c == "/" and line.startswith("//", i):
+            return line[:i]
+        prev = c
+    return line
+
+
+def _logical_lines(
+    text: str, titled: bool
+) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, logical_line)``; a title line is yielded as ``(1, ".title <text>")``.
+
+    Continuation lines (``+``) are joined with one space; comment lines may sit between them.
+    ``.control`` ... ``.endc`` is yielded as one logical line holding the raw block.
+    """
+    pending: str | None = None
+    pending_no = 0
+    control: list[str] | None = None
+    control_no = 0
+    lineno = 0
+    for raw in text.splitlines():
+        lineno += 1
+        if control is not None:
+            control.append(raw.rstrip())
+            if raw.strip().lower().startswith(".endc"):
+                yield control_no, "\n".join(control)
+                control = None
+            continue
+        if lineno == 1 and titled:
+            first = raw.strip()
+            if not first.startswith((".", "*")):
+                yield 1, ".title " + first if first else ".title"
+                continue
+        line = raw.strip()
+        if not line or line[0] == "*":
+            continue
+        if ";" in line or "$" in line or "//" in line:
+            line = _strip_inline_comment(line).rstrip()
+            if not line:
+                continue
+        if line[0] == "+":
+            if pending is None:
+                pending, pending_no = line[1:].strip(), lineno  # orphan '+': read as a line
+            else:
+                rest = line[1:].strip()
+                if rest:
+                    pending = pending + " " + rest if pending else rest
+            continue
+        if pending is not None:
+            yield pending_no, pending
+        if line[0] == "." and line[1:9].lower() == "control" and (len(line) == 8 or line[8] in " \t"):
+            pending = None
+            control, control_no = [raw.strip()], lineno
+            continue
+        pending, pending_no = line, lineno
+    if pending is not None:
+        yield pending_no, pending
+    if control is not None:
+        yield control_no, "\n".join(control)  # missing .endc: reported by the dispatcher
+
+
+# --------------------------------------------------------------------------------------------
+# Tokens and values
+
+
+def _tokenize(line: str) -> list[str]:
+    """Split on whitespace keeping ``{..}``, ``(..)`` and quoted text whole; join ``k = v``."""
+    if "{" in line or "(" in line or "'" in line or '"' in line:
+        toks = _scan(line)
+    else:
+        if "}" in line or ")" in line:
+            raise _LineError("unbalanced ')' or '}'")
+        toks = line.split()
+    if "=" in line:
+        toks = _join_equals(toks)
+    return toks
+
+
+def _scan(line: str) -> list[str]:
+    toks: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            break
+        start = i
+        stack: list[str] = []
+        while i < n:
+            c = line[i]
+            if not stack and c in " \t":
+                break
+            if c == "{" or c == "(":
+                stack.append("}" if c == "{" else ")")
+            elif c == "}" or c == ")":
+                if not stack or stack.pop() != c:
+                    raise _LineError(f"unbalanced {c!r} at column {i + 1}")
+            elif c == "'" or c == '"':
+                j = line.find(c, i + 1)
+                if j < 0:
+                    raise _LineError(f"unbalanced quote {c} at column {i + 1}")
+                i = j
+            i += 1
+        if stack:
+            raise _LineError(f"unbalanced {'(' if stack[-1] == ')' else '{'} (missing {stack[-1]!r})")
+        toks.append(line[start:i])
+    return toks
+
+
+def _join_equals(toks: list[str]) -> list[str]:
+    out: list[str] = []
+    for t in toks:
+        if out and (t[0] == "=" or out[-1][-1] == "=") and out[-1][0] not in "{('\"":
+            out[-1] += t
+        else:
+            out.append(t)
+    return out
+
+
+def _split_kv(tok: str) -> tuple[str, str] | None:
+    """``("w", "1u")`` for ``W=1u``; None when ``tok`` is positional."""
+    eq = tok.find("=")
+    if eq <= 0 or tok[0] in "{('\"":
+        return None
+    return tok[:eq].lower(), tok[eq + 1 :]
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def to_value(text: str) -> Value:
+    """A number as a float; ``{expr}``, ``'expr'`` and anything else as ``Expr`` (delimiters stripped)."""
+    num = parse_number(text)
+    if num is not None:
+        return num
+    if len(text) >= 2 and ((text[0] == "{" and text[-1] == "}") or (text[0] == text[-1] and text[0] in "'\"")):
+        return Expr(text[1:-1].strip())
+    return Expr(text)
+
+
+def _kv_pair(tok: str, cache: dict[str, tuple[str, Value]]) -> tuple[str, Value] | None:
+    """``(name, value)`` for a ``key=value`` token, None when positional; equal tokens share one
+    tuple through ``cache`` (a million ``w=1u`` cost one)."""
+    pair = cache.get(tok)
+    if pair is not None:
+        return pair
+    kv = _split_kv(tok)
+    if kv is None:
+        return None
+    if not kv[1]:
+        raise _LineError(f"parameter {kv[0]!r} has no value")
+    pair = (sys.intern(kv[0]), to_value(kv[1]))
+    cache[tok] = pair
+    return pair
+
+
+# --------------------------------------------------------------------------------------------
+# Scopes and parse state
+
+
+@dataclass
+class _Pending:
+    """A device whose reading needs definitions seen later (X instances, BJTs, R/C/L)."""
+
+    name: str
+    letter: str
+    toks: list[str]
+    loc: SourceLoc
+
+
+@dataclass
+class _Scope:
+    name: str | None
+    ports: tuple[str, ...] = ()
+    loc: SourceLoc | None = None
+    items: list = field(default_factory=list)  # Device | _Pending, in file order
+    params: list[Param] = field(default_factory=list)
+    models: list[Model] = field(default_factory=list)
+    subckts: list["_Scope"] = field(default_factory=list)
+    nets: dict[str, str] = field(default_factory=dict)
+    names: dict[str, int] = field(default_factory=dict)  # lower name -> line
+    pairs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+    def term(self, pin: str, tok: str) -> tuple[str, str]:
+        """The ``(pin, net)`` pair for a node token; one shared tuple per distinct pair (memory)."""
+        key = (pin, tok)
+        p = self.pairs.get(key)
+        if p is None:
+            p = self.pairs[key] = (pin, self.net(tok))
+        return p
+
+    def net(self, tok: str) -> str:
+        c = self.nets.get(tok)
+        if c is None:
+            low = tok.lower()
+            c = self.nets.get(low)
+            if c is None:
+                c = sys.intern(tok)
+                self.nets[low] = c
+            self.nets[tok] = c
+        return c
+
+
+class _Reader:
+    """Parses one file (or one ``.lib`` section of it) into a Netlist, following includes."""
+
+    def __init__(self, ctx: "_Context", file: str | None, chain: tuple[tuple[str, str | None], ...]) -> None:
+        self.ctx = ctx
+        self.file = file
+        self.chain = chain
+        self.diags = ctx.diags
+        self.top = _Scope(None)
+        self.stack: list[_Scope] = [self.top]
+        self.title = ""
+        self.includes: list[Include] = []
+        self.statements: list[Statement] = []
+        self.globals: list[str] = []
+        self.subckt_ports: dict[str, tuple[str, ...]] = {}
+        self.model_names: set[str] = set()
+        self.n_pending = 0
+
+    # -- diagnostics
+    def diag(self, severity: str, line: int | None, message: str, code: str) -> None:
+        self.diags.append(Diagnostic(severity, message, self.file, line, code))
+
+    # -- driver
+    def read(self, lines: Iterator[tuple[int, str]], section: str | None) -> Netlist:
+        in_section: str | None = None
+        found = section is None
+        for lineno, line in lines:
+            if line[0] == ".":
+                low = line.lower()
+                word = low.split(None, 1)[0]
+                if word == ".end":
+                    break
+                if word == ".lib" and len(line.split()) == 2:
+                    name = line.split()[1].lower()
+                    if in_section is not None:
+                        self.diag("error", lineno, f".lib {name} opened inside section {in_section}", "lib-nested")
+                    in_section = name
+                    found = found or name == section
+                    continue
+                if word == ".endl":
+                    if in_section is None:
+                        self.diag("error", lineno, ".endl without .lib section", "endl-unmatched")
+                    in_section = None
+                    continue
+            if section is not None and in_section != section:
+                continue
+            try:
+                if line[0] == ".":
+                    self.dot(lineno, line)
+                else:
+                    self.element(lineno, line)
+            except _LineError as exc:
+                self.diag("error", lineno, str(exc), "syntax")
+        if section is not None and not found:
+            raise _SectionMissing(section)
+        if in_section is not None and section is None:
+            self.diag("error", None, f"missing .endl for .lib section {in_section}", "endl-missing")
+        while len(self.stack) > 1:
+            s = self.stack.pop()
+            self.diag("error", s.loc.line if s.loc else None, f"missing .ends for .subckt {s.name}", "ends-missing")
+            self.close(s)
+        return self.finish()
+
+    # -- dot commands
+    def dot(self, lineno: int, line: str) -> None:
+        parts = line.split(None, 1)
+        word = parts[0][1:].lower()
+        rest = parts[1].strip() if len(parts) > 1 else ""
+        loc = SourceLoc(self.file, lineno)
+        scope = self.stack[-1]
+        if word == "subckt":
+            self.open_subckt(lineno, rest, loc)
+        elif word == "ends":
+            if len(self.stack) == 1:
+                self.diag("error", lineno, ".ends without .subckt", "ends-unmatched")
+                return
+            s = self.stack.pop()
+            if rest and rest.split()[0].lower() != (s.name or "").lower():
+                self.diag("warning", lineno, f".ends {rest.split()[0]} closes .subckt {s.name}", "ends-name")
+            self.close(s)
+        elif word == "param":
+            for tok in _tokenize(rest):
+                kv = _split_kv(tok)
+                if kv is None or not kv[1]:
+                    raise _LineError(f".param expects name=value, got {tok!r}")
+                scope.params.append(Param(kv[0], to_value(kv[1]), loc))
+        elif word == "model":
+            self.model(lineno, rest, loc)
+        elif word == "global":
+            for tok in rest.split():
+                if tok.lower() not in (g.lower() for g in self.globals):
+                    self.globals.append(tok)
+        elif word in ("include", "inc", "lib"):
+            self.include(lineno, word, rest, loc)
+        elif word == "title":
+            self.title = rest
+        elif word == "control":
+            if not line.rsplit("\n", 1)[-1].strip().lower().startswith(".endc"):
+                self.diag("error", lineno, ".control without .endc", "endc-missing")
+            self.statements.append(Statement("control", line, loc))
+        elif word == "endc":
+            self.diag("error", lineno, ".endc without .control", "endc-unmatched")
+        elif word in STATEMENT_KEYWORDS:
+            self.statements.append(Statement(word, line, loc))
+        else:
+            self.diag("warning", lineno, f"unknown dot-command .{word} kept verbatim", "unknown-dot")
+            self.statements.append(Statement(word, line, loc))
+
+    def open_subckt(self, lineno: int, rest: str, loc: SourceLoc) -> None:
+        toks = _tokenize(rest)
+        if not toks:
+            raise _LineError(".subckt without a name")
+        name = toks[0]
+        sub = _Scope(name, loc=loc)
+        ports: list[str] = []
+        in_params = False
+        for tok in toks[1:]:
+            if tok.lower() == "params:":
+                in_params = True
+                continue
+            kv = _split_kv(tok)
+            if kv is None:
+                if in_params or sub.params:
+                    raise _LineError(f"port {tok!r} after parameters in .subckt {name}")
+                ports.append(sub.net(tok))
+            else:
+                if not kv[1]:
+                    raise _LineError(f"parameter {kv[0]!r} has no value")
+                sub.params.append(Param(kv[0], to_value(kv[1]), loc))
+        lowered = [p.lower() for p in ports]
+        if len(set(lowered)) != len(lowered):
+            raise _LineError(f"duplicate port in .subckt {name}")
+        sub.ports = tuple(ports)
+        self.subckt_ports.setdefault(name.lower(), sub.ports)
+        self.stack.append(sub)
+
+    def close(self, s: _Scope) -> None:
+        """Attach a finished ``.subckt`` to its parent; it is built in ``finish`` once every
+        definition (including later ones) is known."""
+        self.stack[-1].subckts.append(s)
+
+    def build(self, s: _Scope) -> Subckt:
+        return Subckt(
+            s.name or "",
+            s.ports,
+            self.resolve(s),
+            tuple(s.params),
+            tuple(s.models),
+            tuple(self.build(c) for c in s.subckts),
+            s.loc,
+        )
+
+    def model(self, lineno: int, rest: str, loc: SourceLoc) -> None:
+        parts = rest.split(None, 1)
+        if not parts:
+            raise _LineError(".model without a name")
+        name = parts[0]
+        body = parts[1] if len(parts) > 1 else ""
+        cut = 0
+        while cut < len(body) and (body[cut].isalnum() or body[cut] in "_"):
+            cut += 1
+        mtype, body = body[:cut].lower(), body[cut:].strip()
+        if not mtype:
+            raise _LineError(f".model {name} without a type")
+        if body.startswith("(") and body.endswith(")"):
+            body = body[1:-1]
+        params: list[tuple[str, Value]] = []
+        for tok in _tokenize(body):
+            kv = _split_kv(tok)
+            if kv is None or not kv[1]:
+                if tok in ("(", ")"):
+                    continue
+                self.diag("warning", lineno, f".model {name}: token {tok!r} is not name=value; ignored", "model-token")
+                continue
+            params.append((sys.intern(kv[0]), to_value(kv[1])))
+        self.stack[-1].models.append(Model(name, mtype, tuple(params), loc))
+        self.model_names.add(name.lower())
+
+    def include(self, lineno: int, word: str, rest: str, loc: SourceLoc) -> None:
+        toks = _tokenize(rest)
+        if not toks:
+            raise _LineError(f".{word} without a file")
+        path = _unquote(toks[0])
+        section = toks[1].lower() if word == "lib" and len(toks) > 1 else None
+        if word != "lib" and len(toks) > 1:
+            self.diag("warning", lineno, f"extra text after .{word} file ignored: {' '.join(toks[1:])}", "include-extra")
+        if len(self.stack) > 1:
+            self.diag("warning", lineno, f".{word} inside .subckt {self.stack[-1].name} is read at top level", "include-scope")
+        sub = self.ctx.follow(self, path, section, lineno)
+        if sub is not None:
+            self.subckt_ports.update({k: v for k, v in sub.subckt_ports.items() if k not in self.subckt_ports})
+            self.model_names |= sub.model_names
+        self.includes.append(Include(path, section, sub.netlist if sub is not None else None, loc))
+
+    # -- elements
+    def element(self, lineno: int, line: str) -> None:
+        toks = _tokenize(line)
+        name = toks[0]
+        letter = name[0].upper()
+        loc = SourceLoc(self.file, lineno)
+        if letter in "XQRCL" or letter not in LETTER_KIND:
+            item: Device | _Pending = _Pending(name, letter, toks, loc)
+            self.n_pending += 1
+        else:
+            item = self.device(LETTER_KIND[letter], toks, loc, self.stack[-1])
+        self.add(item, lineno)
+
+    def add(self, item: "Device | _Pending", lineno: int) -> None:
+        scope = self.stack[-1]
+        key = item.name.lower()
+        first = scope.names.get(key)
+        if first is not None:
+            n = 2
+            while f"{key}__{n}" in scope.names:
+                n += 1
+            new = f"{item.name}__{n}"
+            where = f"{self.file or '<string>'}"
+            self.diag(
+                "warning", lineno,
+                f"duplicate instance name {item.name} (first at {where}:{first}); renamed {new}", "duplicate-name",
+            )
+            if isinstance(item, _Pending):
+                item.name = new
+            else:
+                item = Device(new, item.kind, item.terminals, item.model, item.value, item.params, item.spec, item.loc)
+            key = new.lower()
+        scope.names[key] = lineno
+        scope.items.append(item)
+
+    def device(self, kind: DeviceKind, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
+        """Read a fixed-shape element (everything except X, Q, R/C/L and unknown letters)."""
+        name = toks[0]
+        if kind is DeviceKind.MUTUAL:
+            pos = [t for t in toks[1:] if _split_kv(t) is None]
+            if len(pos) < 3:
+                raise _LineError(f"{name}: mutual inductor needs two inductors and a coupling")
+            return Device(name, kind, (), None, to_value(pos[-1]), (), " ".join(pos[:-1]), loc)
+        nodes = _NODES[kind]
+        if kind in (DeviceKind.VCVS, DeviceKind.VCCS) and len(toks) > 3 and _eg_form(toks[3]):
+            nodes = 2
+        if len(toks) < nodes + 1:
+            raise _LineError(f"{name}: too few nodes ({len(toks) - 1} of {nodes})")
+        pins = TERMINALS[kind]
+        terminals = tuple(scope.term(pins[i], toks[i + 1]) for i in range(nodes))
+        rest = toks[nodes + 1 :]
+        model: str | None = None
+        value: Value | None = None
+        spec = ""
+        params: list[tuple[str, Value]] = []
+        if kind in (DeviceKind.VSOURCE, DeviceKind.ISOURCE):
+            if rest and rest[0].lower() == "dc":
+                if len(rest) < 2:
+                    raise _LineError(f"{name}: DC without a value")
+                value, rest = to_value(rest[1]), rest[2:]
+            elif rest and _split_kv(rest[0]) is None and rest[0].split("(")[0].lower() not in _SOURCE_KEYWORDS:
+                value, rest = to_value(rest[0]), rest[1:]
+            return Device(name, kind, terminals, None, value, (), " ".join(rest), loc)
+        if kind is DeviceKind.BEHAVIORAL or nodes == 2 and kind in (DeviceKind.VCVS, DeviceKind.VCCS):
+            return Device(name, kind, terminals, None, None, (), " ".join(rest), loc)
+        if kind in (DeviceKind.CCCS, DeviceKind.CCVS):
+            if not rest:
+                raise _LineError(f"{name}: missing controlling source")
+            if rest[0].upper().startswith("POLY"):
+                return Device(name, kind, terminals, None, None, (), " ".join(rest), loc)
+            spec, rest = rest[0], rest[1:]
+            if rest and _split_kv(rest[0]) is None:
+                value, rest = to_value(rest[0]), rest[1:]
+        elif kind is DeviceKind.CSWITCH:
+            if len(rest) < 2:
+                raise _LineError(f"{name}: current switch needs a controlling source and a model")
+            spec, model, rest = rest[0], rest[1], rest[2:]
+        elif kind in _NEEDS_MODEL:
+            if not rest or _split_kv(rest[0]) is not None:
+                raise _LineError(f"{name}: missing model name")
+            model, rest = rest[0], rest[1:]
+            if rest and kind is not DeviceKind.SWITCH and _split_kv(rest[0]) is None and parse_number(rest[0]) is not None:
+                value, rest = to_value(rest[0]), rest[1:]
+        elif kind is DeviceKind.TLINE:
+            if rest and _split_kv(rest[0]) is None:
+                model, rest = rest[0], rest[1:]
+        else:  # VCVS / VCCS linear gain
+            if rest and _split_kv(rest[0]) is None:
+                value, rest = to_value(rest[0]), rest[1:]
+        extra: list[str] = []
+        for tok in rest:
+            pair = _kv_pair(tok, self.ctx.kv)
+            if pair is None:
+                extra.append(tok)
+            else:
+                params.append(pair)
+        if extra:
+            spec = " ".join([spec, *extra]) if spec else " ".join(extra)
+        return Device(name, kind, terminals, model, value, tuple(params), spec, loc)
+
+    def resolve(self, scope: _Scope) -> tuple[Device, ...]:
+        """Turn the scope's pending records into Devices now that definitions are known."""
+        out: list[Device] = []
+        for item in scope.items:
+            if isinstance(item, _Pending):
+                try:
+                    item = self.pending(item, scope)
+                except _LineError as exc:
+                    self.diag("error", item.loc.line, str(exc), "syntax")
+                    continue
+            out.append(item)
+        scope.items = []
+        return tuple(out)
+
+    def pending(self, p: _Pending, scope: _Scope) -> Device:
+        toks = p.toks
+        name = p.name
+        pos: list[str] = []
+        params: list[tuple[str, Value]] = []
+        extra: list[str] = []
+        for tok in toks[1:]:
+            if tok.lower() == "params:":
+                continue
+            pair = _kv_pair(tok, self.ctx.kv)
+            if pair is not None:
+                params.append(pair)
+            elif params:
+                extra.append(tok)
+            else:
+                pos.append(tok)
+        line = p.loc.line
+        if p.letter == "X":
+            if len(pos) < 1:
+                raise _LineError(f"{name}: subcircuit instance without a subcircuit name")
+            sub, nets = pos[-1], pos[:-1]
+            ports = self.ctx.lookup_subckt(self, sub)
+            if ports is None:
+                self.diag("info", line, f"{name}: definition of subcircuit {sub} not found; pins numbered", "subckt-unknown")
+                ports = tuple(str(i + 1) for i in range(len(nets)))
+            elif len(ports) != len(nets):
+                raise _LineError(f"{name}: {len(nets)} nodes but subcircuit {sub} has {len(ports)} ports")
+            terms = tuple(scope.term(pin, n) for pin, n in zip(ports, nets))
+            return Device(name, DeviceKind.SUBCKT, terms, sub, None, tuple(params), " ".join(extra), p.loc)
+        if p.letter == "Q":
+            if len(pos) < 4:
+                raise _LineError(f"{name}: too few nodes for a BJT (need 3 or 4 and a model)")
+            if self.ctx.is_model(self, pos[3]):
+                n = 3
+            elif len(pos) >= 5 and self.ctx.is_model(self, pos[4]):
+                n = 4
+            elif len(pos) >= 5 and parse_number(pos[4]) is None:
+                n = 4
+            else:
+                n = 3
+            pins = TERMINALS[DeviceKind.BJT]
+            terms = tuple(scope.term(pins[i], pos[i]) for i in range(n))
+            model = pos[n]
+            rest = pos[n + 1 :]
+            value = to_value(rest[0]) if rest else None
+            spec = " ".join(rest[1:] + extra)
+            return Device(name, DeviceKind.BJT, terms, model, value, tuple(params), spec, p.loc)
+        if p.letter in "RCL":
+            kind = LETTER_KIND[p.letter]
+            if len(pos) < 2:
+                raise _LineError(f"{name}: too few nodes ({len(pos)} of 2)")
+            terms = (scope.term("p", pos[0]), scope.term("n", pos[1]))
+            rest = pos[2:]
+            value: Value | None = None
+            model: str | None = None
+            if rest and self.ctx.is_model(self, rest[0]) and parse_number(rest[0]) is None:
+                model, rest = rest[0], rest[1:]
+            elif rest:
+                value, rest = to_value(rest[0]), rest[1:]
+                if rest:
+                    model, rest = rest[0], rest[1:]
+            if value is None:
+                for i, (k, v) in enumerate(params):
+                    if k == p.letter.lower():
+                        value = v
+                        del params[i]
+                        break
+            return Device(name, kind, terms, model, value, tuple(params), " ".join(rest + extra), p.loc)
+        self.diag("warning", line, f"{name}: unknown element letter {p.letter!r}; pins numbered", "unknown-element")
+        terms = tuple(scope.term(str(i + 1), n) for i, n in enumerate(pos))
+        return Device(name, DeviceKind.UNKNOWN, terms, None, None, tuple(params), " ".join(extra), p.loc)
+
+    def finish(self) -> Netlist:
+        top = self.top
+        return Netlist(
+            title=self.title,
+            devices=self.resolve(top),
+            subckts=tuple(self.build(s) for s in top.subckts),
+            params=tuple(top.params),
+            models=tuple(top.models),
+            includes=tuple(self.includes),
+            statements=tuple(self.statements),
+            globals=tuple(self.globals),
+        )
+
+
+class _SectionMissing(Exception):
+    def __init__(self, section: str) -> None:
+        self.section = section
+
+
+@dataclass
+class _Parsed:
+    netlist: Netlist | None
+    subckt_ports: dict[str, tuple[str, ...]]
+    model_names: set[str]
+
+
+class _Context:
+    """State shared by one top-level parse: diagnostics, include cache, what to follow."""
+
+    def __init__(self, follow: bool, base: Path | None) -> None:
+        self.follow_includes = follow
+        self.base = base
+        self.diags: list[Diagnostic] = []
+        self.cache: dict[tuple[str, str | None], _Parsed] = {}
+        self.texts: dict[str, list[tuple[int, str]]] = {}
+        self.kv: dict[str, tuple[str, Value]] = {}
+
+    def lookup_subckt(self, reader: _Reader, name: str) -> tuple[str, ...] | None:
+        return reader.subckt_ports.get(name.lower())
+
+    def is_model(self, reader: _Reader, name: str) -> bool:
+        return name.lower() in reader.model_names
+
+    def follow(self, reader: _Reader, path: str, section: str | None, lineno: int) -> _Parsed | None:
+        if not self.follow_includes:
+            return None
+        p = Path(os.path.expanduser(path))
+        if not p.is_absolute():
+            if reader.file is None:
+                return None
+            p = Path(reader.file).parent / p
+        key = str(p.resolve()) if p.exists() else str(p)
+        link = (key, section)
+        if link in reader.chain:
+            names = [_show(f, s) for f, s in reader.chain] + [_show(key, section)]
+            reader.diag("error", lineno, "include cycle: " + " -> ".join(names), "include-cycle")
+            return None
+        if not p.is_file():
+            reader.diag("error", lineno, f"included file not found: {path} (looked for {p})", "include-missing")
+            return None
+        cached = self.cache.get(link)
+        if cached is not None:
+            return cached
+        lines = self.texts.get(key)
+        if lines is None:
+            text = _decode(p.read_bytes(), str(p), self.diags)
+            if text is None:
+                return None
+            lines = list(_logical_lines(text, titled=False))
+            self.texts[key] = lines
+        sub = _Reader(self, str(p), reader.chain + (link,))
+        try:
+            net = sub.read(iter(lines), section)
+        except _SectionMissing:
+            reader.diag("error", lineno, f"section {section} not found in {path}", "lib-section-missing")
+            return None
+        parsed = _Parsed(net, sub.subckt_ports, sub.model_names)
+        self.cache[link] = parsed
+        return parsed
+
+
+def _show(file: str, section: str | None) -> str:
+    name = os.path.basename(file)
+    return f"{name}[{section}]" if section else name
+
+
+def _decode(data: bytes, file: str | None, diags: list[Diagnostic]) -> str | None:
+    """Text of a netlist file: UTF-8 (BOM tolerated), else latin-1 with a warning; None for binary."""
+    if _binary(data):
+        diags.append(Diagnostic("error", "not a text netlist (binary content)", file, None, "binary"))
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        diags.append(
+            Diagnostic("warning", "file is not valid UTF-8; decoded as latin-1", file, line, "encoding")
+        )
+        return data.decode("latin-1")
+
+
+def _binary(data: bytes) -> bool:
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    if not head:
+        return False
+    odd = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return odd > len(head) * 0.1
+
+
+def parse_spice(text: str, *, path: str | Path | None = None, follow_includes: bool = True) -> Netlist:
+    """Parse a SPICE deck into a ``Netlist``.
+
+    Args:
+        text: the deck.
+        path: the file it came from; names diagnostics and anchors relative ``.include``/``.lib``.
+            Without it relative includes are recorded but not followed.
+        follow_includes: read included files (their content lands in ``Include.netlist``).
+
+    Raises:
+        NetlistParseError: with every diagnostic when any is an error.
+    """
+    file = str(path) if path is not None else None
+    ctx = _Context(follow_includes, Path(file).parent if file else None)
+    if "\x00" in text:
+        raise NetlistParseError([Diagnostic("error", "not a text netlist (binary content)", file, None, "binary")])
+    return _parse_top(text, file, ctx)
+
+
+def _parse_top(text: str, file: str | None, ctx: _Context) -> Netlist:
+    reader = _Reader(ctx, file, ((str(Path(file).resolve()), None),) if file else ())
+    netlist = reader.read(_logical_lines(text, titled=True), None)
+    if not (
+        netlist.devices or netlist.subckts or netlist.models or netlist.params
+        or netlist.includes or netlist.statements
+    ):
+        ctx.diags.append(Diagnostic("error", "empty netlist (no devices, definitions or statements)", file, None, "empty"))
+    if any(d.severity == "error" for d in ctx.diags):
+        raise NetlistParseError(ctx.diags)
+    return Netlist(
+        netlist.title, netlist.devices, netlist.subckts, netlist.params, netlist.models,
+        netlist.includes, netlist.statements, netlist.globals, tuple(ctx.diags),
+    )
+
+
+def read_spice(path: str | Path) -> Netlist:
+    """Read a SPICE file (UTF-8, or latin-1 with a warning) and parse it with includes followed."""
+    file = str(path)
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise NetlistParseError([Diagnostic("error", f"cannot read netlist: {exc.strerror}", file, None, "io")]) from None
+    ctx = _Context(True, p.parent)
+    text = _decode(data, file, ctx.diags)
+    if text is None:
+        raise NetlistParseError(ctx.diags)
+    return _parse_top(text, file, ctx)
