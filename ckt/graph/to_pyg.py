@@ -1,0 +1,237 @@
+"""PyTorch Geometric ``Data`` views of a flat netlist, their exact inverses, and a safe file format.
+
+Both views are homogeneous ``torch_geometric.data.Data`` objects, because GNN encoders and
+subgraph samplers for circuits expect one node set with type columns; ``node_type`` and
+``edge_type`` tensors let ``Data.to_heterogeneous`` split them when a model wants ``HeteroData``.
+
+Bipartite (``to_bipartite_pyg``): ``x [D+N, 35]`` (``features.BIPARTITE_NODE_COLUMNS``),
+``node_type [D+N]`` (0 device, 1 net), ``edge_index [2, 2E]`` (columns ``0..E-1`` device → net,
+``E..2E-1`` the same edges net → device), ``edge_type [2E]`` (index into ``features.EDGE_TYPES``),
+``edge_attr [2E, 135]`` (its one-hot).
+
+Pin level (``to_pins_pyg``): ``x [D+P+N, 52]`` (``features.PIN_NODE_COLUMNS``), ``node_type``
+(0 device, 1 pin, 2 net — ``pins.NODE_TYPES``), ``edge_index [2, 4P]`` (device → pin, pin → net,
+then both reversed, ``P`` columns each), ``edge_type [4P]`` (0 device-pin, 1 pin-net).
+
+Bookkeeping that rebuilds the netlist lives in plain Python attributes (builtins only, see
+``ckt.graph.codec``): ``device_names``, ``device_kinds`` (``DeviceKind`` names), ``device_models``,
+``device_values``, ``device_params``, ``device_specs``, ``net_names``, ``netlist_meta`` (the
+device-less netlist); the bipartite view adds ``device_pins`` and ``edge_pins`` (pins of edge
+column ``i``), the pin view ``pin_names``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch_geometric.data import Data
+
+from ckt.errors import CktError, NetlistError
+from ckt.graph import codec
+from ckt.graph.bipartite import pins_by_net
+from ckt.graph.features import (
+    BIPARTITE_NODE_COLUMNS,
+    EDGE_TYPES,
+    PIN_NODE_COLUMNS,
+    device_columns,
+    edge_type,
+    net_columns,
+    pin_columns,
+)
+from ckt.netlist.ir import Device, DeviceKind, Netlist
+
+FORMAT = "ckt.graph"
+FORMAT_VERSION = 1
+
+
+def _rows(columns: tuple[str, ...], rows: list[dict[str, float]]) -> torch.Tensor:
+    index = {c: i for i, c in enumerate(columns)}
+    x = torch.zeros(len(rows), len(columns))
+    for r, cols in enumerate(rows):
+        for name, v in cols.items():
+            x[r, index[name]] = v
+    return x
+
+
+def _both_ways(src: list[int], dst: list[int]) -> torch.Tensor:
+    return torch.tensor([src + dst, dst + src], dtype=torch.long).reshape(2, -1)
+
+
+def _device_bookkeeping(netlist: Netlist) -> dict:
+    devs = netlist.devices
+    return {
+        "device_names": [d.name for d in devs],
+        "device_kinds": [d.kind.name for d in devs],
+        "device_models": [d.model for d in devs],
+        "device_values": [codec.encode_value(d.value) for d in devs],
+        "device_params": [codec.encode_params(d.params) for d in devs],
+        "device_specs": [d.spec for d in devs],
+        "net_names": list(netlist.nets),
+        "netlist_meta": codec.encode_netlist(replace(netlist, devices=())),
+    }
+
+
+def _device(data: Data, i: int, terminals: tuple[tuple[str, str], ...]) -> Device:
+    try:
+        kind = DeviceKind[data.device_kinds[i]]
+    except KeyError as exc:
+        raise NetlistError(f"unknown device kind {data.device_kinds[i]!r}") from exc
+    return Device(
+        name=data.device_names[i],
+        kind=kind,
+        terminals=terminals,
+        model=data.device_models[i],
+        value=codec.decode_value(data.device_values[i]),
+        params=codec.decode_params(data.device_params[i]),
+        spec=data.device_specs[i],
+    )
+
+
+def _netlist(data: Data, devices: list[Device]) -> Netlist:
+    return replace(codec.decode_netlist(data.netlist_meta), devices=tuple(devices))
+
+
+def to_bipartite_pyg(netlist: Netlist) -> Data:
+    """The bipartite device–net view as ``Data`` (layout in the module docstring)."""
+    devs = netlist.devices
+    nets = netlist.nets
+    net_id = {n: len(devs) + i for i, n in enumerate(nets)}
+    src: list[int] = []
+    dst: list[int] = []
+    etypes: list[int] = []
+    edge_pins: list[list[str]] = []
+    for i, d in enumerate(devs):
+        for net, pins in pins_by_net(d).items():
+            src.append(i)
+            dst.append(net_id[net])
+            etypes.append(edge_type(d.kind, pins))
+            edge_pins.append(list(pins))
+    rows = [device_columns(d, netlist) for d in devs] + [net_columns(n) for n in nets]
+    edge_type_t = torch.tensor(etypes + etypes, dtype=torch.long)
+    return Data(
+        x=_rows(BIPARTITE_NODE_COLUMNS, rows),
+        node_type=torch.tensor([0] * len(devs) + [1] * len(nets), dtype=torch.long),
+        edge_index=_both_ways(src, dst),
+        edge_type=edge_type_t,
+        edge_attr=torch.nn.functional.one_hot(edge_type_t, len(EDGE_TYPES)).float(),
+        num_nodes=len(devs) + len(nets),
+        graph_view="bipartite",
+        device_pins=[list(d.pins) for d in devs],
+        edge_pins=edge_pins,
+        **_device_bookkeeping(netlist),
+    )
+
+
+def from_bipartite_pyg(data: Data) -> Netlist:
+    """The netlist a ``to_bipartite_pyg`` graph was made from, rebuilt from its ``edge_index``.
+
+    Raises:
+        NetlistError: ``data`` is not a bipartite view or its edges and bookkeeping disagree.
+    """
+    _check_view(data, "bipartite")
+    n_dev = len(data.device_names)
+    n_edges = len(data.edge_pins)
+    if data.edge_index.shape != (2, 2 * n_edges):
+        raise NetlistError(f"edge_index has shape {tuple(data.edge_index.shape)}, expected (2, {2 * n_edges})")
+    net_of: list[dict[str, str]] = [{} for _ in range(n_dev)]
+    for (dev, net), pins in zip(data.edge_index[:, :n_edges].t().tolist(), data.edge_pins):
+        if not (0 <= dev < n_dev <= net < n_dev + len(data.net_names)):
+            raise NetlistError(f"edge {dev} -> {net} does not join a device to a net")
+        for pin in pins:
+            if pin in net_of[dev]:
+                raise NetlistError(f"pin {pin} of device {data.device_names[dev]} is on two nets")
+            net_of[dev][pin] = data.net_names[net - n_dev]
+    devices = []
+    for i, pins in enumerate(data.device_pins):
+        if set(net_of[i]) != set(pins):
+            raise NetlistError(f"device {data.device_names[i]}: edges name pins {sorted(net_of[i])}, device has {pins}")
+        devices.append(_device(data, i, tuple((p, net_of[i][p]) for p in pins)))
+    return _netlist(data, devices)
+
+
+def to_pins_pyg(netlist: Netlist) -> Data:
+    """The pin-level device–pin–net view as ``Data`` (layout in the module docstring)."""
+    devs = netlist.devices
+    nets = netlist.nets
+    n_pin = sum(len(d.terminals) for d in devs)
+    net_id = {n: len(devs) + n_pin + i for i, n in enumerate(nets)}
+    dev_src: list[int] = []
+    pin_ids: list[int] = []
+    net_dst: list[int] = []
+    pin_rows: list[dict[str, float]] = []
+    pin_names: list[str] = []
+    for i, d in enumerate(devs):
+        for pin, net in d.terminals:
+            dev_src.append(i)
+            pin_ids.append(len(devs) + len(pin_names))
+            net_dst.append(net_id[net])
+            pin_rows.append(pin_columns(d.kind, pin))
+            pin_names.append(pin)
+    rows = [device_columns(d, netlist) for d in devs] + pin_rows + [net_columns(n) for n in nets]
+    types = [0] * n_pin + [1] * n_pin
+    return Data(
+        x=_rows(PIN_NODE_COLUMNS, rows),
+        node_type=torch.tensor([0] * len(devs) + [1] * n_pin + [2] * len(nets), dtype=torch.long),
+        edge_index=_both_ways(dev_src + pin_ids, pin_ids + net_dst),
+        edge_type=torch.tensor(types + types, dtype=torch.long),
+        num_nodes=len(devs) + n_pin + len(nets),
+        graph_view="pins",
+        pin_names=pin_names,
+        **_device_bookkeeping(netlist),
+    )
+
+
+def from_pins_pyg(data: Data) -> Netlist:
+    """The netlist a ``to_pins_pyg`` graph was made from, rebuilt from its ``edge_index``.
+
+    Raises:
+        NetlistError: ``data`` is not a pin-level view or a pin lacks exactly one device and one net.
+    """
+    _check_view(data, "pins")
+    n_dev, n_pin = len(data.device_names), len(data.pin_names)
+    owner: list[int | None] = [None] * n_pin
+    net: list[str | None] = [None] * n_pin
+    half = data.edge_index.shape[1] // 2
+    for (a, b), t in zip(data.edge_index[:, :half].t().tolist(), data.edge_type[:half].tolist()):
+        if t == 0 and 0 <= a < n_dev and n_dev <= b < n_dev + n_pin and owner[b - n_dev] is None:
+            owner[b - n_dev] = a
+        elif t == 1 and n_dev <= a < n_dev + n_pin and net[a - n_dev] is None:
+            net[a - n_dev] = data.net_names[b - n_dev - n_pin]
+        else:
+            raise NetlistError(f"edge {a} -> {b} of type {t} does not fit a pin-level graph")
+    terminals: list[list[tuple[str, str]]] = [[] for _ in range(n_dev)]
+    for k, (dev, n) in enumerate(zip(owner, net)):
+        if dev is None or n is None:
+            raise NetlistError(f"pin node {n_dev + k} ({data.pin_names[k]}) lacks a device or a net")
+        terminals[dev].append((data.pin_names[k], n))
+    return _netlist(data, [_device(data, i, tuple(t)) for i, t in enumerate(terminals)])
+
+
+def _check_view(data: Data, view: str) -> None:
+    found = getattr(data, "graph_view", None)
+    if found != view:
+        raise NetlistError(f"not a {view} netlist graph (graph_view={found!r})")
+
+
+def save_graph(data: Data, path: str | Path) -> None:
+    """Write ``data`` as a dict of tensors and builtins, readable with ``weights_only=True``."""
+    torch.save({"format": FORMAT, "version": FORMAT_VERSION, "data": data.to_dict()}, path)
+
+
+def load_graph(path: str | Path) -> Data:
+    """Read a ``save_graph`` file without unpickling any class (``torch.load(weights_only=True)``).
+
+    Raises:
+        CktError: the file is not a ckt graph, or it holds anything but tensors and builtins.
+    """
+    try:
+        obj = torch.load(path, weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError or zipfile errors
+        if isinstance(exc, OSError):
+            raise
+        raise CktError(f"{path}: not a ckt graph file: {exc}") from exc
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT or obj.get("version") != FORMAT_VERSION:
+        raise CktError(f"{path}: not a ckt graph file (format {FORMAT} version {FORMAT_VERSION})")
+    return Data.from_dict(obj["data"])
