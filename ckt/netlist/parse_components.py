@@ -1,0 +1,160 @@
+"""Reading component-dict netlists (the Image2Net format) into the IR.
+
+The format is a Python literal (or JSON) ``{"ckt_type": ..., "ckt_netlist": [{"component_type":
+"NMOS", "port_connection": {"Drain": "n1", ...}}, ...]}``. It is parsed with ``ast`` (never
+``eval``), which also gives each component its line for diagnostics.
+
+Choices, all deterministic:
+
+* Components have no names: each gets its kind letter and a running index per letter (``M1``,
+  ``M2``, ``R1``...), in file order.
+* ``ckt_type`` becomes ``Netlist.title``; net names are kept verbatim (``GND`` stays ``GND``).
+* A MOSFET drawn without a body pin gets its body tied to its source, with an info diagnostic: the
+  IR MOSFET has four pins and a simulator needs them, and source-tied is what a schematic that
+  omits the body means when it has no body effect to show. A synthetic net would float instead.
+* ``Current`` ``In``/``Out``: the current flows from ``In`` through the source to ``Out``, which
+  is SPICE's ``I n+ n-`` convention, so ``In`` -> ``p`` and ``Out`` -> ``n``. ``Diode`` ``In`` is
+  the anode (``p``), ``Out`` the cathode (``n``).
+* Amplifier blocks (``Diso_amp``, ``Dido_amp``, ``Siso_amp``) are ``SUBCKT`` instances of
+  behavioural blocks of the same lower-case name, with pins named from the dict keys.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+from ckt.errors import NetlistParseError
+from ckt.netlist.ir import Device, DeviceKind, Diagnostic, Netlist, SourceLoc
+
+COMPONENTS: dict[str, tuple[DeviceKind, str | None, tuple[tuple[str, str], ...]]] = {
+    "NMOS": (DeviceKind.MOSFET, "nmos", (("Drain", "d"), ("Gate", "g"), ("Source", "s"), ("Body", "b"))),
+    "PMOS": (DeviceKind.MOSFET, "pmos", (("Drain", "d"), ("Gate", "g"), ("Source", "s"), ("Body", "b"))),
+    "NPN": (DeviceKind.BJT, "npn", (("Collector", "c"), ("Base", "b"), ("Emitter", "e"))),
+    "PNP": (DeviceKind.BJT, "pnp", (("Collector", "c"), ("Base", "b"), ("Emitter", "e"))),
+    "Res": (DeviceKind.RESISTOR, None, (("Pos", "p"), ("Neg", "n"))),
+    "Cap": (DeviceKind.CAPACITOR, None, (("Pos", "p"), ("Neg", "n"))),
+    "Voltage": (DeviceKind.VSOURCE, None, (("Positive", "p"), ("Negative", "n"))),
+    "Current": (DeviceKind.ISOURCE, None, (("In", "p"), ("Out", "n"))),
+    "Diode": (DeviceKind.DIODE, "diode", (("In", "p"), ("Out", "n"))),
+    "Diso_amp": (DeviceKind.SUBCKT, "diso_amp", (("InP", "inp"), ("InN", "inn"), ("Out", "out"))),
+    "Dido_amp": (DeviceKind.SUBCKT, "dido_amp",
+                 (("InP", "inp"), ("InN", "inn"), ("OutP", "outp"), ("OutN", "outn"))),
+    "Siso_amp": (DeviceKind.SUBCKT, "siso_amp", (("In", "in"), ("Out", "out"))),
+}
+"""component_type -> (kind, model, (dict key, IR pin) in IR pin order)."""
+
+OPTIONAL_PINS = {("NMOS", "Body"), ("PMOS", "Body")}
+
+
+class _Reader:
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.diags: list[Diagnostic] = []
+
+    def error(self, line: int | None, message: str, code: str) -> None:
+        self.diags.append(Diagnostic("error", message, self.file, line, code))
+
+    def load(self, text: str) -> tuple[Any, dict[int, int]]:
+        """The literal and, per component index, its line (empty when read as JSON)."""
+        try:
+            tree = ast.parse(text, mode="eval")
+        except SyntaxError as exc:
+            try:
+                return json.loads(text), {}
+            except json.JSONDecodeError:
+                self.error(exc.lineno, f"not a Python literal or JSON: {exc.msg}", "syntax")
+                return None, {}
+        try:
+            obj = ast.literal_eval(tree)
+        except ValueError as exc:
+            self.error(getattr(tree.body, "lineno", 1), f"not a plain literal ({exc})", "syntax")
+            return None, {}
+        lines: dict[int, int] = {}
+        body = tree.body
+        if isinstance(body, ast.Dict):
+            for k, v in zip(body.keys, body.values):
+                if isinstance(k, ast.Constant) and k.value == "ckt_netlist" and isinstance(v, ast.List):
+                    lines = {i: e.lineno for i, e in enumerate(v.elts)}
+        return obj, lines
+
+    def build(self, obj: Any, lines: dict[int, int]) -> Netlist | None:
+        if not isinstance(obj, dict) or not isinstance(obj.get("ckt_netlist"), list):
+            self.error(1, "expected a dict with a 'ckt_netlist' list", "schema")
+            return None
+        title = obj.get("ckt_type", "")
+        if not isinstance(title, str):
+            self.error(1, f"ckt_type must be a string, not {type(title).__name__}", "schema")
+            title = ""
+        counters: dict[str, int] = {}
+        devices: list[Device] = []
+        for i, comp in enumerate(obj["ckt_netlist"]):
+            dev = self._device(i, comp, lines.get(i), counters)
+            if dev is not None:
+                devices.append(dev)
+        if any(d.severity == "error" for d in self.diags):
+            return None
+        return Netlist(title=title, devices=tuple(devices), diagnostics=tuple(self.diags))
+
+    def _device(self, index: int, comp: Any, line: int | None, counters: dict[str, int]) -> Device | None:
+        where = f"component {index + 1}"
+        if not isinstance(comp, dict) or not isinstance(comp.get("port_connection"), dict):
+            self.error(line, f"{where}: expected a dict with 'component_type' and a 'port_connection' dict",
+                       "schema")
+            return None
+        ctype = comp.get("component_type")
+        if ctype not in COMPONENTS:
+            self.error(line, f"{where}: unknown component_type {ctype!r} (known: {', '.join(COMPONENTS)})",
+                       "unknown-type")
+            return None
+        kind, model, pins = COMPONENTS[ctype]
+        ports = comp["port_connection"]
+        known = {key for key, _ in pins}
+        extra = [k for k in ports if k not in known]
+        missing = [k for k, _ in pins if k not in ports and (ctype, k) not in OPTIONAL_PINS]
+        bad = [k for k, v in ports.items() if not isinstance(v, str) or not v.strip()]
+        if extra or missing or bad:
+            problems = [f"unknown port(s) {', '.join(map(str, extra))}" if extra else "",
+                        f"missing port(s) {', '.join(missing)}" if missing else "",
+                        f"port(s) {', '.join(map(str, bad))} without a net name" if bad else ""]
+            self.error(line, f"{where} ({ctype}): " + "; ".join(p for p in problems if p), "ports")
+            return None
+        letter = kind.letter
+        counters[letter] = counters.get(letter, 0) + 1
+        name = f"{letter}{counters[letter]}"
+        terminals = []
+        for key, pin in pins:
+            if key in ports:
+                terminals.append((pin, ports[key]))
+            elif kind is DeviceKind.MOSFET:
+                terminals.append((pin, ports["Source"]))
+                self.diags.append(Diagnostic("info", f"{name} ({ctype}) has no body pin; body tied to its "
+                                             f"source {ports['Source']}", self.file, line, "body-to-source"))
+        return Device(name, kind, tuple(terminals), model, loc=SourceLoc(self.file, line) if line is not None else None)
+
+
+def parse_components(obj_or_text: Any, *, path: str | Path | None = None) -> Netlist:
+    """Read a component-dict netlist, given as text (Python literal or JSON) or as the dict itself.
+
+    Raises:
+        NetlistParseError: with every problem found (file, line of the component).
+    """
+    reader = _Reader(str(path) if path is not None else None)
+    if isinstance(obj_or_text, (str, bytes)):
+        text = obj_or_text.decode("utf-8") if isinstance(obj_or_text, bytes) else obj_or_text
+        obj, lines = reader.load(text)
+    else:
+        obj, lines = obj_or_text, {}
+    netlist = reader.build(obj, lines) if not reader.diags else None
+    if netlist is None:
+        raise NetlistParseError(reader.diags)
+    return netlist
+
+
+def read_components(path: str | Path) -> Netlist:
+    """Read a component-dict netlist file (see ``parse_components``)."""
+    from ckt.netlist.read import read_text
+
+    return parse_components(read_text(path), path=path)
