@@ -1,0 +1,97 @@
+"""What a simulation is asked to do (``SimJob``) and what comes back (``SimResult``).
+
+Both are plain frozen dataclasses so they pickle cheaply across worker pipes and Ray, and so a
+result can be cached and compared. Describing a job is separate from running it: backends and
+executors take ``SimJob`` and return ``SimResult``, never raise for a failed simulation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ckt.errors import ConvergenceError, SimulationError, SimulationTimeout
+
+OK = "ok"
+ERROR = "error"
+TIMEOUT = "timeout"
+NONCONVERGENCE = "nonconvergence"
+STATUSES = (OK, ERROR, TIMEOUT, NONCONVERGENCE)
+
+BACKENDS = ("shared", "subprocess")
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """The outcome of one deck.
+
+    Attributes:
+        status: ``"ok"``, ``"error"``, ``"timeout"`` or ``"nonconvergence"``.
+        measurements: every ``.meas`` name in the deck, lower-case, mapped to its value, or to
+            ``None`` when ngspice reported that measurement failed (or never got to it).
+        vectors: plot name as ngspice names it (``"ac1"``, ``"op1"``, ``"tran1"``...) -> vector
+            name lower-case (``"frequency"``, ``"v(out)"``, ``"i(vdd)"``) -> array (complex for
+            AC). Empty unless the job asked for vectors.
+        log: ngspice's stdout/stderr chatter, in the order it was printed.
+        elapsed_s: wall-clock seconds spent on the simulation.
+        message: why it failed (ngspice's own error lines), empty when ``ok``.
+    """
+
+    status: str
+    measurements: dict[str, float | None] = field(default_factory=dict)
+    vectors: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    log: str = ""
+    elapsed_s: float = 0.0
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown simulation status {self.status!r}; expected one of {STATUSES}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def raise_for_status(self, netlist: str | None = None) -> SimResult:
+        """Return ``self`` when ok, else raise the matching ``ckt.errors`` exception with the log.
+
+        Args:
+            netlist: the deck text, attached to the exception for the caller's diagnostics.
+        """
+        if self.status == OK:
+            return self
+        message = self.message or f"simulation ended with status {self.status}"
+        cls = {TIMEOUT: SimulationTimeout, NONCONVERGENCE: ConvergenceError}.get(self.status, SimulationError)
+        raise cls(message, netlist=netlist, log=self.log)
+
+
+@dataclass(frozen=True)
+class SimJob:
+    """One deck to simulate and how.
+
+    Attributes:
+        deck: full deck text, title line first and ``.end`` last; includes should use absolute
+            paths (workers do not run in the caller's directory).
+        vectors: return the analysis vectors as well as the measurements.
+        timeout_s: hard wall-clock limit; past it the worker is killed and the status is
+            ``"timeout"``.
+        backend: ``"shared"`` (libngspice inside a worker process) or ``"subprocess"``
+            (``ngspice -b``, for decks the shared library cannot run).
+        files: model files the deck reads; they enter the cache key and are shipped to Ray
+            workers. Files named by ``.include``/``.lib`` lines are added automatically.
+    """
+
+    deck: str
+    vectors: bool = False
+    timeout_s: float = 60.0
+    backend: str = "shared"
+    files: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown simulation backend {self.backend!r}; expected one of {BACKENDS}")
+        if not self.timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
+        if not isinstance(self.files, tuple):
+            object.__setattr__(self, "files", tuple(self.files))

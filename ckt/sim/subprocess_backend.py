@@ -1,0 +1,154 @@
+"""``ngspice -b``: the fallback backend for decks the shared library cannot run.
+
+Each job runs one ngspice process in a fresh temporary directory (so the files ngspice writes,
+BSIM check logs, ``wrdata`` output, stay out of the caller's way). Measurements are read from its
+output exactly as the shared backend reads them. ngspice refuses ``.meas`` when a raw file is
+requested in batch mode, so a job that wants both vectors and measurements costs two runs: one
+for the measurements and status, one writing the binary raw file the vectors come from.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ckt.sim.ngspice import has_control_block, meas_names, read_log
+from ckt.sim.result import ERROR, OK, TIMEOUT, SimJob, SimResult
+
+# Raw-file plot titles -> the short names ngspice gives the same plots in interactive mode.
+_PLOT_KINDS = {
+    "ac analysis": "ac",
+    "operating point": "op",
+    "transient analysis": "tran",
+    "dc transfer characteristic": "dc",
+    "noise spectral density curves": "noise",
+    "integrated noise": "noise",
+    "transfer function": "tf",
+    "pole-zero analysis": "pz",
+    "sensitivity analysis": "sens",
+    "distortion analysis": "disto",
+}
+
+
+def _ngspice() -> str | None:
+    return shutil.which("ngspice")
+
+
+def _run(exe: str, deck_path: Path, extra: list[str], timeout_s: float) -> tuple[int | None, str]:
+    """Run ngspice once; ``None`` as return code means it was killed at the timeout."""
+    try:
+        proc = subprocess.run(
+            [exe, "-b", *extra, str(deck_path)],
+            cwd=deck_path.parent,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout or ""
+        return None, out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def read_raw(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Read a binary ngspice raw file: plot name (``ac1``...) -> vector name -> array."""
+    data = path.read_bytes()
+    plots: dict[str, dict[str, np.ndarray]] = {}
+    counts: dict[str, int] = {}
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"Binary:\n", pos)
+        if end < 0:
+            break
+        header = data[pos:end].decode("utf-8", "replace").splitlines()
+        fields = {}
+        names: list[str] = []
+        in_vars = False
+        for line in header:
+            if in_vars and line.startswith(("\t", " ")):
+                parts = line.split()
+                names.append(parts[1].lower())
+                continue
+            key, _, value = line.partition(":")
+            in_vars = key.strip().lower() == "variables"
+            fields[key.strip().lower()] = value.strip()
+        n_vars, n_points = int(fields["no. variables"]), int(fields["no. points"])
+        complex_ = "complex" in fields.get("flags", "").lower()
+        width = 2 if complex_ else 1
+        count = n_vars * n_points * width
+        start = end + len(b"Binary:\n")
+        block = np.frombuffer(data, dtype="<f8", count=count, offset=start).reshape(n_points, n_vars * width)
+        pos = start + count * 8
+        kind = _PLOT_KINDS.get(fields.get("plotname", "").lower(), "unknown")
+        counts[kind] = counts.get(kind, 0) + 1
+        vectors: dict[str, np.ndarray] = {}
+        for i, name in enumerate(names):
+            if complex_:
+                vectors[name] = block[:, 2 * i] + 1j * block[:, 2 * i + 1]
+            else:
+                vectors[name] = block[:, i].copy()
+        plots[f"{kind}{counts[kind]}"] = vectors
+    return plots
+
+
+def _with_run_control(deck: str) -> str:
+    """The deck with a ``.control`` block that just runs it, unless it has its own.
+
+    Plain ``ngspice -b`` skips any analysis nothing ``.print``s ("no data saved ... analysis not
+    run"), whereas the shared backend runs every analysis; an explicit ``run`` makes the two
+    backends do the same work, and ``quit`` stops batch mode from then running the deck a second
+    time on its own terms.
+    """
+    if has_control_block(deck):
+        return deck
+    lines = deck.rstrip("\n").splitlines()
+    end = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip().lower() == ".end"), len(lines))
+    return "\n".join([*lines[:end], ".control", "run", "quit", ".endc", *lines[end:]]) + "\n"
+
+
+def run_subprocess(job: SimJob) -> SimResult:
+    """Run ``job`` with ``ngspice -b`` under its timeout; never raises for a failed simulation."""
+    start = time.perf_counter()
+    exe = _ngspice()
+    if exe is None:
+        return SimResult(status=ERROR, message="the ngspice executable is not on PATH")
+    with tempfile.TemporaryDirectory(prefix="ckt-ngspice-") as tmp:
+        deck_path = Path(tmp) / "deck.cir"
+        logs: list[str] = []
+        rc: int | None = 0
+        if not job.vectors or meas_names(job.deck):
+            deck_path.write_text(_with_run_control(job.deck))
+            rc, out = _run(exe, deck_path, [], job.timeout_s)
+            logs.append(out)
+        vectors: dict[str, dict[str, np.ndarray]] = {}
+        if job.vectors and rc == 0:
+            remaining = job.timeout_s - (time.perf_counter() - start)
+            raw = Path(tmp) / "out.raw"
+            deck_path.write_text(job.deck if job.deck.endswith("\n") else job.deck + "\n")
+            rc, out = _run(exe, deck_path, ["-r", str(raw)], max(remaining, 0.001))
+            logs.append(out)
+            if rc == 0 and raw.exists():
+                vectors = read_raw(raw)
+    log = "\n".join(logs)
+    elapsed = time.perf_counter() - start
+    if rc is None:
+        return SimResult(status=TIMEOUT, log=log, elapsed_s=elapsed,
+                         message=f"ngspice -b exceeded its {job.timeout_s:g} s limit and was killed")
+    lines = [line for line in log.splitlines() if not re.match(r"^No \.measure possible|^Remove rawfile|^select interactive", line)]
+    reading = read_log(lines, job.deck, failed="" if rc == 0 else f"ngspice -b exited with status {rc}")
+    return SimResult(
+        status=reading.status,
+        measurements=reading.measurements,
+        vectors=vectors if reading.status == OK else {},
+        log=log,
+        elapsed_s=elapsed,
+        message=reading.message,
+    )
