@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 from ckt.errors import PdkError
 from ckt.netlist.ir import Device, DeviceKind, Expr, Include, Netlist, Subckt, Value
@@ -32,7 +33,8 @@ def bind(netlist: Netlist, pdk: Pdk, *, generic: tuple[str, ...] = GENERIC, corn
     """A copy of ``netlist`` whose generic MOSFETs (top level and in every subckt) are ``pdk`` devices.
 
     The PDK's model files for ``corner`` are appended to ``includes`` (absolute paths, unresolved)
-    unless an include of the same file and section is already there.
+    unless an include of the same file and section is already there. Includes that only define the
+    generic models (``pdk_models/generic/*.lib``, see ``generic_card``) are dropped.
 
     Raises:
         PdkError: a generic name does not start with ``n`` or ``p``, or the corner is unknown.
@@ -42,15 +44,25 @@ def bind(netlist: Netlist, pdk: Pdk, *, generic: tuple[str, ...] = GENERIC, corn
         if name[:1].lower() not in ("n", "p"):
             raise PdkError(f"generic device name {name!r} must start with 'n' or 'p' to give its polarity")
         polarity[name.lower()] = pdk.nmos if name[:1].lower() == "n" else pdk.pmos
-    new_includes = pdk.includes(corner)
-    have = {(inc.path, inc.section) for inc in netlist.includes}
-    includes = netlist.includes + tuple(i for i in new_includes if (i.path, i.section) not in have)
+    kept = tuple(inc for inc in netlist.includes if not _generic_include(inc, polarity))
+    have = {(inc.path, inc.section) for inc in kept}
+    includes = kept + tuple(i for i in pdk.includes(corner) if (i.path, i.section) not in have)
     return replace(
         netlist,
         devices=_bind_devices(netlist.devices, pdk, polarity),
         subckts=tuple(_bind_subckt(s, pdk, polarity) for s in netlist.subckts),
         includes=includes,
     )
+
+
+def _generic_include(inc: Include, polarity: dict[str, str]) -> bool:
+    """An include that only defines the generic models (a ``generic_card`` file), useless once bound."""
+    content = inc.netlist
+    if content is None:
+        path = Path(inc.path)
+        return path.parent.name == "generic" and path.parent.parent.name == "pdk_models"
+    names = {m.name.lower() for m in content.all_models()}
+    return bool(names) and names <= set(polarity) and not content.devices and not content.subckts
 
 
 def _bind_subckt(sub: Subckt, pdk: Pdk, polarity: dict[str, str]) -> Subckt:

@@ -1,0 +1,196 @@
+"""Electrical rule checks on a netlist: the mistakes that make a deck fail or lie before it is simulated.
+
+Every finding is a ``Diagnostic`` with ``code``, ``file`` and ``line`` (from the device that shows it).
+
+=================== ======== ==============================================================
+code                severity when
+=================== ======== ==============================================================
+floating-net        warning  a net touches exactly one device pin (ground, ``.global`` nets and,
+                             inside a subcircuit definition, its ports are exempt; so is a net
+                             whose one device sets its voltage: V, E, H or B source), counting a
+                             B source's ``v(net)`` references as touches
+shorted-device      warning  every terminal of a device (two or more) is on the same net
+no-ground           error    the top level has devices but no ``0``/``gnd`` net, nor a net named
+                             like a ground rail (``vss``, ``gnd!``, ``agnd``, ``dgnd``...)
+no-ground           warning  only a ground-rail name is present in a deck with sources: ngspice
+                             needs node ``0`` (dataset netlists without sources use VSS freely)
+no-supply           warning  the top level has transistors but no voltage source and no net named
+                             like a supply (``vdd``, ``vcc``, ``avdd``, ``vpwr``...)
+duplicate-name      (reader) the reader's own ``duplicate-name`` findings, re-reported as they are
+undefined-model     warning  a transistor/diode model is not defined, but it is a generic name
+                             (``nmos4``, ``pmos4``, ``npn``... bind it to a PDK) or an include was
+                             not resolved (the model may live there)
+undefined-model     error    otherwise
+undefined-subckt    warning  an instance's subcircuit is not defined, but it is a known dataset
+                             cell (``INVERTER``, ``XOR``...) or an include was not resolved
+undefined-subckt    error    otherwise
+pin-count           error    an instance's node count differs from its definition's port count
+=================== ======== ==============================================================
+
+Net rules (floating, shorted) run on the flattened netlist when ``flatten`` is true, so a subcircuit
+port left open inside but driven from outside is fine, and a net reported floating is named by its
+hierarchical path (``xop.n5``); definitions that are never instantiated are checked on their own.
+With ``flatten=False`` (or when flattening fails) every definition and the top level are checked
+separately. A binned model set (``nch.0``, ``nch.1``...) defines the name ``nch``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Iterable
+
+from ckt.errors import CktError
+from ckt.netlist.ir import Device, DeviceKind, Diagnostic, Netlist, Subckt
+
+GENERIC_MODELS = frozenset({"nmos4", "pmos4", "nmos", "pmos", "nfet", "pfet", "npn", "pnp", "diode", "d"})
+"""Model names that stand for "a transistor/diode of this type" in datasets and generated netlists."""
+
+DATASET_CELLS = frozenset({"inverter", "transmission_gate", "xor", "pfd", "and", "nand", "nor", "or", "dff"})
+"""Digital cells that dataset netlists (AnalogGenie) instantiate without a definition."""
+
+GROUND_NETS = frozenset({"0", "gnd"})
+GROUND_RAIL = re.compile(r"^(vss|gnd!|agnd|dgnd|vssa|avss|dvss|vgnd|vss\d*|gnd\d+)$", re.IGNORECASE)
+SUPPLY_RAIL = re.compile(r"^(vdd|vcc|avdd|dvdd|vdda|vddd|vpwr|vdd!|vcc!|vdd\d*|vcc\d*|vdd_\w+)$", re.IGNORECASE)
+MODEL_KINDS = frozenset({DeviceKind.MOSFET, DeviceKind.BJT, DeviceKind.DIODE, DeviceKind.JFET, DeviceKind.MESFET})
+SOURCES = frozenset({DeviceKind.VSOURCE, DeviceKind.ISOURCE})
+VOLTAGE_SETTING = frozenset({DeviceKind.VSOURCE, DeviceKind.VCVS, DeviceKind.CCVS, DeviceKind.BEHAVIORAL})
+_V_REF = re.compile(r"\bv\s*\(\s*([^,()\s]+)\s*(?:,\s*([^,()\s]+)\s*)?\)", re.IGNORECASE)
+
+
+def check(netlist: Netlist, *, flatten: bool = True) -> list[Diagnostic]:
+    """Run every rule on ``netlist``; findings in the order: reader duplicates, definitions,
+    connectivity, ground/supply."""
+    out: list[Diagnostic] = [d for d in netlist.diagnostics if d.code == "duplicate-name"]
+    unresolved = any(inc.netlist is None for inc in netlist.includes) or any(
+        inc.netlist is not None and _has_unresolved(inc.netlist) for inc in netlist.includes
+    )
+    out += _definitions(netlist, unresolved)
+    out += _connectivity(netlist, flatten)
+    out += _rails(netlist)
+    return out
+
+
+def _has_unresolved(netlist: Netlist) -> bool:
+    return any(inc.netlist is None or _has_unresolved(inc.netlist) for inc in netlist.includes)
+
+
+def _diag(severity: str, message: str, dev: Device | None, code: str) -> Diagnostic:
+    loc = dev.loc if dev is not None else None
+    return Diagnostic(severity, message, loc.file if loc else None, loc.line if loc else None, code)
+
+
+def _scopes(netlist: Netlist) -> Iterable[tuple[Subckt | None, tuple[Device, ...]]]:
+    """The top level (None) and every definition written in this netlist (not its includes)."""
+    yield None, netlist.devices
+    stack = list(netlist.subckts)
+    while stack:
+        s = stack.pop(0)
+        yield s, s.devices
+        stack[:0] = s.subckts
+
+
+def _definitions(netlist: Netlist, unresolved: bool) -> list[Diagnostic]:
+    models = {m.name.lower() for m in netlist.all_models()}
+    bins = {name.rsplit(".", 1)[0] for name in models if "." in name}
+    out = []
+    for scope, devices in _scopes(netlist):
+        where = f" (in subckt {scope.name})" if scope is not None else ""
+        for dev in devices:
+            if dev.kind in MODEL_KINDS and dev.model:
+                key = dev.model.lower()
+                if key in models or key in bins:
+                    continue
+                if key in GENERIC_MODELS:
+                    out.append(_diag("warning", f"{dev.name}{where}: model {dev.model!r} is generic and not defined; "
+                                     "bind the netlist to a PDK before simulating", dev, "undefined-model"))
+                elif unresolved:
+                    out.append(_diag("warning", f"{dev.name}{where}: model {dev.model!r} is not defined here "
+                                     "(an include was not read)", dev, "undefined-model"))
+                else:
+                    out.append(_diag("error", f"{dev.name}{where}: model {dev.model!r} is not defined", dev,
+                                     "undefined-model"))
+            elif dev.kind is DeviceKind.SUBCKT and dev.model:
+                definition = netlist.subckt(dev.model)
+                if definition is None:
+                    if dev.model.lower() in DATASET_CELLS:
+                        out.append(_diag("warning", f"{dev.name}{where}: subcircuit {dev.model!r} is a dataset cell "
+                                         "without a definition", dev, "undefined-subckt"))
+                    elif unresolved:
+                        out.append(_diag("warning", f"{dev.name}{where}: subcircuit {dev.model!r} is not defined here "
+                                         "(an include was not read)", dev, "undefined-subckt"))
+                    else:
+                        out.append(_diag("error", f"{dev.name}{where}: subcircuit {dev.model!r} is not defined", dev,
+                                         "undefined-subckt"))
+                elif len(definition.ports) != len(dev.terminals):
+                    out.append(_diag("error", f"{dev.name}{where}: {len(dev.terminals)} nodes but subcircuit "
+                                     f"{definition.name} has {len(definition.ports)} ports", dev, "pin-count"))
+    return out
+
+
+def _connectivity(netlist: Netlist, flatten: bool) -> list[Diagnostic]:
+    exempt = GROUND_NETS | {g.lower() for g in netlist.globals}
+    if flatten and netlist.devices:
+        from ckt.netlist.flatten import flatten as do_flatten
+
+        try:
+            flat = do_flatten(netlist, evaluate=False)
+        except CktError:
+            flat = None
+        if flat is not None:
+            out = _net_rules(flat.devices, "", exempt)
+            for s in flat.subckts:  # definitions never instantiated
+                out += _net_rules(s.devices, f" (in subckt {s.name})", exempt | {p.lower() for p in s.ports})
+            return out
+    out = []
+    for scope, devices in _scopes(netlist):
+        if scope is None:
+            out += _net_rules(devices, "", exempt)
+        else:
+            out += _net_rules(devices, f" (in subckt {scope.name})", exempt | {p.lower() for p in scope.ports})
+    return out
+
+
+def _net_rules(devices: tuple[Device, ...], where: str, exempt: set[str] | frozenset[str]) -> list[Diagnostic]:
+    touches: dict[str, list[Device]] = defaultdict(list)
+    out = []
+    for dev in devices:
+        nets = {n.lower() for n in dev.nets}
+        if len(dev.terminals) >= 2 and len(nets) == 1:
+            out.append(_diag("warning", f"{dev.name}{where}: all {len(dev.terminals)} terminals on net "
+                             f"{dev.nets[0]!r}", dev, "shorted-device"))
+        for net in dev.nets:
+            touches[net.lower()].append(dev)
+        if dev.kind is DeviceKind.BEHAVIORAL:
+            for m in _V_REF.finditer(dev.spec):
+                for net in filter(None, m.groups()):
+                    touches[net.lower()].append(dev)
+    spelled = {n.lower(): n for d in devices for n in d.nets}
+    for key, devs in touches.items():
+        if len(devs) == 1 and key not in exempt and key in spelled and devs[0].kind not in VOLTAGE_SETTING:
+            out.append(_diag("warning", f"net {spelled[key]!r}{where} is floating: only {devs[0].name} "
+                             "connects to it", devs[0], "floating-net"))
+    return out
+
+
+def _rails(netlist: Netlist) -> list[Diagnostic]:
+    devices = netlist.devices
+    if not devices:
+        return []
+    nets = {n.lower() for n in netlist.nets}
+    first = devices[0]
+    out = []
+    if not nets & GROUND_NETS:
+        rails = sorted(n for n in netlist.nets if GROUND_RAIL.match(n))
+        if not rails:
+            out.append(_diag("error", "no ground: no net is 0 or gnd, nor named like a ground rail (vss)", first,
+                             "no-ground"))
+        elif any(d.kind in SOURCES for d in devices):
+            out.append(_diag("warning", f"no node 0: {rails[0]} is not ground to SPICE; tie it to 0", first,
+                             "no-ground"))
+    has_transistors = any(d.kind in MODEL_KINDS - {DeviceKind.DIODE} or d.kind is DeviceKind.SUBCKT for d in devices)
+    supply = any(d.kind is DeviceKind.VSOURCE for d in devices) or any(SUPPLY_RAIL.match(n) for n in netlist.nets)
+    if has_transistors and not supply:
+        out.append(_diag("warning", "no supply: no voltage source and no net named like a supply (vdd)", first,
+                         "no-supply"))
+    return out
