@@ -163,6 +163,13 @@ def vector_key(name: str, vector_type: int) -> str:
     return name
 
 
+def scale_to_real(name: str, array: np.ndarray) -> np.ndarray:
+    """AC plots store their ``frequency`` scale as complex with zero imaginary part; return it real."""
+    if name == "frequency" and np.iscomplexobj(array) and not np.any(array.imag):
+        return array.real.copy()
+    return array
+
+
 @functools.cache
 def ngspice_version() -> str:
     """The installed ngspice's version string (part of every cache key), ``"unknown"`` if none."""
@@ -343,7 +350,8 @@ class SharedSession:
                     array = np.frombuffer(ffi.buffer(info.v_realdata, n * 8), dtype=np.float64).copy()
                 else:
                     continue
-                vectors[vector_key(name, int(info.v_type))] = array
+                key = vector_key(name, int(info.v_type))
+                vectors[key] = scale_to_real(key, array)
             plots[plot.lower()] = vectors
         return plots
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ckt.sim.ngspice import has_control_block, meas_names, read_log
+from ckt.sim.ngspice import has_control_block, meas_names, read_log, scale_to_real
 from ckt.sim.result import ERROR, OK, TIMEOUT, SimJob, SimResult
 
 # Raw-file plot titles -> the short names ngspice gives the same plots in interactive mode.
@@ -92,7 +92,7 @@ def read_raw(path: Path) -> dict[str, dict[str, np.ndarray]]:
         vectors: dict[str, np.ndarray] = {}
         for i, name in enumerate(names):
             if complex_:
-                vectors[name] = block[:, 2 * i] + 1j * block[:, 2 * i + 1]
+                vectors[name] = scale_to_real(name, block[:, 2 * i] + 1j * block[:, 2 * i + 1])
             else:
                 vectors[name] = block[:, i].copy()
         plots[f"{kind}{counts[kind]}"] = vectors
