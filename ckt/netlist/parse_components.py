@@ -8,7 +8,10 @@ Choices, all deterministic:
 
 * Components have no names: each gets its kind letter and a running index per letter (``M1``,
   ``M2``, ``R1``...), in file order.
-* ``ckt_type`` becomes ``Netlist.title``; net names are kept verbatim (``GND`` stays ``GND``).
+* ``ckt_type`` becomes ``Netlist.title``; net names are kept verbatim (``GND`` stays ``GND``,
+  ``VOUT\\-`` keeps its backslash) except that whitespace, which no netlist syntax allows in a
+  name (Image2Net ``039.txt`` has ``NON-INVERTING INPUT``), becomes ``_``, with a warning; a clash
+  with a net already so named adds ``__2``.
 * A MOSFET drawn without a body pin gets its body tied to its source, with an info diagnostic: the
   IR MOSFET has four pins and a simulator needs them, and source-tied is what a schematic that
   omits the body means when it has no body effect to show. A synthetic net would float instead.
@@ -90,6 +93,10 @@ class _Reader:
             title = ""
         counters: dict[str, int] = {}
         devices: list[Device] = []
+        self.renamed: dict[str, str] = {}
+        self.nets = {v for c in obj["ckt_netlist"] if isinstance(c, dict)
+                     and isinstance(c.get("port_connection"), dict)
+                     for v in c["port_connection"].values() if isinstance(v, str)}
         for i, comp in enumerate(obj["ckt_netlist"]):
             dev = self._device(i, comp, lines.get(i), counters)
             if dev is not None:
@@ -127,12 +134,28 @@ class _Reader:
         terminals = []
         for key, pin in pins:
             if key in ports:
-                terminals.append((pin, ports[key]))
+                terminals.append((pin, self._net(ports[key], line)))
             elif kind is DeviceKind.MOSFET:
-                terminals.append((pin, ports["Source"]))
+                source = self._net(ports["Source"], line)
+                terminals.append((pin, source))
                 self.diags.append(Diagnostic("info", f"{name} ({ctype}) has no body pin; body tied to its "
-                                             f"source {ports['Source']}", self.file, line, "body-to-source"))
+                                             f"source {source}", self.file, line, "body-to-source"))
         return Device(name, kind, tuple(terminals), model, loc=SourceLoc(self.file, line) if line is not None else None)
+
+
+    def _net(self, net: str, line: int | None) -> str:
+        """``net``, or its whitespace-free spelling (warned once per net)."""
+        if not any(c.isspace() for c in net):
+            return net
+        if net not in self.renamed:
+            new = base = "_".join(net.split())
+            k = 2
+            while new in self.nets or new in self.renamed.values():
+                new, k = f"{base}__{k}", k + 1
+            self.renamed[net] = new
+            self.diags.append(Diagnostic("warning", f"net name {net!r} holds whitespace; renamed {new}",
+                                         self.file, line, "net-renamed"))
+        return self.renamed[net]
 
 
 def parse_components(obj_or_text: Any, *, path: str | Path | None = None) -> Netlist:

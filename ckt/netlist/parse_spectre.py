@@ -68,6 +68,10 @@ MODEL_TYPE_KIND: dict[str, DeviceKind] = {
     "resistor": DeviceKind.RESISTOR,
     "capacitor": DeviceKind.CAPACITOR,
     "inductor": DeviceKind.INDUCTOR,
+    # SPICE model types, as a SPICE-read netlist written by write_spectre carries them.
+    "nmos": DeviceKind.MOSFET, "pmos": DeviceKind.MOSFET, "npn": DeviceKind.BJT, "pnp": DeviceKind.BJT,
+    "d": DeviceKind.DIODE, "njf": DeviceKind.JFET, "pjf": DeviceKind.JFET, "r": DeviceKind.RESISTOR,
+    "res": DeviceKind.RESISTOR, "c": DeviceKind.CAPACITOR, "l": DeviceKind.INDUCTOR,
 }
 
 PRIMITIVES: dict[str, tuple[DeviceKind, str | None]] = {
@@ -391,7 +395,7 @@ class _Reader:
         dup = sorted({p for p in ports if [q.lower() for q in ports].count(p.lower()) > 1})
         if dup:
             self.diag("error", loc.line, f"subckt {name} lists port(s) {', '.join(dup)} twice", "dup-port")
-            return None
+            ports = list(dict.fromkeys(ports))  # still open the scope, so its 'ends' matches
         if name.lower() in self.ports:
             self.diag("error", loc.line, f"subckt {name} is defined twice", "dup-subckt")
         self._remember_ports(name, tuple(ports))
@@ -494,12 +498,14 @@ class _Reader:
                                              list[Statement], list[Subckt]]:
         devices: list[Device] = []
         params, models, includes, statements = [], [], [], []
-        used: set[str] = set()
+        used: dict[str, int | None] = {}  # lower-case name -> line it was first used on
+        # New names avoid every name the scope spells out, even one that comes later.
+        written = {item.name.lower() for item in scope.items if isinstance(item, (_Inst, Device))}
         for item in scope.items:
             if isinstance(item, (_Inst, Device)):
                 dev = self._device(item) if isinstance(item, _Inst) else item
                 if dev is not None:
-                    devices.append(self._unique(dev, used, scope))
+                    devices.append(self._unique(dev, used, written, scope))
             elif isinstance(item, Param):
                 params.append(item)
             elif isinstance(item, Model):
@@ -520,19 +526,20 @@ class _Reader:
         return Subckt(scope.name or "", scope.ports, tuple(devices), tuple(params), tuple(models),
                       tuple(subckts), scope.loc)
 
-    def _unique(self, dev: Device, used: set[str], scope: _Scope) -> Device:
+    def _unique(self, dev: Device, used: dict[str, int | None], written: set[str], scope: _Scope) -> Device:
         name = dev.name
         if name.lower() in used:
             k = 2
-            while f"{name}{UNIQUE_SUFFIX}{k}".lower() in used:
+            while f"{name}{UNIQUE_SUFFIX}{k}".lower() in used.keys() | written:
                 k += 1
             new = f"{name}{UNIQUE_SUFFIX}{k}"
             where = f"subckt {scope.name}" if scope.name else "the top level"
             self.diag("warning", dev.loc.line if dev.loc else None,
-                      f"instance name {name} is used again in {where}; this device is kept as {new}",
+                      f"instance name {name} (line {used[name.lower()]}) is used again in {where}; "
+                      f"this device is kept as {new}",
                       "dup-name")
             dev = Device(new, dev.kind, dev.terminals, dev.model, dev.value, dev.params, dev.spec, dev.loc)
-        used.add(dev.name.lower())
+        used[dev.name.lower()] = dev.loc.line if dev.loc else None
         return dev
 
     def _device(self, inst: _Inst) -> Device | None:
