@@ -280,9 +280,15 @@ class Netlist:
         yield from self.models
         for s in self.all_subckts():
             yield from s.models
+        yield from self._included_models()
+
+    def _included_models(self) -> Iterator[Model]:
+        """Top-level model cards of resolved includes, at any include depth (subcircuit models
+        are already reached through ``all_subckts``)."""
         for inc in self.includes:
             if inc.netlist is not None:
                 yield from inc.netlist.models
+                yield from inc.netlist._included_models()
 
     def all_params(self) -> Iterator[Param]:
         """Global parameters from resolved includes first, then this file's (later ones win)."""
