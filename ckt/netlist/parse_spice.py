@@ -96,6 +96,7 @@ _NODES: dict[DeviceKind, int] = {
     DeviceKind.CSWITCH: 2,
     DeviceKind.TLINE: 4,
 }
+_MOS_PINS = TERMINALS[DeviceKind.MOSFET]
 _NEEDS_MODEL = frozenset(
     {DeviceKind.MOSFET, DeviceKind.DIODE, DeviceKind.JFET, DeviceKind.MESFET, DeviceKind.SWITCH}
 )
@@ -195,7 +196,7 @@ def _tokenize(line: str) -> list[str]:
         if "}" in line or ")" in line:
             raise _LineError("unbalanced ')' or '}'")
         toks = line.split()
-    if "=" in line:
+    if "=" in line and ("= " in line or " =" in line or "=\t" in line or "\t=" in line):
         toks = _join_equals(toks)
     return toks
 
@@ -234,7 +235,7 @@ def _scan(line: str) -> list[str]:
 def _join_equals(toks: list[str]) -> list[str]:
     out: list[str] = []
     for t in toks:
-        if out and (t[0] == "=" or out[-1][-1] == "=") and out[-1][0] not in "{('\"":
+        if out and (t[0] == "=" or out[-1][-1] == "=") and (out[-1][0].isalpha() or out[-1][0] == "_"):
             out[-1] += t
         else:
             out.append(t)
@@ -352,6 +353,11 @@ class _Reader:
 
     # -- driver
     def read(self, lines: Iterator[tuple[int, str]], section: str | None) -> Netlist:
+        """Read ``lines`` (only ``section`` of a ``.lib`` file when given) into a Netlist."""
+        self.consume(lines, section)
+        return self.finish()
+
+    def consume(self, lines: Iterator[tuple[int, str]], section: str | None) -> None:
         in_section: str | None = None
         found = section is None
         for lineno, line in lines:
@@ -389,7 +395,6 @@ class _Reader:
             s = self.stack.pop()
             self.diag("error", s.loc.line if s.loc else None, f"missing .ends for .subckt {s.name}", "ends-missing")
             self.close(s)
-        return self.finish()
 
     # -- dot commands
     def dot(self, lineno: int, line: str) -> None:
@@ -528,6 +533,9 @@ class _Reader:
         name = toks[0]
         letter = name[0].upper()
         loc = SourceLoc(self.file, lineno)
+        if letter == "M":
+            self.add(self.mosfet(toks, loc), lineno)
+            return
         if letter in "XQRCL" or letter not in LETTER_KIND:
             item: Device | _Pending = _Pending(name, letter, toks, loc)
             self.n_pending += 1
@@ -556,6 +564,36 @@ class _Reader:
             key = new.lower()
         scope.names[key] = lineno
         scope.items.append(item)
+
+    def mosfet(self, toks: list[str], loc: SourceLoc) -> Device:
+        """The common case, kept lean: a million-MOSFET deck spends most of its time here."""
+        if len(toks) < 6 or "=" in toks[5]:
+            n = 0
+            while n + 1 < len(toks) and "=" not in toks[n + 1]:
+                n += 1
+            if n < 4:
+                raise _LineError(f"{toks[0]}: too few nodes ({n} of 4)")
+            raise _LineError(f"{toks[0]}: missing model name")
+        scope = self.stack[-1]
+        pairs = scope.pairs
+        terms = []
+        for pin, tok in zip(_MOS_PINS, toks[1:5]):
+            p = pairs.get((pin, tok))
+            if p is None:
+                p = scope.term(pin, tok)
+            terms.append(p)
+        params: list[tuple[str, Value]] = []
+        extra: list[str] = []
+        cache = self.ctx.kv
+        for tok in toks[6:]:
+            pair = cache.get(tok)
+            if pair is None:
+                pair = _kv_pair(tok, cache)
+                if pair is None:
+                    extra.append(tok)
+                    continue
+            params.append(pair)
+        return Device(toks[0], DeviceKind.MOSFET, tuple(terms), toks[5], None, tuple(params), " ".join(extra), loc)
 
     def device(self, kind: DeviceKind, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
         """Read a fixed-shape element (everything except X, Q, R/C/L and unknown letters)."""
@@ -708,9 +746,15 @@ class _Reader:
         terms = tuple(scope.term(str(i + 1), n) for i, n in enumerate(pos))
         return Device(name, DeviceKind.UNKNOWN, terms, None, None, tuple(params), " ".join(extra), p.loc)
 
-    def finish(self) -> Netlist:
+    def empty(self) -> bool:
+        """Nothing at all was read (only a title and comments)."""
+        t = self.top
+        return not (t.items or t.subckts or t.params or t.models or self.includes or self.statements)
+
+    def fields(self) -> dict:
+        """The Netlist's constructor arguments, with every pending device bound."""
         top = self.top
-        return Netlist(
+        return dict(
             title=self.title,
             devices=self.resolve(top),
             subckts=tuple(self.build(s) for s in top.subckts),
@@ -720,6 +764,9 @@ class _Reader:
             statements=tuple(self.statements),
             globals=tuple(self.globals),
         )
+
+    def finish(self) -> Netlist:
+        return Netlist(**self.fields())
 
 
 class _SectionMissing(Exception):
@@ -840,18 +887,13 @@ def parse_spice(text: str, *, path: str | Path | None = None, follow_includes: b
 
 def _parse_top(text: str, file: str | None, ctx: _Context) -> Netlist:
     reader = _Reader(ctx, file, ((str(Path(file).resolve()), None),) if file else ())
-    netlist = reader.read(_logical_lines(text, titled=True), None)
-    if not (
-        netlist.devices or netlist.subckts or netlist.models or netlist.params
-        or netlist.includes or netlist.statements
-    ):
+    reader.consume(_logical_lines(text, titled=True), None)
+    if reader.empty() and not any(d.severity == "error" for d in ctx.diags):
         ctx.diags.append(Diagnostic("error", "empty netlist (no devices, definitions or statements)", file, None, "empty"))
+    fields = reader.fields()  # binds instances, which may add diagnostics
     if any(d.severity == "error" for d in ctx.diags):
         raise NetlistParseError(ctx.diags)
-    return Netlist(
-        netlist.title, netlist.devices, netlist.subckts, netlist.params, netlist.models,
-        netlist.includes, netlist.statements, netlist.globals, tuple(ctx.diags),
-    )
+    return Netlist(**fields, diagnostics=tuple(ctx.diags))
 
 
 def read_spice(path: str | Path) -> Netlist:
