@@ -1,0 +1,313 @@
+"""Hierarchy flattening: every known subcircuit instance replaced by its devices.
+
+Graph views, rule checks and the simulator testbenches want one flat list of devices with stable
+names, so this module owns how a hierarchy is expanded: naming (``X1.X2.M3``, ``X1.net5``),
+parameter scoping and the instance multiplier ``m``.
+
+Scoping (dynamic, as HSPICE does it): a subcircuit instance sees its parent's scope (the global
+``.param``s at the top), shadowed by the subcircuit's header defaults and body ``.param``s, shadowed
+by the instance's own overrides (``X1 a b opamp w=2u``), which are evaluated in the parent's scope.
+
+``evaluate=True`` turns every value into a float. ``evaluate=False`` keeps values symbolic: each
+reference to a subcircuit-local parameter is replaced by that parameter's (parenthesised, itself
+rewritten) expression, so the flat netlist's expressions only read global ``.param``s and sizing can
+still override those by name. Only numeric fields are rewritten: a device's verbatim ``spec`` (a
+source's ``SIN(...)``, a B-source expression) is kept as written, except that the device names a
+current-controlled source or a coupling ``K`` refers to are renamed with the hierarchy.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from ckt.errors import ExpressionError, NetlistError
+from ckt.netlist.expr import compile_expr, substitute
+from ckt.netlist.ir import Device, DeviceKind, Diagnostic, Expr, Model, Netlist, Param, Subckt, Value
+from ckt.netlist.params import global_scope, resolve_params, sort_params
+
+GROUND = frozenset({"0", "gnd"})
+"""Net names (lower-case) that are ground in every scope."""
+
+MAX_HIERARCHY = 200
+"""Deepest instance nesting flattened; deeper means a generated netlist gone wrong."""
+
+_MULTIPLIED = frozenset(
+    {
+        DeviceKind.MOSFET,
+        DeviceKind.BJT,
+        DeviceKind.DIODE,
+        DeviceKind.JFET,
+        DeviceKind.MESFET,
+        DeviceKind.RESISTOR,
+        DeviceKind.CAPACITOR,
+        DeviceKind.INDUCTOR,
+        DeviceKind.SUBCKT,
+    }
+)
+"""Kinds that take ngspice's parallel multiplier ``m``, which an instance's ``m`` multiplies."""
+
+_NAMES_DEVICES = frozenset({DeviceKind.CCCS, DeviceKind.CCVS, DeviceKind.CSWITCH, DeviceKind.MUTUAL})
+"""Kinds whose ``spec`` names other devices (controlling source, coupled inductors)."""
+
+
+class _Def:
+    """What expanding a subcircuit needs, computed once per definition."""
+
+    __slots__ = ("sub", "ports", "param_names", "device_names", "model_names", "local_defs")
+
+    def __init__(self, sub: Subckt) -> None:
+        self.sub = sub
+        self.ports = sub.ports
+        self.param_names = {p.name.lower() for p in sub.params}
+        self.device_names = {d.name.lower() for d in sub.devices}
+        self.model_names = {m.name.lower() for m in sub.models}
+        self.local_defs = {s.name.lower(): s for s in sub.subckts}
+
+
+def flatten(netlist: Netlist, *, sep: str = ".", evaluate: bool = True) -> Netlist:
+    """Expand every instance of a known subcircuit, recursively.
+
+    Args:
+        netlist: the hierarchical netlist; definitions in resolved includes count as known.
+        sep: joins instance path and local name (``X1.X2.M3``, ``X1.net5``).
+        evaluate: floats everywhere (True) or symbolic expressions over global ``.param``s (False).
+
+    Returns:
+        A netlist without the expanded definitions (unused ones are kept). Ground (``0``, ``gnd``) and
+        ``.global`` nets keep their names. Models defined inside a subcircuit are emitted once per
+        instance, renamed ``X1.nch``. Instances of undefined subcircuits stay ``X`` devices and get a
+        warning diagnostic.
+
+    Raises:
+        ExpressionError: an undefined parameter or bad expression, with ``file:line``.
+        NetlistError: recursive instantiation (naming the chain) or a port-count mismatch.
+    """
+    return _Flattener(netlist, sep, evaluate).run()
+
+
+class _Flattener:
+    def __init__(self, netlist: Netlist, sep: str, evaluate: bool) -> None:
+        self.netlist = netlist
+        self.sep = sep
+        self.evaluate = evaluate
+        self.defs: dict[str, Subckt] = {}
+        for s in netlist.all_subckts():
+            self.defs.setdefault(s.name.lower(), s)
+        self.info: dict[int, _Def] = {}
+        self.globals = GROUND | {g.lower() for g in netlist.globals}
+        self.devices: list[Device] = []
+        self.models: list[Model] = []
+        self.expanded: set[str] = set()
+        self.undefined: dict[str, list] = {}  # model -> [count, first flat name, its loc]
+        self.diagnostics: list[Diagnostic] = []
+        self.rewritten: dict[tuple, Value] = {}  # symbolic mode: (text, bindings used) -> result
+
+    def run(self) -> Netlist:
+        n = self.netlist
+        env: dict = global_scope(n) if self.evaluate else {}
+        self.models = [self.model(m, "", env) for m in n.models]
+        self.emit(n.devices, "", {}, env, None, (), None)
+        if self.evaluate:
+            last = {p.name.lower(): p for p in n.params}
+            params = tuple(Param(p.name, env[k], p.loc) for k, p in last.items())
+        else:
+            params = n.params
+        for model, (count, name, loc) in self.undefined.items():
+            more = f" (and {count - 1} more instance(s))" if count > 1 else ""
+            self.diagnostics.append(
+                Diagnostic(
+                    "warning",
+                    f"subcircuit {model!r} is not defined; {name}{more} kept as an instance",
+                    loc.file if loc else None,
+                    loc.line if loc else None,
+                    code="undefined-subckt",
+                )
+            )
+        return Netlist(
+            title=n.title,
+            devices=tuple(self.devices),
+            subckts=tuple(s for s in n.subckts if s.name.lower() not in self.expanded),
+            params=params,
+            models=tuple(self.models),
+            includes=n.includes,
+            statements=n.statements,
+            globals=n.globals,
+            diagnostics=n.diagnostics + tuple(self.diagnostics),
+        )
+
+    # ------------------------------------------------------------ values
+
+    def value(self, v: Value | None, env: Mapping, where: Device | Model) -> Value | None:
+        """``v`` in ``env``: a float (evaluate) or an expression over global names."""
+        if v is None:
+            return None
+        if not isinstance(v, Expr):
+            return float(v) if self.evaluate else v
+        if self.evaluate:
+            try:
+                return compile_expr(v.text).evaluate(env)
+            except ExpressionError as exc:
+                loc = f"{where.loc}: " if where.loc is not None else ""
+                raise ExpressionError(f"{loc}{where.name}: {exc}") from None
+        names = compile_expr(v.text).names
+        if not env or names.isdisjoint(env):
+            return v
+        key = (v.text, tuple(sorted((n, env[n]) for n in names if n in env)))
+        done = self.rewritten.get(key)
+        if done is None:
+            done = self.rewritten[key] = self._rewrite(v.text, env)
+        return done
+
+    @staticmethod
+    def _rewrite(text: str, env: Mapping[str, str]) -> Value:
+        text = substitute(text, env)
+        compiled = compile_expr(text)
+        if not compiled.names:  # a literal in disguise, e.g. "(1000.0)"
+            try:
+                return compiled.evaluate()
+            except ExpressionError:
+                pass  # left for whoever evaluates it to report where
+        return Expr(text)
+
+    def model(self, m: Model, prefix: str, env: Mapping) -> Model:
+        return Model(prefix + m.name, m.type, tuple((k, self.value(v, env, m)) for k, v in m.params), m.loc)
+
+    def _text(self, v: Value) -> str:
+        return f"({v.text})" if isinstance(v, Expr) else f"({float(v)!r})"
+
+    def _scale(self, v: Value | None, mult: Value) -> Value:
+        """``v`` (1 when absent) times a multiplier, keeping symbolic values symbolic."""
+        if v is None:
+            return mult
+        if isinstance(v, Expr) or isinstance(mult, Expr):
+            return Expr(f"{self._text(v)}*{self._text(mult)}")
+        return float(v) * float(mult)
+
+    # ------------------------------------------------------------ expansion
+
+    def emit(
+        self,
+        devices: tuple[Device, ...],
+        prefix: str,
+        netmap: Mapping[str, str],
+        env: Mapping,
+        mult: Value | None,
+        chain: tuple[str, ...],
+        info: _Def | None,
+    ) -> None:
+        """Append flattened ``devices`` of one scope (``prefix`` ``""`` at the top level)."""
+        top = not prefix
+
+        memo: dict[str, str] = {}
+        values: dict[Expr, Value] = {}  # one scope's devices repeat the same few expressions
+
+        def value(v: Value | None, d: Device) -> Value | None:
+            if not isinstance(v, Expr):
+                return v if v is None or not self.evaluate else float(v)
+            out = values.get(v)
+            if out is None:
+                out = values[v] = self.value(v, env, d)
+            return out
+
+        def net(name: str) -> str:
+            flat = memo.get(name)
+            if flat is None:
+                key = name.lower()
+                flat = netmap.get(key) or (name if top or key in self.globals else prefix + name)
+                memo[name] = flat
+            return flat
+
+        for d in devices:
+            if d.kind is DeviceKind.SUBCKT and d.model is not None:
+                key = d.model.lower()
+                sub = (info.local_defs.get(key) if info else None) or self.defs.get(key)
+                if sub is not None:
+                    self.expand(d, sub, prefix, net, env, mult, chain)
+                    continue
+                seen = self.undefined.setdefault(d.model.lower(), [0, prefix + d.name, d.loc])
+                seen[0] += 1
+            params = tuple((k, value(v, d)) for k, v in d.params)
+            if mult is not None:
+                if d.kind in _MULTIPLIED:
+                    merged = dict(params)
+                    merged["m"] = self._scale(merged.get("m"), mult)
+                    params = tuple(merged.items())
+                elif not (isinstance(mult, float) and mult == 1.0):
+                    self._warn(d, prefix, f"{d.kind.name.lower()} cannot be multiplied by the instance m; kept once")
+            model = d.model
+            if info is not None and model is not None and model.lower() in info.model_names:
+                model = prefix + model
+            spec = d.spec
+            if prefix and d.kind in _NAMES_DEVICES and info is not None:
+                spec = " ".join(prefix + t if t.lower() in info.device_names else t for t in spec.split(" "))
+            self.devices.append(
+                Device(
+                    name=prefix + d.name,
+                    kind=d.kind,
+                    terminals=tuple((pin, net(n)) for pin, n in d.terminals),
+                    model=model,
+                    value=value(d.value, d),
+                    params=params,
+                    spec=spec,
+                    loc=d.loc,
+                )
+            )
+
+    def expand(self, inst: Device, sub: Subckt, prefix: str, net, env: Mapping, mult, chain) -> None:
+        key = sub.name.lower()
+        where = f"{inst.loc}: " if inst.loc is not None else ""
+        if any(c.lower() == key for c in chain):
+            names = " -> ".join((*chain, sub.name))
+            raise NetlistError(f"{where}recursive subcircuit instantiation: {names}")
+        if len(chain) >= MAX_HIERARCHY:
+            raise NetlistError(f"{where}subcircuit hierarchy deeper than {MAX_HIERARCHY} levels at {inst.name}")
+        info = self.info.get(id(sub))
+        if info is None:
+            info = self.info[id(sub)] = _Def(sub)
+        if len(inst.terminals) != len(info.ports):
+            raise NetlistError(
+                f"{where}{prefix + inst.name} connects {len(inst.terminals)} net(s) but subcircuit "
+                f"{sub.name!r} has {len(info.ports)} port(s)"
+            )
+        self.expanded.add(key)
+        path = prefix + inst.name + self.sep
+        netmap = {port.lower(): net(n) for port, (_, n) in zip(info.ports, inst.terminals)}
+
+        overrides: dict[str, Value] = {}
+        for k, v in inst.params:
+            k = k.lower()
+            value = self.value(v, env, inst)
+            if k == "m" and "m" not in info.param_names:
+                mult = value if mult is None else self._scale(mult, value)
+            else:
+                overrides[k] = value
+        local = [p for p in sub.params if p.name.lower() not in overrides]
+        if self.evaluate:
+            if overrides or local:
+                outer = {**env, **overrides}
+                try:
+                    env = {**outer, **resolve_params(local, outer)}
+                except ExpressionError as exc:
+                    raise ExpressionError(f"{where}in {prefix + inst.name} ({sub.name}): {exc}") from None
+        elif overrides or local:
+            env = {**env, **{k: self._text(v) for k, v in overrides.items()}}
+            for p in sort_params(local):
+                v = p.value
+                if isinstance(v, Expr) and not compile_expr(v.text).names.isdisjoint(env):
+                    v = Expr(substitute(v.text, env))
+                env[p.name.lower()] = self._text(v)
+
+        self.models += [self.model(m, path, env) for m in sub.models]
+        self.emit(sub.devices, path, netmap, env, mult, (*chain, sub.name), info)
+
+    def _warn(self, d: Device, prefix: str, message: str) -> None:
+        self.diagnostics.append(
+            Diagnostic(
+                "warning",
+                f"{prefix + d.name}: {message}",
+                d.loc.file if d.loc else None,
+                d.loc.line if d.loc else None,
+                code="flatten",
+            )
+        )
+
