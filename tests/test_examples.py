@@ -122,6 +122,7 @@ def test_setting_a_param_by_name_changes_the_circuit(tmp_path):
     assert more["supply_current"] == pytest.approx(2 * base["supply_current"], rel=0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.ngspice
 @requires_ngspice
 @pytest.mark.parametrize("name,pdk", [("folded_cascode", "sky130"), ("two_stage_miller", "ptm45hk")])
