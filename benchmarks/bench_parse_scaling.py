@@ -1,8 +1,9 @@
 """How ``parse_spice`` scales with deck size: seconds and peak RSS for flat decks of N devices.
 
 Each size is generated into a temporary folder (mostly 4-terminal MOSFETs with ``w``/``l``/``m``,
-one R or C in ten, a few hundred nets) and parsed in a fresh child process so that peak RSS
+one R or C in ten, N/50 nets) and parsed in a fresh child process so that peak RSS
 (``ru_maxrss``) belongs to that size alone. Linear scaling shows as constant microseconds per device.
+CPU seconds are reported next to wall seconds because a shared machine inflates the latter.
 
     python benchmarks/bench_parse_scaling.py --sizes 10000 100000 1000000
 """
@@ -44,11 +45,11 @@ def measure(path: str) -> dict:
     """Parse ``path`` in this process; seconds and peak RSS in MB."""
     from ckt.netlist.parse_spice import read_spice
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     netlist = read_spice(path)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"devices": len(netlist.devices), "seconds": seconds, "peak_mb": peak_mb}
+    return {"devices": len(netlist.devices), "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,11 +70,11 @@ def main(argv: list[str] | None = None) -> None:
                 [sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True
             )
             r = json.loads(out.stdout)
-            rows.append((n, mb_file, r["seconds"], r["peak_mb"], 1e6 * r["seconds"] / n))
+            rows.append((n, mb_file, r["seconds"], r["cpu"], r["peak_mb"], 1e6 * r["cpu"] / n))
             path.unlink()
-    print(f"{'devices':>10} {'file MB':>8} {'seconds':>8} {'peak MB':>8} {'us/dev':>7}")
-    for n, mb_file, s, peak, per in rows:
-        print(f"{n:>10} {mb_file:>8.1f} {s:>8.2f} {peak:>8.0f} {per:>7.2f}")
+    print(f"{'devices':>10} {'file MB':>8} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'cpu us/dev':>10}")
+    for n, mb_file, wall, cpu, peak, per in rows:
+        print(f"{n:>10} {mb_file:>8.1f} {wall:>8.2f} {cpu:>8.2f} {peak:>8.0f} {per:>10.2f}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,7 @@ _NODES: dict[DeviceKind, int] = {
     DeviceKind.CSWITCH: 2,
     DeviceKind.TLINE: 4,
 }
-_MOS_PINS = TERMINALS[DeviceKind.MOSFET]
+_MOSFET = DeviceKind.MOSFET
 _NEEDS_MODEL = frozenset(
     {DeviceKind.MOSFET, DeviceKind.DIODE, DeviceKind.JFET, DeviceKind.MESFET, DeviceKind.SWITCH}
 )
@@ -188,8 +189,14 @@ def _logical_lines(
 # Tokens and values
 
 
+_PLAIN = re.compile(r"[{}()'\"]|\s=|=\s")
+"""What makes a line need more than ``str.split``: brackets, quotes, or ``=`` with spaces."""
+
+
 def _tokenize(line: str) -> list[str]:
     """Split on whitespace keeping ``{..}``, ``(..)`` and quoted text whole; join ``k = v``."""
+    if _PLAIN.search(line) is None:
+        return line.split()
     if "{" in line or "(" in line or "'" in line or '"' in line:
         toks = _scan(line)
     else:
@@ -309,6 +316,13 @@ class _Scope:
     names: dict[str, int] = field(default_factory=dict)  # lower name -> line
     pairs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
+    mos_pairs: tuple[dict, dict, dict, dict] = field(default_factory=lambda: ({}, {}, {}, {}))
+
+    def term_into(self, cache: dict[str, tuple[str, str]], pin: str, tok: str) -> tuple[str, str]:
+        """Fill a per-pin cache (node token -> shared pair) on a miss; MOSFET fast path."""
+        p = cache[tok] = (pin, self.net(tok))
+        return p
+
     def term(self, pin: str, tok: str) -> tuple[str, str]:
         """The ``(pin, net)`` pair for a node token; one shared tuple per distinct pair (memory)."""
         key = (pin, tok)
@@ -345,7 +359,6 @@ class _Reader:
         self.globals: list[str] = []
         self.subckt_ports: dict[str, tuple[str, ...]] = {}
         self.model_names: set[str] = set()
-        self.n_pending = 0
 
     # -- diagnostics
     def diag(self, severity: str, line: int | None, message: str, code: str) -> None:
@@ -456,16 +469,17 @@ class _Reader:
             kv = _split_kv(tok)
             if kv is None:
                 if in_params or sub.params:
-                    raise _LineError(f"port {tok!r} after parameters in .subckt {name}")
+                    self.diag("error", lineno, f"port {tok!r} after parameters in .subckt {name}", "subckt-port")
+                    continue
                 ports.append(sub.net(tok))
+            elif not kv[1]:
+                self.diag("error", lineno, f"parameter {kv[0]!r} has no value", "syntax")
             else:
-                if not kv[1]:
-                    raise _LineError(f"parameter {kv[0]!r} has no value")
                 sub.params.append(Param(kv[0], to_value(kv[1]), loc))
-        lowered = [p.lower() for p in ports]
-        if len(set(lowered)) != len(lowered):
-            raise _LineError(f"duplicate port in .subckt {name}")
-        sub.ports = tuple(ports)
+        unique = tuple(dict.fromkeys(ports))  # nets are canonical, so repeats are identical strings
+        if len(unique) != len(ports):
+            self.diag("error", lineno, f"duplicate port in .subckt {name}", "subckt-port")
+        sub.ports = unique
         self.subckt_ports.setdefault(name.lower(), sub.ports)
         self.stack.append(sub)
 
@@ -534,11 +548,17 @@ class _Reader:
         letter = name[0].upper()
         loc = SourceLoc(self.file, lineno)
         if letter == "M":
-            self.add(self.mosfet(toks, loc), lineno)
+            dev = self.mosfet(toks, loc)
+            names = self.stack[-1].names
+            key = name.lower()
+            if key in names:
+                self.add(dev, lineno)
+            else:
+                names[key] = lineno
+                self.stack[-1].items.append(dev)
             return
         if letter in "XQRCL" or letter not in LETTER_KIND:
             item: Device | _Pending = _Pending(name, letter, toks, loc)
-            self.n_pending += 1
         else:
             item = self.device(LETTER_KIND[letter], toks, loc, self.stack[-1])
         self.add(item, lineno)
@@ -575,13 +595,13 @@ class _Reader:
                 raise _LineError(f"{toks[0]}: too few nodes ({n} of 4)")
             raise _LineError(f"{toks[0]}: missing model name")
         scope = self.stack[-1]
-        pairs = scope.pairs
-        terms = []
-        for pin, tok in zip(_MOS_PINS, toks[1:5]):
-            p = pairs.get((pin, tok))
-            if p is None:
-                p = scope.term(pin, tok)
-            terms.append(p)
+        d, g, src, b = scope.mos_pairs
+        td = d.get(toks[1]) or scope.term_into(d, "d", toks[1])
+        tg = g.get(toks[2]) or scope.term_into(g, "g", toks[2])
+        ts = src.get(toks[3]) or scope.term_into(src, "s", toks[3])
+        tb = b.get(toks[4]) or scope.term_into(b, "b", toks[4])
+        if len(toks) == 6:
+            return Device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, (), "", loc)
         params: list[tuple[str, Value]] = []
         extra: list[str] = []
         cache = self.ctx.kv
@@ -593,7 +613,7 @@ class _Reader:
                     extra.append(tok)
                     continue
             params.append(pair)
-        return Device(toks[0], DeviceKind.MOSFET, tuple(terms), toks[5], None, tuple(params), " ".join(extra), loc)
+        return Device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, tuple(params), " ".join(extra), loc)
 
     def device(self, kind: DeviceKind, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
         """Read a fixed-shape element (everything except X, Q, R/C/L and unknown letters)."""

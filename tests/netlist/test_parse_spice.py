@@ -305,6 +305,21 @@ def test_malformed_lines_raise_with_line(text, line, message):
     assert errors(parse_error(text)) == [(line, message)]
 
 
+def test_subckt_header_problems_keep_the_block():
+    exc = parse_error("t\n.subckt s a b a\nR1 a b 1\n.ends\n.subckt u x k=1 y\nR1 x 0 1\n.ends\n")
+    assert errors(exc) == [(2, "duplicate port in .subckt s"), (5, "port 'y' after parameters in .subckt u")]
+
+
+def test_ends_with_other_name_warns():
+    n = parse_spice("t\n.subckt s a\nR1 a 0 1\n.ends q\nX1 n s\n")
+    assert [(w.line, w.code) for w in n.warnings] == [(4, "ends-name")]
+
+
+def test_lib_section_markers_unbalanced():
+    assert errors(parse_error("t\nR1 a 0 1\n.endl\n")) == [(3, ".endl without .lib section")]
+    assert errors(parse_error("t\n.lib tt\nR1 a 0 1\n")) == [(None, "missing .endl for .lib section tt")]
+
+
 def test_all_errors_are_collected():
     exc = parse_error("t\nR1 a\nC1 b\nR2 a 0 1\nL1 c\n")
     assert [line for line, _ in errors(exc)] == [2, 3, 5]
