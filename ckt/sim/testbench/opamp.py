@@ -182,6 +182,7 @@ class OpAmpTestbench:
         swing_r: feedback and input resistance of the swing deck (Ω).
         step: step amplitude of the transient (V); default a quarter of the supply.
         tran_window: time given to each edge of the step (s).
+        tran_points: time steps per edge window at most (the largest step is ``tran_window/tran_points``).
         settle_tol: settling band as a fraction of the step (0.01 for 1 %, 0.001 for 0.1 %).
         timeout_s, backend: passed to every ``SimJob``.
     """
@@ -209,6 +210,7 @@ class OpAmpTestbench:
     swing_r: float = 1e6
     step: float | None = None
     tran_window: float = 2e-6
+    tran_points: int = 250
     settle_tol: float = 0.01
     timeout_s: float = 60.0
     backend: str = "shared"
@@ -369,7 +371,7 @@ class OpAmpTestbench:
                 f"Vtb_in tb_inp 0 DC {_num(lo)} PULSE({_num(lo)} {_num(hi)} {_num(delay)} {_num(edge)} "
                 f"{_num(edge)} {_num(w - edge)} {_num(2 * w)})",
                 "Vtb_fb tb_out tb_inn DC 0",
-                f".tran {_num(w / 250)} {_num(delay + 2 * w)}",
+                f".tran {_num(w / self.tran_points)} {_num(delay + 2 * w)}",
             ]
         return prepared.deck(lines, title=f"ckt opamp testbench {analysis}: {self.dut}")
 

@@ -1,0 +1,67 @@
+"""Bode plots: magnitude and unwrapped phase of a frequency response, with UGBW and phase margin marked.
+
+Uses matplotlib's Agg backend (no display needed) and the same measurement functions as the
+testbench, so the marked UGBW and PM are the reported ones.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ckt.sim import measure as ms
+
+
+def plot_bode(freq, h, path: str | os.PathLike, *, title: str = "") -> str:
+    """Write a two-panel Bode plot of ``h(freq)`` to ``path`` (PNG, or any format matplotlib infers).
+
+    Args:
+        freq: frequencies `(n,)` in Hz, ascending and positive.
+        h: complex response `(n,)`.
+        path: output file.
+        title: figure title.
+
+    Returns:
+        The path written, as a string.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = np.real(np.asarray(freq))
+    hc = np.asarray(h, dtype=complex)
+    mag = ms.db(hc)
+    phase = ms.phase_deg(hc)
+    fig, (ax_m, ax_p) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
+    try:
+        ax_m.semilogx(f, mag)
+        ax_m.set_ylabel("magnitude (dB)")
+        ax_m.axhline(0.0, color="grey", lw=0.8)
+        ax_m.grid(True, which="both", alpha=0.3)
+        ax_p.semilogx(f, phase)
+        ax_p.set_ylabel("phase (deg, unwrapped)")
+        ax_p.set_xlabel("frequency (Hz)")
+        ax_p.grid(True, which="both", alpha=0.3)
+        try:
+            fu = ms.unity_gain_frequency(f, hc)
+            pm = ms.phase_margin(f, hc, ugf=fu)
+        except ms.MeasurementError as exc:
+            ax_m.set_title(f"no phase margin: {exc}", fontsize=8)
+        else:
+            dc = ms.dc_phase_deg(phase[0])
+            for ax in (ax_m, ax_p):
+                ax.axvline(fu, color="tab:red", ls="--", lw=0.8)
+            ax_m.annotate(f"UGBW {fu:.4g} Hz", (fu, 0.0), textcoords="offset points", xytext=(5, 5), fontsize=8)
+            ax_p.axhline(dc - 180.0, color="grey", lw=0.8)
+            ax_p.annotate(f"PM {pm:.3g} deg", (fu, dc - 180.0 + pm), textcoords="offset points", xytext=(5, 5),
+                          fontsize=8)
+            ax_p.plot([fu, fu], [dc - 180.0, dc - 180.0 + pm], color="tab:red", lw=2)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        fig.savefig(os.fspath(path), dpi=110)
+    finally:
+        plt.close(fig)
+    return os.fspath(path)

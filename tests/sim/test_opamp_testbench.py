@@ -1,0 +1,223 @@
+"""The built-in op-amp testbench against closed forms (behavioural DUTs) and the bundled decks' own .meas."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ckt.errors import CktError, NetlistError
+from ckt.sim.executor import LocalExecutor
+from ckt.sim.result import SimResult
+from ckt.sim.testbench.opamp import DEFAULT_METRICS, METRICS, OpAmpTestbench, measure
+from tests.conftest import ROOT, requires_ngspice
+
+# A single-pole transconductance amplifier: out current gm_p*v(inp) - gm_n*v(inn) into R || C,
+# a vdd-controlled current gs*v(vdd) for the supply rejection, a resistor rdd across the supply for
+# the power. Port names differ from the roles on purpose.
+SINGLE_POLE = """* behavioural single-pole op-amp
+.param gm=1m gmn=1m r=1meg c=1p gs=0 rdd=10k
+.subckt amp gnda vdda vinn vinp vout
+gp gnda vout vinp 0 {gm}
+gn vout gnda vinn 0 {gmn}
+gs gnda vout vdda 0 {gs}
+r1 vout gnda {r}
+c1 vout gnda {c}
+rdd vdda gnda {rdd}
+.ends amp
+.end
+"""
+PORTS = {"vss": "gnda", "vdd": "vdda", "inn": "vinn", "inp": "vinp", "out": "vout"}
+
+# A memoryless amplifier with tanh saturation around mid-supply, for the swing closed form.
+SATURATING = """* tanh-limited op-amp
+.param a=1e4 vsat=0.6 vmid=0.9
+.subckt sat inp inn out vdd vss
+bout out 0 v={vmid} + {vsat}*tanh({a}*(v(inp)-v(inn))/{vsat})
+.ends sat
+.end
+"""
+
+BOLTZMANN = 1.38064852e-23  # ngspice's CONSTboltz
+T_NOMINAL = 300.15  # 27 C
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with LocalExecutor(2) as ex:
+        yield ex
+
+
+@pytest.fixture()
+def amp(tmp_path: Path) -> Path:
+    path = tmp_path / "amp.cir"
+    path.write_text(SINGLE_POLE)
+    return path
+
+
+def test_jobs_build_only_needed_decks(amp: Path):
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8)
+    assert tb.analyses() == ("ac",)
+    jobs = tb.jobs()
+    assert len(jobs) == 1 and jobs[0].vectors
+    deck = jobs[0].deck
+    assert "Xtb_dut tb_vss tb_vdd tb_inn tb_inp tb_out amp" in deck
+    assert ".op\n.ac dec 100 1 0.1t\n" in deck
+    tb_all = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=tuple(METRICS))
+    assert tb_all.analyses() == ("ac", "cm", "psrr_p", "psrr_n", "noise", "swing", "tran")
+    tb_cm = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=("cmrr_db",))
+    assert tb_cm.analyses() == ("ac", "cm")
+
+
+def test_bad_configuration_errors(amp: Path):
+    with pytest.raises(NetlistError, match="no subcircuit 'nope'.*amp"):
+        OpAmpTestbench(amp, "nope", ports=PORTS)
+    with pytest.raises(NetlistError, match=r"no port for role\(s\) out"):
+        OpAmpTestbench(amp, "amp", ports={"vss": "gnda", "vdd": "vdda", "inn": "vinn", "inp": "vinp"})
+    with pytest.raises(NetlistError, match="vinp has two roles"):
+        OpAmpTestbench(amp, "amp", ports={**PORTS, "inn": "vinp"})
+    with pytest.raises(NetlistError, match="not a port of amp"):
+        OpAmpTestbench(amp, "amp", ports={**PORTS, "out": "vo"})
+    with pytest.raises(CktError, match="unknown metric"):
+        OpAmpTestbench(amp, "amp", ports=PORTS, metric_names=("gain",))
+    with pytest.raises(CktError, match="supply is unknown"):
+        OpAmpTestbench(amp, "amp", ports=PORTS).jobs()
+    with pytest.raises(NetlistError, match="no .param named 'wx'.*gm"):
+        OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8).jobs({"wx": 1.0})
+
+
+def test_failed_simulation_is_missing_with_reason(amp: Path):
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8)
+    result = SimResult(status="nonconvergence", message="timestep too small")
+    ms = tb.metrics([result])
+    assert ms.values == {}
+    assert set(ms.missing) == set(DEFAULT_METRICS)
+    assert "timestep too small" in ms.missing["ugbw"]
+    assert ms.status == "nonconvergence" and ms.failed
+
+
+def _single_pole(**kw) -> dict[str, float]:
+    gm, r, c, cload = kw["gm"], kw["r"], kw["c"], kw["cload"]
+    a0 = gm * r
+    fp = 1 / (2 * math.pi * r * (c + cload))
+    fu = fp * math.sqrt(a0**2 - 1)
+    return {"gain_db": 20 * math.log10(a0), "ugbw": fu, "pm_deg": 180 - math.degrees(math.atan(fu / fp)),
+            "gbw": a0 * fp}
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_single_pole_closed_form(amp: Path, executor):
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, cload=1e-12,
+                        metric_names=("gain_db", "ugbw", "pm_deg", "gbw", "power_w", "offset_v", "cmrr_db",
+                                      "psrr_p_db", "noise_in_v_rthz", "noise_in_int_vrms"))
+    params = {"gm": 1e-3, "gmn": 0.999e-3, "gs": 1e-6}
+    ms = measure(tb, params, executor)
+    assert ms.status == "ok", ms.missing
+    exact = _single_pole(gm=1e-3, r=1e6, c=1e-12, cload=1e-12)
+    v = ms.values
+    assert v["gain_db"] == pytest.approx(exact["gain_db"], abs=1e-4)
+    assert v["ugbw"] == pytest.approx(exact["ugbw"], rel=1e-3)
+    assert v["pm_deg"] == pytest.approx(exact["pm_deg"], rel=1e-3)
+    assert v["pm_deg"] == pytest.approx(90.0, rel=1e-3)
+    assert v["gbw"] == pytest.approx(exact["gbw"], rel=1e-3)
+    assert v["power_w"] == pytest.approx(1.8**2 / 10e3, rel=1e-9)
+    # Follower: vout (1/R + gmn) = gm vcm + gs vdd.
+    vout = (1e-3 * 0.9 + 1e-6 * 1.8) / (1e-6 + 0.999e-3)
+    assert v["offset_v"] == pytest.approx(vout - 0.9, rel=1e-6)
+    assert v["cmrr_db"] == pytest.approx(20 * math.log10(1e-3 / (1e-3 - 0.999e-3)), abs=1e-3)
+    assert v["psrr_p_db"] == pytest.approx(20 * math.log10(1e-3 / 1e-6), abs=1e-3)
+    # Input-referred noise of R's thermal noise: sqrt(4kTR) / (gm R), flat below the pole.
+    density = math.sqrt(4 * BOLTZMANN * T_NOMINAL / (1e-3**2 * 1e6))
+    assert v["noise_in_v_rthz"] == pytest.approx(density, rel=1e-3)
+    assert v["noise_in_int_vrms"] == pytest.approx(density * math.sqrt(1e6 - 1), rel=1e-3)
+    assert all(math.isfinite(x) for x in v.values())
+    freq, h = ms.bode
+    assert len(freq) == 1101 and abs(h[0]) == pytest.approx(1000, rel=1e-6)
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_override_moves_ugbw_and_no_crossing_is_missing(amp: Path, executor):
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, cload=1e-12)
+    ms = measure(tb, {"c": "3p"}, executor)
+    exact = _single_pole(gm=1e-3, r=1e6, c=3e-12, cload=1e-12)
+    assert ms.values["ugbw"] == pytest.approx(exact["ugbw"], rel=1e-3)
+    below_unity = measure(tb, {"r": 500}, executor)  # gm*R = 0.5: no 0 dB crossing
+    assert set(below_unity.missing) == {"ugbw", "pm_deg"}
+    assert "below unity" in below_unity.missing["ugbw"]
+    assert below_unity.status == "partial" and not below_unity.failed
+    assert below_unity.values["gain_db"] == pytest.approx(20 * math.log10(0.5), abs=1e-4)
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_swapped_inputs_are_reported(amp: Path, executor):
+    swapped = {**PORTS, "inn": "vinp", "inp": "vinn"}
+    ms = measure(OpAmpTestbench(amp, "amp", ports=swapped, vdd=1.8), {}, executor)
+    assert "swapped" in ms.missing["ugbw"]
+    assert "power_w" in ms.values
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_step_response_closed_form(amp: Path, executor):
+    """Unity-gain follower of the single-pole amp: first order with tau = C_total / (gm + 1/R)."""
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, cload=1e-12, step=0.4, tran_window=40e-9,
+                        tran_points=1000, metric_names=("slew_rate", "settling_s"))
+    ms = measure(tb, {}, executor)
+    assert ms.status == "ok", ms.missing
+    tau = 2e-12 / (1e-3 + 1e-6)
+    out_step = 0.4 * 1000 / 1001
+    assert ms.values["slew_rate"] == pytest.approx(0.8 * out_step / (tau * math.log(9)), rel=1e-2)
+    assert ms.values["settling_s"] == pytest.approx(tau * math.log(100), rel=1e-2)
+    tight = measure(OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, step=0.4, tran_window=40e-9,
+                                   tran_points=1000, settle_tol=1e-3, metric_names=("settling_s",)), {}, executor)
+    assert tight.values["settling_s"] == pytest.approx(tau * math.log(1000), rel=1e-2)
+    short = measure(OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, step=0.4, tran_window=4e-9,
+                                   metric_names=("settling_s",)), {}, executor)
+    assert "still moving" in short.missing["settling_s"]
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_swing_closed_form(tmp_path: Path, executor):
+    path = tmp_path / "sat.cir"
+    path.write_text(SATURATING)
+    tb = OpAmpTestbench(path, "sat", vdd=1.8, metric_names=("swing_v", "swing_low_v", "swing_high_v"))
+    ms = measure(tb, {}, executor)
+    half = 0.6 * math.sqrt(1 - 1 / math.sqrt(2))
+    assert ms.values["swing_low_v"] == pytest.approx(0.9 - half, abs=2e-3)
+    assert ms.values["swing_high_v"] == pytest.approx(0.9 + half, abs=2e-3)
+    assert ms.values["swing_v"] == pytest.approx(2 * half, abs=4e-3)
+
+
+def _deck_meas(path: Path) -> dict[str, float]:
+    out = subprocess.run(["ngspice", "-b", path.name], cwd=path.parent, capture_output=True, text=True,
+                         timeout=120).stdout
+    values = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\w+)\s*=\s*([-+0-9.eE]+)", line.strip())
+        if m:
+            values[m.group(1).lower()] = float(m.group(2))
+    return values
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+@pytest.mark.parametrize("name,dut", [("two_stage_miller", "miller_opamp"), ("ota_5t", "ota5t"),
+                                      ("folded_cascode", "folded_cascode")])
+def test_bundled_opamps_agree_with_their_own_meas(name: str, dut: str, executor):
+    path = ROOT / "netlists" / f"{name}.cir"
+    if not path.is_file():
+        pytest.skip(f"{path} not bundled")
+    own = _deck_meas(path)
+    ms = measure(OpAmpTestbench(path, dut), {}, executor)
+    assert ms.status == "ok", ms.missing
+    assert ms.values["gain_db"] == pytest.approx(own["gain_db"], abs=0.01)
+    assert ms.values["ugbw"] == pytest.approx(own["ugbw"], rel=1e-2)
+    assert ms.values["pm_deg"] == pytest.approx(own["pm"], abs=0.5)
+    assert ms.values["power_w"] == pytest.approx(own["power"], rel=1e-3)
