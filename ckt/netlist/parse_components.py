@@ -103,6 +103,7 @@ class _Reader:
                 devices.append(dev)
         if any(d.severity == "error" for d in self.diags):
             return None
+        self._case_clashes(devices)
         return Netlist(title=title, devices=tuple(devices), diagnostics=tuple(self.diags))
 
     def _device(self, index: int, comp: Any, line: int | None, counters: dict[str, int]) -> Device | None:
@@ -142,6 +143,20 @@ class _Reader:
                                              f"source {source}", self.file, line, "body-to-source"))
         return Device(name, kind, tuple(terminals), model, loc=SourceLoc(self.file, line) if line is not None else None)
 
+
+    def _case_clashes(self, devices: list[Device]) -> None:
+        """Warn about nets whose names differ only in case: kept apart here (as Spectre would),
+        SPICE reads them as one net (Image2Net ``002.txt`` has ``000q`` and ``000Q``)."""
+        first: dict[str, str] = {}  # lower-case name -> first spelling
+        warned: set[tuple[str, str]] = set()
+        for dev in devices:
+            for net in dev.nets:
+                seen = first.setdefault(net.lower(), net)
+                if seen != net and (seen, net) not in warned:
+                    warned.add((seen, net))
+                    self.diags.append(Diagnostic(
+                        "warning", f"nets {seen!r} and {net!r} differ only in case; SPICE would read them as "
+                        "one net", self.file, dev.loc.line if dev.loc else None, "net-case"))
 
     def _net(self, net: str, line: int | None) -> str:
         """``net``, or its whitespace-free spelling (warned once per net)."""

@@ -146,43 +146,34 @@ class _Tok:
     end: int
 
 
-_PUNCT = "()[]{}="
+_TOKEN = re.compile(r"""\s*(?:([()\[\]{}=])|("(?:[^"\\]|\\.)*"?)|((?:[^\s()\[\]{}="\\]|\\.|\\$)+))""")
+_ESCAPE = re.compile(r"\\(.)")
 
 
 def _tokenize(s: str) -> list[_Tok]:
     """Split one logical line; ``\\x`` puts ``x`` into a word whatever it is."""
     toks: list[_Tok] = []
-    i, n = 0, len(s)
-    while i < n:
-        c = s[i]
-        if c.isspace():
-            i += 1
-        elif c in _PUNCT:
-            toks.append(_Tok(c, c, i, i + 1))
-            i += 1
-        elif c == '"':
-            j = i + 1
-            while j < n and s[j] != '"':
-                j += 2 if s[j] == "\\" else 1
-            j = min(j + 1, n)
-            toks.append(_Tok("str", s[i:j], i, j))
-            i = j
+    pos, n = 0, len(s)
+    while pos < n:
+        m = _TOKEN.match(s, pos)
+        if m is None or m.end() == pos:  # only trailing whitespace is left
+            break
+        punct, string, word = m.groups()
+        if punct:
+            toks.append(_Tok(punct, punct, m.start(1), m.end(1)))
+        elif string is not None:
+            toks.append(_Tok("str", string, m.start(2), m.end(2)))
         else:
-            j, chars = i, []
-            while j < n and not s[j].isspace() and s[j] not in _PUNCT and s[j] != '"':
-                if s[j] == "\\" and j + 1 < n:
-                    chars.append(s[j + 1])
-                    j += 2
-                else:
-                    chars.append(s[j])
-                    j += 1
-            toks.append(_Tok("word", "".join(chars), i, j))
-            i = j
+            text = _ESCAPE.sub(r"\1", word) if "\\" in word else word
+            toks.append(_Tok("word", text, m.start(3), m.end(3)))
+        pos = m.end()
     return toks
 
 
 def _strip_comment(line: str) -> str:
     """``line`` without its ``//`` comment (outside strings, not escaped)."""
+    if "//" not in line:
+        return line
     in_str = False
     i = 0
     while i < len(line):
