@@ -8,7 +8,9 @@ code                severity when
 floating-net        warning  a net touches exactly one device pin (ground, ``.global`` nets and,
                              inside a subcircuit definition, its ports are exempt; so is a net
                              whose one device sets its voltage: V, E, H or B source), counting a
-                             B source's ``v(net)`` references as touches
+                             B source's ``v(net)`` references as touches; top-level nets named
+                             like a supply or ground rail are exempt too, since dataset netlists
+                             (AnalogGenie) list them as ports
 shorted-device      warning  every terminal of a device (two or more) is on the same net
 no-ground           error    the top level has devices but no ``0``/``gnd`` net, nor a net named
                              like a ground rail (``vss``, ``gnd!``, ``agnd``, ``dgnd``...)
@@ -16,10 +18,12 @@ no-ground           warning  only a ground-rail name is present in a deck with s
                              needs node ``0`` (dataset netlists without sources use VSS freely)
 no-supply           warning  the top level has transistors but no voltage source and no net named
                              like a supply (``vdd``, ``vcc``, ``avdd``, ``vpwr``...)
-duplicate-name      (reader) the reader's own ``duplicate-name`` findings, re-reported as they are
+duplicate-name      (reader) the readers' duplicate-instance findings (codes ``duplicate-name``
+                             and ``dup-name``), re-reported as they are
 undefined-model     warning  a transistor/diode model is not defined, but it is a generic name
-                             (``nmos4``, ``pmos4``, ``npn``... bind it to a PDK) or an include was
-                             not resolved (the model may live there)
+                             (``nmos4``, ``pmos4``, ``npn``... bind it to a PDK: one finding per
+                             name, at its first use) or an include was not resolved (the model may
+                             live there)
 undefined-model     error    otherwise
 undefined-subckt    warning  an instance's subcircuit is not defined, but it is a known dataset
                              cell (``INVERTER``, ``XOR``...) or an include was not resolved
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import replace
 from typing import Iterable
 
 from ckt.errors import CktError
@@ -53,6 +58,7 @@ GROUND_NETS = frozenset({"0", "gnd"})
 GROUND_RAIL = re.compile(r"^(vss|gnd!|agnd|dgnd|vssa|avss|dvss|vgnd|vss\d*|gnd\d+)$", re.IGNORECASE)
 SUPPLY_RAIL = re.compile(r"^(vdd|vcc|avdd|dvdd|vdda|vddd|vpwr|vdd!|vcc!|vdd\d*|vcc\d*|vdd_\w+)$", re.IGNORECASE)
 MODEL_KINDS = frozenset({DeviceKind.MOSFET, DeviceKind.BJT, DeviceKind.DIODE, DeviceKind.JFET, DeviceKind.MESFET})
+DUPLICATE_CODES = frozenset({"duplicate-name", "dup-name"})
 SOURCES = frozenset({DeviceKind.VSOURCE, DeviceKind.ISOURCE})
 VOLTAGE_SETTING = frozenset({DeviceKind.VSOURCE, DeviceKind.VCVS, DeviceKind.CCVS, DeviceKind.BEHAVIORAL})
 _V_REF = re.compile(r"\bv\s*\(\s*([^,()\s]+)\s*(?:,\s*([^,()\s]+)\s*)?\)", re.IGNORECASE)
@@ -61,7 +67,7 @@ _V_REF = re.compile(r"\bv\s*\(\s*([^,()\s]+)\s*(?:,\s*([^,()\s]+)\s*)?\)", re.IG
 def check(netlist: Netlist, *, flatten: bool = True) -> list[Diagnostic]:
     """Run every rule on ``netlist``; findings in the order: reader duplicates, definitions,
     connectivity, ground/supply."""
-    out: list[Diagnostic] = [d for d in netlist.diagnostics if d.code == "duplicate-name"]
+    out: list[Diagnostic] = [d for d in netlist.diagnostics if d.code in DUPLICATE_CODES]
     unresolved = any(inc.netlist is None for inc in netlist.includes) or any(
         inc.netlist is not None and _has_unresolved(inc.netlist) for inc in netlist.includes
     )
@@ -94,6 +100,7 @@ def _definitions(netlist: Netlist, unresolved: bool) -> list[Diagnostic]:
     models = {m.name.lower() for m in netlist.all_models()}
     bins = {name.rsplit(".", 1)[0] for name in models if "." in name}
     out = []
+    generic: dict[str, list[tuple[Device, str]]] = {}
     for scope, devices in _scopes(netlist):
         where = f" (in subckt {scope.name})" if scope is not None else ""
         for dev in devices:
@@ -102,8 +109,9 @@ def _definitions(netlist: Netlist, unresolved: bool) -> list[Diagnostic]:
                 if key in models or key in bins:
                     continue
                 if key in GENERIC_MODELS:
-                    out.append(_diag("warning", f"{dev.name}{where}: model {dev.model!r} is generic and not defined; "
-                                     "bind the netlist to a PDK before simulating", dev, "undefined-model"))
+                    if key not in generic:
+                        out.append(_diag("warning", "", dev, "undefined-model"))  # message filled in below
+                    generic.setdefault(key, []).append((dev, where))
                 elif unresolved:
                     out.append(_diag("warning", f"{dev.name}{where}: model {dev.model!r} is not defined here "
                                      "(an include was not read)", dev, "undefined-model"))
@@ -125,6 +133,14 @@ def _definitions(netlist: Netlist, unresolved: bool) -> list[Diagnostic]:
                 elif len(definition.ports) != len(dev.terminals):
                     out.append(_diag("error", f"{dev.name}{where}: {len(dev.terminals)} nodes but subcircuit "
                                      f"{definition.name} has {len(definition.ports)} ports", dev, "pin-count"))
+    firsts = iter(generic.values())
+    for i, d in enumerate(out):
+        if d.code == "undefined-model" and not d.message:
+            uses = next(firsts)
+            (dev, where), more = uses[0], len(uses) - 1
+            also = f" (and {more} more device(s))" if more else ""
+            out[i] = replace(d, message=f"{dev.name}{where}{also}: model {dev.model!r} is generic and not defined; "
+                             "bind the netlist to a PDK before simulating")
     return out
 
 
@@ -138,17 +154,21 @@ def _connectivity(netlist: Netlist, flatten: bool) -> list[Diagnostic]:
         except CktError:
             flat = None
         if flat is not None:
-            out = _net_rules(flat.devices, "", exempt)
+            out = _net_rules(flat.devices, "", exempt | _rail_nets(flat.devices))
             for s in flat.subckts:  # definitions never instantiated
                 out += _net_rules(s.devices, f" (in subckt {s.name})", exempt | {p.lower() for p in s.ports})
             return out
     out = []
     for scope, devices in _scopes(netlist):
         if scope is None:
-            out += _net_rules(devices, "", exempt)
+            out += _net_rules(devices, "", exempt | _rail_nets(devices))
         else:
             out += _net_rules(devices, f" (in subckt {scope.name})", exempt | {p.lower() for p in scope.ports})
     return out
+
+
+def _rail_nets(devices: tuple[Device, ...]) -> set[str]:
+    return {n.lower() for d in devices for n in d.nets if GROUND_RAIL.match(n) or SUPPLY_RAIL.match(n)}
 
 
 def _net_rules(devices: tuple[Device, ...], where: str, exempt: set[str] | frozenset[str]) -> list[Diagnostic]:

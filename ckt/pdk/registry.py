@@ -112,7 +112,7 @@ def _build() -> dict[str, Pdk]:
         _ptm("ptm130", "ptm130nm_bulk.pm", 130, 1.3, "130 nm bulk"),
         _ptm("ptm90", "ptm90nm_bulk.pm", 90, 1.2, "90 nm bulk"),
         _ptm("ptm65", "ptm65nm_bulk.pm", 65, 1.1, "65 nm bulk"),
-        _ptm("ptm45", "ptm45nm_bulk_autockt.txt", 45, 1.2, "45 nm bulk, the AutoCkt card run at 1.2 V"),
+        _ptm("ptm45", "ptm45nm_bulk_autockt.txt", 45, 1.2, "45 nm bulk (the AutoCkt card)"),
         _ptm("ptm45hk", "ptm45nm_hkmg_TDC.pm", 45, 1.0, "45 nm metal-gate high-k"),
         _ptm("ptm32", "ptm32nm_bulk.pm", 32, 0.9, "32 nm bulk"),
         _ptm("ptm22", "ptm22nm_hkmg_TDC.pm", 22, 0.8, "22 nm metal-gate high-k"),

@@ -92,11 +92,11 @@ def test_duplicate_names_from_the_reader_are_reported_again():
 
 
 def test_undefined_models():
-    deck = "t\n" + SUPPLY + "m1 vdd a 0 0 nmos4\nq1 vdd a 0 mynpn\nd1 a 0 dmod\nr1 vdd a 1k\n.model dmod d\n"
+    deck = "t\n" + SUPPLY + "m1 vdd a 0 0 nmos4\nm2 a a 0 0 NMOS4\nq1 vdd a 0 mynpn\nd1 a 0 dmod\nr1 vdd a 1k\n.model dmod d\n"
     assert run(deck, code="undefined-model") == [
-        Diagnostic("warning", "m1: model 'nmos4' is generic and not defined; bind the netlist to a PDK before simulating",
-                   "t.cir", 3, "undefined-model"),
-        Diagnostic("error", "q1: model 'mynpn' is not defined", "t.cir", 4, "undefined-model"),
+        Diagnostic("warning", "m1 (and 1 more device(s)): model 'nmos4' is generic and not defined; "
+                   "bind the netlist to a PDK before simulating", "t.cir", 3, "undefined-model"),
+        Diagnostic("error", "q1: model 'mynpn' is not defined", "t.cir", 5, "undefined-model"),
     ]
 
 
@@ -156,3 +156,19 @@ def test_unresolved_include_entry_makes_missing_definitions_warnings():
     net = Netlist(devices=(inst, Device("V1", DeviceKind.VSOURCE, (("p", "a"), ("n", "0")), None, 1.0)),
                   includes=(Include("far.lib"),))
     assert [(d.severity, d.code) for d in check(net)] == [("warning", "undefined-subckt")]
+
+
+def test_dataset_netlist_rails_are_ports_and_its_duplicates_are_reported(tmp_path):
+    from ckt.netlist.read import read_netlist
+
+    path = tmp_path / "7.cir"
+    path.write_text("MM1 (net1 VIN1 VSS VSS) nmos4\nMM2 (net1 net1 VDD VDD) pmos4\nMM1 (VOUT1 net1 VSS VSS) nmos4\n")
+    netlist = read_netlist(path)
+    found = check(netlist)
+    dups = [d for d in netlist.diagnostics if d.code in ("duplicate-name", "dup-name")]
+    assert dups and all(d in found for d in dups) and dups[0].line == 3
+    floating = sorted(d.message for d in found if d.code == "floating-net")
+    assert floating == [
+        "net 'VIN1' is floating: only MM1 connects to it",
+        "net 'VOUT1' is floating: only MM1__2 connects to it",
+    ]  # VSS and VDD, touched once or not, are rails

@@ -120,7 +120,7 @@ def inverter(pdk) -> str:
         ),
         statements=(
             Statement("save", ".save all"),
-            Statement("dc", f".dc vin 0 {vdd} {vdd / 100}"),
+            Statement("dc", f".dc vin 0 {vdd} {vdd / 20}"),
             Statement("meas", ".meas dc vhigh find v(out) at=0"),
             Statement("meas", f".meas dc vswitch when v(out)={vdd / 2}"),
             Statement("meas", f".meas dc vlow find v(out) at={0.99 * vdd:.4g}"),
