@@ -14,7 +14,7 @@ from typing import Any
 from ckt.graph.bipartite import from_bipartite_nx, to_bipartite_nx
 from ckt.graph.codec import graph_from_json, graph_to_json
 from ckt.graph.features import BIPARTITE_NODE_COLUMNS, EDGE_TYPES, PIN_NODE_COLUMNS
-from ckt.graph.pins import NODE_TYPES, RELATIONS, from_pins_nx, to_pins_nx
+from ckt.graph.pins import NODE_TYPES, PYG_EDGE_TYPES, RELATIONS, from_pins_nx, to_pins_nx
 
 _PYG = ("to_bipartite_pyg", "from_bipartite_pyg", "to_pins_pyg", "from_pins_pyg", "save_graph", "load_graph")
 
@@ -23,6 +23,7 @@ __all__ = [
     "EDGE_TYPES",
     "NODE_TYPES",
     "PIN_NODE_COLUMNS",
+    "PYG_EDGE_TYPES",
     "RELATIONS",
     "from_bipartite_nx",
     "from_pins_nx",

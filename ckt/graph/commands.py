@@ -63,6 +63,6 @@ def graph(file: str, view: str, as_json: bool, out: str | None, flat: bool, fmt:
         data = to_pyg.to_bipartite_pyg(netlist) if view == "bipartite" else to_pyg.to_pins_pyg(netlist)
         to_pyg.save_graph(data, out)
     if as_json:
-        click.echo(json.dumps(graph_to_json(g)))
+        click.echo(json.dumps(graph_to_json(g), allow_nan=False))
     else:
         click.echo(summary_line(g))

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from itertools import combinations
 
 from ckt.netlist.ir import TERMINALS, Device, DeviceKind, Netlist
@@ -106,6 +107,7 @@ def is_supply_name(net: str) -> bool:
     return bool(_SUPPLY.match(net))
 
 
+@lru_cache(maxsize=4096)
 def edge_type(kind: DeviceKind, pins: tuple[str, ...]) -> int:
     """Index in ``EDGE_TYPES`` of the edge on which a ``kind`` device puts ``pins`` on one net."""
     canonical = TERMINALS.get(kind, ())
@@ -121,26 +123,31 @@ _N_NAME = re.compile(r"(^n|nmos|nfet|nch|npn)", re.IGNORECASE)
 _P_NAME = re.compile(r"(^p|pmos|pfet|pch|pnp)", re.IGNORECASE)
 
 
-def device_polarity(device: Device, netlist: Netlist | None = None) -> str | None:
+def model_types(netlist: Netlist) -> dict[str, str]:
+    """``.model`` name (lower-case) → type for every card the netlist can see; the first one wins,
+    as in ``Netlist.all_models`` order."""
+    types: dict[str, str] = {}
+    for m in netlist.all_models():
+        types.setdefault(m.name.lower(), m.type)
+    return types
+
+
+def device_polarity(device: Device, models: dict[str, str] | None = None) -> str | None:
     """``"n"``, ``"p"`` or None for MOSFETs, BJTs, JFETs and MESFETs (None for other kinds).
 
-    The ``.model`` card's type decides when the netlist defines the model; otherwise the model
-    name does: a name containing ``nmos``/``nfet``/``nch``/``npn`` (or starting with ``n``) is
-    n-type, likewise for p; a name matching both or neither gives None.
+    The ``.model`` card's type (``models``, from ``model_types``) decides when the netlist defines
+    the model; otherwise the model name does: a name containing ``nmos``/``nfet``/``nch``/``npn``
+    (or starting with ``n``) is n-type, likewise for p; a name matching both or neither gives None.
     """
     if device.kind not in (DeviceKind.MOSFET, DeviceKind.BJT, DeviceKind.JFET, DeviceKind.MESFET):
         return None
     if device.model is None:
         return None
-    if netlist is not None:
-        key = device.model.lower()
-        for m in netlist.all_models():
-            if m.name.lower() == key:
-                if m.type in _N_TYPES:
-                    return "n"
-                if m.type in _P_TYPES:
-                    return "p"
-                break
+    card = (models or {}).get(device.model.lower())
+    if card in _N_TYPES:
+        return "n"
+    if card in _P_TYPES:
+        return "p"
     is_n, is_p = bool(_N_NAME.search(device.model)), bool(_P_NAME.search(device.model))
     if is_n == is_p:
         return None
@@ -160,10 +167,11 @@ def numeric_features(device: Device) -> list[float]:
     return out
 
 
-def device_columns(device: Device, netlist: Netlist | None) -> dict[str, float]:
-    """The non-zero feature columns of a device node, by column name."""
+def device_columns(device: Device, models: dict[str, str] | None = None) -> dict[str, float]:
+    """The non-zero feature columns of a device node, by column name (``models`` as for
+    ``device_polarity``)."""
     cols = {"node:device": 1.0, f"kind:{device.kind.name}": 1.0}
-    pol = device_polarity(device, netlist)
+    pol = device_polarity(device, models)
     if pol is not None:
         cols[f"polarity:{pol}"] = 1.0
     for name, v in zip(_NUMERIC_COLUMNS, numeric_features(device)):

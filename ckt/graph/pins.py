@@ -24,6 +24,16 @@ NODE_TYPES: tuple[str, ...] = ("device", "pin", "net")
 RELATIONS: tuple[str, ...] = ("device-pin", "pin-net")
 """Pin-level edge types; an edge's ``etype`` indexes this tuple."""
 
+PYG_EDGE_TYPES: tuple[tuple[str, str, str], ...] = (
+    ("device", "device-pin", "pin"),
+    ("pin", "pin-net", "net"),
+    ("pin", "rev_device-pin", "device"),
+    ("net", "rev_pin-net", "pin"),
+)
+"""Directed edge types of the PyG pin view (``edge_type`` indexes this tuple), in the
+``(source, relation, destination)`` form ``Data.to_heterogeneous(edge_type_names=...)`` takes;
+reverse relations are named the way PyG's ``ToUndirected`` names them."""
+
 
 def to_pins_nx(netlist: Netlist) -> nx.Graph:
     """The device–pin–net graph of ``netlist``'s top-level devices.

@@ -1,8 +1,10 @@
 """PyTorch Geometric ``Data`` views of a flat netlist, their exact inverses, and a safe file format.
 
 Both views are homogeneous ``torch_geometric.data.Data`` objects, because GNN encoders and
-subgraph samplers for circuits expect one node set with type columns; ``node_type`` and
-``edge_type`` tensors let ``Data.to_heterogeneous`` split them when a model wants ``HeteroData``.
+subgraph samplers for circuits expect one node set with type columns. The pin view's
+``node_type`` and directed ``edge_type`` also let ``Data.to_heterogeneous`` (with
+``pins.NODE_TYPES`` and ``pins.PYG_EDGE_TYPES``) split it into the ``HeteroData`` layout of the
+CirGPS parasitic datasets.
 
 Bipartite (``to_bipartite_pyg``): ``x [D+N, 35]`` (``features.BIPARTITE_NODE_COLUMNS``),
 ``node_type [D+N]`` (0 device, 1 net), ``edge_index [2, 2E]`` (columns ``0..E-1`` device → net,
@@ -11,13 +13,14 @@ Bipartite (``to_bipartite_pyg``): ``x [D+N, 35]`` (``features.BIPARTITE_NODE_COL
 
 Pin level (``to_pins_pyg``): ``x [D+P+N, 52]`` (``features.PIN_NODE_COLUMNS``), ``node_type``
 (0 device, 1 pin, 2 net — ``pins.NODE_TYPES``), ``edge_index [2, 4P]`` (device → pin, pin → net,
-then both reversed, ``P`` columns each), ``edge_type [4P]`` (0 device-pin, 1 pin-net).
+then both reversed, ``P`` columns each), ``edge_type [4P]`` (0 device → pin, 1 pin → net,
+2 pin → device, 3 net → pin: ``pins.PYG_EDGE_TYPES``).
 
 Bookkeeping that rebuilds the netlist lives in plain Python attributes (builtins only, see
 ``ckt.graph.codec``): ``device_names``, ``device_kinds`` (``DeviceKind`` names), ``device_models``,
 ``device_values``, ``device_params``, ``device_specs``, ``net_names``, ``netlist_meta`` (the
-device-less netlist); the bipartite view adds ``device_pins`` and ``edge_pins`` (pins of edge
-column ``i``), the pin view ``pin_names``.
+device-less netlist in the ``ckt.netlist/1`` JSON schema); the bipartite view adds ``device_pins``
+and ``edge_pins`` (pins of edge column ``i``), the pin view ``pin_names``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from ckt.graph.features import (
     EDGE_TYPES,
     PIN_NODE_COLUMNS,
     device_columns,
+    model_types,
     edge_type,
     net_columns,
     pin_columns,
@@ -48,11 +52,11 @@ FORMAT_VERSION = 1
 
 def _rows(columns: tuple[str, ...], rows: list[dict[str, float]]) -> torch.Tensor:
     index = {c: i for i, c in enumerate(columns)}
-    x = torch.zeros(len(rows), len(columns))
-    for r, cols in enumerate(rows):
+    dense = [[0.0] * len(columns) for _ in rows]
+    for row, cols in zip(dense, rows):
         for name, v in cols.items():
-            x[r, index[name]] = v
-    return x
+            row[index[name]] = v
+    return torch.tensor(dense, dtype=torch.float).reshape(len(rows), len(columns))
 
 
 def _both_ways(src: list[int], dst: list[int]) -> torch.Tensor:
@@ -69,28 +73,30 @@ def _device_bookkeeping(netlist: Netlist) -> dict:
         "device_params": [codec.encode_params(d.params) for d in devs],
         "device_specs": [d.spec for d in devs],
         "net_names": list(netlist.nets),
-        "netlist_meta": codec.encode_netlist(replace(netlist, devices=())),
+        "netlist_meta": codec.encode_meta(netlist),
     }
 
 
-def _device(data: Data, i: int, terminals: tuple[tuple[str, str], ...]) -> Device:
-    try:
-        kind = DeviceKind[data.device_kinds[i]]
-    except KeyError as exc:
-        raise NetlistError(f"unknown device kind {data.device_kinds[i]!r}") from exc
-    return Device(
-        name=data.device_names[i],
-        kind=kind,
-        terminals=terminals,
-        model=data.device_models[i],
-        value=codec.decode_value(data.device_values[i]),
-        params=codec.decode_params(data.device_params[i]),
-        spec=data.device_specs[i],
+def _netlist(data: Data, terminals: list[tuple[tuple[str, str], ...]]) -> Netlist:
+    """The netlist from ``data``'s bookkeeping, device ``i`` getting ``terminals[i]``."""
+    columns = zip(
+        data.device_names, data.device_kinds, data.device_models, data.device_values, data.device_params,
+        data.device_specs, terminals, strict=True,
     )
-
-
-def _netlist(data: Data, devices: list[Device]) -> Netlist:
-    return replace(codec.decode_netlist(data.netlist_meta), devices=tuple(devices))
+    devices = []
+    for name, kind, model, value, params, spec, terms in columns:
+        if kind not in DeviceKind.__members__:
+            raise NetlistError(f"device {name}: unknown device kind {kind!r}")
+        devices.append(Device(
+            name=name,
+            kind=DeviceKind[kind],
+            terminals=terms,
+            model=model,
+            value=codec.decode_value(value),
+            params=codec.decode_params(params),
+            spec=spec,
+        ))
+    return replace(codec.decode_meta(data.netlist_meta), devices=tuple(devices))
 
 
 def to_bipartite_pyg(netlist: Netlist) -> Data:
@@ -108,7 +114,8 @@ def to_bipartite_pyg(netlist: Netlist) -> Data:
             dst.append(net_id[net])
             etypes.append(edge_type(d.kind, pins))
             edge_pins.append(list(pins))
-    rows = [device_columns(d, netlist) for d in devs] + [net_columns(n) for n in nets]
+    models = model_types(netlist)
+    rows = [device_columns(d, models) for d in devs] + [net_columns(n) for n in nets]
     edge_type_t = torch.tensor(etypes + etypes, dtype=torch.long)
     return Data(
         x=_rows(BIPARTITE_NODE_COLUMNS, rows),
@@ -131,24 +138,25 @@ def from_bipartite_pyg(data: Data) -> Netlist:
         NetlistError: ``data`` is not a bipartite view or its edges and bookkeeping disagree.
     """
     _check_view(data, "bipartite")
-    n_dev = len(data.device_names)
+    names, net_names = data.device_names, data.net_names
+    n_dev = len(names)
     n_edges = len(data.edge_pins)
     if data.edge_index.shape != (2, 2 * n_edges):
         raise NetlistError(f"edge_index has shape {tuple(data.edge_index.shape)}, expected (2, {2 * n_edges})")
     net_of: list[dict[str, str]] = [{} for _ in range(n_dev)]
     for (dev, net), pins in zip(data.edge_index[:, :n_edges].t().tolist(), data.edge_pins):
-        if not (0 <= dev < n_dev <= net < n_dev + len(data.net_names)):
+        if not (0 <= dev < n_dev <= net < n_dev + len(net_names)):
             raise NetlistError(f"edge {dev} -> {net} does not join a device to a net")
         for pin in pins:
             if pin in net_of[dev]:
-                raise NetlistError(f"pin {pin} of device {data.device_names[dev]} is on two nets")
-            net_of[dev][pin] = data.net_names[net - n_dev]
-    devices = []
+                raise NetlistError(f"pin {pin} of device {names[dev]} is on two nets")
+            net_of[dev][pin] = net_names[net - n_dev]
+    terminals = []
     for i, pins in enumerate(data.device_pins):
         if set(net_of[i]) != set(pins):
-            raise NetlistError(f"device {data.device_names[i]}: edges name pins {sorted(net_of[i])}, device has {pins}")
-        devices.append(_device(data, i, tuple((p, net_of[i][p]) for p in pins)))
-    return _netlist(data, devices)
+            raise NetlistError(f"device {names[i]}: edges name pins {sorted(net_of[i])}, device has {pins}")
+        terminals.append(tuple((p, net_of[i][p]) for p in pins))
+    return _netlist(data, terminals)
 
 
 def to_pins_pyg(netlist: Netlist) -> Data:
@@ -169,13 +177,13 @@ def to_pins_pyg(netlist: Netlist) -> Data:
             net_dst.append(net_id[net])
             pin_rows.append(pin_columns(d.kind, pin))
             pin_names.append(pin)
-    rows = [device_columns(d, netlist) for d in devs] + pin_rows + [net_columns(n) for n in nets]
-    types = [0] * n_pin + [1] * n_pin
+    models = model_types(netlist)
+    rows = [device_columns(d, models) for d in devs] + pin_rows + [net_columns(n) for n in nets]
     return Data(
         x=_rows(PIN_NODE_COLUMNS, rows),
         node_type=torch.tensor([0] * len(devs) + [1] * n_pin + [2] * len(nets), dtype=torch.long),
         edge_index=_both_ways(dev_src + pin_ids, pin_ids + net_dst),
-        edge_type=torch.tensor(types + types, dtype=torch.long),
+        edge_type=torch.arange(4).repeat_interleave(n_pin),
         num_nodes=len(devs) + n_pin + len(nets),
         graph_view="pins",
         pin_names=pin_names,
@@ -190,7 +198,8 @@ def from_pins_pyg(data: Data) -> Netlist:
         NetlistError: ``data`` is not a pin-level view or a pin lacks exactly one device and one net.
     """
     _check_view(data, "pins")
-    n_dev, n_pin = len(data.device_names), len(data.pin_names)
+    pin_names, net_names = data.pin_names, data.net_names
+    n_dev, n_pin = len(data.device_names), len(pin_names)
     owner: list[int | None] = [None] * n_pin
     net: list[str | None] = [None] * n_pin
     half = data.edge_index.shape[1] // 2
@@ -198,15 +207,15 @@ def from_pins_pyg(data: Data) -> Netlist:
         if t == 0 and 0 <= a < n_dev and n_dev <= b < n_dev + n_pin and owner[b - n_dev] is None:
             owner[b - n_dev] = a
         elif t == 1 and n_dev <= a < n_dev + n_pin and net[a - n_dev] is None:
-            net[a - n_dev] = data.net_names[b - n_dev - n_pin]
+            net[a - n_dev] = net_names[b - n_dev - n_pin]
         else:
             raise NetlistError(f"edge {a} -> {b} of type {t} does not fit a pin-level graph")
     terminals: list[list[tuple[str, str]]] = [[] for _ in range(n_dev)]
     for k, (dev, n) in enumerate(zip(owner, net)):
         if dev is None or n is None:
-            raise NetlistError(f"pin node {n_dev + k} ({data.pin_names[k]}) lacks a device or a net")
-        terminals[dev].append((data.pin_names[k], n))
-    return _netlist(data, [_device(data, i, tuple(t)) for i, t in enumerate(terminals)])
+            raise NetlistError(f"pin node {n_dev + k} ({pin_names[k]}) lacks a device or a net")
+        terminals[dev].append((pin_names[k], n))
+    return _netlist(data, [tuple(t) for t in terminals])
 
 
 def _check_view(data: Data, view: str) -> None:
