@@ -68,16 +68,14 @@ def check(netlist: Netlist, *, flatten: bool = True) -> list[Diagnostic]:
     """Run every rule on ``netlist``; findings in the order: reader duplicates, definitions,
     connectivity, ground/supply."""
     out: list[Diagnostic] = [d for d in netlist.diagnostics if d.code in DUPLICATE_CODES]
-    unresolved = any(inc.netlist is None for inc in netlist.includes) or any(
-        inc.netlist is not None and _has_unresolved(inc.netlist) for inc in netlist.includes
-    )
-    out += _definitions(netlist, unresolved)
+    out += _definitions(netlist, _has_unresolved(netlist))
     out += _connectivity(netlist, flatten)
     out += _rails(netlist)
     return out
 
 
 def _has_unresolved(netlist: Netlist) -> bool:
+    """Whether some include, at any depth, was not read (so a missing definition may be there)."""
     return any(inc.netlist is None or _has_unresolved(inc.netlist) for inc in netlist.includes)
 
 
@@ -99,8 +97,8 @@ def _scopes(netlist: Netlist) -> Iterable[tuple[Subckt | None, tuple[Device, ...
 def _definitions(netlist: Netlist, unresolved: bool) -> list[Diagnostic]:
     models = {m.name.lower() for m in netlist.all_models()}
     bins = {name.rsplit(".", 1)[0] for name in models if "." in name}
-    out = []
-    generic: dict[str, list[tuple[Device, str]]] = {}
+    out: list[Diagnostic] = []
+    generic: dict[str, tuple[int, list[tuple[Device, str]]]] = {}  # model -> (index in out, uses)
     for scope, devices in _scopes(netlist):
         where = f" (in subckt {scope.name})" if scope is not None else ""
         for dev in devices:
@@ -110,8 +108,9 @@ def _definitions(netlist: Netlist, unresolved: bool) -> list[Diagnostic]:
                     continue
                 if key in GENERIC_MODELS:
                     if key not in generic:
-                        out.append(_diag("warning", "", dev, "undefined-model"))  # message filled in below
-                    generic.setdefault(key, []).append((dev, where))
+                        generic[key] = (len(out), [])
+                        out.append(_diag("warning", "", dev, "undefined-model"))  # message written below
+                    generic[key][1].append((dev, where))
                 elif unresolved:
                     out.append(_diag("warning", f"{dev.name}{where}: model {dev.model!r} is not defined here "
                                      "(an include was not read)", dev, "undefined-model"))
@@ -133,14 +132,11 @@ def _definitions(netlist: Netlist, unresolved: bool) -> list[Diagnostic]:
                 elif len(definition.ports) != len(dev.terminals):
                     out.append(_diag("error", f"{dev.name}{where}: {len(dev.terminals)} nodes but subcircuit "
                                      f"{definition.name} has {len(definition.ports)} ports", dev, "pin-count"))
-    firsts = iter(generic.values())
-    for i, d in enumerate(out):
-        if d.code == "undefined-model" and not d.message:
-            uses = next(firsts)
-            (dev, where), more = uses[0], len(uses) - 1
-            also = f" (and {more} more device(s))" if more else ""
-            out[i] = replace(d, message=f"{dev.name}{where}{also}: model {dev.model!r} is generic and not defined; "
-                             "bind the netlist to a PDK before simulating")
+    for index, uses in generic.values():
+        (dev, where), more = uses[0], len(uses) - 1
+        also = f" (and {more} more device(s))" if more else ""
+        out[index] = replace(out[index], message=f"{dev.name}{where}{also}: model {dev.model!r} is generic and not "
+                             "defined; bind the netlist to a PDK before simulating")
     return out
 
 

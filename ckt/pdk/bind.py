@@ -39,7 +39,7 @@ def bind(netlist: Netlist, pdk: Pdk, *, generic: tuple[str, ...] = GENERIC, corn
     Raises:
         PdkError: a generic name does not start with ``n`` or ``p``, or the corner is unknown.
     """
-    polarity = {}
+    polarity: dict[str, str] = {}
     for name in generic:
         if name[:1].lower() not in ("n", "p"):
             raise PdkError(f"generic device name {name!r} must start with 'n' or 'p' to give its polarity")
