@@ -20,6 +20,10 @@ Choices a round trip depends on (``write_spectre`` mirrors them):
 * A name reused in one scope (the AnalogGenie data does this 2,305 times) keeps both devices: the
   later one becomes ``NAME__2`` (``__3``...) with a warning naming file and line.
 * ``simulator lang=spice`` sections are handed to ``parse_spice`` and merged into the scope.
+* ``include "file"`` is followed relative to the including file (format detected, cycles and
+  missing files are errors), so its subckts and models bind instances; ``section=`` is recorded
+  only, and without a ``path`` a relative include is recorded only.
+* Statements and includes inside a subckt body are hoisted to the top level with a warning.
 * Spectre has no title line, so ``Netlist.title`` is always empty.
 """
 
@@ -269,8 +273,10 @@ class _Scope:
 
 
 class _Reader:
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, follow: bool, chain: tuple[str, ...]) -> None:
         self.file = path
+        self.follow = follow
+        self.chain = chain  # resolved files being read, outermost first (include cycles)
         self.diags: list[Diagnostic] = []
         self.ports: dict[str, tuple[str, ...]] = {}  # subckt name -> ports (both cases)
         self.model_types: dict[str, str] = {}
@@ -291,7 +297,7 @@ class _Reader:
                 continue
             loc = SourceLoc(self.file, chunk.line)
             toks = _tokenize(chunk.text)
-            if not self._balanced(toks, chunk.line):
+            if not self._well_formed(toks, chunk.line):
                 continue
             first = toks[0]
             # An escaped first character (``\model``) makes a name, never a keyword.
@@ -328,7 +334,7 @@ class _Reader:
                       f"subckt {scope.name} is never closed by 'ends'", "unclosed-subckt")
         return top
 
-    def _balanced(self, toks: list[_Tok], line: int) -> bool:
+    def _well_formed(self, toks: list[_Tok], line: int) -> bool:
         depth = 0
         for t in toks:
             if t.kind in "([":
@@ -353,9 +359,9 @@ class _Reader:
         # Blank lines keep ngspice-style line numbers equal to this file's; the first is the title.
         padded = "\n" * (chunk.line - 1) + chunk.text + "\n"
         try:
-            sub = parse_spice(padded, path=self.file)
+            sub = parse_spice(padded, path=self.file, follow_includes=self.follow)
         except NetlistParseError as exc:
-            self.diags.extend(exc.diagnostics)
+            self.diags.extend(d for d in exc.diagnostics if d.code != "empty")  # a section of comments
             return
         self.diags.extend(sub.diagnostics)
         scope.items.extend(sub.devices)
@@ -444,7 +450,54 @@ class _Reader:
         path = toks[1].text.strip('"') if toks[1].kind == "str" else toks[1].text
         pairs = self._pairs(toks[2:], text, loc) or []
         section = next((str(v) for k, v in pairs if k == "section"), None)
-        return Include(path, section, None, loc)
+        return self._resolve(Include(path, section, None, loc))
+
+    def _resolve(self, inc: Include) -> Include:
+        """``inc`` with its parsed content when it can be followed; its subckts and models then
+        bind this file's instances. Relative paths need this file's path to anchor them."""
+        line = inc.loc.line if inc.loc else None
+        target = Path(inc.path).expanduser()
+        if not self.follow or (not target.is_absolute() and self.file is None):
+            return inc
+        if inc.section is not None:
+            self.diag("info", line, f"include {inc.path} section={inc.section} is not followed (library "
+                      "sections are kept, not selected)", "include-section")
+            return inc
+        if not target.is_absolute():
+            target = Path(self.file).parent / target
+        if not target.is_file():
+            self.diag("error", line, f"included file not found: {inc.path} (looked for {target})", "include-missing")
+            return inc
+        key = str(target.resolve())
+        if key in self.chain:
+            self.diag("error", line, "include cycle: " + " -> ".join([*self.chain, key]), "include-cycle")
+            return inc
+        from ckt.netlist.read import detect_format, read_text  # lazy: read imports this module
+
+        try:
+            text = read_text(target)
+            fmt = detect_format(target, text)
+            if fmt == "spectre":
+                sub = _parse(text, str(target), True, self.chain + (key,))
+            elif fmt == "spice":
+                from ckt.netlist.parse_spice import parse_spice
+
+                sub = parse_spice(text, path=target)
+            else:
+                self.diag("error", line, f"cannot include {inc.path}: it is a {fmt} file", "include")
+                return inc
+        except NetlistParseError as exc:
+            self.diags.extend(exc.diagnostics)
+            return inc
+        except CktError as exc:
+            self.diag("error", line, str(exc), "include")
+            return inc
+        for sc in sub.all_subckts():
+            self._remember_ports(sc.name, sc.ports)
+        for m in sub.all_models():
+            self.model_types.setdefault(m.name.lower(), m.type)
+        self.diags.extend(sub.diagnostics)
+        return Include(inc.path, inc.section, sub, inc.loc)
 
     def _model(self, toks: list[_Tok], text: str, loc: SourceLoc) -> Model | None:
         if len(toks) < 3 or toks[1].kind != "word" or toks[2].kind != "word":
@@ -585,15 +638,27 @@ class _Reader:
         return Device(inst.name, kind, tuple(zip(pins, inst.nodes)), model, value, tuple(params), "", inst.loc)
 
 
-def parse_spectre(text: str, *, path: str | Path | None = None) -> Netlist:
-    """Read Spectre netlist ``text`` (``path`` only names it in diagnostics).
+def parse_spectre(text: str, *, path: str | Path | None = None, follow_includes: bool = True) -> Netlist:
+    """Read Spectre netlist ``text``.
+
+    Args:
+        text: the netlist.
+        path: the file it came from; names diagnostics and anchors relative ``include`` files.
+        follow_includes: read included files (Spectre or SPICE, detected) into ``Include.netlist``;
+            ``include ... section=`` is recorded, not followed.
 
     Raises:
         NetlistParseError: with every diagnostic (file, line) when any is an error.
     """
     file = str(path) if path is not None else None
-    reader = _Reader(file)
+    return _parse(text, file, follow_includes, (str(Path(file).resolve()),) if file else ())
+
+
+def _parse(text: str, file: str | None, follow: bool, chain: tuple[str, ...]) -> Netlist:
+    reader = _Reader(file, follow, chain)
     top = reader.read(text)
+    if not (top.items or top.subckts or top.extra_subckts or reader.globals or reader.diags):
+        reader.diag("error", None, "empty netlist (no devices, definitions or statements)", "empty")
     try:
         devices, params, models, includes, statements, subckts = reader.build(top)
     except CktError as exc:  # an IR invariant the reader did not foresee

@@ -166,3 +166,32 @@ def test_statement_inside_subckt_is_hoisted_with_warning() -> None:
     n = parse_spectre("subckt s a\nR1 (a 0) resistor\nsave a\nends s\n")
     assert [s.text for s in n.statements] == ["save a"]
     assert [(w.line, w.code) for w in n.warnings] == [(3, "scope")]
+
+
+def test_includes_are_followed_and_bind_instances() -> None:
+    path = DATA / "with_include.scs"
+    n = read_spectre(path)
+    assert n.device("X1").terminals == (("a", "in"), ("y", "out"), ("vdd", "vdd"), ("vss", "0"))
+    assert n.device("M1").kind is DeviceKind.MOSFET  # model card from the SPICE include
+    assert [(i.path, i.section, i.netlist is not None) for i in n.includes] == [
+        ("lib/cells.scs", None, True), ("lib/models.sp", None, True), ("lib/corners.scs", "tt", False)]
+    assert [(d.line, d.code) for d in n.diagnostics] == [(4, "include-section")]
+    assert parse_spectre(write_spectre(n), path=path) == n  # the same includes in reach
+    unfollowed = parse_spectre(path.read_text(), path=path, follow_includes=False)
+    assert unfollowed.device("X1").pins == ("1", "2", "3", "4") and unfollowed.includes == n.includes
+
+
+def test_include_errors() -> None:
+    with pytest.raises(NetlistParseError, match=r"x.scs:1: error: included file not found: nothere.scs"):
+        parse_spectre('include "nothere.scs"\nR1 (a b) resistor\n', path=DATA / "x.scs")
+    with pytest.raises(NetlistParseError, match="include cycle: .*cycle_a.scs -> .*cycle_b.scs -> .*cycle_a.scs"):
+        read_spectre(DATA / "lib" / "cycle_a.scs")
+    # Without a file to anchor it, a relative include is recorded only.
+    assert parse_spectre('include "nothere.scs"\nR1 (a b) resistor\n').includes[0].netlist is None
+
+
+def test_empty_netlists() -> None:
+    with pytest.raises(NetlistParseError, match="empty netlist"):
+        parse_spectre("// nothing but a comment\n\n", path="e.scs")
+    only_comment = "simulator lang=spice\n* a comment\nsimulator lang=spectre\nR1 (a b) resistor\n"
+    assert [d.name for d in parse_spectre(only_comment).devices] == ["R1"]
