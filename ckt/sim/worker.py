@@ -29,6 +29,7 @@ from ckt.sim.ngspice import IN_WORKER_ENV, SharedSession, run_in_process
 from ckt.sim.result import ERROR, SimJob, SimResult
 
 _PRELOAD = ["ckt.sim.worker", "PySpice.Spice.NgSpice.Shared"]
+_SUBPROCESS_GRACE_S = 2.0
 
 
 def context() -> multiprocessing.context.BaseContext:
@@ -41,8 +42,27 @@ def context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere).
+
+    A worker stuck in a hanging simulation never reads the closed pipe of a parent that was
+    itself killed; without this it would spin on as an orphan.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def worker_main(conn: multiprocessing.connection.Connection, workdir: str) -> None:
     """Entry point of a worker process: load libngspice, then serve jobs until told to stop."""
+    # Own process group: killing the worker's group also kills any ngspice -b it started.
+    os.setsid()
+    _die_with_parent()
     os.environ[IN_WORKER_ENV] = "1"
     # Ctrl-C reaches the whole process group; the parent decides what happens to workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -117,7 +137,10 @@ class WorkerProcess:
 
     def send(self, index: int, job: SimJob) -> None:
         now = time.monotonic()
-        self.assignment = Assignment(index, job, now, now + job.timeout_s)
+        # ngspice -b enforces its own limit inside the worker (and reports the partial log);
+        # the parent steps in only if that fails.
+        grace = _SUBPROCESS_GRACE_S if job.backend == "subprocess" else 0.0
+        self.assignment = Assignment(index, job, now, now + job.timeout_s + grace)
         self.conn.send((index, job))
 
     def rss_bytes(self) -> int | None:
@@ -143,6 +166,12 @@ class WorkerProcess:
         if self.closed:
             return
         self.closed = True
+        # The whole group, even when the worker itself is already dead: an ngspice -b it started
+        # would otherwise run on as an orphan.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # no such group: it never got to setsid
+            pass
         if self.process.is_alive():
             self.process.kill()
         self.process.join()

@@ -78,6 +78,30 @@ def test_worker_killed_from_outside_costs_one_job() -> None:
         assert ex.pids != [pid]
 
 
+def test_killed_worker_takes_its_ngspice_subprocess_along() -> None:
+    with LocalExecutor(1) as ex:
+        ex.map([FAST])
+        (pid,) = ex.pids
+        killer = threading.Timer(1.0, os.kill, (pid, signal.SIGKILL))
+        killer.start()
+        try:
+            (result,) = ex.map([SimJob(HANG, timeout_s=30, backend="subprocess")])
+        finally:
+            killer.cancel()
+        assert result.status == "error" and "died" in result.message
+        assert not [p for p in os.listdir("/proc") if p.isdigit() and _in_group(int(p), pid)]
+
+
+def _in_group(pid: int, group: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) member of process group ``group``."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z" and int(fields[2]) == group
+
+
 def test_deck_that_quits_ngspice_costs_one_job() -> None:
     with LocalExecutor(1) as ex:
         results = ex.map([SimJob(QUIT), AC])

@@ -1,0 +1,75 @@
+"""RayExecutor on a local two-CPU Ray instance: results, shipped model files, timeouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ckt.sim import SimJob
+from ckt.sim.ray_executor import localize
+from tests.conftest import requires_ngspice
+
+ray = pytest.importorskip("ray")
+
+DIODE_MODEL = ".model dfast d is=1e-14 n=1.05\n"
+
+
+def _diode_deck(model_path: str) -> str:
+    return f"""diode forward drop
+.include "{model_path}"
+vin in 0 dc 1
+r1 in a 1k
+d1 a 0 dfast
+.dc vin 0 2 0.1
+.meas dc vf find v(a) at=1
+.end
+"""
+
+
+def test_localize_rewrites_only_include_lines(tmp_path: Path) -> None:
+    deck = 'title /models/x.lib\n.include "/models/x.lib"\n.LIB /models/x.lib tt\n* /models/x.lib\n.end\n'
+    new, paths = localize(deck, {"/models/x.lib": b"* card\n"}, tmp_path)
+    (local,) = paths
+    assert Path(local).read_bytes() == b"* card\n" and Path(local).name == "x.lib"
+    lines = new.splitlines()
+    assert lines[0] == "title /models/x.lib" and lines[3] == "* /models/x.lib"
+    assert lines[1] == f'.include "{local}"' and lines[2] == f'.LIB "{local}" tt'
+
+
+@pytest.fixture(scope="module")
+def executor():
+    from ckt.sim.ray_executor import RayExecutor
+
+    ex = RayExecutor(address=None, num_cpus=2)
+    yield ex
+    ex.close()
+    assert not ray.is_initialized()
+
+
+@pytest.mark.ray
+@pytest.mark.slow  # starting Ray takes from a few seconds to ~40 s on a loaded 2-core machine
+@pytest.mark.ngspice
+@requires_ngspice
+def test_ray_runs_jobs_with_shipped_model_files(executor, tmp_path: Path) -> None:
+    model = tmp_path / "diode.lib"
+    model.write_text(DIODE_MODEL)
+    rc = "rc\nr1 in out 1k\nc1 out 0 1n\nvin in 0 dc 0 ac 1\n.ac dec 50 1 1g\n.meas ac f3db when vdb(out)=-3\n.end\n"
+    results = executor.map([SimJob(_diode_deck(str(model)), files=(str(model),)), SimJob(rc, vectors=True)])
+    assert results[0].ok, results[0].message
+    assert 0.5 < results[0].measurements["vf"] < 0.9
+    assert results[1].measurements["f3db"] == pytest.approx(1.5915e5, rel=5e-3)
+    assert "v(out)" in results[1].vectors["ac1"]
+
+
+@pytest.mark.ray
+@pytest.mark.slow  # starting Ray takes from a few seconds to ~40 s on a loaded 2-core machine
+@pytest.mark.ngspice
+@requires_ngspice
+def test_ray_timeout_replaces_actor(executor) -> None:
+    hang = SimJob("hang\nr1 a 0 1\nv1 a 0 1\n.control\nwhile 1\nend\n.endc\n.end\n", timeout_s=1.0)
+    ok = SimJob("op\nr1 a 0 1k\nv1 a 0 1\n.op\n.end\n")
+    results = executor.map([hang, ok, ok])
+    assert results[0].status == "timeout"
+    assert results[1].ok and results[2].ok
+    assert executor.map([ok])[0].ok
