@@ -68,6 +68,12 @@ def _db(x: float) -> float:
     return 20.0 * math.log10(abs(x))
 
 
+def _nominal(nominal: float, *spread: float) -> float:
+    # agauss/gauss/aunif/unif draw Monte-Carlo samples in a simulator; ckt evaluates decks at their
+    # nominal point (PDK decks gate the random term with a switch such as MC_MM_SWITCH=0 anyway).
+    return nominal
+
+
 def _limit(x: float, lo: float, hi: float) -> float:
     lo, hi = min(lo, hi), max(lo, hi)
     return min(max(x, lo), hi)
@@ -108,6 +114,10 @@ BUILTINS: dict[str, tuple[Callable[..., float], int, int]] = {
     "limit": (_limit, 3, 3),
     "db": (_db, 1, 1),
     "hypot": (math.hypot, 2, 2),
+    "agauss": (_nominal, 2, 4),
+    "gauss": (_nominal, 2, 4),
+    "aunif": (_nominal, 2, 3),
+    "unif": (_nominal, 2, 3),
 }
 """Built-in functions (lower-case). ``if(c, a, b)`` and ``ternary_fcn`` are lazy and handled by the
 parser, so ``if(x > 0, 1/x, 0)`` never divides by zero."""

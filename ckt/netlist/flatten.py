@@ -18,6 +18,8 @@ current-controlled source or a coupling ``K`` refers to are renamed with the hie
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Mapping
 
 from ckt.errors import ExpressionError, NetlistError
@@ -46,6 +48,9 @@ _MULTIPLIED = frozenset(
 )
 """Kinds that take ngspice's parallel multiplier ``m``, which an instance's ``m`` multiplies."""
 
+_BIN = re.compile(r"\.\d+$")
+"""The suffix of a binned model card (``nch.3``), which devices reference by family name."""
+
 _NAMES_DEVICES = frozenset({DeviceKind.CCCS, DeviceKind.CCVS, DeviceKind.CSWITCH, DeviceKind.MUTUAL})
 """Kinds whose ``spec`` names other devices (controlling source, coupled inductors)."""
 
@@ -60,7 +65,9 @@ class _Def:
         self.ports = sub.ports
         self.param_names = {p.name.lower() for p in sub.params}
         self.device_names = {d.name.lower() for d in sub.devices}
+        # a device names a binned family (``nch``) whose cards are ``nch.1``, ``nch.2``...
         self.model_names = {m.name.lower() for m in sub.models}
+        self.model_names |= {_BIN.sub("", name) for name in self.model_names}
         self.local_defs = {s.name.lower(): s for s in sub.subckts}
 
 
@@ -75,7 +82,8 @@ def flatten(netlist: Netlist, *, sep: str = ".", evaluate: bool = True) -> Netli
     Returns:
         A netlist without the expanded definitions (unused ones are kept). Ground (``0``, ``gnd``) and
         ``.global`` nets keep their names. Models defined inside a subcircuit are emitted once per
-        instance, renamed ``X1.nch``. Instances of undefined subcircuits stay ``X`` devices and get a
+        distinct evaluated parameter set, renamed after the first instance using it (``X1.nch``,
+        binned cards ``X1.nch.1``...). Instances of undefined subcircuits stay ``X`` devices and get a
         warning diagnostic.
 
     Raises:
@@ -101,12 +109,13 @@ class _Flattener:
         self.undefined: dict[str, list] = {}  # model -> [count, first flat name, its loc]
         self.diagnostics: list[Diagnostic] = []
         self.rewritten: dict[tuple, Value] = {}  # symbolic mode: (text, bindings used) -> result
+        self.model_sets: dict[tuple, str] = {}  # (definition, its models evaluated) -> prefix used
 
     def run(self) -> Netlist:
         n = self.netlist
         env: dict = global_scope(n) if self.evaluate else {}
         self.models = [self.model(m, "", env) for m in n.models]
-        self.emit(n.devices, "", {}, env, None, (), None)
+        self.emit(n.devices, "", "", {}, env, None, (), None)
         if self.evaluate:
             last = {p.name.lower(): p for p in n.params}
             params = tuple(Param(p.name, env[k], p.loc) for k, p in last.items())
@@ -189,6 +198,7 @@ class _Flattener:
         self,
         devices: tuple[Device, ...],
         prefix: str,
+        model_prefix: str,
         netmap: Mapping[str, str],
         env: Mapping,
         mult: Value | None,
@@ -236,7 +246,7 @@ class _Flattener:
                     self._warn(d, prefix, f"{d.kind.name.lower()} cannot be multiplied by the instance m; kept once")
             model = d.model
             if info is not None and model is not None and model.lower() in info.model_names:
-                model = prefix + model
+                model = model_prefix + model
             spec = d.spec
             if prefix and d.kind in _NAMES_DEVICES and info is not None:
                 spec = " ".join(prefix + t if t.lower() in info.device_names else t for t in spec.split(" "))
@@ -297,8 +307,14 @@ class _Flattener:
                     v = Expr(substitute(v.text, env))
                 env[p.name.lower()] = self._text(v)
 
-        self.models += [self.model(m, path, env) for m in sub.models]
-        self.emit(sub.devices, path, netmap, env, mult, (*chain, sub.name), info)
+        model_prefix = path
+        if sub.models:
+            # instances that evaluate the local models identically share one renamed copy
+            cards = tuple(self.model(m, "", env) for m in sub.models)
+            model_prefix = self.model_sets.setdefault((id(sub), cards), path)
+            if model_prefix == path:
+                self.models += [replace(m, name=path + m.name) for m in cards]
+        self.emit(sub.devices, path, model_prefix, netmap, env, mult, (*chain, sub.name), info)
 
     def _warn(self, d: Device, prefix: str, message: str) -> None:
         self.diagnostics.append(

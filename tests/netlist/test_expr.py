@@ -92,6 +92,8 @@ def test_operators_and_precedence(text, expected):
         ("if(0, 1/0, 3)", 3.0),  # lazy: the untaken branch is never evaluated
         ("ternary_fcn(0, 1, 9)", 9.0),
         ("hypot(3, 4)", 5.0),
+        ("0.5 + 0*AGAUSS(0, 1.0, 1)", 0.5),  # statistical functions give their nominal value
+        ("gauss(2, 0.1, 3) + unif(1, 0.2) + aunif(1, 0.1)", 4.0),
         ("SQRT(4)", 2.0),  # function names are case-insensitive
         ("pi", math.pi),
         ("2 * e", 2 * math.e),

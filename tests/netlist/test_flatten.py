@@ -289,3 +289,12 @@ def test_flattens_parsed_spice():
     assert d["X1.M2"].param("w") == pytest.approx(6e-6)
     assert d["X2.M2"].param("w") == pytest.approx(4e-6)
     assert d["X2.M1"].nets == ("out", "mid", "0", "0")
+
+
+def test_identical_local_models_are_shared_and_bins_follow_the_family():
+    sub = Subckt("nfet", ("d",), devices=(mos("M0", "d", "d", "0", "0", model="nmod"),), params=(P("w", 1.0),),
+                 models=(Model("nmod.1", "nmos", (("wmax", Expr("w*2")),)), Model("nmod.2", "nmos", (("wmin", Expr("w*2")),))))
+    n = Netlist(devices=(inst("X1", "nfet", "a"), inst("X2", "nfet", "b"), inst("X3", "nfet", "c", w=2.0)), subckts=(sub,))
+    flat = flatten(n)
+    assert [m.name for m in flat.models] == ["X1.nmod.1", "X1.nmod.2", "X3.nmod.1", "X3.nmod.2"]
+    assert [d.model for d in flat.devices] == ["X1.nmod", "X1.nmod", "X3.nmod"]
