@@ -13,7 +13,11 @@ reference to a subcircuit-local parameter is replaced by that parameter's (paren
 rewritten) expression, so the flat netlist's expressions only read global ``.param``s and sizing can
 still override those by name. Only numeric fields are rewritten: a device's verbatim ``spec`` (a
 source's ``SIN(...)``, a B-source expression) is kept as written, except that the device names a
-current-controlled source or a coupling ``K`` refers to are renamed with the hierarchy.
+current-controlled source or a coupling ``K`` refers to are renamed with the hierarchy; a spec
+inside a subcircuit that holds an expression gets a warning, since its references are not renamed.
+
+The instance multiplier ``m`` (when the subcircuit does not declare a parameter ``m``) multiplies
+the ``m`` of every device that takes one, through every level, as HSPICE and Spectre define it.
 """
 
 from __future__ import annotations
@@ -250,6 +254,9 @@ class _Flattener:
             spec = d.spec
             if prefix and d.kind in _NAMES_DEVICES and info is not None:
                 spec = " ".join(prefix + t if t.lower() in info.device_names else t for t in spec.split(" "))
+            elif prefix and (d.kind is DeviceKind.BEHAVIORAL or "{" in spec or "'" in spec):
+                self._warn(d, prefix, "expression in its specification kept verbatim: parameter and node "
+                           "references inside it are not renamed by flattening")
             self.devices.append(
                 Device(
                     name=prefix + d.name,

@@ -250,7 +250,8 @@ def _read_param(v: Any, path: str) -> Param:
 
 def _read_model(v: Any, path: str) -> Model:
     _fields(v, path, ("name", "type"), ("params", "loc"))
-    return Model(_str(v, "name", path), _str(v, "type", path), _list(v, "params", path, _read_pair_value), _read_loc(v, path))
+    params = _list(v, "params", path, _read_pair_value)
+    return Model(_str(v, "name", path), _str(v, "type", path), params, _read_loc(v, path))
 
 
 def _read_subckt(v: Any, path: str) -> Subckt:
@@ -295,7 +296,9 @@ def _read_diagnostic(v: Any, path: str) -> Diagnostic:
     )
 
 
-_NETLIST_FIELDS = ("title", "devices", "subckts", "params", "models", "includes", "statements", "globals", "diagnostics")
+_NETLIST_FIELDS = (
+    "title", "devices", "subckts", "params", "models", "includes", "statements", "globals", "diagnostics"
+)
 
 
 def _read_netlist(v: Any, path: str, extra: tuple[str, ...] = ()) -> Netlist:

@@ -99,7 +99,8 @@ def test_global_params_collapse_to_floats():
 
 
 def test_globals_and_ground_stay_global():
-    sub = Subckt("cell", ("a",), devices=(res("R1", "a", "VDD", 1.0), res("R2", "a", "GND", 1.0), res("R3", "a", "x", 1.0)))
+    cells = (res("R1", "a", "VDD", 1.0), res("R2", "a", "GND", 1.0), res("R3", "a", "x", 1.0))
+    sub = Subckt("cell", ("a",), devices=cells)
     n = Netlist(devices=(inst("X1", "cell", "n"),), subckts=(sub,), globals=("vdd",))
     d = by_name(flatten(n))
     assert d["X1.R1"].nets == ("n", "VDD")
@@ -293,8 +294,21 @@ def test_flattens_parsed_spice():
 
 def test_identical_local_models_are_shared_and_bins_follow_the_family():
     sub = Subckt("nfet", ("d",), devices=(mos("M0", "d", "d", "0", "0", model="nmod"),), params=(P("w", 1.0),),
-                 models=(Model("nmod.1", "nmos", (("wmax", Expr("w*2")),)), Model("nmod.2", "nmos", (("wmin", Expr("w*2")),))))
-    n = Netlist(devices=(inst("X1", "nfet", "a"), inst("X2", "nfet", "b"), inst("X3", "nfet", "c", w=2.0)), subckts=(sub,))
+                 models=(Model("nmod.1", "nmos", (("wmax", Expr("w*2")),)),
+                         Model("nmod.2", "nmos", (("wmin", Expr("w*2")),))))
+    insts = (inst("X1", "nfet", "a"), inst("X2", "nfet", "b"), inst("X3", "nfet", "c", w=2.0))
+    n = Netlist(devices=insts, subckts=(sub,))
     flat = flatten(n)
     assert [m.name for m in flat.models] == ["X1.nmod.1", "X1.nmod.2", "X3.nmod.1", "X3.nmod.2"]
     assert [d.model for d in flat.devices] == ["X1.nmod", "X1.nmod", "X3.nmod"]
+
+
+def test_verbatim_expressions_inside_subckts_are_flagged():
+    sub = Subckt("cell", ("a",), devices=(
+        Device("B1", K.BEHAVIORAL, (("p", "a"), ("n", "0")), spec="V={g*v(a)}"),
+        Device("V1", K.VSOURCE, (("p", "a"), ("n", "x")), value=0.0, spec="AC 1"),
+    ))
+    flat = flatten(Netlist(devices=(inst("X1", "cell", "n"),), subckts=(sub,)))
+    assert by_name(flat)["X1.B1"].spec == "V={g*v(a)}"
+    flagged = [w.message for w in flat.warnings if "kept verbatim" in w.message]
+    assert len(flagged) == 1 and flagged[0].startswith("X1.B1:")

@@ -70,7 +70,8 @@ def test_nan_round_trips():
 
 def test_schema_tag_and_minimal_input():
     assert to_dict(Netlist())["schema"] == SCHEMA
-    n = from_dict({"schema": SCHEMA, "devices": [{"name": "R1", "kind": "R", "terminals": [["p", "a"], ["n", "0"]], "value": 1}]})
+    r1 = {"name": "R1", "kind": "R", "terminals": [["p", "a"], ["n", "0"]], "value": 1}
+    n = from_dict({"schema": SCHEMA, "devices": [r1]})
     assert n.devices[0] == Device("R1", DeviceKind.RESISTOR, (("p", "a"), ("n", "0")), value=1.0)
     assert n.devices[0].loc is None
 
@@ -123,9 +124,15 @@ def _dev(**over):
         ({"schema": SCHEMA, "params": [{"name": "w"}]}, "params[0]: missing field 'value'"),
         ({"schema": SCHEMA, "subckts": [{"name": "s", "ports": ["a", "A"]}]}, "subckts[0]: duplicate port name 'A'"),
         ({"schema": SCHEMA, "devices": [_dev()["devices"][0]] * 2}, "<root>: duplicate device name 'M1'"),
-        ({"schema": SCHEMA, "includes": [{"path": "x", "netlist": {"schema": SCHEMA}}]}, "includes[0].netlist: unknown field(s) schema"),
+        (
+            {"schema": SCHEMA, "includes": [{"path": "x", "netlist": {"schema": SCHEMA}}]},
+            "includes[0].netlist: unknown field(s) schema",
+        ),
         ({"schema": SCHEMA, "globals": [1]}, "globals[0]: expected a string, got int"),
-        ({"schema": SCHEMA, "diagnostics": [{"severity": "error", "message": "m", "line": 1.5}]}, "diagnostics[0].line: expected an integer"),
+        (
+            {"schema": SCHEMA, "diagnostics": [{"severity": "error", "message": "m", "line": 1.5}]},
+            "diagnostics[0].line: expected an integer",
+        ),
     ],
 )
 def test_schema_errors_name_the_field(doc, message):
