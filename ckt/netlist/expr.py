@@ -137,10 +137,11 @@ def _pow(a: float, b: float) -> float:
     return math.pow(a, b)  # never complex, unlike float ** float
 
 
+_OR_BP, _AND_BP = 20, 30  # short-circuit levels, compiled specially
 _BINARY: dict[str, tuple[int, Callable[[float, float], float]]] = {
     # op: (binding power, function); higher binds tighter
-    "||": (20, lambda a, b: 1.0 if (a or b) else 0.0),
-    "&&": (30, lambda a, b: 1.0 if (a and b) else 0.0),
+    "||": (_OR_BP, lambda a, b: 1.0 if (a or b) else 0.0),
+    "&&": (_AND_BP, lambda a, b: 1.0 if (a and b) else 0.0),
     "==": (40, lambda a, b: 1.0 if a == b else 0.0),
     "!=": (40, lambda a, b: 1.0 if a != b else 0.0),
     "<": (50, lambda a, b: 1.0 if a < b else 0.0),
@@ -176,7 +177,7 @@ class Compiled:
     """A parsed expression, ready to evaluate in many scopes.
 
     Attributes:
-        text: the source text.
+        text: the expression as parsed (SPICE quotes removed), which error columns refer to.
         names: free identifiers (lower-case), including ``pi``/``e`` when used, since a scope
             may shadow them.
     """
@@ -329,7 +330,7 @@ class _Parser:
                     break
                 self.pos += 1
                 chain.append((entry[1], self.expression(bp + 1), col))
-            lhs = _logical(lhs, chain, bp) if bp in (20, 30) else _binary(lhs, chain, self.text)
+            lhs = _logical(lhs, chain, bp) if bp in (_OR_BP, _AND_BP) else _binary(lhs, chain, self.text)
         self.depth -= 1
         return lhs
 
@@ -433,7 +434,7 @@ def _binary(lhs: _Fn, chain: list, text: str) -> _Fn:
 
 def _logical(lhs: _Fn, chain: list, bp: int) -> _Fn:
     operands = [lhs] + [rhs for _, rhs, _ in chain]
-    if bp == 30:  # &&
+    if bp == _AND_BP:
         return lambda s, f: 1.0 if all(x(s, f) for x in operands) else 0.0
     return lambda s, f: 1.0 if any(x(s, f) for x in operands) else 0.0
 
@@ -459,7 +460,7 @@ def compile_expr(text: str) -> Compiled:
         raise ExpressionError(f"expression must be text, got {type(text).__name__}")
     parser = _Parser(_strip_quotes(text))
     fn = parser.parse()
-    return Compiled(text, fn, parser.first_col)
+    return Compiled(parser.text, fn, parser.first_col)
 
 
 def evaluate(

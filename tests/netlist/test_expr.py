@@ -181,6 +181,11 @@ def test_error_messages(text, scope, message):
     assert message in str(info.value)
 
 
+def test_columns_of_quoted_text_refer_to_the_shown_text():
+    with pytest.raises(ExpressionError, match=r"undefined parameter 'w' in '2\*w' at column 3"):
+        evaluate("'2*w'")
+
+
 def test_caller_function_failure_is_expression_error():
     with pytest.raises(ExpressionError, match="f\\(\\) failed"):
         evaluate("f(1, 2)", functions={"f": lambda x: x})
