@@ -12,7 +12,8 @@ import pytest
 from ckt.errors import CktError, NetlistError
 from ckt.sim.executor import LocalExecutor
 from ckt.sim.result import SimResult
-from ckt.sim.testbench.opamp import DEFAULT_METRICS, METRICS, OpAmpTestbench, measure
+from ckt.sim.pvt import PVT, grid, sweep, worst_case
+from ckt.sim.testbench.opamp import DEFAULT_METRICS, METRICS, MetricSet, OpAmpTestbench, measure
 from tests.conftest import ROOT, requires_ngspice
 
 # A single-pole transconductance amplifier: out current gm_p*v(inp) - gm_n*v(inn) into R || C,
@@ -221,3 +222,30 @@ def test_bundled_opamps_agree_with_their_own_meas(name: str, dut: str, executor)
     assert ms.values["ugbw"] == pytest.approx(own["ugbw"], rel=1e-2)
     assert ms.values["pm_deg"] == pytest.approx(own["pm"], abs=0.5)
     assert ms.values["power_w"] == pytest.approx(own["power"], rel=1e-3)
+
+
+def test_worst_case_directions_and_missing():
+    a = MetricSet({"gain_db": 60.0, "power_w": 1e-3, "offset_v": -2e-3, "ugbw": 1e6}, {}, "ok")
+    b = MetricSet({"gain_db": 55.0, "power_w": 2e-3, "offset_v": 1e-3}, {"ugbw": "below unity"}, "partial")
+    worst = worst_case([(PVT("ss", 125.0), a), (PVT("ff", -40.0, 1.98), b)])
+    assert worst.values == {"gain_db": 55.0, "power_w": 2e-3, "offset_v": -2e-3}
+    assert worst.missing == {"ugbw": "at corner=ff temp=-40C vdd=1.98V: below unity"}
+    assert worst.status == "partial"
+    assert [str(p) for p in grid(["tt"], [27, 85])] == ["corner=tt temp=27C", "corner=tt temp=85C"]
+    assert str(PVT()) == "nominal"
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_pvt_sweep_supply_and_temperature(amp: Path, executor):
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=("gain_db", "power_w", "noise_in_v_rthz"))
+    points = sweep(tb, {}, grid(temps=[27.0, 127.0], vdds=[1.6, 2.0]), executor)
+    assert len(points) == 4
+    for pvt, ms in points:
+        assert ms.status == "ok"
+        assert ms.values["power_w"] == pytest.approx(pvt.vdd**2 / 10e3, rel=1e-9)
+        density = math.sqrt(4 * BOLTZMANN * (pvt.temp + 273.15) / (1e-3**2 * 1e6))
+        assert ms.values["noise_in_v_rthz"] == pytest.approx(density, rel=1e-3)
+    worst = worst_case(points)
+    assert worst.values["power_w"] == pytest.approx(2.0**2 / 10e3, rel=1e-9)
+    assert worst.values["noise_in_v_rthz"] == pytest.approx(math.sqrt(4 * BOLTZMANN * 400.15 / 1e0), rel=1e-3)

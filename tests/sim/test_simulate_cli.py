@@ -78,6 +78,16 @@ def test_deck_table(divider: Path, capsys):
     assert ": ok in " in out and "vmid" in out and "failed" in out
 
 
+def test_deck_plot_vector(tmp_path: Path, capsys):
+    rc_deck = tmp_path / "rc.cir"
+    rc_deck.write_text("rc\nv1 in 0 dc 0 ac 1\nr1 in out 1k\nc1 out 0 1u\n.ac dec 20 1 1meg\n.end\n")
+    png = tmp_path / "rc.png"
+    assert run(["simulate", str(rc_deck), "--plot", str(png)]) == 0
+    assert png.is_file() and png.stat().st_size > 1000
+    assert run(["simulate", str(rc_deck), "--plot", str(png), "--plot-vector", "v(nope)"]) == 2
+    assert "--plot-vector" in _one_line_error(capsys)
+
+
 def test_bad_param_lists_params(divider: Path, capsys):
     assert run(["simulate", str(divider), "--set", "cc=2p"]) == 2
     err = _one_line_error(capsys)

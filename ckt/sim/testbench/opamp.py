@@ -19,8 +19,8 @@ Decks (each built only when a requested metric needs it; testbench nets are name
 ``noise``  the ``ac`` circuit with ``.noise v(out)`` referred to the input source.
 ``swing``  inverting unity gain (two equal resistors ``swing_r``, ``inp`` at ``vcm``), input swept
     rail to rail with ``.dc`` and tight solver tolerances.
-``tran``  unity-gain follower driven by a pulse ``vcm ± step/2`` (rise and fall ``edge`` seconds); each
-    edge gets ``tran_window`` seconds.
+``tran``  unity-gain follower driven by a pulse ``vcm ± step/2`` (rise and fall time ``tran_window/1000``);
+    each edge gets ``tran_window`` seconds, time steps at most ``tran_window/tran_points``.
 
 Metrics (``METRICS``; frequency-domain values at the lowest AC frequency ``ac_start`` stand for DC):
 
@@ -568,8 +568,8 @@ class _Evaluation:
 
     def swing(self) -> tuple[float, float]:
         if "swing" not in self.cache:
-            plot = _plot(self.by_deck["swing"], "dc", "v-sweep")
-            vin = np.real(_vec(plot, "v-sweep"))
+            plot = _plot(self.by_deck["swing"], "dc", "v(tb_src)")
+            vin = np.real(_vec(plot, "v(tb_src)"))  # the swept source's node: named alike by every backend
             out = np.real(_vec(plot, "v(tb_out)"))
             vd = np.real(_vec(plot, "v(tb_inp)") - _vec(plot, "v(tb_inn)"))
             self.cache["swing"] = ms.output_swing(vin, out, vd)
