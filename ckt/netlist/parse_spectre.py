@@ -237,7 +237,7 @@ def _chunks(text: str) -> list[_Chunk]:
             pending = _Chunk(lineno, body)
         else:
             pending.text += " " + body
-        if cont or pending.text.count("{") > pending.text.count("}"):
+        if cont or _open_braces(pending.text):
             continue
         if pending.text.strip():
             pending.text = pending.text.strip()
@@ -247,6 +247,12 @@ def _chunks(text: str) -> list[_Chunk]:
         pending.text = pending.text.strip()
         out.append(pending)
     return out
+
+
+def _open_braces(text: str) -> bool:
+    """Whether a ``{`` block is still open (escaped braces, ``\\{``, do not count)."""
+    bare = _ESCAPE.sub("", text) if "\\" in text else text
+    return bare.count("{") > bare.count("}")
 
 
 # --------------------------------------------------------------------------- pass 1: records
@@ -407,7 +413,8 @@ class _Reader:
             self.diag("error", line, f"'ends {toks[1].text}' closes subckt {scope.name}", "ends")
 
     def _pairs(self, toks: list[_Tok], text: str, loc: SourceLoc) -> list[tuple[str, Value]] | None:
-        """``name=value`` pairs; a value may be a word, a string or a bracketed group (kept verbatim)."""
+        """``name=value`` pairs. A value runs over touching tokens and whole bracket groups
+        (``max(a,b)``, ``(lp + 10n)``, ``[1 2]``, ``"file"``) and is kept verbatim unless it is a number."""
         out: list[tuple[str, Value]] = []
         i = 0
         while i < len(toks):
@@ -415,32 +422,25 @@ class _Reader:
                 self.diag("error", loc.line, f"expected name=value, got {toks[i].text!r}", "param")
                 return None
             name = toks[i].text.lower()
-            j = i + 2
-            if j >= len(toks):
+            j = k = i + 2
+            if j >= len(toks) or toks[j].kind not in ("word", "str", "(", "["):
                 self.diag("error", loc.line, f"parameter {name} has no value", "param")
                 return None
-            t = toks[j]
-            if t.kind in "([":
-                depth, k = 0, j
-                while k < len(toks):
-                    if toks[k].kind in "([":
-                        depth += 1
-                    elif toks[k].kind in ")]":
-                        depth -= 1
-                    if depth == 0:
-                        break
-                    k += 1
-                out.append((name, Expr(text[t.start:toks[k].end])))
-                i = k + 1
-            elif t.kind == "str":
-                out.append((name, Expr(t.text)))
-                i = j + 1
-            elif t.kind == "word":
-                out.append((name, parse_value(text[t.start:t.end])))
-                i = j + 1
-            else:
-                self.diag("error", loc.line, f"parameter {name} has no value", "param")
-                return None
+            depth = 0
+            while k < len(toks):
+                kind = toks[k].kind
+                if kind == "=" and depth == 0:
+                    break
+                if kind in ("(", "["):
+                    depth += 1
+                elif kind in (")", "]"):
+                    depth -= 1
+                k += 1
+                if depth == 0 and (k == len(toks) or toks[k].start > toks[k - 1].end):
+                    break  # whitespace outside brackets ends the value
+            raw = text[toks[j].start:toks[k - 1].end]
+            out.append((name, parse_value(raw) if k == j + 1 and toks[j].kind == "word" else Expr(raw)))
+            i = k
         return out
 
     def _include(self, toks: list[_Tok], text: str, loc: SourceLoc) -> Include | None:

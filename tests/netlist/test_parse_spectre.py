@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
 
 from ckt.errors import NetlistError, NetlistParseError
-from ckt.netlist.ir import Device, DeviceKind, Expr, Include, Model, Netlist, Param
+from ckt.netlist.ir import Device, DeviceKind, Expr, Include, Model, Netlist, Param, Subckt
 from ckt.netlist.parse_spectre import parse_spectre, read_spectre, spectre_number
 from ckt.netlist.parse_spice import parse_spice
 from ckt.netlist.write_spectre import write_spectre
@@ -195,3 +197,45 @@ def test_empty_netlists() -> None:
         parse_spectre("// nothing but a comment\n\n", path="e.scs")
     only_comment = "simulator lang=spice\n* a comment\nsimulator lang=spectre\nR1 (a b) resistor\n"
     assert [d.name for d in parse_spectre(only_comment).devices] == ["R1"]
+
+
+# Property: anything the reader can produce survives the writer, however odd its names.
+_odd_names = st.text(st.characters(min_codepoint=33, max_codepoint=0x24F, blacklist_categories=("Cs", "Cc")),
+                     min_size=1, max_size=6) | st.sampled_from(["0", "net<3>", "a b", "model", "vdd!", "x//y", "*s"])
+_floats = st.floats(allow_nan=False, allow_infinity=False)
+_exprs = st.sampled_from(["w*2", "(lp + 10n)", "vdd/2", "max(a,b)", '"file.txt"', "[1 2 3]"]).map(Expr)
+_params = st.lists(st.tuples(st.sampled_from(["w", "l", "m", "nf", "area"]), _floats | _exprs), max_size=3,
+                   unique_by=lambda kv: kv[0]).map(tuple)
+
+
+@st.composite
+def _spectre_netlists(draw) -> Netlist:
+    ports = tuple(draw(st.lists(_odd_names, min_size=1, max_size=3, unique_by=str.lower)))
+    cell = Subckt("cell", ports, (Device("R1", DeviceKind.RESISTOR, (("p", ports[0]), ("n", "0")), value=1.0),))
+    devices = []
+    for i, kind in enumerate(draw(st.lists(st.sampled_from(
+            [DeviceKind.MOSFET, DeviceKind.BJT, DeviceKind.DIODE, DeviceKind.RESISTOR, DeviceKind.CAPACITOR,
+             DeviceKind.VSOURCE, DeviceKind.SUBCKT]), max_size=6))):
+        model, value, pins = None, None, ()
+        if kind is DeviceKind.MOSFET:
+            model, pins = draw(st.sampled_from(["nmos4", "pmos4", "nch"])), ("d", "g", "s", "b")
+        elif kind is DeviceKind.BJT:
+            model, pins = draw(st.sampled_from(["npn", "pnp"])), ("c", "b", "e")
+        elif kind is DeviceKind.DIODE:
+            model, pins = "diode", ("p", "n")
+        elif kind is DeviceKind.SUBCKT:
+            model, pins = "cell", ports
+        else:
+            value, pins = draw(st.none() | _floats | _exprs), ("p", "n")
+        name = draw(_odd_names) + f"_{i}"
+        devices.append(Device(name, kind, tuple((p, draw(_odd_names)) for p in pins), model, value, draw(_params)))
+    return Netlist(devices=tuple(devices), subckts=(cell,), params=(Param("p1", draw(_floats)),),
+                   globals=tuple(draw(st.lists(_odd_names, max_size=2, unique_by=str.lower))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_spectre_netlists())
+def test_round_trip_property(netlist: Netlist) -> None:
+    text = write_spectre(netlist)
+    note(text)
+    assert parse_spectre(text) == netlist
