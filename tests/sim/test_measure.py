@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ckt.sim import measure as m
 from ckt.sim.measure import MeasurementError
@@ -170,3 +172,23 @@ def test_noise_spot_and_integrated():
     assert m.integrated_noise(f, flicker, 1.0, 1e6) == pytest.approx(math.sqrt(k * math.log(1e6)), rel=1e-3)
     with pytest.raises(MeasurementError, match="outside"):
         m.spot_noise(f, flat, 1e7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    a0=st.floats(1e-2, 1e8),
+    poles=st.lists(st.floats(1e-1, 1e11), min_size=1, max_size=4),
+    sign=st.sampled_from([1.0, -1.0]),
+)
+def test_frequency_measurements_are_finite_or_explained(a0, poles, sign):
+    """Whatever the response, each function returns a finite float or raises MeasurementError."""
+    f = freqs(1, 1e10, 20)
+    h = sign * poles_response(f, a0, tuple(poles))
+    for fn in (m.dc_gain_db, m.unity_gain_frequency, m.phase_margin, m.gain_margin_db, m.bandwidth_3db,
+               m.gain_bandwidth):
+        try:
+            value = fn(f, h)
+        except MeasurementError as exc:
+            assert str(exc)
+        else:
+            assert math.isfinite(value)

@@ -459,8 +459,8 @@ class _Evaluation:
             bad = [d for d in METRICS[name].decks if d in failed]
             if bad:
                 r = failed[bad[0]]
-                first = (r.message or r.status).splitlines()[0] if (r.message or r.status) else r.status
-                self.missing[name] = f"{bad[0]} simulation {r.status}: {first}"
+                text = r.message.strip() or r.status
+                self.missing[name] = f"{bad[0]} simulation {r.status}: {text.splitlines()[0]}"
                 continue
             try:
                 value = float(getattr(self, f"m_{name}")())
@@ -475,10 +475,10 @@ class _Evaluation:
             status = next(iter(failed.values())).status
         else:
             status = "partial" if self.missing else OK
-        bode = self.cache.get("ac_h") if "ac" in self.by_deck and self.by_deck["ac"].ok else None
-        if bode is None and "ac" in self.by_deck and self.by_deck["ac"].ok:
+        bode = None
+        if "ac" in self.by_deck and self.by_deck["ac"].ok:
             try:
-                bode = self.open_loop()
+                bode = self.transfer("ac", "diff")
             except MeasurementError:
                 bode = None
         return MetricSet(
