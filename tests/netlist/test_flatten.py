@@ -312,3 +312,20 @@ def test_verbatim_expressions_inside_subckts_are_flagged():
     assert by_name(flat)["X1.B1"].spec == "V={g*v(a)}"
     flagged = [w.message for w in flat.warnings if "kept verbatim" in w.message]
     assert len(flagged) == 1 and flagged[0].startswith("X1.B1:")
+
+
+@pytest.mark.slow
+def test_analoggenie_circuits_flatten(analoggenie_dir):
+    """Real hierarchies (digital cells in ``*_full.cir``, op-amp blocks): every sampled circuit flattens,
+    keeps every leaf device, and only undefined cells stay as instances."""
+    from ckt.netlist.read import read_netlist
+
+    files = sorted(analoggenie_dir.glob("*/*.cir"))[::5]
+    assert len(files) > 500
+    for path in files:
+        n = read_netlist(path)
+        flat = flatten(n)
+        kept = [d for d in flat.devices if d.kind is K.SUBCKT]
+        assert all(n.subckt(d.model) is None for d in kept), path
+        leaves = sum(1 for d in n.devices if d.kind is not K.SUBCKT or n.subckt(d.model) is None)
+        assert len(flat.devices) >= leaves, path

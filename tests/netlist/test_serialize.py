@@ -144,3 +144,15 @@ def test_bad_json_reports_line_and_column():
         loads('{\n  "schema": "ckt.netlist/1",\n  "title": oops\n}')
     assert info.value.line == 3
     assert "invalid JSON" in str(info.value) and "column 12" in str(info.value)
+
+
+@pytest.mark.slow
+def test_analoggenie_netlists_round_trip(analoggenie_dir):
+    from ckt.netlist.read import read_netlist
+
+    files = sorted(analoggenie_dir.glob("*/*.cir"))[::5]
+    assert len(files) > 500
+    for path in files:
+        n = read_netlist(path)
+        back = loads(dumps(n))
+        assert back == n and _locs(back) == _locs(n), path
