@@ -22,6 +22,8 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 * Unknown element letters (``U A N O P Y``...): every positional token before the first ``key=value``
   is a pin (``1``, ``2``, ...), the rest is kept in ``spec``; a warning is emitted.
 * ``.param`` inside a ``.subckt`` body joins the subcircuit's parameters (after header defaults).
+* Instances bind to the definitions visible from their own file: its ``.subckt`` blocks (before
+  or after the instance) and those of the files it includes.
 * Reading a ``.lib`` file whole (no section requested) reads every section's content in file order.
 * Duplicate instance names in one scope are kept; the later one is renamed ``NAME__2`` (``__3``...)
   with a warning naming both lines.
@@ -29,6 +31,7 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from dataclasses import dataclass, field
@@ -74,7 +77,6 @@ def _eg_form(tok: str) -> bool:
     for sep in "=({":
         head = head.split(sep, 1)[0]
     return head in _EG_FORMS
-_SPECIAL = ("{", "(", "'", '"')
 
 # Node counts for the fixed-shape elements; BJT, X and unknown letters are handled apart.
 _NODES: dict[DeviceKind, int] = {
@@ -804,9 +806,8 @@ class _Parsed:
 class _Context:
     """State shared by one top-level parse: diagnostics, include cache, what to follow."""
 
-    def __init__(self, follow: bool, base: Path | None) -> None:
+    def __init__(self, follow: bool) -> None:
         self.follow_includes = follow
-        self.base = base
         self.diags: list[Diagnostic] = []
         self.cache: dict[tuple[str, str | None], _Parsed] = {}
         self.texts: dict[str, list[tuple[int, str]]] = {}
@@ -899,13 +900,25 @@ def parse_spice(text: str, *, path: str | Path | None = None, follow_includes: b
         NetlistParseError: with every diagnostic when any is an error.
     """
     file = str(path) if path is not None else None
-    ctx = _Context(follow_includes, Path(file).parent if file else None)
+    ctx = _Context(follow_includes)
     if "\x00" in text:
         raise NetlistParseError([Diagnostic("error", "not a text netlist (binary content)", file, None, "binary")])
     return _parse_top(text, file, ctx)
 
 
 def _parse_top(text: str, file: str | None, ctx: _Context) -> Netlist:
+    """Parse with the cyclic garbage collector paused: a big deck allocates millions of acyclic
+    tuples and devices, and repeated full collections over them cost a third of the run."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_top_gc_paused(text, file, ctx)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse_top_gc_paused(text: str, file: str | None, ctx: _Context) -> Netlist:
     reader = _Reader(ctx, file, ((str(Path(file).resolve()), None),) if file else ())
     reader.consume(_logical_lines(text, titled=True), None)
     if reader.empty() and not any(d.severity == "error" for d in ctx.diags):
@@ -924,7 +937,7 @@ def read_spice(path: str | Path) -> Netlist:
         data = p.read_bytes()
     except OSError as exc:
         raise NetlistParseError([Diagnostic("error", f"cannot read netlist: {exc.strerror}", file, None, "io")]) from None
-    ctx = _Context(True, p.parent)
+    ctx = _Context(True)
     text = _decode(data, file, ctx.diags)
     if text is None:
         raise NetlistParseError(ctx.diags)
