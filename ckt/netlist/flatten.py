@@ -114,6 +114,7 @@ class _Flattener:
         self.diagnostics: list[Diagnostic] = []
         self.rewritten: dict[tuple, Value] = {}  # symbolic mode: (text, bindings used) -> result
         self.model_sets: dict[tuple, str] = {}  # (definition, its models evaluated) -> prefix used
+        self.unknown_overrides: set[tuple[str, str]] = set()
 
     def run(self) -> Netlist:
         n = self.netlist
@@ -298,6 +299,10 @@ class _Flattener:
                 mult = value if mult is None else self._scale(mult, value)
             else:
                 overrides[k] = value
+        for k in overrides.keys() - info.param_names:
+            if (key, k) not in self.unknown_overrides:  # once per subcircuit and name, not per instance
+                self.unknown_overrides.add((key, k))
+                self._warn(inst, prefix, f"sets {k!r}, which subcircuit {sub.name!r} does not declare")
         local = [p for p in sub.params if p.name.lower() not in overrides]
         if self.evaluate:
             if overrides or local:

@@ -329,3 +329,13 @@ def test_analoggenie_circuits_flatten(analoggenie_dir):
         assert all(n.subckt(d.model) is None for d in kept), path
         leaves = sum(1 for d in n.devices if d.kind is not K.SUBCKT or n.subckt(d.model) is None)
         assert len(flat.devices) >= leaves, path
+
+
+def test_undeclared_instance_parameter_warns_once_and_is_still_visible():
+    sub = Subckt("cell", ("a",), devices=(res("R1", "a", "0", "rr"),))
+    n = Netlist(devices=(inst("X1", "cell", "n", line=2, rr=5.0), inst("X2", "cell", "n", rr=6.0)), subckts=(sub,))
+    flat = flatten(n)
+    assert [d.value for d in flat.devices] == [5.0, 6.0]
+    msgs = [w for w in flat.warnings if "does not declare" in w.message]
+    assert len(msgs) == 1 and msgs[0].message == "X1: sets 'rr', which subcircuit 'cell' does not declare"
+    assert msgs[0].line == 2
