@@ -145,7 +145,9 @@ def _logical_lines(
     control: list[str] | None = None
     control_no = 0
     lineno = 0
-    for raw in text.splitlines():
+    # split("\n"), not splitlines(): form feeds or U+0085 (latin-1 byte 0x85) are not line ends
+    # in SPICE and must not shift the line numbers of diagnostics.
+    for raw in text.split("\n"):
         lineno += 1
         if control is not None:
             control.append(raw.rstrip())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -355,6 +356,23 @@ def test_latin1_bytes_decode_with_warning(tmp_path: Path):
     assert n.title == "Résistance"
     (w,) = n.warnings
     assert (w.code, w.line, w.file) == ("encoding", 1, str(p))
+
+
+def test_latin1_control_bytes_do_not_shift_line_numbers(tmp_path: Path):
+    p = tmp_path / "l2.cir"
+    p.write_bytes(b"t\n* odd \x85 byte\nR1 a\n")
+    with pytest.raises(NetlistParseError) as info:
+        read_spice(p)
+    assert errors(info.value) == [(3, "R1: too few nodes (1 of 2)")]
+
+
+def test_garbage_collector_state_is_restored():
+    assert gc.isenabled()
+    parse_spice("t\nR1 a 0 1\n")
+    assert gc.isenabled()
+    with pytest.raises(NetlistParseError):
+        parse_spice("t\nR1 a\n")
+    assert gc.isenabled()
 
 
 def test_utf8_with_bom_and_micro_sign(tmp_path: Path):
