@@ -169,6 +169,8 @@ def _run_testbench(tb, overrides, executor, plot_path, title: str) -> dict:
     finally:
         executor.close()
     ms = tb.metrics(results)
+    from ckt.sim.testbench.opamp import one_line
+
     report = {
         "file": title,
         "status": "ok" if not ms.failed else ms.status,
@@ -178,7 +180,7 @@ def _run_testbench(tb, overrides, executor, plot_path, title: str) -> dict:
         "missing": dict(ms.missing),
     }
     if ms.failed:
-        report["message"] = "; ".join(f"{deck}: {msg.splitlines()[0] if msg else ''}" for deck, msg in ms.messages.items())
+        report["message"] = "; ".join(f"{deck}: {one_line(msg)}" for deck, msg in ms.messages.items())
     elif plot_path is not None:
         if ms.bode is None:
             raise CktError("--plot: the testbench produced no AC response (add an AC metric such as ugbw)")
@@ -199,8 +201,10 @@ def _emit(report: dict, as_json: bool, plot_path: str | None) -> None:
     else:
         _table(report)
     if report["status"] != "ok":
-        first = (report.get("message") or report["status"]).splitlines()[0]
-        raise SimulationError(f"{report['file']}: simulation {report['status']}: {first}")
+        from ckt.sim.testbench.opamp import one_line
+
+        raise SimulationError(f"{report['file']}: simulation {report['status']}: "
+                              f"{one_line(report.get('message') or report['status'])}")
 
 
 def _table(report: dict) -> None:

@@ -421,6 +421,12 @@ class OpAmpTestbench:
         return _Evaluation(self, results).run()
 
 
+def one_line(message: str, limit: int = 300) -> str:
+    """ngspice's (often multi-line) failure message on one line, shortened to ``limit`` characters."""
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _where(source: object) -> str:
     return str(source) if not isinstance(source, Netlist) else "the netlist"
 
@@ -459,8 +465,7 @@ class _Evaluation:
             bad = [d for d in METRICS[name].decks if d in failed]
             if bad:
                 r = failed[bad[0]]
-                text = r.message.strip() or r.status
-                self.missing[name] = f"{bad[0]} simulation {r.status}: {text.splitlines()[0]}"
+                self.missing[name] = f"{bad[0]} simulation {r.status}: {one_line(r.message or r.status)}"
                 continue
             try:
                 value = float(getattr(self, f"m_{name}")())
