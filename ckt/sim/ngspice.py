@@ -184,6 +184,9 @@ def ngspice_version() -> str:
     return match.group(1) if match else "unknown"
 
 
+# ngspice's OpenMP thread count for device evaluation, in every backend (see SharedSession).
+NUM_THREADS = 1
+
 # --------------------------------------------------------------------------------------------
 # libngspice in this process
 # --------------------------------------------------------------------------------------------
@@ -268,6 +271,11 @@ class SharedSession:
             Shared.NgSpiceShared._logger.removeFilter(quiet)
         self._api = self._library._ngspice_shared
         self.version = self._library.ngspice_version
+        # Parallelism comes from worker processes. ngspice's OpenMP device loading (2 threads by
+        # default in Debian's build) makes BSIM evaluation 10x slower on a busy machine: the
+        # threads spin in libgomp waiting for each other.
+        self._command(f"set num_threads={NUM_THREADS}")
+        self._lines.clear()
 
     @property
     def alive(self) -> bool:

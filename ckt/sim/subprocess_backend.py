@@ -1,7 +1,8 @@
 """``ngspice -b``: the fallback backend for decks the shared library cannot run.
 
 Each job runs one ngspice process in a fresh temporary directory (so the files ngspice writes,
-BSIM check logs, ``wrdata`` output, stay out of the caller's way). Measurements are read from its
+BSIM check logs, ``wrdata`` output, stay out of the caller's way), limited to one OpenMP thread
+like the shared backend. Measurements are read from its
 output exactly as the shared backend reads them. ngspice refuses ``.meas`` when a raw file is
 requested in batch mode, so a job that wants both vectors and measurements costs two runs: one
 for the measurements and status, one writing the binary raw file the vectors come from.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ckt.sim.ngspice import has_control_block, meas_names, read_log, scale_to_real
+from ckt.sim.ngspice import NUM_THREADS, has_control_block, meas_names, read_log, scale_to_real
 from ckt.sim.result import ERROR, OK, TIMEOUT, SimJob, SimResult
 
 # Raw-file plot titles -> the short names ngspice gives the same plots in interactive mode.
@@ -114,6 +115,17 @@ def _with_run_control(deck: str) -> str:
     return "\n".join([*lines[:end], ".control", "run", "quit", ".endc", *lines[end:]]) + "\n"
 
 
+def _write_spiceinit(folder: Path) -> None:
+    """A ``.spiceinit`` in ngspice's working directory: the user's own, plus one thread.
+
+    ngspice reads ``./.spiceinit`` instead of ``~/.spiceinit`` when both exist, so the user's
+    settings (``ngbehavior``...) are carried over.
+    """
+    home = Path.home() / ".spiceinit"
+    user = home.read_text(errors="replace") if home.is_file() else "* ckt\n"
+    (folder / ".spiceinit").write_text(f"{user.rstrip()}\nset num_threads={NUM_THREADS}\n")
+
+
 def run_subprocess(job: SimJob) -> SimResult:
     """Run ``job`` with ``ngspice -b`` under its timeout; never raises for a failed simulation."""
     start = time.perf_counter()
@@ -122,6 +134,7 @@ def run_subprocess(job: SimJob) -> SimResult:
         return SimResult(status=ERROR, message="the ngspice executable is not on PATH")
     with tempfile.TemporaryDirectory(prefix="ckt-ngspice-") as tmp:
         deck_path = Path(tmp) / "deck.cir"
+        _write_spiceinit(Path(tmp))
         logs: list[str] = []
         rc: int | None = 0
         if not job.vectors or meas_names(job.deck):
