@@ -100,7 +100,7 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
         if used:
             raise CktError(f"{', '.join(used)} need --testbench opamp")
         report = _run_deck(path, overrides, pdk, models, corner, temperature, backend, timeout,
-                           make_executor(executor_kind, workers=workers or 1, address=address),
+                           lambda: make_executor(executor_kind, workers=workers or 1, address=address),
                            plot_path, plot_vector)
     else:
         if not dut:
@@ -120,17 +120,20 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
             ibias=_quantity(ibias, "--ibias"), bias=bias, temp=temperature, pdk=pdk, corner=corner,
             models=tuple(models), metric_names=names, timeout_s=timeout, backend=backend,
         )
-        report = _run_testbench(tb, overrides, make_executor(executor_kind, workers=workers or 2, address=address),
+        report = _run_testbench(tb, overrides, lambda: make_executor(executor_kind, workers=workers or 2,
+                                                                     address=address),
                                 plot_path, title=f"{path.name}: {dut}")
     _emit(report, as_json, plot_path)
 
 
-def _run_deck(path: Path, overrides, pdk, models, corner, temp, backend, timeout, executor, plot_path, plot_vector) -> dict:
+def _run_deck(path: Path, overrides, pdk, models, corner, temp, backend, timeout, new_executor, plot_path,
+              plot_vector) -> dict:
     from ckt.sim.deck import prepare_deck
     from ckt.sim.result import SimJob
 
     deck, files = prepare_deck(path, overrides=overrides, pdk=pdk, models=models, corner=corner, temp=temp)
     job = SimJob(deck=deck, vectors=plot_path is not None, timeout_s=timeout, backend=backend, files=files)
+    executor = new_executor()  # only once the deck is known to be good: a Ray start is not free
     try:
         result = executor.map([job])[0]
     finally:
@@ -159,18 +162,19 @@ def _deck_bode(result, vector: str):
     raise CktError(f"--plot: no AC vector {vector!r} in the results (choose one with --plot-vector)")
 
 
-def _run_testbench(tb, overrides, executor, plot_path, title: str) -> dict:
+def _run_testbench(tb, overrides, new_executor, plot_path, title: str) -> dict:
     import time
+
+    from ckt.sim.testbench.opamp import one_line
 
     start = time.perf_counter()
     jobs = tb.jobs(overrides)
+    executor = new_executor()
     try:
         results = executor.map(jobs)
     finally:
         executor.close()
     ms = tb.metrics(results)
-    from ckt.sim.testbench.opamp import one_line
-
     report = {
         "file": title,
         "status": "ok" if not ms.failed else ms.status,

@@ -60,6 +60,7 @@ import numpy as np
 from ckt.errors import CktError, NetlistError
 from ckt.netlist.ir import Netlist
 from ckt.netlist.units import format_number
+from ckt.pdk.registry import Pdk
 from ckt.sim import measure as ms
 from ckt.sim.deck import PreparedNetlist, load_netlist, prepare
 from ckt.sim.measure import MeasurementError
@@ -198,7 +199,7 @@ class OpAmpTestbench:
     ibias: float | None = None
     bias: Mapping[str, float] = field(default_factory=dict)
     temp: float | None = None
-    pdk: object = None
+    pdk: str | Pdk | None = None
     corner: str | None = None
     models: tuple[str, ...] = ()
     metric_names: tuple[str, ...] = DEFAULT_METRICS
