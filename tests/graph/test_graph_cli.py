@@ -72,3 +72,17 @@ def test_bad_netlist_names_file_and_line(tmp_path, capsys):
     assert run(["graph", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.cir:2" in err and "Traceback" not in err
+
+
+def test_flatten_expands_instances_first(tmp_path, capsys):
+    path = tmp_path / "hier.cir"
+    path.write_text(
+        "two inverters\n.subckt inv a y vdd\nMP y a vdd vdd pch\nMN y a 0 0 nch\n.ends\n"
+        "X1 in mid vdd inv\nX2 mid out vdd inv\nV1 vdd 0 1\n.end\n"
+    )
+    assert run(["graph", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("3 devices, 5 nets, 8 edges, edge types: vsource:p=1, vsource:n=1, other=6")
+    assert run(["graph", str(path), "--flatten", "--json"]) == 0
+    g = graph_from_json(json.loads(capsys.readouterr().out))
+    names = [a["name"] for _, a in g.nodes(data=True) if a["type"] == "device"]
+    assert names == ["X1.MP", "X1.MN", "X2.MP", "X2.MN", "V1"]

@@ -143,7 +143,7 @@ def test_load_graph_refuses_foreign_files(tmp_path):
     with pytest.raises(CktError, match="not a ckt graph"):
         load_graph(other)
     junk = tmp_path / "junk.pt"
-    junk.write_bytes(pickle.dumps([1, 2]) + b"garbage")
+    junk.write_bytes(pickle.dumps([1, 2], protocol=2) + b"garbage")
     with pytest.raises(CktError, match="not a ckt graph"):
         load_graph(junk)
 
@@ -271,3 +271,11 @@ def test_analoggenie_all_rebuild_exactly(analoggenie_dir):
     netlists = _analoggenie(analoggenie_dir, 1, circuits_only=True)
     assert len(netlists) == 3350
     _round_trips(netlists)
+
+
+def test_docs_list_every_feature_column():
+    doc = (ROOT / "docs" / "graphs.md").read_text()
+    for name in dict.fromkeys(BIPARTITE_NODE_COLUMNS + PIN_NODE_COLUMNS):
+        assert f"`{name}`" in doc or (name.startswith("kind:") and name[5:] in doc), name
+    assert "| 134 | `other` |" in doc and EDGE_TYPES.index("other") == 134
+    assert EDGE_TYPES.index("tline:p1") == 119 and EDGE_TYPES.index("bjt:c") == 15
