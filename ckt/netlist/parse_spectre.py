@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from ckt.errors import CktError, NetlistParseError
 from ckt.netlist.ir import (
@@ -119,6 +120,11 @@ KEPT_KEYWORDS = frozenset({
     "statistics", "paramset", "export", "assert", "ground"})
 """Statements that start with a keyword and are kept verbatim (their meaning belongs to a simulator)."""
 
+_STATEMENT_WORDS = frozenset({"subckt", "inline", "ends", "simulator", "parameters", "include", "model",
+                              "global"}) | KEPT_KEYWORDS
+_SIMPLE_INSTANCE = re.compile(r"([^\s()\[\]{}=\"\\]+) ?\(([^()\[\]{}=\"\\]*)\) ?([^\s()\[\]{}=\"\\]+)")
+"""``NAME (nodes) MASTER`` with nothing to unescape: most dataset lines, read without the tokenizer."""
+
 UNIQUE_SUFFIX = "__"
 """A reused instance name ``MM13`` becomes ``MM13__2``, ``MM13__3``... (see module docstring)."""
 
@@ -142,35 +148,29 @@ def parse_value(raw: str) -> Value:
 
 # --------------------------------------------------------------------------- lexing
 
-@dataclass(frozen=True, slots=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str  # "word", "str", or one of ( ) [ ] { } =
     text: str  # a word with its escapes resolved, else the raw text
     start: int
     end: int
 
 
-_TOKEN = re.compile(r"""\s*(?:([()\[\]{}=])|("(?:[^"\\]|\\.)*"?)|((?:[^\s()\[\]{}="\\]|\\.|\\$)+))""")
+_TOKEN = re.compile(r"""([()\[\]{}=])|("(?:[^"\\]|\\.)*"?)|((?:[^\s()\[\]{}="\\]|\\.|\\$)+)""")
 _ESCAPE = re.compile(r"\\(.)")
 
 
 def _tokenize(s: str) -> list[_Tok]:
     """Split one logical line; ``\\x`` puts ``x`` into a word whatever it is."""
     toks: list[_Tok] = []
-    pos, n = 0, len(s)
-    while pos < n:
-        m = _TOKEN.match(s, pos)
-        if m is None or m.end() == pos:  # only trailing whitespace is left
-            break
-        punct, string, word = m.groups()
-        if punct:
-            toks.append(_Tok(punct, punct, m.start(1), m.end(1)))
-        elif string is not None:
-            toks.append(_Tok("str", string, m.start(2), m.end(2)))
+    for m in _TOKEN.finditer(s):  # whatever the pattern skips is whitespace
+        group = m.lastindex
+        raw = m.group(group)
+        if group == 1:
+            toks.append(_Tok(raw, raw, m.start(), m.end()))
+        elif group == 2:
+            toks.append(_Tok("str", raw, m.start(), m.end()))
         else:
-            text = _ESCAPE.sub(r"\1", word) if "\\" in word else word
-            toks.append(_Tok("word", text, m.start(3), m.end(3)))
-        pos = m.end()
+            toks.append(_Tok("word", _ESCAPE.sub(r"\1", raw) if "\\" in raw else raw, m.start(), m.end()))
     return toks
 
 
@@ -229,7 +229,7 @@ def _chunks(text: str) -> list[_Chunk]:
         stripped = raw.strip()
         if pending is None and stripped.startswith("*"):
             continue
-        body = _strip_comment(raw).rstrip()
+        body = _rstrip(_strip_comment(raw))
         cont = body.endswith("\\") and not body.endswith("\\\\")
         if cont:
             body = body[:-1]
@@ -239,14 +239,24 @@ def _chunks(text: str) -> list[_Chunk]:
             pending.text += " " + body
         if cont or _open_braces(pending.text):
             continue
-        if pending.text.strip():
-            pending.text = pending.text.strip()
+        pending.text = _rstrip(pending.text).lstrip()
+        if pending.text:
             out.append(pending)
         pending = None
-    if pending is not None and pending.text.strip():
-        pending.text = pending.text.strip()
-        out.append(pending)
+    if pending is not None:
+        pending.text = _rstrip(pending.text).lstrip()
+        if pending.text:
+            out.append(pending)
     return out
+
+
+def _rstrip(text: str) -> str:
+    """``text`` without trailing whitespace, except one escaped whitespace character (``a\\ ``)."""
+    stripped = text.rstrip()
+    tail = len(stripped) - len(stripped.rstrip("\\"))
+    if tail % 2 and len(stripped) < len(text):
+        return stripped + text[len(stripped)]
+    return stripped
 
 
 def _open_braces(text: str) -> bool:
@@ -302,6 +312,10 @@ class _Reader:
                 self._spice_section(chunk, stack[-1])
                 continue
             loc = SourceLoc(self.file, chunk.line)
+            simple = _SIMPLE_INSTANCE.fullmatch(chunk.text)
+            if simple and simple.group(1).lower() not in _STATEMENT_WORDS and simple.group(3).lower() not in ANALYSES:
+                stack[-1].items.append(_Inst(simple.group(1), simple.group(2).split(), simple.group(3), [], loc))
+                continue
             toks = _tokenize(chunk.text)
             if not self._well_formed(toks, chunk.line):
                 continue
