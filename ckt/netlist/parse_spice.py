@@ -617,7 +617,8 @@ class _Reader:
                     extra.append(tok)
                     continue
             params.append(pair)
-        return Device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, tuple(params), " ".join(extra), loc)
+        spec = " ".join(extra) if extra else ""
+        return Device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, tuple(params), spec, loc)
 
     def device(self, kind: DeviceKind, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
         """Read a fixed-shape element (everything except X, Q, R/C/L and unknown letters)."""

@@ -9,6 +9,11 @@ Device names: SPICE decides a device's kind from its first letter, so a name who
 not its kind's letter (an IR built from Spectre: subcircuit instance ``I4``) is written with the
 letter prefixed (``XI4``); unknown-kind devices whose name starts with a known letter get ``U``.
 A prefixed name that collides with another device gets ``__2``, ``__3``... appended.
+
+Known limits of the round trip (the reader cannot tell these apart in SPICE text): a subcircuit's
+parameters are all written as header defaults (body ``.param`` lines become header entries); an
+R/C/L with a model but no value reads back with the model name as its value unless the model card
+is in the deck; an unknown-kind device's ``model`` reads back as one more pin.
 """
 
 from __future__ import annotations
