@@ -1,0 +1,262 @@
+"""Surrogate models: one Gaussian process per modelled output, and the data they are trained on.
+
+Each target metric, the objective and (when some simulations failed) a 0/1 "simulation succeeded"
+label get their own ``SingleTaskGP`` (Matern-5/2 with ARD lengthscales and the dimension-scaled
+log-normal lengthscale prior of Hvarfner et al., 2024, BoTorch's default). Independent models
+rather than one multi-output model, because a metric is only known where its simulation worked.
+
+Output transforms are chosen from the data every time the models are refitted:
+
+* ``log``: every observed value is positive and ``max/min >= LOG_SPAN`` (two decades) — unity-gain
+  bandwidth, power, currents. Modelling ``log(y)`` makes the GP's stationarity assumption hold far
+  better than modelling ``y``, and a back-transformed sample can never be negative.
+* ``identity`` otherwise (dB gains, phase margins, anything that changes sign).
+
+Either way outputs are then standardised (zero mean, unit variance) by this module, not by a BoTorch
+outcome transform, so that pathwise posterior samples are un-standardised in one obvious place.
+
+Fitting uses ``fit_gpytorch_mll`` starting from the previous fit's hyperparameters; when fitting
+fails (a Cholesky error, a non-finite loss) the previous hyperparameters are kept, so one bad
+iteration never stops a run. Failed simulations never reach a metric GP: they only enter the label
+GP, which the optimiser treats as one more constraint (success probability ``>= 0.5``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from ckt.opt.spec import Score, Spec
+
+LOG_SPAN = 100.0
+"""A positive output whose observed ``max/min`` reaches this ratio is modelled as ``log(y)``."""
+
+FIT_MAXITER = 75
+"""L-BFGS iterations per fit: warm-started fits converge in far fewer; this bounds the worst case."""
+
+LABEL = "__sim_ok__"
+"""Name of the success-label model among the outputs."""
+
+TORCH_THREADS = 1
+"""Intra-op threads while fitting and sampling. The GPs are small (hundreds of points), so extra
+threads buy nothing and, on a machine whose cores are busy with simulations, OpenMP spin-waiting
+made fits 10-100x slower in our measurements (2-core VM under load)."""
+
+
+@contextmanager
+def torch_threads(n: int = TORCH_THREADS):
+    """Run a block with ``n`` torch threads, restoring the caller's setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def choose_transform(y: np.ndarray) -> str:
+    """``"log"`` for positive data spanning at least ``LOG_SPAN``, else ``"identity"``."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.size and np.all(y > 0) and y.max() / y.min() >= LOG_SPAN:
+        return "log"
+    return "identity"
+
+
+@dataclass
+class FittedOutput:
+    """One trained GP with the transform that maps its output to and from model space."""
+
+    name: str
+    model: object
+    transform: str
+    mean: float
+    std: float
+    fit_ok: bool
+
+    def untransform(self, z: torch.Tensor) -> torch.Tensor:
+        """Model-space values (standardised) back to the output's own units."""
+        y = z * self.std + self.mean
+        return torch.exp(y) if self.transform == "log" else y
+
+    @property
+    def lengthscales(self) -> np.ndarray:
+        """ARD lengthscales `(d,)` in unit-cube coordinates."""
+        return self.model.covar_module.lengthscale.detach().reshape(-1).numpy().copy()
+
+
+def _make_gp(X: torch.Tensor, z: torch.Tensor):
+    from botorch.models import SingleTaskGP
+    from gpytorch.kernels import MaternKernel
+    from gpytorch.priors import LogNormalPrior
+
+    d = X.shape[-1]
+    prior = LogNormalPrior(loc=math.sqrt(2) + math.log(d) / 2, scale=math.sqrt(3))
+    kernel = MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=prior)
+    return SingleTaskGP(X, z.unsqueeze(-1), covar_module=kernel, outcome_transform=None)
+
+
+def fit_output(name: str, X: np.ndarray, y: np.ndarray, previous: dict | None = None,
+               transform: str | None = None) -> tuple[FittedOutput, dict]:
+    """Fit one GP to ``y`` `(n,)` at unit points ``X`` `(n, d)`.
+
+    Args:
+        previous: hyperparameters (a ``state_dict``) from the last fit of this output, used as the
+            starting point and as the fallback when fitting fails.
+        transform: force ``"log"``/``"identity"`` (default: ``choose_transform``).
+
+    Returns:
+        ``(fitted, state_dict)``; ``fitted.fit_ok`` is False when the fallback was used.
+    """
+    from botorch.fit import fit_gpytorch_mll
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    transform = transform or choose_transform(y)
+    t = np.log(y) if transform == "log" else np.asarray(y, dtype=np.float64)
+    mean = float(t.mean())
+    std = float(t.std())
+    if not std > 1e-12:
+        std = 1.0
+    Xt = torch.as_tensor(X, dtype=torch.float64)
+    zt = torch.as_tensor((t - mean) / std, dtype=torch.float64)
+    gp = _make_gp(Xt, zt)
+    if previous is not None:
+        gp.load_state_dict(previous, strict=False)
+    start = {k: v.clone() for k, v in gp.state_dict().items()}
+    mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+    ok = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": FIT_MAXITER}})
+        ok = all(torch.isfinite(v).all() for v in gp.state_dict().values() if v.is_floating_point())
+    except Exception:  # noqa: BLE001 - any fitting failure falls back to the previous hyperparameters
+        ok = False
+    if not ok:
+        gp.load_state_dict(start, strict=False)
+    gp.eval()
+    return FittedOutput(name, gp, transform, mean, std, ok), gp.state_dict()
+
+
+class Surrogates:
+    """The set of GPs a sampling optimiser needs, refitted as data arrives.
+
+    Holds the last hyperparameters per output so that refits warm-start and failures fall back.
+    """
+
+    def __init__(self) -> None:
+        self._state: dict[str, dict] = {}
+        self.outputs: dict[str, FittedOutput] = {}
+
+    def fit(self, X: np.ndarray, values: dict[str, np.ndarray], ok: np.ndarray) -> dict[str, FittedOutput]:
+        """Fit every output.
+
+        Args:
+            X: unit points `(n, d)`.
+            values: output name -> `(n,)` values, meaningful where ``ok`` is True.
+            ok: `(n,)` booleans, the simulation succeeded with every needed value finite.
+
+        Returns:
+            name -> fitted output; ``LABEL`` is present when ``ok`` holds both True and False.
+        """
+        fitted: dict[str, FittedOutput] = {}
+        Xok = X[ok]
+        with torch_threads():
+            for name, y in values.items():
+                fitted[name], self._state[name] = fit_output(name, Xok, y[ok], self._state.get(name))
+            if ok.any() and not ok.all():
+                fitted[LABEL], self._state[LABEL] = fit_output(LABEL, X, ok.astype(np.float64),
+                                                               self._state.get(LABEL), "identity")
+        self.outputs = fitted
+        return fitted
+
+
+def sample_outputs(outputs: dict[str, FittedOutput], C: np.ndarray, n_samples: int, seed: int) -> dict[str, np.ndarray]:
+    """Joint posterior function samples of every output at candidates ``C`` `(m, d)`.
+
+    Uses pathwise (Matheron-rule) sampling: each draw is a whole function (random Fourier prior
+    plus a data update), so evaluating it at thousands of candidates costs ``O(m)`` instead of the
+    ``O(m^3)`` Cholesky that exact joint sampling over the candidate set needs.
+
+    Returns:
+        name -> `(n_samples, m)` array in the output's own units.
+    """
+    from botorch.sampling.pathwise import draw_matheron_paths
+
+    Ct = torch.as_tensor(C, dtype=torch.float64)
+    out: dict[str, np.ndarray] = {}
+    with torch.random.fork_rng(), torch_threads():
+        torch.manual_seed(seed)
+        for name, fo in outputs.items():
+            with torch.no_grad():
+                paths = draw_matheron_paths(fo.model, torch.Size([n_samples]))
+                z = paths(Ct).reshape(n_samples, -1)
+                out[name] = fo.untransform(z).numpy()
+    return out
+
+
+def posterior_mean_grad(fo: FittedOutput, x: np.ndarray) -> np.ndarray:
+    """Gradient `(d,)` of the posterior mean (in the output's model space, i.e. standardised and
+    possibly log) at one unit point ``x``: how strongly each variable moves this output locally."""
+    xt = torch.as_tensor(x, dtype=torch.float64).reshape(1, -1).clone().requires_grad_(True)
+    mean = fo.model.posterior(xt).mean.sum()
+    (g,) = torch.autograd.grad(mean, xt)
+    return g.reshape(-1).numpy() * fo.std
+
+
+class Archive:
+    """Every design a method has been told about: unit point, outcome, score and TR epoch.
+
+    Scores are computed by the spec on the way in, so data replayed from an earlier run with other
+    targets is judged by the current spec without re-simulating.
+    """
+
+    def __init__(self, spec: "Spec") -> None:
+        self.spec = spec
+        self.points: list[np.ndarray] = []
+        self.values: list[dict[str, float] | None] = []
+        self.scores: list["Score"] = []
+        self.epochs: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def add(self, points, outcomes, epoch: int = 0) -> list["Score"]:
+        """Record a batch; returns the scores of its designs."""
+        new = []
+        for x, o in zip(points, outcomes):
+            vals = self.spec.complete(o.values) if o.ok else None
+            score = self.spec.score(vals)
+            self.points.append(np.asarray(x, dtype=np.float64).reshape(-1))
+            self.values.append(vals)
+            self.scores.append(score)
+            self.epochs.append(epoch)
+            new.append(score)
+        return new
+
+    def keys(self) -> list[tuple[float, float]]:
+        return [s.rank_key(self.spec) for s in self.scores]
+
+    def best_index(self, epoch: int | None = None) -> int | None:
+        """Index of the best design (of one TR epoch when given and it has any), else None."""
+        idx = range(len(self))
+        if epoch is not None:
+            mine = [i for i in idx if self.epochs[i] == epoch]
+            idx = mine or list(idx)
+        keys = self.keys()
+        return min(idx, key=keys.__getitem__, default=None)
+
+    def training_data(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """``(X (n, d), name -> y (n,), ok (n,))`` for every metric the spec reads."""
+        X = np.stack(self.points)
+        ok = np.array([s.valid for s in self.scores])
+        values = {}
+        for name in self.spec.metric_names:
+            values[name] = np.array([v[name] if ok[i] else np.nan for i, v in enumerate(self.values)])
+        return X, values, ok

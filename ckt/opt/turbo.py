@@ -1,0 +1,309 @@
+"""Trust-region Bayesian optimisation with constraints (TuRBO-1 + SCBO), in the unit cube.
+
+Follows Eriksson et al., "Scalable Global Optimization via Local Bayesian Optimization" (NeurIPS
+2019) and Eriksson & Poloczek, "Scalable Constrained Bayesian Optimization" (AISTATS 2021), as
+the BoTorch tutorials present them, with these differences:
+
+* the trust-region state is a frozen dataclass; ``update_state`` returns a new one;
+* designs are ranked by the spec (feasible first, then objective, else total normalised
+  violation), so a batch "succeeds" when it improves that ranking;
+* a restart keeps all data (the GPs still learn from it) but opens a new *epoch*: a fresh scrambled
+  Sobol design is evaluated and the new region is centred on the best point of that epoch;
+* Thompson samples are pathwise function draws (``ckt.opt.models.sample_outputs``), cheap at
+  thousands of candidates; candidates are snapped to the variables' step grid and designs already
+  evaluated or chosen are never proposed again;
+* failed simulations train a success-label GP that acts as one more constraint;
+* without an objective the sampled design with the largest worst-case slack is preferred among
+  the feasible-by-sample ones (there is nothing else to rank them by).
+
+With ``trust_region=False`` the same machinery searches the whole cube and never restarts: that is
+the plain global BO baseline (``--method bo``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+from scipy.stats import qmc
+
+from ckt.opt.evaluator import Outcome
+from ckt.opt.models import LABEL, Archive, Surrogates, sample_outputs
+from ckt.opt.spec import Spec
+
+INF_KEY = (math.inf, math.inf)
+
+
+@dataclass(frozen=True, slots=True)
+class TurboState:
+    """Trust-region state. ``best_key`` is the spec rank key of the best design of this epoch."""
+
+    dim: int
+    batch_size: int
+    length: float = 0.8
+    length_min: float = 0.5**7
+    length_max: float = 1.6
+    failure_counter: int = 0
+    failure_tolerance: int = 1
+    success_counter: int = 0
+    success_tolerance: int = 3
+    best_key: tuple[float, float] = INF_KEY
+    restart_triggered: bool = False
+    epoch: int = 0
+
+
+def make_state(dim: int, batch_size: int, epoch: int = 0) -> TurboState:
+    """A fresh region; the failure tolerance ``ceil(max(4/q, d/q))`` is the TuRBO paper's."""
+    tol = math.ceil(max(4.0 / batch_size, dim / batch_size))
+    return TurboState(dim=dim, batch_size=batch_size, failure_tolerance=tol, epoch=epoch)
+
+
+def improves(new: tuple[float, float], old: tuple[float, float]) -> bool:
+    """Whether rank key ``new`` beats ``old`` by more than a relative ``1e-3`` (TuRBO's margin)."""
+    if new[0] != old[0]:
+        return new[0] < old[0]
+    if not math.isfinite(old[1]):
+        return math.isfinite(new[1])
+    return new[1] < old[1] - 1e-3 * abs(old[1])
+
+
+def update_state(state: TurboState, batch_keys: Sequence[tuple[float, float]]) -> TurboState:
+    """The region after one batch: count success/failure, double/halve the length, flag restarts."""
+    best = min(batch_keys, default=INF_KEY)
+    if improves(best, state.best_key):
+        success, failure = state.success_counter + 1, 0
+    else:
+        success, failure = 0, state.failure_counter + 1
+    length = state.length
+    if success == state.success_tolerance:
+        length, success = min(2.0 * length, state.length_max), 0
+    elif failure == state.failure_tolerance:
+        length, failure = length / 2.0, 0
+    return replace(
+        state,
+        length=length,
+        success_counter=success,
+        failure_counter=failure,
+        best_key=min(state.best_key, best),
+        restart_triggered=length < state.length_min,
+    )
+
+
+def tr_bounds(center: np.ndarray, lengthscales: np.ndarray, length: float) -> tuple[np.ndarray, np.ndarray]:
+    """The TuRBO box: side ``length`` stretched per dimension by the normalised ARD lengthscales."""
+    w = lengthscales / lengthscales.mean()
+    w = w / np.prod(np.power(w, 1.0 / len(w)))
+    lb = np.clip(center - w * length / 2.0, 0.0, 1.0)
+    ub = np.clip(center + w * length / 2.0, 0.0, 1.0)
+    return lb, ub
+
+
+def sample_violations(spec: Spec, samples: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Total normalised violation and worst normalised slack per sample and candidate, `(s, m)` each."""
+    shape = next(iter(samples.values())).shape
+    total = np.zeros(shape)
+    slack = np.full(shape, np.inf)
+    for t in spec.targets:
+        y = samples[t.name]
+        for bound, sign in ((t.lo, 1.0), (t.hi, -1.0)):
+            if bound is None:
+                continue
+            s = sign * (y - bound) / t._scale(bound)
+            total += np.maximum(-s, 0.0)
+            slack = np.minimum(slack, s)
+    if LABEL in samples:
+        s = (samples[LABEL] - 0.5) / 0.5
+        total += np.maximum(-s, 0.0)
+        slack = np.minimum(slack, s)
+    return total, slack
+
+
+def sobol_points(d: int, n: int, seed: tuple[int, ...]) -> np.ndarray:
+    """``n`` scrambled Sobol points `(n, d)` (any ``n``: the balance warning is moot here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return qmc.Sobol(d, scramble=True, seed=np.random.default_rng(list(seed))).random(n)
+
+
+class TurboMethod:
+    """SCBO-TuRBO behind the ``Method`` protocol (``ask``/``tell``).
+
+    Args:
+        spec: the problem (variables, targets, objective).
+        batch_size: designs per batch ``q`` (sets the failure tolerance).
+        seed: seeds the Sobol designs and the Thompson samples.
+        x0: unit point of the netlist's current sizes, evaluated first when given.
+        n_init: size of each epoch's Sobol design (default ``max(2q, min(2d, 20))``... at least 4).
+        trust_region: False gives plain global BO (whole cube, no restarts).
+        n_candidates: Thompson candidates per batch (default ``min(5000, max(2000, 200 d))``).
+        max_train: when more designs than this are known, the GPs train on the ``max_train``
+            nearest the region's centre (bounds the ``O(n^3)`` fit; TuRBO is local anyway).
+    """
+
+    name = "turbo"
+
+    def __init__(self, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0: np.ndarray | None = None,
+                 n_init: int | None = None, trust_region: bool = True, n_candidates: int | None = None,
+                 max_train: int = 500) -> None:
+        self.spec = spec
+        self.space = spec.space
+        d = self.space.dim
+        self.batch_size = batch_size
+        self.seed = seed
+        self.trust_region = trust_region
+        if not trust_region:
+            self.name = "bo"
+        self.n_init = n_init or max(4, 2 * batch_size, min(2 * d, 20))
+        self.n_candidates = n_candidates or min(5000, max(2000, 200 * d))
+        self.max_train = max_train
+        self.archive = Archive(spec)
+        self.state = make_state(d, batch_size)
+        self.surrogates = Surrogates()
+        self._x0 = None if x0 is None else self.space.round_trip(x0)
+        self._init_queue: list[np.ndarray] | None = None
+        self._sobol_calls = 0
+        self._asked = 0
+        self._seen: set[bytes] = set()
+        self._from_ts: set[bytes] = set()
+
+    # -------------------------------------------------------------- protocol
+
+    def ask(self, n: int) -> list[np.ndarray]:
+        """``n`` new unit points (snapped to the grid, never a repeat of a known design)."""
+        if self._init_queue is None:
+            self._start_epoch()
+        out: list[np.ndarray] = []
+        while self._init_queue and len(out) < n:
+            x = self._init_queue.pop(0)
+            if self._key(x) not in self._seen:
+                out.append(x)
+        if len(out) < n:
+            X, _, ok = self.archive.training_data() if len(self.archive) else (None, None, np.zeros(0, bool))
+            if ok.sum() >= 2:
+                ts = self._thompson(n - len(out), out)
+                self._from_ts.update(self._key(x) for x in ts)
+                out += ts
+            out += self._sobol(n - len(out), exclude=out)
+        for x in out:
+            self._seen.add(self._key(x))
+        self._asked += 1
+        return out
+
+    def tell(self, points: Sequence[np.ndarray], outcomes: Sequence[Outcome], *, warm: bool = False) -> None:
+        """Record evaluated designs; ``warm=True`` for data from earlier runs (it informs the
+        models and the starting centre but does not count as this region's success or failure)."""
+        pts = [self.space.round_trip(np.asarray(p, dtype=np.float64)) for p in points]
+        scores = self.archive.add(pts, outcomes, epoch=self.state.epoch)
+        keys = [s.rank_key(self.spec) for s in scores]
+        for x in pts:
+            self._seen.add(self._key(x))
+        from_ts = any(self._key(x) in self._from_ts for x in pts)
+        if warm or not from_ts or not self.trust_region:
+            self.state = replace(self.state, best_key=min([self.state.best_key, *keys]))
+            return
+        self.state = update_state(self.state, keys)
+        if self.state.restart_triggered:
+            self.state = make_state(self.space.dim, self.batch_size, epoch=self.state.epoch + 1)
+            self._init_queue = self._sobol(self.n_init, exclude=[])
+
+    # -------------------------------------------------------------- internals
+
+    def _key(self, x: np.ndarray) -> bytes:
+        return np.round(np.asarray(x, dtype=np.float64), 9).tobytes()
+
+    def _start_epoch(self) -> None:
+        queue = [] if self._x0 is None else [self._x0]
+        n = max(0, self.n_init - len(self.archive) - len(queue))
+        self._init_queue = queue + self._sobol(n, exclude=queue)
+
+    def _sobol(self, n: int, exclude: list[np.ndarray]) -> list[np.ndarray]:
+        """``n`` fresh grid-snapped scrambled-Sobol points, skipping known designs."""
+        out: list[np.ndarray] = []
+        taken = self._seen | {self._key(x) for x in exclude}
+        for _ in range(50):
+            if len(out) >= n:
+                break
+            self._sobol_calls += 1
+            pts = self.space.round_trip(sobol_points(self.space.dim, 2 * (n - len(out)) + 8,
+                                                     (self.seed, self.state.epoch, self._sobol_calls)))
+            for x in pts:
+                k = self._key(x)
+                if k not in taken and len(out) < n:
+                    taken.add(k)
+                    out.append(x)
+        return out
+
+    def training_set(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """``(X, values, ok, center)``: data for the GPs (capped at ``max_train`` nearest the
+        centre) and the current region centre."""
+        X, values, ok = self.archive.training_data()
+        best = self.archive.best_index(self.state.epoch if self.trust_region else None)
+        center = X[best]
+        if len(X) > self.max_train:
+            near = np.argsort(((X - center) ** 2).sum(1), kind="stable")[: self.max_train]
+            X, ok = X[near], ok[near]
+            values = {k: v[near] for k, v in values.items()}
+        return X, values, ok, center
+
+    def _thompson(self, n: int, already: list[np.ndarray]) -> list[np.ndarray]:
+        X, values, ok, center = self.training_set()
+        if ok.sum() < 2:
+            return []
+        outputs = self.surrogates.fit(X, values, ok)
+        d = self.space.dim
+        rng = np.random.default_rng((self.seed, self._asked, 7))
+        sobol = sobol_points(d, self.n_candidates, (self.seed, self._asked, 11))
+        if self.trust_region:
+            ls = self.region_lengthscales(outputs)
+            lb, ub = tr_bounds(center, ls, self.state.length)
+            pert = lb + (ub - lb) * sobol
+            prob = min(20.0 / d, 1.0)
+            mask = rng.random((self.n_candidates, d)) <= prob
+            none = ~mask.any(1)
+            mask[none, rng.integers(0, d, size=none.sum())] = True
+            C = np.where(mask, pert, center)
+        else:
+            C = sobol
+        C = self.space.round_trip(C)
+        C, first = np.unique(C, axis=0, return_index=True)
+        C = C[np.argsort(first)]
+        taken = self._seen | {self._key(x) for x in already}
+        fresh = np.array([self._key(c) not in taken for c in C], dtype=bool)
+        C = C[fresh]
+        if len(C) == 0:
+            return []
+        samples = sample_outputs(outputs, C, n, seed=hash((self.seed, self._asked)) % (2**31))
+        total, slack = sample_violations(self.spec, samples)
+        obj = None
+        if self.spec.objective is not None:
+            obj = self.spec.objective.to_min(samples[self.spec.objective.name])
+        chosen: list[int] = []
+        for j in range(n):
+            feas = total[j] <= 0.0
+            feas[chosen] = False
+            if feas.any():
+                score = obj[j] if obj is not None else -slack[j]
+                pick = int(np.argmin(np.where(feas, score, np.inf)))
+            else:
+                viol = total[j].copy()
+                viol[chosen] = np.inf
+                if not np.isfinite(viol).any():
+                    break
+                pick = int(np.argmin(viol))
+            chosen.append(pick)
+        return [C[i] for i in chosen]
+
+    def region_lengthscales(self, outputs=None) -> np.ndarray:
+        """Lengthscales `(d,)` shaping the region: the objective GP's, else the geometric mean
+        over the constraint GPs (the SCBO tutorial uses the objective's; without one this is the
+        natural summary)."""
+        outputs = outputs or self.surrogates.outputs
+        if self.spec.objective is not None and self.spec.objective.name in outputs:
+            return outputs[self.spec.objective.name].lengthscales
+        ls = [fo.lengthscales for name, fo in outputs.items() if name != LABEL]
+        if not ls:
+            return np.ones(self.space.dim)
+        return np.exp(np.mean(np.log(np.stack(ls)), axis=0))

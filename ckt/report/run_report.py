@@ -1,0 +1,91 @@
+"""The sizing run's human-facing outputs: plots and ``report.md``.
+
+``result.json`` is the machine-readable record (``ckt.opt.loop``); this module draws from the same
+``SizingResult`` so the report can never disagree with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ckt.report.convergence import plot_convergence
+from ckt.report.sensitivity_plot import plot_sensitivity
+
+
+def write_run_outputs(out: Path, result, spec) -> dict[str, str]:
+    """Draw the convergence and sensitivity plots; returns ``{name: file name}`` of what was written."""
+    files: dict[str, str] = {}
+    conv = result.convergence
+    if conv.get("violation"):
+        name = spec.objective.name if spec.objective is not None else None
+        plot_convergence(conv["objective"], conv["violation"], out / "convergence.png", objective_name=name,
+                         title=f"{result.method}, seed {result.seed}")
+        files["convergence"] = "convergence.png"
+    if result.sensitivity and plot_sensitivity(result.sensitivity, out / "sensitivity.png",
+                                               title="sensitivity at the best design"):
+        files["sensitivity"] = "sensitivity.png"
+    return files
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def write_report(out: Path, result, spec) -> Path:
+    """``report.md``: verdict, best design, targets with margins, plots, sensitivity tables."""
+    lines = [f"# Sizing report ({result.method}, seed {result.seed})", ""]
+    verdict = "**feasible**" if result.feasible else "**infeasible** — closest design shown"
+    lines += [f"- Result: {verdict}",
+              f"- Simulations: {result.n_sims} of {result.budget} (batch {result.batch}); "
+              f"failed {result.n_failed}; reused {result.n_reused}; warm-start designs {result.n_warm}; "
+              f"extra {result.n_extra_sims}",
+              f"- Simulations to first feasible design: {_fmt(result.sims_to_feasible)}",
+              f"- Stopped: {result.stopped}; wall time {result.wall_s:.1f} s", ""]
+    if result.binding_constraints:
+        lines += ["Binding (unmet) constraints: " + "; ".join(f"`{c}`" for c in result.binding_constraints), ""]
+    if result.targets:
+        lines += ["## Targets", "", "| metric | min | max | value | margin | met |", "|---|---|---|---|---|---|"]
+        for name, t in result.targets.items():
+            lines.append(f"| {name} | {_fmt(t['min'])} | {_fmt(t['max'])} | {_fmt(t['value'])} | "
+                         f"{_fmt(t['margin'])} | {_fmt(t['met'])} |")
+        lines.append("")
+    if result.objective:
+        o = result.objective
+        lines += [f"Objective: {o['sense']} `{o['name']}` = {_fmt(o['value'])}", ""]
+    if result.best:
+        lines += ["## Best design", "", "| variable | value |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in result.best["params"].items()]
+        lines += ["", "| value | |", "|---|---|"]
+        for k, v in {**result.best["metrics"], **result.best["measurements"]}.items():
+            lines.append(f"| {k} | {_fmt(v)} |")
+        lines.append("")
+    for key, caption in (("convergence", "Convergence"), ("bode", "Bode plot of the best design"),
+                         ("sensitivity", "Sensitivity")):
+        if key in result.files:
+            lines += [f"## {caption}", "", f"![{caption}]({result.files[key]})", ""]
+    sens = result.sensitivity
+    if sens:
+        lines += ["Sensitivity unit: metric change, normalised by its target bound, per full range of the "
+                  "variable.", ""]
+        for key, caption in (("gp_gradient", "GP posterior-mean gradient"),
+                             ("finite_difference", "Finite differences")):
+            table = sens.get(key)
+            if not table:
+                continue
+            metrics = list(table)
+            lines += [f"### {caption}", "", "| variable | " + " | ".join(metrics) + " |",
+                      "|---|" + "---|" * len(metrics)]
+            for v in sens["variables"]:
+                lines.append(f"| {v} | " + " | ".join(_fmt(table[m].get(v)) for m in metrics) + " |")
+            lines.append("")
+    if "best_netlist" in result.files:
+        lines += [f"Sized netlist: [{result.files['best_netlist']}]({result.files['best_netlist']})", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
