@@ -73,6 +73,20 @@ def test_jobs_build_only_needed_decks(amp: Path):
     assert tb_cm.analyses() == ("ac", "cm")
 
 
+def test_supply_and_bias_from_params(tmp_path: Path):
+    path = tmp_path / "biased.cir"
+    path.write_text(SINGLE_POLE.replace(".param gm=1m", ".param vdd=1.2 ibn=7u gm=1m")
+                    .replace("vinp vout", "vinp vout ibn").replace("rdd vdda", "rb ibn gnda 1k\nrdd vdda"))
+    tb = OpAmpTestbench(path, "amp", ports={**PORTS, "ibn": "ibn"}, metric_names=("slew_rate",))
+    deck = tb.jobs()[0].deck
+    assert "Vtb_dd tb_vdd 0 DC 1.2" in deck and "Itb_ibn tb_vdd tb_ibn DC 7u" in deck
+    assert "PULSE(0.45 0.75 " in deck  # vcm 0.6, default step a quarter of the supply
+    moved = tb.jobs({"vdd": 2.0, "ibn": "-3u"})[0].deck
+    assert "Vtb_dd tb_vdd 0 DC 2" in moved and "Itb_ibn tb_ibn tb_vss DC 3u" in moved
+    given = OpAmpTestbench(path, "amp", ports={**PORTS, "ibn": "ibn"}, vdd=1.8, bias={"ibn": 1e-6}).jobs()[0].deck
+    assert "Vtb_dd tb_vdd 0 DC 1.8" in given and "Itb_ibn tb_vdd tb_ibn DC 1u" in given
+
+
 def test_bad_configuration_errors(amp: Path):
     with pytest.raises(NetlistError, match="no subcircuit 'nope'.*amp"):
         OpAmpTestbench(amp, "nope", ports=PORTS)
