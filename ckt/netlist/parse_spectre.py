@@ -92,6 +92,9 @@ PRIMITIVES: dict[str, tuple[DeviceKind, str | None]] = {
 }
 """Value-carrying primitives: master -> (kind, the parameter that becomes ``Device.value``)."""
 
+RCL_VALUE = {DeviceKind.RESISTOR: "r", DeviceKind.CAPACITOR: "c", DeviceKind.INDUCTOR: "l"}
+"""The value parameter of an R/C/L bound to a ``model`` (``R1 (a b) rpoly r=1k``)."""
+
 # Node counts each kind accepts, mapped onto the IR pin names in order.
 PIN_ORDER: dict[DeviceKind, tuple[tuple[str, ...], ...]] = {
     DeviceKind.MOSFET: (("d", "g", "s"), ("d", "g", "s", "b")),
@@ -120,8 +123,9 @@ KEPT_KEYWORDS = frozenset({
     "statistics", "paramset", "export", "assert", "ground"})
 """Statements that start with a keyword and are kept verbatim (their meaning belongs to a simulator)."""
 
-_STATEMENT_WORDS = frozenset({"subckt", "inline", "ends", "simulator", "parameters", "include", "model",
-                              "global"}) | KEPT_KEYWORDS
+STATEMENT_WORDS = frozenset({"subckt", "inline", "ends", "simulator", "parameters", "include", "model",
+                             "global"}) | KEPT_KEYWORDS
+"""First words that make a line a statement; an instance so named is written with an escape."""
 _SIMPLE_INSTANCE = re.compile(r"([^\s()\[\]{}=\"\\]+) ?\(([^()\[\]{}=\"\\]*)\) ?([^\s()\[\]{}=\"\\]+)")
 """``NAME (nodes) MASTER`` with nothing to unescape: most dataset lines, read without the tokenizer."""
 
@@ -313,7 +317,7 @@ class _Reader:
                 continue
             loc = SourceLoc(self.file, chunk.line)
             simple = _SIMPLE_INSTANCE.fullmatch(chunk.text)
-            if simple and simple.group(1).lower() not in _STATEMENT_WORDS and simple.group(3).lower() not in ANALYSES:
+            if simple and simple.group(1).lower() not in STATEMENT_WORDS and simple.group(3).lower() not in ANALYSES:
                 stack[-1].items.append(_Inst(simple.group(1), simple.group(2).split(), simple.group(3), [], loc))
                 continue
             toks = _tokenize(chunk.text)
@@ -631,7 +635,7 @@ class _Reader:
             return Device(inst.name, DeviceKind.SUBCKT, tuple(zip(pins, inst.nodes)), master, None,
                           tuple(inst.params), "", inst.loc)
         if kind in (DeviceKind.RESISTOR, DeviceKind.CAPACITOR, DeviceKind.INDUCTOR) and model is not None:
-            value_param = {"r": "r", "c": "c", "l": "l"}[kind.letter.lower()]
+            value_param = RCL_VALUE[kind]
         if kind is DeviceKind.UNKNOWN:
             pins = tuple(str(i + 1) for i in range(len(inst.nodes)))
         else:

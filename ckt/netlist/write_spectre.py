@@ -22,7 +22,7 @@ import re
 
 from ckt.errors import NetlistError
 from ckt.netlist.ir import Device, DeviceKind, Expr, Include, Model, Netlist, Param, Subckt, Value
-from ckt.netlist.parse_spectre import KEPT_KEYWORDS, PRIMITIVES
+from ckt.netlist.parse_spectre import PRIMITIVES, RCL_VALUE, STATEMENT_WORDS
 
 __all__ = ["write_spectre"]
 
@@ -30,10 +30,7 @@ _PRIMITIVE_OF: dict[DeviceKind, tuple[str, str | None]] = {kind: (master, vp) fo
                                                            PRIMITIVES.items()}
 _MODEL_KINDS = frozenset({DeviceKind.MOSFET, DeviceKind.BJT, DeviceKind.DIODE, DeviceKind.JFET,
                           DeviceKind.SUBCKT, DeviceKind.UNKNOWN})
-_RCL_PARAM = {DeviceKind.RESISTOR: "r", DeviceKind.CAPACITOR: "c", DeviceKind.INDUCTOR: "l"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_!]")
-_KEYWORDS = frozenset({"subckt", "inline", "ends", "simulator", "parameters", "include", "model", "global"}
-                      | KEPT_KEYWORDS)
 INDENT = "    "
 
 
@@ -95,8 +92,8 @@ def _device(d: Device) -> str | None:
         if d.model is None:
             raise NetlistError(f"device {d.name}: a {d.kind.name.lower()} needs a model or subckt name")
         master = d.model
-    elif d.kind in _RCL_PARAM and d.model is not None:
-        master, value_param = d.model, _RCL_PARAM[d.kind]
+    elif d.kind in RCL_VALUE and d.model is not None:
+        master, value_param = d.model, RCL_VALUE[d.kind]
     elif d.kind in _PRIMITIVE_OF and d.model is None:
         master, value_param = _PRIMITIVE_OF[d.kind]
     else:
@@ -107,7 +104,7 @@ def _device(d: Device) -> str | None:
     if d.value is not None:
         params.insert(0, (value_param, d.value))
     name = _name(d.name)
-    if d.name.lower() in _KEYWORDS:
+    if d.name.lower() in STATEMENT_WORDS:
         name = "\\" + name  # an escaped first letter keeps the reader from taking it as a keyword
     tokens = [name, "(" + " ".join(_name(n) for n in d.nets) + ")", _name(master)]
     tokens.extend(f"{k}={_value(v)}" for k, v in params)

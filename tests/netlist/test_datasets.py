@@ -25,6 +25,8 @@ from ckt.netlist.write import write_spice
 from ckt.netlist.write_spectre import write_spectre
 from tests.conftest import shared
 
+_PRIMITIVE_MASTER = {DeviceKind.RESISTOR: "resistor", DeviceKind.CAPACITOR: "capacitor",
+                     DeviceKind.INDUCTOR: "inductor"}
 _INSTANCE = re.compile(r"^\s*(\S+)\s*\(([^()]*)\)\s*(\S+)\s*$")
 
 
@@ -98,15 +100,11 @@ def test_analoggenie_keeps_every_device(analoggenie_texts, analoggenie) -> None:
                 by_lines[m.group(3)] += 1
                 renamed_expected += m.group(1) in seen
                 seen.add(m.group(1))
-        for d in _all_devices(netlist):
-            by_ir[d.model] += 1
-    by_ir["resistor"] = by_ir.pop(None) - sum(v for k, v in by_lines.items() if k in ("capacitor", "inductor"))
-    by_ir["capacitor"], by_ir["inductor"] = by_lines["capacitor"], by_lines["inductor"]
-    kinds = Counter(d.kind for n in analoggenie.values() for d in _all_devices(n))
-    assert kinds[DeviceKind.CAPACITOR] == by_lines["capacitor"] and kinds[DeviceKind.INDUCTOR] == by_lines["inductor"]
-    assert kinds[DeviceKind.RESISTOR] == by_lines["resistor"]
+        by_ir.update(d.model or _PRIMITIVE_MASTER[d.kind] for d in _all_devices(netlist))
     assert by_ir == by_lines
-    assert by_lines["nmos4"] + by_lines["pmos4"] == kinds[DeviceKind.MOSFET]
+    kinds = Counter(d.kind for n in analoggenie.values() for d in _all_devices(n))
+    assert kinds[DeviceKind.MOSFET] == by_lines["nmos4"] + by_lines["pmos4"]
+    assert kinds[DeviceKind.BJT] == by_lines["npn"] + by_lines["pnp"]
     warnings = [w for n in analoggenie.values() for w in n.warnings]
     assert len(warnings) == renamed_expected and {w.code for w in warnings} == {"dup-name"}
     print(f"\nAnalogGenie device totals: {dict(by_lines.most_common())}; {renamed_expected} renamed duplicates")
