@@ -6,28 +6,29 @@ a failed, hung or crashing simulation costs its own job and nothing else. With a
 keeps ``workers`` processes (``ckt.sim.worker``), each owning one libngspice, enforces every
 job's wall-clock limit by killing and replacing the worker, replaces workers that die, and
 recycles each worker after ``recycle_after`` simulations so memory stays flat. Executors are
-driven from one thread at a time.
+driven from one thread at a time. Workers start through multiprocessing's forkserver, which
+imports the main script: scripts need the usual ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
 import abc
 import atexit
-import logging
 import multiprocessing.connection
 import os
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from ckt.errors import SimulatorWarning
 from ckt.sim.result import ERROR, TIMEOUT, SimJob, SimResult
 from ckt.sim.worker import WorkerProcess, context
 
 if TYPE_CHECKING:
     from ckt.sim.cache import ResultCache
 
-log = logging.getLogger(__name__)
 
 Outcome = tuple[int, SimResult, bool]  # index, result, whether it may be cached
 
@@ -108,6 +109,7 @@ class LocalExecutor(Executor):
         self._ctx = context()
         self._pool: list[WorkerProcess] = []
         self._closed = False
+        self._warned_init = False
 
     @property
     def pids(self) -> list[int]:
@@ -153,8 +155,11 @@ class LocalExecutor(Executor):
                             dead = True
                         else:
                             if message[0] == "ready":
-                                worker.ready, worker.pid, worker.init_error = True, message[1], message[2]
+                                worker.ready, worker.pid = True, message[1]
                                 start_failures = 0
+                                if message[2] and not self._warned_init:
+                                    self._warned_init = True  # its shared-backend jobs fail with this message
+                                    warnings.warn(message[2], SimulatorWarning, stacklevel=2)
                             else:
                                 index, result, cacheable, alive = message
                                 worker.assignment = None

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ import numpy as np
 
 from ckt.sim.result import ERROR, NONCONVERGENCE, OK, SimJob, SimResult
 
-log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
 # Reading decks
@@ -407,4 +407,8 @@ def simulate(deck: str, *, vectors: bool = False, timeout_s: float = 60.0, backe
         return run_in_process(job)
     from ckt.sim.executor import default_executor
 
-    return default_executor().map([job])[0]
+    with _DEFAULT_LOCK:  # executors are driven from one thread at a time
+        return default_executor().map([job])[0]
+
+
+_DEFAULT_LOCK = threading.Lock()

@@ -126,7 +126,6 @@ class WorkerProcess:
         child.close()
         self.ready = False
         self.pid: int | None = self.process.pid
-        self.init_error = ""
         self.assignment: Assignment | None = None
         self.runs = 0
         self.closed = False
