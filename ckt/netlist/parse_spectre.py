@@ -240,7 +240,7 @@ def _chunks(text: str) -> list[_Chunk]:
         if pending is None:
             pending = _Chunk(lineno, body)
         else:
-            pending.text += " " + body
+            pending.text = _rstrip(pending.text) + " " + body.lstrip()
         if cont or _open_braces(pending.text):
             continue
         pending.text = _rstrip(pending.text).lstrip()

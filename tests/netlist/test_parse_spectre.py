@@ -239,3 +239,20 @@ def test_round_trip_property(netlist: Netlist) -> None:
     text = write_spectre(netlist)
     note(text)
     assert parse_spectre(text) == netlist
+
+
+def test_spice_section_errors_keep_file_lines() -> None:
+    text = "R0 (a b) resistor\nsimulator lang=spice\nR1 a b 1k\nQ1 a\nsimulator lang=spectre\nR2 (a b) resistor\n"
+    with pytest.raises(NetlistParseError) as err:
+        parse_spectre(text, path="s.scs")
+    assert [(d.file, d.line) for d in err.value.diagnostics if d.severity == "error"] == [("s.scs", 4)]
+
+
+def test_cadence_control_lines_are_statements() -> None:
+    text = ("simulatorOptions options reltol=1e-3 vabstol=1e-6 temp=27 \\\n    gmin=1e-12\n"
+            "modelParameter info what=models where=rawfile\nsaveOptions options save=allpub\n"
+            "tran1 tran stop=1u errpreset=conservative\nnoise1 (out 0) noise start=1 stop=1G\n")
+    n = parse_spectre(text)
+    assert [s.keyword for s in n.statements] == ["options", "info", "options", "tran", "noise"]
+    assert n.statements[0].text.endswith("temp=27 gmin=1e-12") and not n.devices
+    assert parse_spectre(write_spectre(n)) == n
