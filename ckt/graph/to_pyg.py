@@ -39,8 +39,8 @@ from ckt.graph.features import (
     EDGE_TYPES,
     PIN_NODE_COLUMNS,
     device_columns,
-    model_types,
     edge_type,
+    model_types,
     net_columns,
     pin_columns,
 )
@@ -79,12 +79,14 @@ def _device_bookkeeping(netlist: Netlist) -> dict:
 
 def _netlist(data: Data, terminals: list[tuple[tuple[str, str], ...]]) -> Netlist:
     """The netlist from ``data``'s bookkeeping, device ``i`` getting ``terminals[i]``."""
-    columns = zip(
+    columns = (
         data.device_names, data.device_kinds, data.device_models, data.device_values, data.device_params,
-        data.device_specs, terminals, strict=True,
+        data.device_specs, terminals,
     )
+    if len({len(c) for c in columns}) != 1:
+        raise NetlistError(f"device bookkeeping lists differ in length: {[len(c) for c in columns]}")
     devices = []
-    for name, kind, model, value, params, spec, terms in columns:
+    for name, kind, model, value, params, spec, terms in zip(*columns):
         if kind not in DeviceKind.__members__:
             raise NetlistError(f"device {name}: unknown device kind {kind!r}")
         devices.append(Device(
@@ -202,12 +204,13 @@ def from_pins_pyg(data: Data) -> Netlist:
     n_dev, n_pin = len(data.device_names), len(pin_names)
     owner: list[int | None] = [None] * n_pin
     net: list[str | None] = [None] * n_pin
+    first_net = n_dev + n_pin
     half = data.edge_index.shape[1] // 2
     for (a, b), t in zip(data.edge_index[:, :half].t().tolist(), data.edge_type[:half].tolist()):
-        if t == 0 and 0 <= a < n_dev and n_dev <= b < n_dev + n_pin and owner[b - n_dev] is None:
+        if t == 0 and 0 <= a < n_dev <= b < first_net and owner[b - n_dev] is None:
             owner[b - n_dev] = a
-        elif t == 1 and n_dev <= a < n_dev + n_pin and net[a - n_dev] is None:
-            net[a - n_dev] = net_names[b - n_dev - n_pin]
+        elif t == 1 and n_dev <= a < first_net <= b < first_net + len(net_names) and net[a - n_dev] is None:
+            net[a - n_dev] = net_names[b - first_net]
         else:
             raise NetlistError(f"edge {a} -> {b} of type {t} does not fit a pin-level graph")
     terminals: list[list[tuple[str, str]]] = [[] for _ in range(n_dev)]

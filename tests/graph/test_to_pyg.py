@@ -232,6 +232,10 @@ def test_pyg_rebuild_refuses_tampered_graphs():
     pins.edge_index[1, 0] = 0  # device -> device
     with pytest.raises(NetlistError, match="does not fit a pin-level graph"):
         from_pins_pyg(pins)
+    short = to_pins_pyg(every_kind())
+    short.device_specs = short.device_specs[:-1]
+    with pytest.raises(NetlistError, match="differ in length"):
+        from_pins_pyg(short)
 
 
 def _round_trips(netlists) -> None:
@@ -267,7 +271,7 @@ def test_analoggenie_sample_rebuilds_exactly(analoggenie_dir):
 
 @pytest.mark.slow
 def test_analoggenie_all_rebuild_exactly(analoggenie_dir):
-    """All 3,350 circuits, every view (about a minute on 2 cores)."""
+    """All 3,350 circuits, every view (37 s on the loaded 2-core VM, plus reading them)."""
     netlists = _analoggenie(analoggenie_dir, 1, circuits_only=True)
     assert len(netlists) == 3350
     _round_trips(netlists)
