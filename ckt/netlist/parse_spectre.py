@@ -359,11 +359,12 @@ class _Reader:
         return top
 
     def _well_formed(self, toks: list[_Tok], line: int) -> bool:
+        """Brackets balance and the line starts with a name (else an error diagnostic)."""
         depth = 0
         for t in toks:
-            if t.kind in "([":
+            if t.kind in ("(", "["):
                 depth += 1
-            elif t.kind in ")]":
+            elif t.kind in (")", "]"):
                 depth -= 1
                 if depth < 0:
                     break
