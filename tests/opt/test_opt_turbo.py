@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ckt.opt.evaluator import Outcome
+from ckt.opt.turbo import INF_KEY, TurboMethod, improves, make_state, tr_bounds, update_state
+from fakes import TOY_INITIAL, branin_constrained, branin_spec, toy_opamp, toy_spec
+
+
+def test_state_is_frozen_and_update_returns_new():
+    s = make_state(dim=8, batch_size=4)
+    assert s.failure_tolerance == 2
+    s2 = update_state(s, [(1.0, 3.0)])
+    assert s2 is not s and s.success_counter == 0 and s2.success_counter == 1
+    with pytest.raises(AttributeError):
+        s2.length = 1.0  # type: ignore[misc]
+
+
+def test_length_doubles_after_successes_and_halves_after_failures():
+    s = make_state(dim=2, batch_size=4)
+    s = update_state(s, [(1.0, 10.0)])
+    s = update_state(s, [(1.0, 5.0)])
+    s = update_state(s, [(0.0, 7.0)])  # becoming feasible is an improvement
+    assert s.length == pytest.approx(1.6) and s.success_counter == 0
+    s = update_state(s, [(0.0, 7.0)])  # no improvement: failure tolerance is 1 here
+    assert s.length == pytest.approx(0.8)
+
+
+def test_restart_flag_when_length_collapses():
+    s = replace(make_state(dim=2, batch_size=4), length=0.5**7 * 1.5, best_key=(0.0, 1.0))
+    s = update_state(s, [(0.0, 2.0)])
+    assert s.restart_triggered
+
+
+def test_improves_needs_a_relative_margin():
+    assert improves((0.0, 1.0), (1.0, 0.1))
+    assert not improves((0.0, 0.99995), (0.0, 1.0))
+    assert improves((0.0, 0.9), (0.0, 1.0))
+    assert improves((1.0, 3.0), INF_KEY)
+
+
+def test_tr_bounds_follow_lengthscales_and_stay_in_cube():
+    lb, ub = tr_bounds(np.array([0.5, 0.0]), np.array([1.0, 4.0]), 0.4)
+    assert np.all(lb >= 0) and np.all(ub <= 1)
+    assert ub[1] - lb[1] > 0  # clipped at 0 but still open
+    lb, ub = tr_bounds(np.array([0.5, 0.5]), np.array([1.0, 4.0]), 0.4)
+    assert (ub[1] - lb[1]) == pytest.approx(4 * (ub[0] - lb[0]))
+    assert math.prod(ub - lb) == pytest.approx(0.4**2)
+
+
+def _drive(method, fn, space, n_batches, q):
+    seen = set()
+    for _ in range(n_batches):
+        pts = method.ask(q)
+        assert len(pts) == q
+        for p in pts:
+            assert np.allclose(space.round_trip(p), p)
+            key = space.key(space.from_unit(p))
+            assert key not in seen, "a design was proposed twice"
+            seen.add(key)
+        method.tell(pts, [fn(space.from_unit(p)) for p in pts])
+    return seen
+
+
+def test_turbo_finds_feasible_branin_and_starts_from_x0():
+    spec = branin_spec()
+    sp = spec.space
+    x0 = sp.to_unit({"x1": 0.0, "x2": 0.0})
+    m = TurboMethod(spec, batch_size=4, seed=1, x0=x0)
+    first = m.ask(4)
+    assert np.allclose(first[0], x0)
+    m.tell(first, [branin_constrained(sp.from_unit(p)) for p in first])
+    _drive(m, branin_constrained, sp, 5, 4)
+    best = m.archive.best_index()
+    assert m.archive.scores[best].feasible
+    assert m.archive.scores[best].objective < 5.0  # global minimum 0.398; x0 gives 55.6
+
+
+def test_failed_simulations_train_the_label_model_not_the_metric_models():
+    spec = toy_spec()
+    sp = spec.space
+    # force a failure-heavy start: half the initial design in the failing corner
+    m = TurboMethod(spec, batch_size=4, seed=0, x0=sp.to_unit(TOY_INITIAL))
+    corner = [sp.round_trip(np.array([0.95 + 0.01 * i, 0.97, 0.5, 0.5])) for i in range(4)]
+    m.tell(corner, [toy_opamp(sp.from_unit(p)) for p in corner])
+    _drive(m, toy_opamp, sp, 4, 4)
+    X, values, ok = m.archive.training_data()
+    assert (~ok).sum() >= 4
+    assert "__sim_ok__" in m.surrogates.outputs
+    for name, fo in m.surrogates.outputs.items():
+        assert fo.model.train_targets.isfinite().all()
+    assert m.surrogates.outputs["ugbw"].transform == "log"
+    assert m.surrogates.outputs["gain_db"].transform == "identity"
+
+
+def test_error_outcomes_never_crash_the_method():
+    spec = branin_spec()
+    sp = spec.space
+    m = TurboMethod(spec, batch_size=2, seed=0, n_init=4)
+
+    def flaky(p):
+        return Outcome("error", message="boom") if p["x1"] > 5 else branin_constrained(p)
+
+    _drive(m, flaky, sp, 5, 2)
+
+
+def test_global_bo_has_no_trust_region():
+    spec = branin_spec()
+    m = TurboMethod(spec, batch_size=2, seed=0, trust_region=False, n_init=4)
+    assert m.name == "bo"
+    _drive(m, branin_constrained, spec.space, 4, 2)
+    assert m.state.length == make_state(2, 2).length
