@@ -15,7 +15,8 @@ M = DeviceKind.MOSFET
 
 
 def mos(name: str, d: str, g: str, s: str, b: str, model: str = "nch") -> Device:
-    return Device(name, M, (("d", d), ("g", g), ("s", s), ("b", b)), model=model, params=(("w", 1e-6), ("l", 1e-7)))
+    terminals = (("d", d), ("g", g), ("s", s), ("b", b))
+    return Device(name, M, terminals, model=model, params=(("w", 1e-6), ("l", 1e-7)))
 
 
 def mirror() -> Netlist:

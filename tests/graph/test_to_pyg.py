@@ -72,8 +72,10 @@ def every_kind() -> Netlist:
     return Netlist(
         title="every kind",
         devices=tuple(devices),
-        subckts=(Subckt("cell", ("a", "b"), devices=(Device("R1", K.RESISTOR, (("p", "a"), ("n", "b")), value=5.0),),
-                        params=(Param("k", Expr("2*k0")),), subckts=(Subckt("leaf", ("z",)),)),),
+        subckts=(
+            Subckt("cell", ("a", "b"), devices=(Device("R1", K.RESISTOR, (("p", "a"), ("n", "b")), value=5.0),),
+                   params=(Param("k", Expr("2*k0")),), subckts=(Subckt("leaf", ("z",)),)),
+        ),
         params=(Param("cval", 1e-12), Param("k0", 3.0)),
         models=(Model("nch", "nmos", (("level", 1.0), ("vto", Expr("vt0")))),),
         includes=(Include("lib.inc", "tt", netlist=inner),),
@@ -192,7 +194,8 @@ def test_bipartite_edges_both_ways_with_one_hot_types():
     for (a, b), t in zip(data.edge_index[:, :e].t().tolist(), data.edge_type[:e].tolist()):
         assert g.edges[a, b]["etype"] == t
     diode = data.device_names.index("Mdiode")
-    types = {EDGE_TYPES[t] for (a, _), t in zip(data.edge_index.t().tolist(), data.edge_type.tolist()) if a == diode}
+    pairs = zip(data.edge_index.t().tolist(), data.edge_type.tolist())
+    types = {EDGE_TYPES[t] for (a, _), t in pairs if a == diode}
     assert types == {"mosfet:d+g", "mosfet:s+b"}
 
 
@@ -217,7 +220,8 @@ def test_pin_view_columns_and_edges():
 
 def test_features_are_deterministic():
     a, b = to_bipartite_pyg(every_kind()), to_bipartite_pyg(every_kind())
-    assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index) and torch.equal(a.edge_attr, b.edge_attr)
+    for key in ("x", "edge_index", "edge_type", "edge_attr", "node_type"):
+        assert torch.equal(a[key], b[key]), key
 
 
 def test_pyg_rebuild_refuses_tampered_graphs():
@@ -283,3 +287,11 @@ def test_docs_list_every_feature_column():
         assert f"`{name}`" in doc or (name.startswith("kind:") and name[5:] in doc), name
     assert "| 134 | `other` |" in doc and EDGE_TYPES.index("other") == 134
     assert EDGE_TYPES.index("tline:p1") == 119 and EDGE_TYPES.index("bjt:c") == 15
+
+
+def test_image2net_netlists_rebuild_exactly(image2net_dir):
+    from ckt.netlist.read import read_netlist
+
+    files = sorted(image2net_dir.glob("*.txt"))
+    assert len(files) == 346
+    _round_trips(read_netlist(p) for p in files)
