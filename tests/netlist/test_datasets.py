@@ -131,18 +131,15 @@ def test_analoggenie_digital_cells(analoggenie) -> None:
     assert not any(n.subckts for p, n in analoggenie.items() if "_full" not in p.name)
 
 
-@pytest.mark.slow
 def test_analoggenie_spectre_round_trip(analoggenie) -> None:
     bad = [p for p, n in analoggenie.items() if parse_spectre(write_spectre(n)) != n]
     assert bad == []
 
 
-@pytest.mark.slow
 def test_analoggenie_serialize_round_trip(analoggenie) -> None:
     assert [p for p, n in analoggenie.items() if from_dict(to_dict(n)) != n] == []
 
 
-@pytest.mark.slow
 def test_analoggenie_spice_round_trip(analoggenie) -> None:
     bad = [p for p, n in analoggenie.items() if _spice_view(parse_spice(write_spice(n))) != _spice_view(n, True)]
     assert bad == []
