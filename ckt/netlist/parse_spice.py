@@ -175,14 +175,14 @@ def _logical_lines(
                 if rest:
                     pending = pending + " " + rest if pending else rest
             continue
-        if pending is not None:
+        if pending:
             yield pending_no, pending
         if line[0] == "." and line[1:9].lower() == "control" and (len(line) == 8 or line[8] in " \t"):
             pending = None
             control, control_no = [raw.strip()], lineno
             continue
         pending, pending_no = line, lineno
-    if pending is not None:
+    if pending:
         yield pending_no, pending
     if control is not None:
         yield control_no, "\n".join(control)  # missing .endc: reported by the dispatcher
@@ -551,6 +551,8 @@ class _Reader:
         name = toks[0]
         letter = name[0].upper()
         loc = SourceLoc(self.file, lineno)
+        if "=" in name or not (letter.isalpha() or letter == "_"):
+            raise _LineError(f"not an element line (name {name!r})")
         if letter == "M":
             dev = self.mosfet(toks, loc)
             names = self.stack[-1].names

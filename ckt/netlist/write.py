@@ -29,7 +29,7 @@ WIDTH = 100
 
 def write_spice(netlist: Netlist) -> str:
     """The deck for ``netlist`` as SPICE text (ends with ``.end`` and a newline)."""
-    out: list[str] = [f".title {netlist.title}" if netlist.title else "* untitled"]
+    out: list[str] = [_title(netlist.title)]
     out.extend(_include(inc) for inc in netlist.includes)
     if netlist.globals:
         out.append(_wrap([".global", *netlist.globals]))
@@ -41,6 +41,16 @@ def write_spice(netlist: Netlist) -> str:
     out.extend(st.text for st in netlist.statements)
     out.append(".end")
     return "\n".join(out) + "\n"
+
+
+def _title(title: str) -> str:
+    """The first line: the title itself (SPICE convention, comment characters and all) unless it
+    would read back as a command or comment, then ``.title``; no title is a ``*`` comment."""
+    if not title:
+        return "* untitled"
+    if title.startswith((".", "*")):
+        return f".title {title}"
+    return title
 
 
 def _value(v: Value) -> str:
@@ -129,14 +139,19 @@ def _device_tokens(d: Device, name: str) -> list[str]:
         return toks + (["DC", *value] if value else []) + spec + _kv(d.params)
     if kind is DeviceKind.MUTUAL:
         return toks + spec + value
-    if kind in (DeviceKind.CCCS, DeviceKind.CCVS, DeviceKind.CSWITCH):
-        return toks + spec + model + value + _kv(d.params)
+    if kind in (DeviceKind.CCCS, DeviceKind.CCVS, DeviceKind.CSWITCH) and not d.spec.upper().startswith("POLY"):
+        # spec is the controlling source, then extra tokens (written last, where they read back)
+        control, _, extra = d.spec.partition(" ")
+        return toks + ([control] if control else []) + model + value + _kv(d.params) + ([extra] if extra else [])
+    if kind in (DeviceKind.CCCS, DeviceKind.CCVS):
+        return toks + spec + value + _kv(d.params)
     if kind is DeviceKind.BEHAVIORAL:
         return toks + spec + _kv(d.params)
     if kind is DeviceKind.SWITCH:
-        return toks + model + value + spec + _kv(d.params)
+        return toks + model + value + _kv(d.params) + spec
     if kind in (DeviceKind.RESISTOR, DeviceKind.CAPACITOR, DeviceKind.INDUCTOR):
-        return toks + value + model + spec + _kv(d.params)
+        # spec last: after a key=value every positional token reads back into spec
+        return toks + value + model + _kv(d.params) + spec
     if kind in (DeviceKind.SUBCKT, DeviceKind.UNKNOWN):
         return toks + model + _kv(d.params) + spec
-    return toks + model + value + spec + _kv(d.params)
+    return toks + model + value + _kv(d.params) + spec

@@ -6,6 +6,8 @@ import gc
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ckt.errors import NetlistParseError
 from ckt.netlist.ir import DeviceKind, Expr
@@ -300,6 +302,8 @@ def test_duplicate_instance_names_are_renamed_and_warned():
         ("t\nR1 a 0 1\n.control\nrun\n", 3, ".control without .endc"),
         ("t\nM1 d g s b n w=\n", 2, "parameter 'w' has no value"),
         ("t\n.model m1\n", 2, ".model m1 without a type"),
+        ("t\nw=1u a b\n", 2, "not an element line (name 'w=1u')"),
+        ("t\n1R a b 1\n", 2, "not an element line (name '1R')"),
     ],
 )
 def test_malformed_lines_raise_with_line(text, line, message):
@@ -523,3 +527,26 @@ def test_gf180_library_sections():
     assert inc.section == "typical" and inc.netlist is not None
     assert [i.section for i in inc.netlist.includes][:2] == ["nmos_3p3_t", "pmos_3p3_t"]
     assert any(m.type == "nmos" for m in n.all_models())
+
+
+# ---------------------------------------------------------------- robustness
+
+_FRAGMENTS = [
+    "R1", "M2", "X3", "Q4", "E5", "F6", "K7", "U8", "V9", "B1", "S2", "W3", "T4", "D5", "J6", "Z7", "C8", "L9",
+    "a", "b", "0", "gnd", "1k", "2u", "w=1u", "l =", "= 3", "{x*2", "}", "(", ")", "'q", '"', "params:",
+    "POLY(2)", "VALUE={v(a)}", "DC", "AC", "SIN(0 1 1k)", ".subckt", ".ends", ".model", "nmos", ".param",
+    ".include", ".lib", ".endl", ".control", ".endc", ".end", ".global", ".title", "+", "*", ";", "$", "//",
+    ".tran", ".meas", ".func", "µ", "\t", "",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_FRAGMENTS), max_size=8).map(" ".join), max_size=12))
+def test_any_text_parses_or_raises_netlist_parse_error(lines):
+    text = "\n".join(lines)
+    try:
+        n = parse_spice(text)
+    except NetlistParseError as exc:
+        assert exc.diagnostics and all(d.message for d in exc.diagnostics)
+    else:
+        assert isinstance(n.devices, tuple)

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ckt.errors import NetlistParseError
 from ckt.netlist.ir import Device, DeviceKind, Expr, Include, Model, Netlist, Param, Statement, Subckt
 from ckt.netlist.parse_spice import parse_spice, read_spice
 from ckt.netlist.write import WIDTH, write_spice
 from tests.conftest import ROOT, TEST_DATA, requires_ngspice
+from tests.netlist.test_parse_spice import _FRAGMENTS
 
 FIXTURES = sorted(p for p in (TEST_DATA / "spice").iterdir() if p.is_file())
 EXAMPLES = sorted(p for p in (ROOT / "netlists").glob("*.cir") if not p.name.startswith("_"))
@@ -48,7 +50,7 @@ def test_layout_order_and_end():
         globals=("vdd",),
     )
     assert write_spice(n) == (
-        ".title demo\n"
+        "demo\n"
         '.lib "m.lib" tt\n'
         '.include "a b.inc"\n'
         ".global vdd\n"
@@ -61,6 +63,12 @@ def test_layout_order_and_end():
         ".op\n"
         ".end\n"
     )
+
+
+@pytest.mark.parametrize("title", ["", "amp ; v2", ".weird", "*starred", "R1 a b 1k"])
+def test_titles_read_back(title):
+    n = Netlist(title=title, devices=(Device("R1", DeviceKind.RESISTOR, (("p", "a"), ("n", "0"))),))
+    assert parse_spice(write_spice(n)).title == title
 
 
 def test_names_get_their_kind_letter():
@@ -205,3 +213,14 @@ def test_random_netlists_round_trip(n: Netlist):
     text = write_spice(n)
     assert parse_spice(text) == n
     assert write_spice(parse_spice(text)) == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_FRAGMENTS), max_size=8).map(" ".join), max_size=12))
+def test_whatever_parses_round_trips(lines):
+    """parse(write(parse(x))) == parse(x) for any text the reader accepts."""
+    try:
+        n = parse_spice("\n".join(lines))
+    except NetlistParseError:
+        return
+    assert parse_spice(write_spice(n)) == n
