@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ckt.cli import run
+from tests.conftest import requires_ngspice
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTOCKT = ROOT / "netlists" / "autockt_two_stage.cir"
+
+SPEC = """\
+variables:
+  mp1: {min: 1, max: 100, step: 1}
+  mn1: {min: 1, max: 100, step: 1}
+  mp3: {min: 1, max: 100, step: 1}
+  mn5: {min: 1, max: 100, step: 1}
+  cc: {min: 0.1p, max: 10p, step: 0.1p}
+targets:
+  gain: {min: 200}
+  ugbw: {min: 1e6}
+  pm: {min: 60}
+  supply_current: {max: 1e-2}
+"""
+
+
+def test_spec_error_is_one_line_with_file_and_line(tmp_path, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(SPEC.replace("pm: {min: 60}", "pm: {mni: 60}"))
+    net = tmp_path / "n.cir"
+    net.write_text("* t\n.param cc=1p\nR1 a 0 1k\n.end\n")
+    assert run(["size", str(net), "--spec", str(spec), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:10: targets.pm.mni: unknown key" in err
+
+
+@requires_ngspice
+@pytest.mark.ngspice
+def test_variable_missing_from_netlist(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.replace("mn5:", "zz9:"))
+    assert run(["size", str(AUTOCKT), "--spec", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "zz9 are not global .param values" in capsys.readouterr().err
+
+
+@requires_ngspice
+@pytest.mark.ngspice
+def test_size_autockt_two_stage_with_ngspice(tmp_path, capsys):
+    if not AUTOCKT.exists():
+        pytest.skip("netlists/autockt_two_stage.cir is not in this checkout")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    out = tmp_path / "out"
+    code = run(["size", str(AUTOCKT), "--spec", str(spec), "--budget", "8", "--batch", "4", "--workers", "2",
+                "--out", str(out), "--quiet"])
+    assert code == 0
+    data = json.loads((out / "result.json").read_text())
+    assert data["n_sims"] == 8 and data["method"] == "turbo"
+    assert set(data["best"]["metrics"]) >= {"gain", "ugbw", "pm", "supply_current"}
+    assert data["n_failed"] < 8
+    best = (out / "best.cir").read_text().lower()
+    for name, value in data["best"]["params"].items():
+        assert f"{name}=" in best.replace(" = ", "=")
+    assert (out / "report.md").exists() and (out / "history.sqlite").exists()
+    # resume with a larger budget continues the same run
+    code = run(["size", str(AUTOCKT), "--spec", str(spec), "--budget", "12", "--batch", "4", "--workers", "2",
+                "--out", str(out), "--quiet", "--resume"])
+    assert code == 0
+    assert json.loads((out / "result.json").read_text())["n_sims"] == 12
