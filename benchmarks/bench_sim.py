@@ -1,6 +1,6 @@
 """Simulation speed and memory on the AutoCkt two-stage op-amp AC testbench.
 
-    python benchmarks/bench_sim.py [--evals 300] [--throughput-jobs 600] [--rss-runs 10000] [--out FILE]
+    python benchmarks/bench_sim.py [--evals 300] [--throughput-jobs 600] [--repeats 3] [--rss-runs 10000] [--out FILE]
 
 Measures, per evaluation of the same deck:
   (a) ckt ``LocalExecutor`` with one worker (libngspice in a worker process), one job at a time
@@ -171,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--evals", type=int, default=300, help="evaluations per latency measurement")
     parser.add_argument("--throughput-jobs", type=int, default=600, help="jobs per throughput batch")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the throughput runs (best kept)")
     parser.add_argument("--rss-runs", type=int, default=10_000, help="simulations for the RSS trace (0 skips)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sim.json")
     args = parser.parse_args()
@@ -182,9 +183,13 @@ def main() -> None:
     b_default = bench_pyspice(deck, max(20, args.evals // 5), None)
     c = bench_subprocess(deck, max(20, args.evals // 5), NUM_THREADS)
     c_default = bench_subprocess(deck, max(20, args.evals // 5), None)
-    t1 = bench_throughput(deck, args.throughput_jobs, 1, 10**9)
-    t2 = bench_throughput(deck, args.throughput_jobs, 2, 10**9)
-    t1_recycled = bench_throughput(deck, args.throughput_jobs, 1, 500)
+    # Interleaved repeats, best of each: other processes on a shared machine only ever slow a run down.
+    runs: dict[str, list[float]] = {"1": [], "2": [], "1r": []}
+    for _ in range(args.repeats):
+        runs["1"].append(bench_throughput(deck, args.throughput_jobs, 1, 10**9))
+        runs["2"].append(bench_throughput(deck, args.throughput_jobs, 2, 10**9))
+        runs["1r"].append(bench_throughput(deck, args.throughput_jobs, 1, 500))
+    t1, t2, t1_recycled = max(runs["1"]), max(runs["2"]), max(runs["1r"])
     rss = bench_rss(deck, args.rss_runs, 10**9) if args.rss_runs else {}
     load_after = os.getloadavg()
 
@@ -201,6 +206,7 @@ def main() -> None:
         "speedup_a_over_c": c["latency_ms"] / a["latency_ms"],
         "throughput_jobs_per_s": {"1_worker": t1, "2_workers": t2, "1_worker_recycle_500": t1_recycled},
         "throughput_ratio_2_over_1": t2 / t1,
+        "throughput_all_repeats": runs,
         "worker_rss_mib_by_run": rss,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ import signal
 import tempfile
 import time
 import traceback
+import weakref
 from dataclasses import dataclass
 
 from ckt.sim.ngspice import IN_WORKER_ENV, SharedSession, run_in_process
@@ -120,6 +121,8 @@ class WorkerProcess:
 
     def __init__(self, ctx: multiprocessing.context.BaseContext) -> None:
         self.workdir = tempfile.mkdtemp(prefix="ckt-sim-worker-")
+        # Removes the scratch directory on kill(), or at interpreter exit for a pool never closed.
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=worker_main, args=(child, self.workdir), daemon=True)
         self.process.start()
@@ -176,4 +179,4 @@ class WorkerProcess:
         self.process.join()
         self.conn.close()
         self.process.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self._cleanup()
