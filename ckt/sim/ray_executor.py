@@ -62,6 +62,27 @@ def localize(deck: str, files: dict[str, bytes], root: Path) -> tuple[str, tuple
     return "\n".join(lines) + "\n", tuple(local.values())
 
 
+_SCRATCH_PREFIX = "ckt-ray-actor-"
+
+
+def _remove_orphaned_scratch() -> None:
+    """Delete scratch folders of actors on this node whose process is gone.
+
+    ``ray.kill`` (timeouts, dead ngspice) ends an actor without running its cleanup, so each new
+    actor sweeps up after its killed predecessors.
+    """
+    for folder in Path(tempfile.gettempdir()).glob(f"{_SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(_SCRATCH_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # alive, someone else's
+            pass
+
+
 class _SimActor:
     """Runs jobs in its own process's libngspice (wrapped by ``ray.remote`` at executor start)."""
 
@@ -69,7 +90,8 @@ class _SimActor:
         from ckt.sim.ngspice import IN_WORKER_ENV, SharedSession
 
         os.environ[IN_WORKER_ENV] = "1"
-        self.workdir = Path(tempfile.mkdtemp(prefix="ckt-ray-actor-"))
+        _remove_orphaned_scratch()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-"))
         os.chdir(self.workdir)
         self.init_error = ""
         try:
@@ -250,3 +272,4 @@ class RayExecutor(Executor):
         self._closed = True
         if self._owns_ray:
             self._ray.shutdown()
+            _remove_orphaned_scratch()  # the local actors are gone now; so is their cleanup

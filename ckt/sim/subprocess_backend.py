@@ -10,6 +10,7 @@ for the measurements and status, one writing the binary raw file the vectors com
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ckt.sim.ngspice import NUM_THREADS, has_control_block, meas_names, read_log, scale_to_real
+from ckt.sim.ngspice import NUM_THREADS, has_control_block, in_worker, meas_names, read_log, scale_to_real
 from ckt.sim.result import ERROR, OK, TIMEOUT, SimJob, SimResult
 
 # Raw-file plot titles -> the short names ngspice gives the same plots in interactive mode.
@@ -132,7 +133,10 @@ def run_subprocess(job: SimJob) -> SimResult:
     exe = _ngspice()
     if exe is None:
         return SimResult(status=ERROR, message="the ngspice executable is not on PATH")
-    with tempfile.TemporaryDirectory(prefix="ckt-ngspice-") as tmp:
+    # Inside a worker, under its scratch directory: the parent removes that even when it has
+    # to kill the worker mid-run, which would skip this context manager's cleanup.
+    scratch = os.getcwd() if in_worker() else None
+    with tempfile.TemporaryDirectory(prefix="ckt-ngspice-", dir=scratch) as tmp:
         deck_path = Path(tmp) / "deck.cir"
         _write_spiceinit(Path(tmp))
         logs: list[str] = []
