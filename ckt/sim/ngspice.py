@@ -286,7 +286,10 @@ class SharedSession:
 
     def _load(self, deck: str) -> int:
         ffi = self._ffi
-        keep = [ffi.new("char[]", line.encode("utf-8")) for line in deck.splitlines() if line.strip()]
+        lines = [line for line in deck.splitlines() if line.strip()]
+        if not any(line.strip().lower() == ".end" for line in lines[1:]):
+            lines.append(".end")  # ngspice -b reads to end of file; ngSpice_Circ silently drops the deck
+        keep = [ffi.new("char[]", line.encode("utf-8")) for line in lines]
         keep.append(ffi.new("char[]", b""))  # ngspice >= 33 wants an empty last line
         array = ffi.new("char *[]", [*keep, ffi.NULL])
         return int(self._api.ngSpice_Circ(array))

@@ -154,6 +154,15 @@ def test_nonconvergence(backend: str) -> None:
         result.raise_for_status()
 
 
+@pytest.mark.parametrize("backend", ["shared", "subprocess"])
+@pytest.mark.ngspice
+@requires_ngspice
+def test_deck_without_end_line_runs(backend: str) -> None:
+    result = simulate(RC_DECK.replace(".end\n", ""), backend=backend)
+    assert result.ok, result.message
+    assert result.measurements["f3db"] == pytest.approx(1 / (2 * math.pi * R * C), rel=5e-3)
+
+
 @pytest.mark.ngspice
 @requires_ngspice
 def test_subprocess_timeout() -> None:
