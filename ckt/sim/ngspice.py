@@ -275,7 +275,7 @@ class SharedSession:
         # default in Debian's build) makes BSIM evaluation 10x slower on a busy machine: the
         # threads spin in libgomp waiting for each other.
         self._command(f"set num_threads={NUM_THREADS}")
-        self._lines.clear()
+        self._baseline = self._variables()
 
     @property
     def alive(self) -> bool:
@@ -313,7 +313,7 @@ class SharedSession:
         reading = read_log(output, job.deck, failed=failed)
         vectors = self._vectors() if job.vectors and self.alive else {}
         if self.alive:
-            self._reset()
+            self._reset(restore_variables=has_control_block(job.deck))
         return SimResult(
             status=reading.status,
             measurements=reading.measurements,
@@ -323,7 +323,31 @@ class SharedSession:
             message=reading.message,
         )
 
-    def _reset(self) -> None:
+    def _variables(self) -> dict[str, str]:
+        """The interpreter's variables (``set`` output), name -> value ('' for booleans)."""
+        self._lines.clear()
+        self._command("set")
+        variables = {}
+        for line in self._lines:
+            if line.startswith("*") or not line.strip():
+                continue  # starred entries describe the current plot; ngspice maintains them
+            name, _, value = line.strip().partition("\t")
+            variables[name] = value.strip()
+        self._lines.clear()
+        return variables
+
+    def _restore_variables(self) -> None:
+        """Undo ``set``/``unset`` done by a deck's ``.control`` block, so no deck sees another's."""
+        current = self._variables()
+        for name in current.keys() - self._baseline.keys():
+            self._command(f"unset {name}")
+        for name, value in self._baseline.items():
+            if current.get(name) != value:
+                self._command(f"set {name} = {value}" if value else f"set {name}")
+
+    def _reset(self, restore_variables: bool) -> None:
+        if restore_variables:
+            self._restore_variables()
         self._command("remcirc")
         self._command("destroy all")
         self._runs += 1

@@ -154,6 +154,16 @@ def test_nonconvergence(backend: str) -> None:
         result.raise_for_status()
 
 
+@pytest.mark.ngspice
+@requires_ngspice
+def test_control_block_settings_do_not_leak_into_the_next_deck() -> None:
+    probe = "probe\nr1 a 0 1k\nv1 a 0 1\n.op\n.control\nrun\necho units=$units numdgt=$&numdgt\n.endc\n.end\n"
+    before = simulate(probe).log
+    simulate("setter\nr1 a 0 1k\nv1 a 0 1\n.op\n.control\nset units=degrees\noption numdgt=9\nunset nomoremode\nrun\n.endc\n.end\n")
+    assert simulate(probe).log == before
+    assert "degrees" not in before
+
+
 @pytest.mark.parametrize("backend", ["shared", "subprocess"])
 @pytest.mark.ngspice
 @requires_ngspice
