@@ -246,7 +246,10 @@ def _scan(line: str) -> list[str]:
 def _join_equals(toks: list[str]) -> list[str]:
     out: list[str] = []
     for t in toks:
-        if out and (t[0] == "=" or out[-1][-1] == "=") and (out[-1][0].isalpha() or out[-1][0] == "_"):
+        prev = out[-1] if out else ""
+        if prev and (prev[0].isalpha() or prev[0] == "_") and (
+            (t[0] == "=" and "=" not in prev) or (t[0] != "=" and prev[-1] == "=" and prev.count("=") == 1)
+        ):
             out[-1] += t
         else:
             out.append(t)
@@ -563,11 +566,27 @@ class _Reader:
                 names[key] = lineno
                 self.stack[-1].items.append(dev)
             return
-        if letter in "XQRCL" or letter not in LETTER_KIND:
-            item: Device | _Pending = _Pending(name, letter, toks, loc)
+        if letter in "RCL" and len(toks) > 3 and parse_number(toks[3]) is not None:
+            # a numeric value cannot be a model name: nothing to wait for
+            item: Device | _Pending = self.pending(_Pending(name, letter, toks, loc), self.stack[-1])
+        elif letter in "XQRCL" or letter not in LETTER_KIND:
+            item = _Pending(name, letter, toks, loc)
+            self.touch_nets(letter, toks, self.stack[-1])
         else:
             item = self.device(LETTER_KIND[letter], toks, loc, self.stack[-1])
         self.add(item, lineno)
+
+    def touch_nets(self, letter: str, toks: list[str], scope: _Scope) -> None:
+        """Register a deferred device's certain node tokens now, so net spellings are canonical in
+        file order (binding happens later but must not change which spelling was seen first)."""
+        pos: list[str] = []
+        for t in toks[1:]:
+            if t.lower() == "params:" or _split_kv(t) is not None:
+                break
+            pos.append(t)
+        n = len(pos) - 1 if letter == "X" else 3 if letter == "Q" else 2 if letter in "RCL" else len(pos)
+        for t in pos[:n]:
+            scope.net(t)
 
     def add(self, item: "Device | _Pending", lineno: int) -> None:
         scope = self.stack[-1]

@@ -89,6 +89,11 @@ def test_keywords_case_insensitive_nets_canonical_per_scope():
     assert buf.devices[0].nets == ("A", "Y") and buf.devices[1].nets == ("Y", "X")
 
 
+def test_net_spelling_follows_file_order_across_deferred_devices():
+    n = parse_spice("t\nX1 OUT in buf\nR1 out IN 1k\n.subckt buf a y\n.ends\n")
+    assert n.device("R1").nets == ("OUT", "in")
+
+
 def test_end_stops_reading():
     n = parse_spice("t\nR1 a 0 1\n.end\nthis is not a device at all (\n")
     assert len(n.devices) == 1
