@@ -193,8 +193,8 @@ NUM_THREADS = 1
 
 
 class _QuietVersionWarning(logging.Filter):
-    """Drops PySpice's "Unsupported Ngspice version" warning: its vector-type table for the
-    newest version it knows is the one ngspice 39 uses, so the warning is noise."""
+    """Drops PySpice's "Unsupported Ngspice version" warning for ngspice > 34: the version only
+    picks PySpice's vector-type table, which ckt does not use (see ``vector_key``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "Unsupported Ngspice version" not in record.getMessage()
