@@ -163,7 +163,7 @@ def _logical_lines(
         line = raw.strip()
         if not line or line[0] == "*":
             continue
-        if ";" in line or "$" in line or "//" in line:
+        if (";" in line or "$" in line or "//" in line) and line[:6].lower() != ".title":
             line = _strip_inline_comment(line).rstrip()
             if not line:
                 continue

@@ -44,13 +44,8 @@ def write_spice(netlist: Netlist) -> str:
 
 
 def _title(title: str) -> str:
-    """The first line: the title itself (SPICE convention, comment characters and all) unless it
-    would read back as a command or comment, then ``.title``; no title is a ``*`` comment."""
-    if not title:
-        return "* untitled"
-    if title.startswith((".", "*")):
-        return f".title {title}"
-    return title
+    """``.title`` (read back verbatim, comment characters and all); no title is a ``*`` comment."""
+    return f".title {title}" if title else "* untitled"
 
 
 def _value(v: Value) -> str:

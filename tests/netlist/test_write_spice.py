@@ -50,7 +50,7 @@ def test_layout_order_and_end():
         globals=("vdd",),
     )
     assert write_spice(n) == (
-        "demo\n"
+        ".title demo\n"
         '.lib "m.lib" tt\n'
         '.include "a b.inc"\n'
         ".global vdd\n"
