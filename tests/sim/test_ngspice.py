@@ -147,11 +147,23 @@ def test_missing_model_and_missing_include_are_errors() -> None:
     assert result.status == "error" and "/nonexistent/ckt/models.lib" in result.message
 
 
+# A negative resistor against a cubic conductance: the transient step collapses at once.
+TIMESTEP_DECK = """timestep too small
+v1 in 0 pulse(0 1 0 1p 1p 1n 2n)
+r1 in out -1
+c1 out 0 1p
+b1 out 0 i=v(out)**3*1e6
+.tran 1p 10n
+.end
+"""
+
+
+@pytest.mark.parametrize("deck", [NONCONVERGENT_DECK, TIMESTEP_DECK], ids=["op", "tran"])
 @pytest.mark.parametrize("backend", ["shared", "subprocess"])
 @pytest.mark.ngspice
 @requires_ngspice
-def test_nonconvergence(backend: str) -> None:
-    result = simulate(NONCONVERGENT_DECK, backend=backend)
+def test_nonconvergence(deck: str, backend: str) -> None:
+    result = simulate(deck, backend=backend)
     assert result.status == "nonconvergence", result.log
     with pytest.raises(ConvergenceError):
         result.raise_for_status()
