@@ -3,8 +3,8 @@
 The parent side (``WorkerProcess``) talks to its worker over a private pipe, so when a worker
 dies or hangs the parent knows exactly which job it held. Workers start from multiprocessing's
 ``forkserver`` (never ``fork``: the parent may hold torch or Ray threads), with this module and
-PySpice preloaded in the server so a replacement worker is ready in milliseconds instead of a
-fresh interpreter's second. Each worker runs in its own scratch directory, which the parent
+PySpice preloaded in the server so a replacement worker is ready in tens of milliseconds (most
+of it libngspice's own start-up) instead of a fresh interpreter's second. Each worker runs in its own scratch directory, which the parent
 removes, so files ngspice writes (BSIM check logs, ``wrdata`` output) never land in the caller's
 directory and never collide between workers.
 
