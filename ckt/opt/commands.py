@@ -20,7 +20,8 @@ from ckt.opt.baselines import METHODS
 @click.option("--address", default=None, help="Ray cluster address (with --executor ray).")
 @click.option("--method", type=click.Choice(METHODS), default="turbo", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="size_out", show_default=True)
-@click.option("--resume", is_flag=True, help="Continue the last run recorded in OUT/history.sqlite.")
+@click.option("--resume", is_flag=True,
+              help="Continue the last run in OUT/history.sqlite (keeps its method, seed and batch size).")
 @click.option("--warm-start", "warm", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="Another history.sqlite to learn from (same netlist and variables). Repeatable.")
 @click.option("--fd-sensitivity", is_flag=True, help="Spend 2*d extra simulations on finite differences.")

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ckt.opt.models import (LABEL, Surrogates, choose_transform, fit_output, posterior_mean_grad,
+                            sample_outputs)
+
+
+def test_transform_choice():
+    assert choose_transform(np.array([1e3, 1e6, 1e8])) == "log"
+    assert choose_transform(np.array([50.0, 60.0, 70.0])) == "identity"
+    assert choose_transform(np.array([-1e3, 1e6])) == "identity"
+
+
+def _data(n=12, seed=0):
+    X = np.random.default_rng(seed).random((n, 2))
+    return X, 10 ** (2 + 4 * X[:, 0])  # positive, spans four decades, rises with x0
+
+
+def test_log_output_samples_are_positive_and_seeded():
+    X, y = _data()
+    fo, _ = fit_output("ugbw", X, y)
+    assert fo.transform == "log" and fo.fit_ok
+    C = np.random.default_rng(1).random((50, 2))
+    a = sample_outputs({"ugbw": fo}, C, 3, seed=5)["ugbw"]
+    b = sample_outputs({"ugbw": fo}, C, 3, seed=5)["ugbw"]
+    assert a.shape == (3, 50) and np.all(a > 0) and np.array_equal(a, b)
+    g = posterior_mean_grad(fo, np.array([0.5, 0.5]))
+    assert g[0] > 0 and abs(g[0]) > 5 * abs(g[1])
+
+
+def test_failed_fit_falls_back_to_previous_hyperparameters(monkeypatch):
+    X, y = _data()
+    _, state = fit_output("m", X, y)
+    import botorch.fit
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cholesky failed (simulated)")
+
+    monkeypatch.setattr(botorch.fit, "fit_gpytorch_mll", broken)
+    fo, state2 = fit_output("m", X, y, previous=state)
+    assert not fo.fit_ok
+    for k, v in state.items():
+        assert torch.equal(v, state2[k]), k
+
+
+def test_label_model_only_when_some_simulations_failed():
+    X, y = _data(16)
+    ok = np.ones(16, dtype=bool)
+    s = Surrogates()
+    assert LABEL not in s.fit(X, {"m": y}, ok)
+    ok[:5] = False
+    y_bad = y.copy()
+    y_bad[:5] = np.nan
+    fitted = s.fit(X, {"m": y_bad}, ok)
+    assert LABEL in fitted and fitted["m"].model.train_targets.shape[-1] == 11
+    assert torch.isfinite(fitted["m"].model.train_targets).all()
