@@ -69,3 +69,35 @@ def test_size_autockt_two_stage_with_ngspice(tmp_path, capsys):
                 "--out", str(out), "--quiet", "--resume"])
     assert code == 0
     assert json.loads((out / "result.json").read_text())["n_sims"] == 12
+
+
+MILLER = ROOT / "netlists" / "two_stage_miller.cir"
+MILLER_SPEC = """\
+testbench: {kind: opamp, dut: miller_opamp, vdd: 1.2, cload: 1p}
+variables:
+  w12: {min: 0.5u, max: 20u, scale: log}
+  cc: {min: 0.1p, max: 5p, scale: log}
+  ibias: {min: 2u, max: 50u, scale: log}
+targets:
+  gain_db: {min: 40}
+  pm_deg: {min: 45}
+objective: {minimize: power_w}
+"""
+
+
+@requires_ngspice
+@pytest.mark.ngspice
+@pytest.mark.slow
+def test_size_with_the_opamp_testbench(tmp_path):
+    if not MILLER.exists():
+        pytest.skip("netlists/two_stage_miller.cir is not in this checkout")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(MILLER_SPEC)
+    out = tmp_path / "out"
+    assert run(["size", str(MILLER), "--spec", str(spec), "--budget", "4", "--batch", "4", "--out", str(out),
+                "--quiet"]) == 0
+    data = json.loads((out / "result.json").read_text())
+    assert set(data["best"]["metrics"]) >= {"gain_db", "pm_deg", "power_w"}
+    assert data["best"]["metrics"]["power_w"] > 0
+    assert "bode" in data["files"] and (out / "bode.png").stat().st_size > 1000
+    assert "![Bode plot of the best design](bode.png)" in (out / "report.md").read_text()

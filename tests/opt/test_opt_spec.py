@@ -66,7 +66,7 @@ def test_missing_value_makes_design_invalid():
         (("  cc:  {min: 0.1p, max: 10p, scale: log}", "  cc:  {min: 0.1p, max: 10p, scael: log}"),
          r"s\.yaml:10: variables\.cc\.scael: unknown key"),
         (("objective: {minimize: power_w}", "objective: {minimize: power_w}\nbogus: 1"), r"bogus: unknown key"),
-        (("  ugbw: {min: 1e7}", "  ugbw: {min: ten}"), r"s\.yaml:16: targets\.ugbw\.min: expected a number"),
+        (("  ugbw: {min: 1e7}", "  ugbw: {min: ten}"), r"s\.yaml:15: targets\.ugbw\.min: expected a number"),
         (("  mp1: {min: 1, max: 100, step: 1}", "  mp1: {max: 100}"), r"variables\.mp1: missing min"),
         (("kind: opamp", "kind: mixer"), r"testbench\.kind: expected one of opamp"),
         (("  gain_db: {min: 49.54}", "  gain_db: {min: 50, max: 40}"), r"min 50 is above max 40"),
