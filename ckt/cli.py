@@ -56,7 +56,7 @@ def run(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        main.main(args=args, prog_name="ckt", standalone_mode=False)
+        code = main.main(args=args, prog_name="ckt", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -75,7 +75,7 @@ def run(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"error: {exc}", err=True)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def entry() -> None:

@@ -1,4 +1,4 @@
-"""Netlists: the typed IR and its readers and writers (SPICE today; others add theirs here)."""
+"""Netlists: the typed IR, its readers (SPICE, Spectre, component lists, JSON) and writers."""
 
 from __future__ import annotations
 
@@ -18,9 +18,13 @@ from ckt.netlist.ir import (
     Subckt,
     Value,
 )
+from ckt.netlist.parse_components import parse_components, read_components
+from ckt.netlist.parse_spectre import parse_spectre, read_spectre
 from ckt.netlist.parse_spice import parse_spice, read_spice
+from ckt.netlist.read import detect_format, parse_netlist, read_netlist
 from ckt.netlist.units import format_number, parse_number
 from ckt.netlist.write import write_spice
+from ckt.netlist.write_spectre import write_spectre
 
 __all__ = [
     "LETTER_KIND",
@@ -37,7 +41,15 @@ __all__ = [
     "Statement",
     "Subckt",
     "Value",
+    "detect_format",
     "format_number",
+    "parse_components",
+    "parse_netlist",
+    "parse_spectre",
+    "read_components",
+    "read_netlist",
+    "read_spectre",
+    "write_spectre",
     "parse_number",
     "parse_spice",
     "read_spice",

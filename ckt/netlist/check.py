@@ -18,8 +18,7 @@ no-ground           warning  only a ground-rail name is present in a deck with s
                              needs node ``0`` (dataset netlists without sources use VSS freely)
 no-supply           warning  the top level has transistors but no voltage source and no net named
                              like a supply (``vdd``, ``vcc``, ``avdd``, ``vpwr``...)
-duplicate-name      (reader) the readers' duplicate-instance findings (codes ``duplicate-name``
-                             and ``dup-name``), re-reported as they are
+duplicate-name      (reader) the readers' duplicate-instance findings, re-reported as they are
 undefined-model     warning  a transistor/diode model is not defined, but it is a generic name
                              (``nmos4``, ``pmos4``, ``npn``... bind it to a PDK: one finding per
                              name, at its first use) or an include was not resolved (the model may
@@ -58,7 +57,7 @@ GROUND_NETS = frozenset({"0", "gnd"})
 GROUND_RAIL = re.compile(r"^(vss|gnd!|agnd|dgnd|vssa|avss|dvss|vgnd|vss\d*|gnd\d+)$", re.IGNORECASE)
 SUPPLY_RAIL = re.compile(r"^(vdd|vcc|avdd|dvdd|vdda|vddd|vpwr|vdd!|vcc!|vdd\d*|vcc\d*|vdd_\w+)$", re.IGNORECASE)
 MODEL_KINDS = frozenset({DeviceKind.MOSFET, DeviceKind.BJT, DeviceKind.DIODE, DeviceKind.JFET, DeviceKind.MESFET})
-DUPLICATE_CODES = frozenset({"duplicate-name", "dup-name"})
+DUPLICATE_CODES = frozenset({"duplicate-name"})
 SOURCES = frozenset({DeviceKind.VSOURCE, DeviceKind.ISOURCE})
 VOLTAGE_SETTING = frozenset({DeviceKind.VSOURCE, DeviceKind.VCVS, DeviceKind.CCVS, DeviceKind.BEHAVIORAL})
 _V_REF = re.compile(r"\bv\s*\(\s*([^,()\s]+)\s*(?:,\s*([^,()\s]+)\s*)?\)", re.IGNORECASE)

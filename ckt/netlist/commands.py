@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import sys
+import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -44,6 +45,18 @@ def summary(netlist: Netlist) -> dict:
         "statements": len(netlist.statements),
         "warnings": [str(d) for d in netlist.diagnostics if d.severity != "info"],
     }
+
+
+def _rebase_includes(netlist: Netlist, source_dir: Path, target_dir: Path) -> Netlist:
+    """Rewrite relative include paths so they still point at the same files from ``target_dir``."""
+    if source_dir.resolve() == target_dir.resolve():
+        return netlist
+    includes = tuple(
+        inc if Path(inc.path).is_absolute()
+        else replace(inc, path=os.path.relpath((source_dir / inc.path).resolve(), target_dir.resolve()))
+        for inc in netlist.includes
+    )
+    return replace(netlist, includes=includes)
 
 
 FORMAT = click.Choice(["spice", "spectre", "components", "json"])
@@ -95,7 +108,7 @@ def check(file: str, as_json: bool, strict: bool, fmt: str | None) -> None:
         click.echo(f"{file}: {errors} error(s), {len(findings) - errors} warning(s)", err=True)
     failing = {"error", "warning"} if strict else {"error"}
     if any(d.severity in failing for d in findings):
-        sys.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 @click.command()
@@ -113,6 +126,8 @@ def convert(file: str, target: str, output: str | None, flat: bool, fmt: str | N
         from ckt.netlist.write_spectre import write_spectre as write
     else:
         from ckt.netlist.serialize import dumps as write
+    if output:
+        netlist = _rebase_includes(netlist, Path(file).parent, Path(output).parent)
     text = write(netlist)
     if output:
         Path(output).write_text(text if text.endswith("\n") else text + "\n")

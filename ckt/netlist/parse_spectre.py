@@ -600,7 +600,7 @@ class _Reader:
             self.diag("warning", dev.loc.line if dev.loc else None,
                       f"instance name {name} (line {used[name.lower()]}) is used again in {where}; "
                       f"this device is kept as {new}",
-                      "dup-name")
+                      "duplicate-name")
             dev = Device(new, dev.kind, dev.terminals, dev.model, dev.value, dev.params, dev.spec, dev.loc)
         used[dev.name.lower()] = dev.loc.line if dev.loc else None
         return dev

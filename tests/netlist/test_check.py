@@ -165,7 +165,7 @@ def test_dataset_netlist_rails_are_ports_and_its_duplicates_are_reported(tmp_pat
     path.write_text("MM1 (net1 VIN1 VSS VSS) nmos4\nMM2 (net1 net1 VDD VDD) pmos4\nMM1 (VOUT1 net1 VSS VSS) nmos4\n")
     netlist = read_netlist(path)
     found = check(netlist)
-    dups = [d for d in netlist.diagnostics if d.code in ("duplicate-name", "dup-name")]
+    dups = [d for d in netlist.diagnostics if d.code == "duplicate-name"]
     assert dups and all(d in found for d in dups) and dups[0].line == 3
     floating = sorted(d.message for d in found if d.code == "floating-net")
     assert floating == [

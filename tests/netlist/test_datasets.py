@@ -106,7 +106,7 @@ def test_analoggenie_keeps_every_device(analoggenie_texts, analoggenie) -> None:
     assert kinds[DeviceKind.MOSFET] == by_lines["nmos4"] + by_lines["pmos4"]
     assert kinds[DeviceKind.BJT] == by_lines["npn"] + by_lines["pnp"]
     warnings = [w for n in analoggenie.values() for w in n.warnings]
-    assert len(warnings) == renamed_expected and {w.code for w in warnings} == {"dup-name"}
+    assert len(warnings) == renamed_expected and {w.code for w in warnings} == {"duplicate-name"}
     print(f"\nAnalogGenie device totals: {dict(by_lines.most_common())}; {renamed_expected} renamed duplicates")
 
 

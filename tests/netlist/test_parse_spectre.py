@@ -85,7 +85,7 @@ def test_duplicate_names_keep_every_device() -> None:
     n = read_spectre(DATA / "dup_names.cir")
     assert [d.name for d in n.devices] == ["MM1", "MM2", "MM1__3", "R0", "MM1__4", "MM1__2"]
     assert n.device("MM1__3").nets == ("net7", "net7", "VDD", "VDD")
-    assert [(d.line, d.code) for d in n.warnings] == [(3, "dup-name"), (5, "dup-name")]
+    assert [(d.line, d.code) for d in n.warnings] == [(3, "duplicate-name"), (5, "duplicate-name")]
     assert str(n.warnings[0]).endswith("dup_names.cir:3: warning: instance name MM1 (line 1) is used again in "
                                        "the top level; this device is kept as MM1__3")
 
