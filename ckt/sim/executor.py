@@ -6,8 +6,8 @@ a failed, hung or crashing simulation costs its own job and nothing else. With a
 keeps ``workers`` processes (``ckt.sim.worker``), each owning one libngspice, enforces every
 job's wall-clock limit by killing and replacing the worker, replaces workers that die, and
 recycles each worker after ``recycle_after`` simulations so memory stays flat. Executors are
-driven from one thread at a time. Workers start through multiprocessing's forkserver, which
-imports the main script: scripts need the usual ``if __name__ == "__main__":`` guard.
+driven from one thread at a time. Workers never import the caller's main script, so no
+``if __name__ == "__main__":`` guard is needed around code that uses an executor.
 """
 
 from __future__ import annotations

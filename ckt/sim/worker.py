@@ -15,15 +15,19 @@ worker is about to, so the parent replaces it at once); ``None`` asks it to exit
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import shutil
 import signal
+import sys
 import tempfile
+import threading
 import time
 import traceback
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ckt.sim.ngspice import IN_WORKER_ENV, SharedSession, run_in_process
@@ -106,6 +110,38 @@ def _serve(job: SimJob, session: SharedSession | None, init_error: str) -> tuple
         return SimResult(status=ERROR, message=message, log=log, elapsed_s=time.perf_counter() - start), False
 
 
+_START_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Start a worker without it re-importing the caller's ``__main__``.
+
+    multiprocessing's spawn and forkserver children normally re-run the main script (as
+    ``__mp_main__``) so pickled references to it resolve. Workers only need this module, so
+    hiding the main module's file and spec while the child is prepared spares them that: scripts
+    without an ``if __name__ == "__main__":`` guard, code piped to ``python -``, and notebooks
+    all work, and start-up is faster.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    missing = object()
+    with _START_LOCK:
+        saved = {name: main.__dict__.get(name, missing) for name in ("__file__", "__spec__")}
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is missing:
+                    main.__dict__.pop(name, None)
+                else:
+                    main.__dict__[name] = value
+
+
 @dataclass
 class Assignment:
     """The job a worker holds: its index in the caller's batch, the job, when it must finish."""
@@ -125,7 +161,8 @@ class WorkerProcess:
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=worker_main, args=(child, self.workdir), daemon=True)
-        self.process.start()
+        with _main_hidden():
+            self.process.start()
         child.close()
         self.ready = False
         self.pid: int | None = self.process.pid

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -164,6 +166,17 @@ def test_abandoned_batch_does_not_leak_into_the_next() -> None:
         stream.close()  # the hanging job is abandoned; its worker is replaced
         results = ex.map([FAST, AC])
         assert results[0].ok and results[1].ok and "f3db" in results[1].measurements
+
+
+def test_script_without_main_guard_runs_once(tmp_path) -> None:
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from ckt.sim import LocalExecutor, SimJob\n"
+        "print('body')\n"
+        f"with LocalExecutor(2) as ex:\n    print([r.status for r in ex.map([SimJob({FAST.deck!r})] * 3)])\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.splitlines() == ["body", "['ok', 'ok', 'ok']"]
 
 
 def test_make_executor() -> None:
