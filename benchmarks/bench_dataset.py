@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import tarfile
@@ -28,6 +29,13 @@ def circuits(folder: Path) -> list[Path]:
     """The main ``{ID}/{ID}.cir`` file of every circuit, in ID order."""
     return sorted((p / f"{p.name}.cir" for p in folder.iterdir() if (p / f"{p.name}.cir").exists()),
                   key=lambda p: int(p.stem))
+
+
+def machine() -> str:
+    """CPU model, core count and Python version, for the README's benchmark table."""
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def _max_rss_mb() -> float:
@@ -58,7 +66,7 @@ def main() -> None:
         "circuits": len(paths), "devices": devices,
         "parse_s": round(t_parse, 3), "bipartite_nx_s": round(t_nx, 3), "bipartite_pyg_s": round(t_pyg, 3),
         "rss_before_mb": rss_before, "peak_rss_mb": _max_rss_mb(),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
+        "machine": machine(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
