@@ -121,7 +121,7 @@ def _make_gp(X: torch.Tensor, Z: torch.Tensor):
 
 
 def fit_outputs(names: list[str], X: np.ndarray, Y: np.ndarray, previous: dict | None = None,
-                transforms: list[str] | None = None) -> tuple[list[FittedOutput], dict]:
+                transforms: list[str] | None = None, optimise: bool = True) -> tuple[list[FittedOutput], dict]:
     """Fit independent GPs to the columns of ``Y`` `(n, k)` at unit points ``X`` `(n, d)`.
 
     Args:
@@ -129,6 +129,7 @@ def fit_outputs(names: list[str], X: np.ndarray, Y: np.ndarray, previous: dict |
             starting point (the refit then needs ``FIT_MAXITER_WARM`` iterations at most) and the
             fallback when fitting fails.
         transforms: force ``"log"``/``"identity"`` per column (default: ``choose_transform``).
+        optimise: False only conditions the GPs on the data with the ``previous`` hyperparameters.
 
     Returns:
         ``(fitted per column, state_dict)``; ``fit_ok`` is False when the fallback was used.
@@ -152,13 +153,15 @@ def fit_outputs(names: list[str], X: np.ndarray, Y: np.ndarray, previous: dict |
     start = {k: v.clone() for k, v in gp.state_dict().items()}
     mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
     maxiter = FIT_MAXITER if previous is None else FIT_MAXITER_WARM
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
-        ok = all(bool(torch.isfinite(p).all()) for p in gp.parameters())
-    except Exception:  # noqa: BLE001 - any fitting failure falls back to the previous hyperparameters
-        ok = False
+    ok = True
+    if optimise or previous is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
+            ok = all(bool(torch.isfinite(p).all()) for p in gp.parameters())
+        except Exception:  # noqa: BLE001 - any fitting failure falls back to the previous hyperparameters
+            ok = False
     if not ok:
         gp.load_state_dict(start, strict=False)
     gp.eval()
@@ -169,10 +172,10 @@ def fit_outputs(names: list[str], X: np.ndarray, Y: np.ndarray, previous: dict |
 
 
 def fit_output(name: str, X: np.ndarray, y: np.ndarray, previous: dict | None = None,
-               transform: str | None = None) -> tuple[FittedOutput, dict]:
+               transform: str | None = None, optimise: bool = True) -> tuple[FittedOutput, dict]:
     """``fit_outputs`` for a single output ``y`` `(n,)`."""
     fitted, state = fit_outputs([name], X, np.asarray(y).reshape(-1, 1), previous,
-                                None if transform is None else [transform])
+                                None if transform is None else [transform], optimise)
     return fitted[0], state
 
 
@@ -180,12 +183,27 @@ class Surrogates:
     """The set of GPs a sampling optimiser needs, refitted as data arrives.
 
     Holds the last hyperparameters so that refits warm-start and failures fall back; a change in
-    the set of outputs (or their transforms) starts cold.
+    the set of outputs (or their transforms) starts cold. Hyperparameters are re-optimised when
+    the training set has grown by ``REFIT_GROWTH`` since the last optimisation or after
+    ``REFIT_EVERY`` calls; in between the GPs are only conditioned on the new data (one Cholesky),
+    because a few new points barely move the marginal-likelihood optimum.
     """
+
+    REFIT_GROWTH = 1.2
+    REFIT_EVERY = 3
 
     def __init__(self) -> None:
         self._state: dict[tuple, dict] = {}
+        self._last: dict[tuple, tuple[int, int]] = {}  # key -> (n at last optimisation, calls since)
         self.outputs: dict[str, FittedOutput] = {}
+
+    def _optimise(self, key: tuple, n: int) -> bool:
+        n0, calls = self._last.get(key, (0, self.REFIT_EVERY))
+        if key not in self._state or n >= self.REFIT_GROWTH * n0 or calls + 1 >= self.REFIT_EVERY:
+            self._last[key] = (n, 0)
+            return True
+        self._last[key] = (n0, calls + 1)
+        return False
 
     def fit(self, X: np.ndarray, values: dict[str, np.ndarray], ok: np.ndarray) -> dict[str, FittedOutput]:
         """Fit every output.
@@ -204,12 +222,13 @@ class Surrogates:
             if names:
                 Y = np.stack([values[n][ok] for n in names], axis=1)
                 key = tuple(names) + tuple(choose_transform(Y[:, j]) for j in range(len(names)))
-                outs, self._state[key] = fit_outputs(names, X[ok], Y, self._state.get(key))
+                outs, self._state[key] = fit_outputs(names, X[ok], Y, self._state.get(key),
+                                                     optimise=self._optimise(key, len(Y)))
                 fitted.update({o.name: o for o in outs})
             if ok.any() and not ok.all():
                 key = (LABEL,)
                 fitted[LABEL], self._state[key] = fit_output(LABEL, X, ok.astype(np.float64), self._state.get(key),
-                                                             "identity")
+                                                             "identity", optimise=self._optimise(key, len(X)))
         self.outputs = fitted
         return fitted
 

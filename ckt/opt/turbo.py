@@ -138,7 +138,9 @@ class TurboMethod:
         x0: unit point of the netlist's current sizes, evaluated first when given.
         n_init: size of each epoch's Sobol design (default ``max(2q, min(2d, 20))``... at least 4).
         trust_region: False gives plain global BO (whole cube, no restarts).
-        n_candidates: Thompson candidates per batch (default ``min(5000, max(2000, 200 d))``).
+        n_candidates: Thompson candidates per batch (default ``min(5000, max(1000, 100 d))``: the
+            original TuRBO code's ``100 d``, floored for small ``d``; BoTorch's tutorial doubles it,
+            which doubles the sampling cost, the largest part of an iteration that only conditions).
         max_train: when more designs than this are known, the GPs train on the ``max_train``
             nearest the region's centre (bounds the ``O(n^3)`` fit; TuRBO is local anyway).
     """
@@ -157,7 +159,7 @@ class TurboMethod:
         if not trust_region:
             self.name = "bo"
         self.n_init = n_init or max(4, 2 * batch_size, min(2 * d, 20))
-        self.n_candidates = n_candidates or min(5000, max(2000, 200 * d))
+        self.n_candidates = n_candidates or min(5000, max(1000, 100 * d))
         self.max_train = max_train
         self.archive = Archive(spec)
         self.state = make_state(d, batch_size)

@@ -87,7 +87,6 @@ objective: {minimize: power_w}
 
 @requires_ngspice
 @pytest.mark.ngspice
-@pytest.mark.slow
 def test_size_with_the_opamp_testbench(tmp_path):
     if not MILLER.exists():
         pytest.skip("netlists/two_stage_miller.cir is not in this checkout")
