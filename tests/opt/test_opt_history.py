@@ -15,7 +15,7 @@ from ckt.errors import CktError
 from ckt.opt.evaluator import Outcome
 from ckt.opt.history import History
 from ckt.opt.loop import run_sizing
-from fakes import TOY_INITIAL, FakeEvaluator, toy_opamp, toy_spec
+from tests.opt.fakes import TOY_INITIAL, FakeEvaluator, toy_opamp, toy_spec
 
 FAKE_RUN = Path(__file__).resolve().parent / "fakes.py"
 
@@ -92,3 +92,8 @@ def test_sigkill_mid_run_then_resume_repeats_nothing(tmp_path):
     # every design simulated before the kill that had finished is kept; in-flight ones are redone
     assert len(calls_before) >= len(before)
     assert json.loads((out / "result.json").read_text())["n_sims"] == budget
+    con = sqlite3.connect(str(db))
+    try:
+        assert con.execute("SELECT COUNT(*) FROM evals WHERE status='pending'").fetchone()[0] == 0
+    finally:
+        con.close()

@@ -9,7 +9,7 @@ from ckt.errors import CktError, SpecError
 from ckt.opt.loop import run_sizing
 from ckt.opt.space import Variable
 from ckt.opt.spec import Spec, Target
-from fakes import TOY_INITIAL, FakeEvaluator, toy_opamp, toy_spec
+from tests.opt.fakes import TOY_INITIAL, FakeEvaluator, toy_opamp, toy_spec
 
 
 def test_outputs_of_a_feasible_run(tmp_path):
@@ -103,3 +103,38 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     spec = Spec(variables=(Variable("x", 0, 1),), targets=(Target("y", lo=0),))
     with pytest.raises(CktError, match="nothing to resume"):
         run_sizing(spec, FakeEvaluator(toy_opamp), out_dir=tmp_path / "fresh", resume=True)
+
+
+def test_cmaes_generations_span_batches_and_round_stepped_variables():
+    from ckt.opt.baselines import CMAES, make_method
+
+    spec = toy_spec()
+    m = CMAES(spec, batch_size=3, seed=0)
+    for round_ in range(6):
+        pts = m.ask(3)
+        assert len(pts) == 3
+        for p in pts:
+            w1 = spec.space.from_unit(p)["w1"]
+            assert w1 == int(w1)
+        m.tell(pts, [toy_opamp(spec.space.from_unit(p)) for p in pts])
+        # popsize 8 for d=4, rounded up to 9 (a multiple of the batch): a generation is 3 batches
+        assert m._es.popsize == 9 and m._es.countiter == (round_ + 1) // 3
+    with pytest.raises(ValueError, match="unknown method"):
+        make_method("annealing", spec)
+
+
+class _Lossy(FakeEvaluator):
+    """Drops the outcome of the second design of every batch."""
+
+    def evaluate(self, batch):
+        for i, o in super().evaluate(batch):
+            if i != 1:
+                yield i, o
+
+
+def test_lost_outcomes_become_failures_not_crashes(tmp_path, capsys):
+    r = run_sizing(toy_spec(), _Lossy(toy_opamp), out_dir=tmp_path, budget=8, batch_size=4, method="random",
+                   initial=TOY_INITIAL)
+    assert r.n_sims == 8 and r.n_failed >= 2
+    err = capsys.readouterr().err
+    assert "[it 2] sims 8/8  best power_w" in err and "feasible" in err

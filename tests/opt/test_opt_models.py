@@ -57,3 +57,23 @@ def test_label_model_only_when_some_simulations_failed():
     fitted = s.fit(X, {"m": y_bad}, ok)
     assert LABEL in fitted and fitted["m"].model.train_targets.shape[-1] == 11
     assert torch.isfinite(fitted["m"].model.train_targets).all()
+
+
+def test_hyperparameters_are_reoptimised_on_growth_or_every_third_fit(monkeypatch):
+    import botorch.fit
+
+    calls = []
+    real = botorch.fit.fit_gpytorch_mll
+
+    def counting(mll, **kwargs):
+        calls.append(mll.model.train_inputs[0].shape[-2])
+        return real(mll, **kwargs)
+
+    monkeypatch.setattr(botorch.fit, "fit_gpytorch_mll", counting)
+    X, y = _data(60)
+    s = Surrogates()
+    ok = np.ones(60, dtype=bool)
+    for n in (40, 42, 44, 46, 60):
+        fitted = s.fit(X[:n], {"m": y[:n]}, ok[:n])
+        assert fitted["m"].model.train_inputs[0].shape[-2] == n  # always conditioned on all the data
+    assert calls == [40, 46, 60]  # 40: first; 46: third call since; 60: grew by more than 20 %

@@ -8,7 +8,7 @@ import pytest
 
 from ckt.opt.evaluator import Outcome
 from ckt.opt.turbo import INF_KEY, TurboMethod, improves, make_state, tr_bounds, update_state
-from fakes import TOY_INITIAL, branin_constrained, branin_spec, toy_opamp, toy_spec
+from tests.opt.fakes import TOY_INITIAL, branin_constrained, branin_spec, toy_opamp, toy_spec
 
 
 def test_state_is_frozen_and_update_returns_new():
@@ -114,3 +114,23 @@ def test_global_bo_has_no_trust_region():
     assert m.name == "bo"
     _drive(m, branin_constrained, spec.space, 4, 2)
     assert m.state.length == make_state(2, 2).length
+
+
+def test_restart_keeps_data_and_opens_a_new_epoch():
+    spec = branin_spec()
+    sp = spec.space
+    m = TurboMethod(spec, batch_size=4, seed=0, n_init=4)
+    _drive(m, branin_constrained, sp, 2, 4)  # initial design, then one Thompson batch
+    n_before = len(m.archive)
+    m.state = replace(m.state, length=m.state.length_min * 1.5, failure_counter=m.state.failure_tolerance - 1,
+                      best_key=(-1.0, -1.0))  # nothing can improve on this: the next TS batch fails
+    pts = m.ask(4)
+    m.tell(pts, [branin_constrained(sp.from_unit(p)) for p in pts])
+    assert m.state.epoch == 1 and m.state.length == make_state(2, 4).length
+    assert len(m.archive) == n_before + 4  # data kept
+    fresh = m.ask(4)  # the new epoch's Sobol design
+    m.tell(fresh, [branin_constrained(sp.from_unit(p)) for p in fresh])
+    assert m.archive.epochs[-4:] == [1, 1, 1, 1]
+    best_new = m.archive.best_index(epoch=1)
+    assert m.archive.epochs[best_new] == 1
+    assert np.allclose(m.training_set()[3], m.archive.points[best_new])
