@@ -13,7 +13,6 @@ names (see ``History.designs_for``).
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -194,7 +193,3 @@ class History:
         ids = [r.id for r in self.runs() if r.netlist_hash == netlist_hash and ",".join(r.variables) == key
                and r.id != exclude_run]
         return [e for rid in ids for e in self.evaluations(rid) if not e.pending and e.kind == "search"]
-
-
-def finite_params(params: dict[str, float]) -> bool:
-    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in params.values())
