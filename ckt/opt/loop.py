@@ -144,6 +144,7 @@ class _Run:
         pending = []
         by_batch: dict[int, list[Evaluation]] = {}
         for e in evals:
+            self.batch_id = max(self.batch_id, e.batch_id)  # new batches get fresh ids
             if e.kind != "search":
                 continue
             if e.pending:
@@ -155,7 +156,6 @@ class _Run:
             for e in group:
                 self._record(e.params, e.outcome, own=True)
             self.method.tell([self.space.to_unit(e.params) for e in group], [e.outcome for e in group])
-            self.batch_id = max(self.batch_id, bid)
         self.iteration = len(by_batch)
         return pending
 

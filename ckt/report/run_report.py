@@ -61,7 +61,7 @@ def write_report(out: Path, result, spec) -> Path:
     if result.best:
         lines += ["## Best design", "", "| variable | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in result.best["params"].items()]
-        lines += ["", "| value | |", "|---|---|"]
+        lines += ["", "| measured | value |", "|---|---|"]
         for k, v in {**result.best["metrics"], **result.best["measurements"]}.items():
             lines.append(f"| {k} | {_fmt(v)} |")
         lines.append("")
