@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ckt parse netlists/two_stage_miller.cir
-	$(BIN)/ckt check netlists/two_stage_miller.cir
+	$(BIN)/ckt size netlists/two_stage_miller.cir --spec netlists/two_stage_miller.yaml --budget 60 --out runs/demo
+	@echo "report: runs/demo/report.md"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
