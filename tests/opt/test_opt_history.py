@@ -45,9 +45,12 @@ def test_not_a_database(tmp_path):
 
 
 def _finished(db: Path) -> list[tuple[int, str]]:
+    """Finished search rows; none while the run has not created its tables yet."""
     con = sqlite3.connect(str(db))
     try:
         return con.execute("SELECT id, params FROM evals WHERE status != 'pending' AND kind='search' ORDER BY id").fetchall()
+    except sqlite3.OperationalError:
+        return []
     finally:
         con.close()
 
