@@ -143,7 +143,7 @@ def read_log(lines: Sequence[str], deck: str, *, failed: str = "") -> LogReading
         return LogReading(OK, "", values)
     if not converge:
         converge = any(_CONVERGENCE_RE.search(line) for line in lines)
-    message = "\n".join(errors[:_MAX_MESSAGE_LINES])
+    message = "\n".join(list(dict.fromkeys(errors))[:_MAX_MESSAGE_LINES])  # ngspice repeats some errors
     return LogReading(NONCONVERGENCE if converge else ERROR, message, values)
 
 
