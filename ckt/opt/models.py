@@ -304,20 +304,57 @@ class Archive:
     def keys(self) -> list[tuple[float, float]]:
         return [s.rank_key(self.spec) for s in self.scores]
 
-    def best_index(self, epoch: int | None = None) -> int | None:
-        """Index of the best design (of one TR epoch when given and it has any), else None."""
+    def model_keys(self) -> list[tuple[float, float]]:
+        """Rank keys where a design that simulated but lacks a metric is judged by its imputed
+        values (see ``training_data``) instead of an infinite violation, so that a search which has
+        seen only non-functional designs can still tell the nearly working ones apart."""
+        _, values, ok = self.training_data()
+        keys = []
+        for i, s in enumerate(self.scores):
+            if s.valid or not ok[i]:
+                keys.append(s.rank_key(self.spec))
+            else:
+                keys.append((1.0, sum(t.violation(float(values[t.name][i])) for t in self.spec.targets)))
+        return keys
+
+    def best_index(self, epoch: int | None = None, imputed: bool = False) -> int | None:
+        """Index of the best design (of one TR epoch when given and it has any), else None;
+        ``imputed`` ranks by ``model_keys``."""
         idx = range(len(self))
         if epoch is not None:
             mine = [i for i in idx if self.epochs[i] == epoch]
             idx = mine or list(idx)
-        keys = self.keys()
+        keys = self.model_keys() if imputed and len(self) else self.keys()
         return min(idx, key=keys.__getitem__, default=None)
 
+    def _worst(self, name: str, y: np.ndarray) -> float:
+        """The least favourable observed value of a metric: the smallest for a ``>=`` target,
+        the largest for a ``<=`` target or a minimised objective."""
+        for t in self.spec.targets:
+            if t.name == name:
+                return float(y.min() if t.lo is not None else y.max())
+        obj = self.spec.objective
+        return float(y.max() if obj is None or obj.minimize else y.min())
+
     def training_data(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        """``(X (n, d), name -> y (n,), ok (n,))`` for every metric the spec reads."""
+        """``(X (n, d), name -> y (n,), ok (n,))`` for every metric the spec reads.
+
+        A design whose simulation ran but did not produce a metric (no unity-gain crossing when
+        the gain is below 1, so neither UGBW nor phase margin exists) gets that metric's worst
+        observed value: it is at least as bad as anything measured, and the GPs keep learning
+        from the metrics it does have instead of seeing a hole. ``ok`` is False only for failed
+        simulations (or a metric never measured at all); those train the success-label GP.
+        """
         X = np.stack(self.points)
-        ok = np.array([s.valid for s in self.scores])
+        ran = np.array([v is not None for v in self.values])
         values = {}
         for name in self.spec.metric_names:
-            values[name] = np.array([v[name] if ok[i] else np.nan for i, v in enumerate(self.values)])
+            y = np.array([v.get(name, np.nan) if v is not None else np.nan for v in self.values], dtype=np.float64)
+            measured = ran & np.isfinite(y)
+            if measured.any():
+                y = np.where(ran & ~measured, self._worst(name, y[measured]), y)
+            values[name] = y
+        ok = ran.copy()
+        for y in values.values():
+            ok &= np.isfinite(y)
         return X, values, ok

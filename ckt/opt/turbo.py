@@ -7,8 +7,10 @@ the BoTorch tutorials present them, with these differences:
 * the trust-region state is a frozen dataclass; ``update_state`` returns a new one;
 * designs are ranked by the spec (feasible first, then objective, else total normalised
   violation), so a batch "succeeds" when it improves that ranking;
-* a restart keeps all data (the GPs still learn from it) but opens a new *epoch*: a fresh scrambled
-  Sobol design is evaluated and the new region is centred on the best point of that epoch;
+* a restart keeps all data (the GPs still learn from it) but opens a new *epoch*: its first batch is
+  Thompson-sampled over the whole cube (the GPs already know every earlier design, so a fresh
+  Sobol design would re-learn what they know) and the new region is centred on the best point of
+  that epoch;
 * Thompson samples are pathwise function draws (``ckt.opt.models.sample_outputs``), cheap at
   thousands of candidates; candidates are snapped to the variables' step grid and designs already
   evaluated or chosen are never proposed again;
@@ -44,7 +46,7 @@ class TurboState:
     dim: int
     batch_size: int
     length: float = 0.8
-    length_min: float = 0.5**7
+    length_min: float = 0.5**4
     length_max: float = 1.6
     failure_counter: int = 0
     failure_tolerance: int = 1
@@ -101,8 +103,16 @@ def tr_bounds(center: np.ndarray, lengthscales: np.ndarray, length: float) -> tu
     return lb, ub
 
 
-def sample_violations(spec: Spec, samples: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Total normalised violation and worst normalised slack per sample and candidate, `(s, m)` each."""
+def sample_violations(spec: Spec, samples: dict[str, np.ndarray],
+                      log_metrics: frozenset[str] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+    """Total normalised violation and worst normalised slack per sample and candidate, `(s, m)` each.
+
+    For metrics in ``log_metrics`` (those modelled as ``log(y)``: bandwidths, currents, V/V gains)
+    the slack is ``log(y / bound)`` (sign flipped for an upper bound) instead of the relative
+    difference: a relative shortfall saturates at 1 for a lower bound while an upper bound's excess
+    is unbounded, so on a metric spanning decades the sum would be dominated by the upper bounds. In
+    log terms a 10x miss weighs the same on either side. The two agree to first order near the bound.
+    """
     shape = next(iter(samples.values())).shape
     total = np.zeros(shape)
     slack = np.full(shape, np.inf)
@@ -111,7 +121,10 @@ def sample_violations(spec: Spec, samples: dict[str, np.ndarray]) -> tuple[np.nd
         for bound, sign in ((t.lo, 1.0), (t.hi, -1.0)):
             if bound is None:
                 continue
-            s = sign * (y - bound) / t._scale(bound)
+            if t.name in log_metrics and bound > 0:
+                s = sign * (np.log(np.maximum(y, 1e-300)) - math.log(bound))
+            else:
+                s = sign * (y - bound) / t._scale(bound)
             total += np.maximum(-s, 0.0)
             slack = np.minimum(slack, s)
     if LABEL in samples:
@@ -170,6 +183,7 @@ class TurboMethod:
         self._asked = 0
         self._seen: set[bytes] = set()
         self._from_ts: set[bytes] = set()
+        self._global_next = False
 
     # -------------------------------------------------------------- protocol
 
@@ -185,7 +199,8 @@ class TurboMethod:
         if len(out) < n:
             X, _, ok = self.archive.training_data() if len(self.archive) else (None, None, np.zeros(0, bool))
             if ok.sum() >= 2:
-                ts = self._thompson(n - len(out), out)
+                ts = self._thompson(n - len(out), out, whole_cube=self._global_next)
+                self._global_next = False
                 self._from_ts.update(self._key(x) for x in ts)
                 out += ts
             out += self._sobol(n - len(out), exclude=out)
@@ -198,8 +213,8 @@ class TurboMethod:
         """Record evaluated designs; ``warm=True`` for data from earlier runs (it informs the
         models and the starting centre but does not count as this region's success or failure)."""
         pts = [self.space.round_trip(np.asarray(p, dtype=np.float64)) for p in points]
-        scores = self.archive.add(pts, outcomes, epoch=self.state.epoch)
-        keys = [s.rank_key(self.spec) for s in scores]
+        self.archive.add(pts, outcomes, epoch=self.state.epoch)
+        keys = self.archive.model_keys()[len(self.archive) - len(pts):]
         for x in pts:
             self._seen.add(self._key(x))
         from_ts = any(self._key(x) in self._from_ts for x in pts)
@@ -209,7 +224,8 @@ class TurboMethod:
         self.state = update_state(self.state, keys)
         if self.state.restart_triggered:
             self.state = make_state(self.space.dim, self.batch_size, epoch=self.state.epoch + 1)
-            self._init_queue = self._sobol(self.n_init, exclude=[])
+            self._init_queue = []
+            self._global_next = True
 
     # -------------------------------------------------------------- internals
 
@@ -242,7 +258,7 @@ class TurboMethod:
         """``(X, values, ok, center)``: data for the GPs (capped at ``max_train`` nearest the
         centre) and the current region centre."""
         X, values, ok = self.archive.training_data()
-        best = self.archive.best_index(self.state.epoch if self.trust_region else None)
+        best = self.archive.best_index(self.state.epoch if self.trust_region else None, imputed=True)
         center = X[best]
         if len(X) > self.max_train:
             near = np.argsort(((X - center) ** 2).sum(1), kind="stable")[: self.max_train]
@@ -250,7 +266,7 @@ class TurboMethod:
             values = {k: v[near] for k, v in values.items()}
         return X, values, ok, center
 
-    def _thompson(self, n: int, already: list[np.ndarray]) -> list[np.ndarray]:
+    def _thompson(self, n: int, already: list[np.ndarray], whole_cube: bool = False) -> list[np.ndarray]:
         X, values, ok, center = self.training_set()
         if ok.sum() < 2:
             return []
@@ -258,7 +274,7 @@ class TurboMethod:
         d = self.space.dim
         rng = np.random.default_rng((self.seed, self._asked, 7))
         sobol = sobol_points(d, self.n_candidates, (self.seed, self._asked, 11))
-        if self.trust_region:
+        if self.trust_region and not whole_cube:
             ls = self.region_lengthscales(outputs)
             lb, ub = tr_bounds(center, ls, self.state.length)
             pert = lb + (ub - lb) * sobol
@@ -278,7 +294,8 @@ class TurboMethod:
         if len(C) == 0:
             return []
         samples = sample_outputs(outputs, C, n, seed=hash((self.seed, self._asked)) % (2**31))
-        total, slack = sample_violations(self.spec, samples)
+        logged = frozenset(n for n, fo in outputs.items() if fo.transform == "log")
+        total, slack = sample_violations(self.spec, samples, logged)
         obj = None
         if self.spec.objective is not None:
             obj = self.spec.objective.to_min(samples[self.spec.objective.name])
