@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
-from ckt.opt.models import (LABEL, Surrogates, choose_transform, fit_output, posterior_mean_grad,
+from ckt.opt.evaluator import Outcome
+from ckt.opt.models import (LABEL, Archive, Surrogates, choose_transform, fit_output, posterior_mean_grad,
                             sample_outputs)
 
 
@@ -77,3 +80,25 @@ def test_hyperparameters_are_reoptimised_on_growth_or_every_third_fit(monkeypatc
         fitted = s.fit(X[:n], {"m": y[:n]}, ok[:n])
         assert fitted["m"].model.train_inputs[0].shape[-2] == n  # always conditioned on all the data
     assert calls == [40, 46, 60]  # 40: first; 46: third call since; 60: grew by more than 20 %
+
+
+def test_missing_metrics_get_the_worst_observed_value():
+    from ckt.opt.space import Variable
+    from ckt.opt.spec import Spec, Target
+
+    spec = Spec((Variable("x", 0.0, 1.0),), (Target("gain", lo=100.0), Target("ugbw", lo=1e7),
+                                             Target("current", hi=1e-3)))
+    a = Archive(spec)
+    a.add([np.array([0.1]), np.array([0.5]), np.array([0.9]), np.array([0.7])], [
+        Outcome("ok", {"gain": 200.0, "ugbw": 2e6, "current": 5e-4}),
+        Outcome("ok", {"gain": 50.0, "ugbw": 5e6, "current": 2e-3}),
+        Outcome("ok", {"gain": 0.5, "current": 1e-4}),  # no unity-gain crossing: ugbw missing
+        Outcome("nonconvergence"),
+    ])
+    _, values, ok = a.training_data()
+    assert ok.tolist() == [True, True, True, False]  # only the failed simulation is not ok
+    assert values["ugbw"][2] == 2e6  # the worst (smallest) measured ugbw
+    assert not a.scores[2].valid  # scoring itself is unchanged: a missing metric is unmet
+    keys = a.model_keys()
+    assert keys[2][0] == 1.0 and math.isfinite(keys[2][1]) and math.isinf(keys[3][1])
+    assert a.best_index(imputed=True) == 0 and keys[2] == (1.0, pytest.approx(0.995 + 0.8))

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from ckt.opt.evaluator import Outcome
-from ckt.opt.turbo import INF_KEY, TurboMethod, improves, make_state, tr_bounds, update_state
+from ckt.opt.spec import Spec, Target
+from ckt.opt.space import Variable
+from ckt.opt.turbo import (INF_KEY, TurboMethod, improves, make_state, sample_violations, tr_bounds,
+                           update_state)
 from tests.opt.fakes import TOY_INITIAL, branin_constrained, branin_spec, toy_opamp, toy_spec
 
 
@@ -128,9 +131,37 @@ def test_restart_keeps_data_and_opens_a_new_epoch():
     m.tell(pts, [branin_constrained(sp.from_unit(p)) for p in pts])
     assert m.state.epoch == 1 and m.state.length == make_state(2, 4).length
     assert len(m.archive) == n_before + 4  # data kept
-    fresh = m.ask(4)  # the new epoch's Sobol design
+    fresh = m.ask(4)  # the new epoch's first batch: Thompson samples over the whole cube
     m.tell(fresh, [branin_constrained(sp.from_unit(p)) for p in fresh])
     assert m.archive.epochs[-4:] == [1, 1, 1, 1]
     best_new = m.archive.best_index(epoch=1)
     assert m.archive.epochs[best_new] == 1
     assert np.allclose(m.training_set()[3], m.archive.points[best_new])
+
+
+def test_restart_batch_searches_the_whole_cube(monkeypatch):
+    spec = branin_spec()
+    sp = spec.space
+    m = TurboMethod(spec, batch_size=4, seed=0, n_init=4)
+    _drive(m, branin_constrained, sp, 2, 4)
+    m.state = replace(m.state, length=m.state.length_min * 1.5, failure_counter=m.state.failure_tolerance - 1,
+                      best_key=(-1.0, -1.0))
+    pts = m.ask(4)
+    m.tell(pts, [branin_constrained(sp.from_unit(p)) for p in pts])
+    calls = []
+    real = m._thompson
+    monkeypatch.setattr(m, "_thompson", lambda n, already, whole_cube=False: calls.append(whole_cube)
+                        or real(n, already, whole_cube))
+    m.ask(4)
+    m.ask(4)
+    assert calls == [True, False]  # only the restart's first batch leaves the region
+
+
+def test_log_slack_weighs_a_tenfold_miss_the_same_on_either_bound():
+    spec = Spec((Variable("x", 0.0, 1.0),), (Target("ugbw", lo=1e7), Target("current", hi=1e-3)))
+    samples = {"ugbw": np.array([[1e6, 1e7]]), "current": np.array([[1e-3, 1e-2]])}
+    lin, _ = sample_violations(spec, samples)
+    assert lin[0, 0] == pytest.approx(0.9) and lin[0, 1] == pytest.approx(9.0)
+    logged, slack = sample_violations(spec, samples, frozenset({"ugbw", "current"}))
+    assert logged[0, 0] == pytest.approx(math.log(10)) and logged[0, 1] == pytest.approx(math.log(10))
+    assert slack[0, 0] == pytest.approx(-math.log(10))
