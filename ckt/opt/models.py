@@ -20,7 +20,10 @@ outcome transform, so that pathwise posterior samples are un-standardised in one
 Fitting uses ``fit_gpytorch_mll`` starting from the previous fit's hyperparameters; when fitting
 fails (a Cholesky error, a non-finite loss) the previous hyperparameters are kept, so one bad
 iteration never stops a run. Failed simulations never reach a metric GP: they only enter the label
-GP, which the optimiser treats as one more constraint (success probability ``>= 0.5``).
+GP, which the optimiser treats as one more constraint (success probability ``>= 0.5``). A simulation
+that ran but could not measure some metric (an op-amp whose gain never reaches 1 has no unity-gain
+frequency or phase margin) is not a failure: the metric gets its worst observed value
+(``Archive.training_data``), so the GPs still learn from the design.
 """
 
 from __future__ import annotations
