@@ -109,7 +109,7 @@ def markdown(rows: Sequence[dict], default_power_w: float | None) -> str:
     def uw(x: float | None) -> str:
         return "–" if x is None else f"{x * 1e6:.1f}"
 
-    lines = ["| method | feasible runs | median sims to feasible | median best power (µW) | best–worst (µW) "
+    lines = ["| method | feasible runs | median sims to feasible | median best power of feasible runs (µW) | best–worst (µW) "
              "| median wall (s) |", "|---|---|---|---|---|---|"]
     for r in rows:
         sims = "–" if r["median_sims_to_feasible"] is None else f"{r['median_sims_to_feasible']:g}"
@@ -141,14 +141,15 @@ def plot(runs: Sequence[dict], methods: Sequence[str], budget: int, default_powe
         hi = np.where(finite.any(axis=0), np.max(np.where(finite, c, -np.inf), axis=0), np.nan)
         line, = ax.step(x, np.where(np.isfinite(med), med, np.nan), where="post",
                         label=f"{m} (median of {len(mine)})")
-        ax.fill_between(x, lo, hi, step="post", alpha=0.2, color=line.get_color(), linewidth=0)
+        ax.fill_between(x, lo, hi, step="post", alpha=0.12, color=line.get_color(), linewidth=0)
         axf.step(x, finite.mean(axis=0), where="post", color=line.get_color())
     if default_power_w is not None:
         ax.axhline(default_power_w * 1e6, color="grey", linestyle="--", linewidth=1,
                    label="netlist sizes (infeasible)")
     ax.set_ylabel("best feasible power (µW)")
     ax.set_title("folded cascode (PTM 180 nm): power under gain/UGBW/PM targets\n"
-                 "band: best to worst feasible seed", fontsize=10)
+                 "line: median over seeds, drawn once more than half are feasible; "
+                 "band: best to worst feasible seed", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     axf.set_ylabel("seeds feasible")
