@@ -109,11 +109,12 @@ def markdown(rows: Sequence[dict], default_power_w: float | None) -> str:
     def uw(x: float | None) -> str:
         return "–" if x is None else f"{x * 1e6:.1f}"
 
-    lines = ["| method | feasible runs | median sims to feasible | median best power of feasible runs (µW) | best–worst (µW) "
-             "| median wall (s) |", "|---|---|---|---|---|---|"]
+    lines = ["| method | feasible runs | median sims to feasible | median best power of feasible runs (µW) "
+             "| best–worst (µW) | median wall (s) |", "|---|---|---|---|---|---|"]
     for r in rows:
         sims = "–" if r["median_sims_to_feasible"] is None else f"{r['median_sims_to_feasible']:g}"
-        spread = "–" if r["min_best_power_w"] is None else f"{uw(r['min_best_power_w'])}–{uw(r['max_best_power_w'])}"
+        lo, hi = r["min_best_power_w"], r["max_best_power_w"]
+        spread = "–" if lo is None else f"{uw(lo)}–{uw(hi)}"
         lines.append(f"| {r['method']} | {r['feasible']}/{r['runs']} | {sims} | {uw(r['median_best_power_w'])} "
                      f"| {spread} | {r['median_wall_s']:.0f} |")
     if default_power_w is not None:
