@@ -233,4 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except CktError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
