@@ -48,8 +48,8 @@ def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | N
             write_outputs=lambda out, res, run: _netlist_outputs(netlist, evaluator, out, res),
         )
     verdict = "feasible" if result.feasible else "INFEASIBLE (closest design kept)"
-    click.echo(f"{verdict}: {result.n_sims} simulations, first feasible after {result.sims_to_feasible}; "
-               f"results in {Path(out_dir) / 'result.json'}")
+    first = f", first feasible after {result.sims_to_feasible}" if result.sims_to_feasible else ""
+    click.echo(f"{verdict}: {result.n_sims} simulations{first}; results in {Path(out_dir) / 'result.json'}")
     if result.binding_constraints:
         click.echo("binding constraints: " + "; ".join(result.binding_constraints))
 

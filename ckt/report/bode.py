@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from ckt.report.units import si
 from ckt.sim import measure as ms
 
 
@@ -53,7 +54,7 @@ def plot_bode(freq, h, path: str | os.PathLike, *, title: str = "") -> str:
             dc = ms.dc_phase_deg(phase[0])
             for ax in (ax_m, ax_p):
                 ax.axvline(fu, color="tab:red", ls="--", lw=0.8)
-            ax_m.annotate(f"UGBW {fu:.4g} Hz", (fu, 0.0), textcoords="offset points", xytext=(5, 5), fontsize=8)
+            ax_m.annotate(f"UGBW {si(fu, 'Hz')}", (fu, 0.0), textcoords="offset points", xytext=(5, 5), fontsize=8)
             ax_p.axhline(dc - 180.0, color="grey", lw=0.8)
             ax_p.annotate(f"PM {pm:.3g} deg", (fu, dc - 180.0 + pm), textcoords="offset points", xytext=(5, 5),
                           fontsize=8)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ckt.report.convergence import plot_convergence
 from ckt.report.sensitivity_plot import plot_sensitivity
+from ckt.report.units import metric, si
 
 
 def write_run_outputs(out: Path, result, spec) -> dict[str, str]:
@@ -25,6 +26,10 @@ def write_run_outputs(out: Path, result, spec) -> dict[str, str]:
                                                title="sensitivity at the best design"):
         files["sensitivity"] = "sensitivity.png"
     return files
+
+
+def _margin(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:+.1f} %"
 
 
 def _fmt(x) -> str:
@@ -43,27 +48,31 @@ def write_report(out: Path, result, spec) -> Path:
     verdict = "**feasible**" if result.feasible else "**infeasible** — closest design shown"
     lines += [f"- Result: {verdict}",
               f"- Simulations: {result.n_sims} of {result.budget} (batch {result.batch}); "
-              f"failed {result.n_failed}; reused {result.n_reused}; warm-start designs {result.n_warm}; "
+              f"not fully measured {result.n_failed} (simulation failed, or a metric such as UGBW did not "
+              f"exist); reused {result.n_reused}; warm-start designs {result.n_warm}; "
               f"extra {result.n_extra_sims}",
               f"- Simulations to first feasible design: {_fmt(result.sims_to_feasible)}",
               f"- Stopped: {result.stopped}; wall time {result.wall_s:.1f} s", ""]
     if result.binding_constraints:
         lines += ["Binding (unmet) constraints: " + "; ".join(f"`{c}`" for c in result.binding_constraints), ""]
     if result.targets:
-        lines += ["## Targets", "", "| metric | min | max | value | margin | met |", "|---|---|---|---|---|---|"]
+        lines += ["## Targets", "", "Margin: slack to the nearest bound, relative to that bound.", "",
+                  "| metric | min | max | value | margin | met |", "|---|---|---|---|---|---|"]
         for name, t in result.targets.items():
-            lines.append(f"| {name} | {_fmt(t['min'])} | {_fmt(t['max'])} | {_fmt(t['value'])} | "
-                         f"{_fmt(t['margin'])} | {_fmt(t['met'])} |")
+            lines.append(f"| {name} | {metric(name, t['min'])} | {metric(name, t['max'])} | "
+                         f"{metric(name, t['value'])} | {_margin(t['margin'])} | {_fmt(t['met'])} |")
         lines.append("")
     if result.objective:
         o = result.objective
-        lines += [f"Objective: {o['sense']} `{o['name']}` = {_fmt(o['value'])}", ""]
+        lines += [f"Objective: {o['sense']} `{o['name']}` = {metric(o['name'], o['value'])}", ""]
     if result.best:
         lines += ["## Best design", "", "| variable | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in result.best["params"].items()]
-        lines += ["", "| measured | value |", "|---|---|"]
-        for k, v in {**result.best["metrics"], **result.best["measurements"]}.items():
-            lines.append(f"| {k} | {_fmt(v)} |")
+        lines += [f"| {k} | {si(v)} |" for k, v in result.best["params"].items()]
+        others = {k: v for k, v in {**result.best["metrics"], **result.best["measurements"]}.items()
+                  if k not in result.targets}
+        if others:
+            lines += ["", "| also measured | value |", "|---|---|"]
+            lines += [f"| {k} | {metric(k, v) if isinstance(v, float) else _fmt(v)} |" for k, v in others.items()]
         lines.append("")
     for key, caption in (("convergence", "Convergence"), ("bode", "Bode plot of the best design"),
                          ("sensitivity", "Sensitivity")):
@@ -71,8 +80,8 @@ def write_report(out: Path, result, spec) -> Path:
             lines += [f"## {caption}", "", f"![{caption}]({result.files[key]})", ""]
     sens = result.sensitivity
     if sens:
-        lines += ["Sensitivity unit: metric change, normalised by its target bound, per full range of the "
-                  "variable.", ""]
+        lines += ["Sensitivity unit: change of a metric across the full range of a variable, divided by the "
+                  "metric's target bound (by its value at the best design when it has no bound).", ""]
         for key, caption in (("gp_gradient", "GP posterior-mean gradient"),
                              ("finite_difference", "Finite differences")):
             table = sens.get(key)
