@@ -27,3 +27,11 @@ def test_metric_units(name, unit):
 
 def test_metric_formats_in_its_unit():
     assert metric("power_w", 3.676e-05) == "36.76 µW"
+
+
+def test_convergence_axis_reads_in_prefixed_units():
+    from ckt.report.convergence import _axis_unit
+
+    assert _axis_unit([3.6e-5, 7e-5], "W") == (1e-6, "µW")
+    assert _axis_unit([52.0], "dB") == (1.0, "dB")
+    assert _axis_unit([float("nan")], "W") == (1.0, "W")

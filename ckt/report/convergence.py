@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
+
+from ckt.report.units import metric_unit, prefix
 
 
 def plot_convergence(objective: Sequence[float | None], violation: Sequence[float | None], path: str | Path, *,
@@ -32,8 +35,9 @@ def plot_convergence(objective: Sequence[float | None], violation: Sequence[floa
     if objective_name:
         ax2 = axes[1][0]
         o = [float("nan") if x is None else x for x in objective]
-        ax2.step(n, o, where="post", color="tab:blue")
-        ax2.set_ylabel(f"best {objective_name}\n(feasible)")
+        scale, unit = _axis_unit(o, metric_unit(objective_name))
+        ax2.step(n, [x / scale for x in o], where="post", color="tab:blue")
+        ax2.set_ylabel(f"best {objective_name}" + (f" ({unit})" if unit else "") + "\n(feasible)")
         ax2.grid(alpha=0.3)
     axes[-1][0].set_xlabel("simulations")
     if title:
@@ -43,3 +47,12 @@ def plot_convergence(objective: Sequence[float | None], violation: Sequence[floa
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _axis_unit(values: Sequence[float], unit: str) -> tuple[float, str]:
+    """A power-of-1000 scale and prefixed unit for an axis (``1e-6, "µW"``), so ticks read plainly."""
+    finite = [abs(x) for x in values if math.isfinite(x) and x != 0]
+    if not finite or unit in ("dB", "°"):
+        return 1.0, unit
+    scale, letter = prefix(max(finite))
+    return scale, letter + unit

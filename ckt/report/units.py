@@ -22,6 +22,16 @@ def metric_unit(name: str) -> str:
     return ""
 
 
+def prefix(x: float, digits: int = 4) -> tuple[float, str]:
+    """The SI scale and prefix ``x`` reads best in (``3.6e-5 -> (1e-6, "µ")``), after rounding to ``digits``."""
+    if x == 0 or not math.isfinite(x):
+        return 1.0, ""
+    exp3 = max(-15, min(12, 3 * math.floor(math.log10(abs(x)) / 3)))
+    if abs(float(f"{x / 10 ** exp3:.{digits}g}")) >= 1000 and exp3 < 12:  # rounding carried over
+        exp3 += 3
+    return 10.0 ** exp3, _PREFIXES[exp3]
+
+
 def si(x: float | None, unit: str = "", digits: int = 4) -> str:
     """``x`` with an SI prefix and ``digits`` significant digits; dB and degrees stay unprefixed."""
     if x is None:
@@ -30,13 +40,9 @@ def si(x: float | None, unit: str = "", digits: int = 4) -> str:
         return str(x)
     if unit in ("dB", "°") or x == 0:
         return f"{x:.{digits}g}{' ' + unit if unit and unit != '°' else unit}"
-    exp3 = max(-15, min(12, 3 * math.floor(math.log10(abs(x)) / 3)))
-    text = f"{x / 10 ** exp3:.{digits}g}"
-    if float(text) >= 1000 and exp3 < 12:  # rounding carried into the next prefix
-        exp3 += 3
-        text = f"{x / 10 ** exp3:.{digits}g}"
-    prefix = _PREFIXES[exp3]
-    return f"{text} {prefix}{unit}" if prefix or unit else text
+    scale, letter = prefix(x, digits)
+    text = f"{x / scale:.{digits}g}"
+    return f"{text} {letter}{unit}" if letter or unit else text
 
 
 def metric(name: str, x: float | None, digits: int = 4) -> str:
