@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from ckt.report.figure import pyplot, save
 from ckt.report.units import si
 from ckt.sim import measure as ms
 
@@ -26,10 +27,7 @@ def plot_bode(freq, h, path: str | os.PathLike, *, title: str = "") -> str:
     Returns:
         The path written, as a string.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     f = np.real(np.asarray(freq))
     hc = np.asarray(h, dtype=complex)
@@ -59,10 +57,8 @@ def plot_bode(freq, h, path: str | os.PathLike, *, title: str = "") -> str:
             ax_p.annotate(f"PM {pm:.3g} deg", (fu, dc - 180.0 + pm), textcoords="offset points", xytext=(5, 5),
                           fontsize=8)
             ax_p.plot([fu, fu], [dc - 180.0, dc - 180.0 + pm], color="tab:red", lw=2)
-        if title:
-            fig.suptitle(title)
-        fig.tight_layout()
-        fig.savefig(os.fspath(path), dpi=110)
-    finally:
+    except BaseException:
         plt.close(fig)
+        raise
+    save(fig, path, title=title)
     return os.fspath(path)

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
+from ckt.report.figure import pyplot, save
 from ckt.report.units import metric_unit, prefix
 
 
@@ -17,10 +18,7 @@ def plot_convergence(objective: Sequence[float | None], violation: Sequence[floa
         objective: best feasible objective so far (None until a feasible design exists).
         violation: total normalised violation of the best design so far (None when none is valid).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = range(1, len(violation) + 1)
     panels = 2 if objective_name else 1
@@ -40,12 +38,8 @@ def plot_convergence(objective: Sequence[float | None], violation: Sequence[floa
         ax2.set_ylabel(f"best {objective_name}" + (f" ({unit})" if unit else "") + "\n(feasible)")
         ax2.grid(alpha=0.3)
     axes[-1][0].set_xlabel("simulations")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, title=title)
     return path
 
 

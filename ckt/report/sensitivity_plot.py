@@ -5,16 +5,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ckt.report.figure import pyplot, save
+
 
 def plot_sensitivity(tables: dict, path: str | Path, *, title: str = "") -> Path | None:
     """Draw the GP-gradient and (when present) finite-difference tables of ``ckt.opt.sensitivity``.
 
     Returns None when there is nothing to draw.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     panels = [(name, tables.get(key)) for name, key in (("GP posterior-mean gradient", "gp_gradient"),
@@ -38,10 +37,6 @@ def plot_sensitivity(tables: dict, path: str | Path, *, title: str = "") -> Path
             if math.isfinite(val):
                 ax.text(j, i, f"{val:.2g}", ha="center", va="center", fontsize=7)
         fig.colorbar(im, ax=ax, shrink=0.8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, title=title)
     return path
