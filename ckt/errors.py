@@ -92,7 +92,7 @@ class DeckPolicyError(CktError):
         refusals: every refusal found in the deck (this one first), for reports.
     """
 
-    def __init__(self, command: str, file: str, line: int, reason: str, refusals: "tuple | list" = ()) -> None:
+    def __init__(self, command: str, file: str, line: int, reason: str, refusals: tuple | list = ()) -> None:
         self.command = command
         self.file = file
         self.line = line

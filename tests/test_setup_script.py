@@ -57,7 +57,7 @@ def _machine(tmp_path: Path, *, uid: int, apt: bool, sudo: str | None, ngspice: 
 
 def _run(machine: dict) -> tuple[int, str, str]:
     env = {"PATH": machine["PATH"], "CKT_NGSPICE_LIBRARY": machine["CKT_NGSPICE_LIBRARY"]}
-    proc = subprocess.run(["/bin/sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(["/bin/sh", str(SCRIPT)], check=False, env=env, capture_output=True, text=True, timeout=60)
     log = machine["log"].read_text() if machine["log"].exists() else ""
     return proc.returncode, proc.stdout + proc.stderr, log
 
