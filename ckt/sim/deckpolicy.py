@@ -90,6 +90,8 @@ _TOKEN_RE = re.compile(r'"[^"]*"|\'[^\']*\'|[^\s"\']+')
 _REDIRECT_RE = re.compile(r"(>>?|<)&?\s*(\"[^\"]*\"|'[^']*'|[^\s<>]+)")
 _NATIVE_RE = re.compile(r"\.(so|dll|dylib|osdi|cm)(\.[0-9][0-9.]*)?$", re.IGNORECASE)
 _GLOB_CHARS = frozenset("*?[]{}")
+MAX_INCLUDE_DEPTH = 64
+"""Includes nested deeper than this are refused rather than followed (no deck needs it; recursion does)."""
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,7 @@ class _Scanner:
         self.run_dir = run_dir
         self.read_file = read_file
         self.seen: list[str] = []
+        self.depth = 0
         self.refusals: list[Refusal] = []
 
     def refuse(self, command: str, file: str, line: int, reason: str, text: str) -> None:
@@ -287,8 +290,12 @@ class _Scanner:
             self.refuse(head, file, number, f"{path} is a native library, which ngspice must not load", line)
             return
         found = self.read_file(path, file)
-        if found is not None:
+        if found is not None and self.depth >= MAX_INCLUDE_DEPTH:
+            self.refuse(head, file, number, f"includes nested deeper than {MAX_INCLUDE_DEPTH} levels", line)
+        elif found is not None:
+            self.depth += 1
             self.scan(found[1], found[0], is_top=False)
+            self.depth -= 1
         elif not (head.startswith(".lib") and len(words) == 2):  # `.lib NAME` alone opens a section
             self.refuse(head, file, number, f"included file {path} cannot be found, so it cannot be checked", line)
 

@@ -159,6 +159,14 @@ def test_include_cycle_ends_and_included_files_are_named(tmp_path: Path) -> None
     assert [(r.command, Path(r.file).name, r.line) for r in check.refusals] == [("unknowncmd", "b.inc", 3)]
 
 
+def test_deep_include_chain_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
+    for i in range(2000):
+        (tmp_path / f"{i}.inc").write_text(f".include {i + 1}.inc\n")
+    (tmp_path / "2000.inc").write_text("R1 a 0 1k\n")
+    refusals = check_deck("t\n.include 0.inc\n", source=str(tmp_path / "top.cir"), run_dir=tmp_path).refusals
+    assert [(r.command, Path(r.file).name, r.line) for r in refusals] == [(".include", "63.inc", 1)]
+
+
 def test_read_file_callback_is_used(tmp_path: Path) -> None:
     asked: list[tuple[str, str]] = []
 
