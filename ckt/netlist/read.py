@@ -13,11 +13,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ckt.errors import CktError
+from ckt.errors import CktError, NetlistParseError
 from ckt.netlist.ir import Netlist
 from ckt.netlist.source import check_text, read_source
 
 FORMATS = ("spice", "spectre", "components", "json")
+
+MISSING_INCLUDE = "include-missing"
+"""Diagnostic code of an include the readers could not find (a warning unless ``strict``)."""
 
 SPICE_EXTENSIONS = frozenset({".sp", ".spi", ".spice", ".cir", ".net", ".ckt", ".lib", ".inc", ".mod",
                               ".pm", ".cdl", ".subckt", ".ngspice"})
@@ -116,16 +119,31 @@ def parse_netlist(
 
 
 def read_netlist(
-    path: str | Path, format: str | None = None, *, include_path: Sequence[str | Path] = ()
+    path: str | Path,
+    format: str | None = None,
+    *,
+    include_path: Sequence[str | Path] = (),
+    strict: bool = False,
 ) -> Netlist:
     """Read the netlist file ``path`` in ``format`` (detected when None; see ``detect_format``).
 
-    Decoding warnings (a Latin-1 fallback) join the netlist's diagnostics; ``include_path`` is
-    passed to the SPICE reader.
+    Args:
+        path: the file.
+        format: one of ``FORMATS``, or None to detect it.
+        include_path: folders searched for SPICE includes (see ``parse_spice``).
+        strict: an include that cannot be found is an error instead of a warning.
+
+    Decoding warnings (a Latin-1 fallback) join the netlist's diagnostics.
+
+    Raises:
+        NetlistParseError: the netlist cannot be read (or, with ``strict``, an include is missing).
     """
     path = Path(path)
     source = read_source(path)
     netlist = parse_netlist(source.text, format=format, path=path, include_path=include_path)
     if source.diagnostics:
         netlist = replace(netlist, diagnostics=source.diagnostics + netlist.diagnostics)
+    missing = [d for d in netlist.diagnostics if d.code == MISSING_INCLUDE]
+    if strict and missing:
+        raise NetlistParseError([replace(d, severity="error") for d in missing])
     return netlist
