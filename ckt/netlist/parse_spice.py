@@ -25,6 +25,10 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 * Instances bind to the definitions visible from their own file: its ``.subckt`` blocks (before
   or after the instance) and those of the files it includes.
 * Reading a ``.lib`` file whole (no section requested) reads every section's content in file order.
+* Includes (``docs/netlists.md``): ``.lib FILE`` with one argument that is not a bare word
+  includes the file (LTspice); an unquoted path is the rest of the line, spaces included; a
+  relative path is looked for next to the including file, then on ``include_path`` and
+  ``CKT_INCLUDE_PATH``; one found nowhere is a warning; ``.end`` in an included file is ignored.
 * Duplicate instance names in one scope are kept; the later one is renamed ``NAME__2`` (``__3``...)
   with a warning naming both lines.
 """
