@@ -26,8 +26,9 @@ still loads the library by its include line instead of carrying a copy of it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable, TypeVar
+from typing import TypeVar
 
 from ckt.netlist.ir import Device, Diagnostic, Include, Netlist, SourceLoc, Statement
 
@@ -59,10 +60,10 @@ def _carries_devices(netlist: Netlist) -> bool:
 
 def _merge(netlist: Netlist, libraries: bool) -> tuple[dict, tuple[Diagnostic, ...]] | None:
     """The merged constructor fields and the rename warnings, or None when nothing merges."""
-    chosen = [
-        inc for inc in netlist.includes
+    chosen = {
+        id(inc) for inc in netlist.includes
         if inc.netlist is not None and (libraries or _carries_devices(inc.netlist))
-    ]
+    }
     if not chosen:
         return None
     devices: list[tuple[SourceLoc | None, tuple[Device, ...]]] = []
@@ -74,11 +75,12 @@ def _merge(netlist: Netlist, libraries: bool) -> tuple[dict, tuple[Diagnostic, .
     includes: list[Include] = []
     warnings: list[Diagnostic] = []
     for inc in netlist.includes:
-        if not any(inc is c for c in chosen):
+        content = inc.netlist
+        if content is None or id(inc) not in chosen:
             includes.append(inc)
             continue
-        inner = _merge(inc.netlist, libraries)
-        fields, more = inner if inner is not None else (_fields(inc.netlist), ())
+        inner = _merge(content, libraries)
+        fields, more = inner if inner is not None else (_fields(content), ())
         warnings += more
         devices.append((inc.loc, fields["devices"]))
         statements.append((inc.loc, fields["statements"]))
@@ -90,25 +92,26 @@ def _merge(netlist: Netlist, libraries: bool) -> tuple[dict, tuple[Diagnostic, .
     placed = _place(netlist.devices, devices)
     unique, renamed = _unique_names(placed)
     return (
-        dict(
-            title=netlist.title,
-            devices=unique,
-            subckts=tuple(subckts),
-            params=tuple(params) + netlist.params,
-            models=tuple(models),
-            includes=tuple(includes),
-            statements=_place(netlist.statements, statements),
-            globals=tuple(globals_),
-        ),
+        {
+            "title": netlist.title,
+            "devices": unique,
+            "subckts": tuple(subckts),
+            "params": tuple(params) + netlist.params,
+            "models": tuple(models),
+            "includes": tuple(includes),
+            "statements": _place(netlist.statements, statements),
+            "globals": tuple(globals_),
+        },
         tuple(warnings) + renamed,
     )
 
 
 def _fields(netlist: Netlist) -> dict:
-    return dict(
-        title=netlist.title, devices=netlist.devices, subckts=netlist.subckts, params=netlist.params,
-        models=netlist.models, includes=netlist.includes, statements=netlist.statements, globals=netlist.globals,
-    )
+    return {
+        "title": netlist.title, "devices": netlist.devices, "subckts": netlist.subckts, "params": netlist.params,
+        "models": netlist.models, "includes": netlist.includes, "statements": netlist.statements,
+        "globals": netlist.globals,
+    }
 
 
 def _place(own: tuple[_Item, ...], inserts: Iterable[tuple[SourceLoc | None, tuple[_Item, ...]]]) -> tuple[_Item, ...]:
@@ -117,7 +120,10 @@ def _place(own: tuple[_Item, ...], inserts: Iterable[tuple[SourceLoc | None, tup
     i = 0
     for loc, items in inserts:
         if loc is not None:
-            while i < len(own) and own[i].loc is not None and own[i].loc.line <= loc.line:
+            while i < len(own):
+                at = own[i].loc
+                if at is None or at.line > loc.line:
+                    break
                 out.append(own[i])
                 i += 1
         else:

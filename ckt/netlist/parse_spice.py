@@ -541,6 +541,9 @@ class _Reader:
 
     def include(self, lineno: int, word: str, rest: str, loc: SourceLoc) -> None:
         path, section, extra = _include_target(word, rest)
+        first, _, after = path.partition(" ")
+        if after and rest.lstrip()[:1] not in "'\"" and self.ctx.locate(self, path) is None and self.ctx.locate(self, first):
+            path, extra = first, " ".join([after.strip(), extra]).strip()  # ngspice's reading: the first word
         if extra:
             self.diag("warning", lineno, f"extra text after .{word} file ignored: {extra}", "include-extra")
         if len(self.stack) > 1:
@@ -848,6 +851,12 @@ class _Context:
     def is_model(self, reader: _Reader, name: str) -> bool:
         return name.lower() in reader.model_names
 
+    def locate(self, reader: _Reader, path: str) -> Path | None:
+        """The first file ``path`` names on the search order, None when there is none."""
+        if not self.follow_includes:
+            return None
+        return next((c for c in _candidates(path, reader.file, self.search) if c.is_file()), None)
+
     def follow(
         self, reader: _Reader, path: str, section: str | None, lineno: int
     ) -> tuple[Path | None, _Parsed | None]:
@@ -858,7 +867,7 @@ class _Context:
         candidates = _candidates(path, reader.file, self.search)
         if not candidates:
             return None, None  # a relative path in text without a file and no search path
-        p = next((c for c in candidates if c.is_file()), None)
+        p = self.locate(reader, path)
         if p is None:
             looked = ", ".join(dict.fromkeys(str(c.parent) for c in candidates))
             reader.diag("warning", lineno, f"included file not found: {path} (looked in {looked})", "include-missing")

@@ -20,7 +20,7 @@ from pathlib import Path
 from ckt.errors import CktError, NetlistParseError
 from ckt.netlist.ir import Diagnostic
 
-__all__ = ["Source", "decode_source", "read_source", "check_text"]
+__all__ = ["Source", "check_text", "decode_source", "read_source"]
 
 _SNIFF = 8192
 _CONTROL_SHARE = 0.1
@@ -44,8 +44,9 @@ class Source:
 
 
 def _line_of(data: bytes | str, index: int) -> int:
-    newline = b"\n" if isinstance(data, bytes) else "\n"
-    return data.count(newline, 0, index) + 1
+    if isinstance(data, bytes):
+        return data.count(b"\n", 0, index) + 1
+    return data.count("\n", 0, index) + 1
 
 
 def _binary_error(file: str | None, line: int, what: str) -> NetlistParseError:
@@ -61,7 +62,7 @@ def check_text(text: str, file: str | None = None) -> str:
     nul = text.find("\x00")
     if nul >= 0:
         raise _binary_error(file, _line_of(text, nul), "NUL byte")
-    return text[1:] if text.startswith("\ufeff") else text
+    return text.removeprefix("\ufeff")
 
 
 def decode_source(data: bytes, file: str | None = None) -> Source:
@@ -83,8 +84,7 @@ def decode_source(data: bytes, file: str | None = None) -> Source:
     odd = [i for i, b in enumerate(head) if b < 32 and b not in (9, 10, 12, 13)]
     if head and len(odd) > len(head) * _CONTROL_SHARE:
         raise _binary_error(file, _line_of(data, odd[0]), "binary content")
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return Source(data.decode("utf-8"), file)
     except UnicodeDecodeError as exc:

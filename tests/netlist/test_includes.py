@@ -279,3 +279,13 @@ def test_nul_byte_error_names_its_line(tmp_path: Path, capsys):
     assert (Path(info.value.file).name, info.value.line) == ("bad.inc", 2)
     code, _, err = cli(capsys, "parse", deck)
     assert code == 2 and f"{deck}:3: error: not a text netlist (NUL byte)" in err
+
+
+def test_unquoted_path_with_trailing_words_falls_back_to_the_first_word(tmp_path: Path):
+    (tmp_path / "m.inc").write_text("R2 a 0 1\n")
+    n = parse_spice("t\nR1 a 0 1\n.include m.inc old copy\n", path=tmp_path / "d.cir")
+    assert n.includes[0].path == "m.inc" and n.includes[0].netlist is not None
+    assert [(w.code, w.message) for w in n.warnings] == [("include-extra", "extra text after .include file ignored: old copy")]
+    (tmp_path / "m.inc old copy").write_text("R3 a 0 1\n")  # a file of that whole name wins
+    n = parse_spice("t\nR1 a 0 1\n.include m.inc old copy\n", path=tmp_path / "d.cir")
+    assert n.includes[0].path == "m.inc old copy" and n.warnings == ()

@@ -19,9 +19,11 @@ from ckt.netlist.source import check_text, decode_source, read_source
 DECKS = {
     "spice": ("d.cir", "filtre é\nR1 a 0 1k\nR2 a b 2k\n"),
     "spectre": ("d.scs", "// filtre é\nR1 (a 0) resistor r=1k\nR2 (a b) resistor r=2k\n"),
-    "components": ("d.txt", '{"ckt_type": "filtre é", "ckt_netlist": ['
-                            '{"component_type": "Res", "port_connection": {"Pos": "a", "Neg": "0"}},\n'
-                            '{"component_type": "Res", "port_connection": {"Pos": "a", "Neg": "b"}}]}\n'),
+    "components": ("d.txt", (
+        '{"ckt_type": "filtre é", "ckt_netlist": ['
+        '{"component_type": "Res", "port_connection": {"Pos": "a", "Neg": "0"}},\n'
+        '{"component_type": "Res", "port_connection": {"Pos": "a", "Neg": "b"}}]}\n'
+    )),
 }
 
 
