@@ -289,3 +289,14 @@ def test_unquoted_path_with_trailing_words_falls_back_to_the_first_word(tmp_path
     (tmp_path / "m.inc old copy").write_text("R3 a 0 1\n")  # a file of that whole name wins
     n = parse_spice("t\nR1 a 0 1\n.include m.inc old copy\n", path=tmp_path / "d.cir")
     assert n.includes[0].path == "m.inc old copy" and n.warnings == ()
+
+
+def test_graph_round_trip_returns_the_inlined_netlist():
+    from ckt.graph.bipartite import from_bipartite_nx
+    from ckt.graph.pins import from_pins_nx, to_pins_nx
+
+    n = read_netlist(AMP)
+    inlined = inline_includes(n, libraries=False)
+    assert from_bipartite_nx(to_bipartite_nx(n)) == inlined
+    assert from_pins_nx(to_pins_nx(n)) == inlined
+    assert [inc.path for inc in inlined.includes] == ["vendor lib/models 2024.lib"]
