@@ -61,14 +61,16 @@ def amp(tmp_path: Path) -> Path:
 
 def test_jobs_build_only_needed_decks(amp: Path):
     tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8)
-    assert tb.analyses() == ("ac",)
+    assert tb.metric_names[-1] == "stable"  # pm_deg brings the closed-loop check
+    assert tb.analyses() == ("ac", "follower")
     jobs = tb.jobs()
-    assert len(jobs) == 1 and jobs[0].vectors
+    assert len(jobs) == 2 and jobs[0].vectors
+    assert ".control\nac dec 100 1 0.1t\n" in jobs[1].deck and "Vtb_fb tb_out tb_inn DC 0" in jobs[1].deck
     deck = jobs[0].deck
     assert "Xtb_dut tb_vss tb_vdd tb_inn tb_inp tb_out amp" in deck
     assert ".op\n.ac dec 100 1 0.1t\n" in deck
     tb_all = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=tuple(METRICS))
-    assert tb_all.analyses() == ("ac", "cm", "psrr_p", "psrr_n", "noise", "swing", "tran")
+    assert tb_all.analyses() == ("ac", "cm", "psrr_p", "psrr_n", "noise", "swing", "tran", "follower", "pz")
     tb_cm = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=("cmrr_db",))
     assert tb_cm.analyses() == ("ac", "cm")
 
@@ -107,9 +109,9 @@ def test_bad_configuration_errors(amp: Path):
 def test_failed_simulation_is_missing_with_reason(amp: Path):
     tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8)
     result = SimResult(status="nonconvergence", message="timestep too small")
-    ms = tb.metrics([result])
+    ms = tb.metrics([result, result])
     assert ms.values == {}
-    assert set(ms.missing) == set(DEFAULT_METRICS)
+    assert set(ms.missing) == {*DEFAULT_METRICS, "stable"}
     assert "timestep too small" in ms.missing["ugbw"]
     assert ms.status == "nonconvergence" and ms.failed
 
@@ -164,6 +166,7 @@ def test_override_moves_ugbw_and_no_crossing_is_missing(amp: Path, executor):
     below_unity = measure(tb, {"r": 500}, executor)  # gm*R = 0.5: no 0 dB crossing
     assert set(below_unity.missing) == {"ugbw", "pm_deg"}
     assert "below unity" in below_unity.missing["ugbw"]
+    assert below_unity.values["stable"] == 0.0  # a follower with gain 1/3 does not follow its step
     assert below_unity.status == "partial" and not below_unity.failed
     assert below_unity.values["gain_db"] == pytest.approx(20 * math.log10(0.5), abs=1e-4)
 
