@@ -549,12 +549,14 @@ def step_response(t, v, *, t0: float, expected_step: float, tol: float = 0.01,
             settling = float(ta[i] + e0 / (e0 - e1) * (ta[i + 1] - ta[i]) - t0)
     reason = ""
     ratio = moved / expected_step
-    if not 0.5 <= ratio <= 1.5:
-        reason = (f"the output moved by {moved:.4g} V for an expected {expected_step:.4g} V step "
-                  "(stuck, latched or oscillating about another level)")
-    elif tail_pp > 2 * band:
-        reason = (f"the output still oscillates at the end of the {window:.4g} s window "
+    if tail_pp > 2 * band:
+        wiggle = np.sign(va[in_tail] - final)
+        how = "oscillates" if np.count_nonzero(wiggle[1:] * wiggle[:-1] < 0) >= 2 else "drifts"
+        reason = (f"the output still {how} in the last {tail:.0%} of the {window:.4g} s window "
                   f"({tail_pp:.4g} V peak-to-peak, band ±{band:.4g} V)")
+    elif not 0.5 <= ratio <= 1.5:
+        reason = (f"the output moved by {moved:.4g} V for an expected {expected_step:.4g} V step "
+                  "(stuck or latched)")
     elif settling is None:
         reason = f"the output does not settle into ±{band:.4g} V before the last {tail:.0%} of the {window:.4g} s window"
     return StepResponse(initial, final, overshoot, settling, ringing, tail_pp, not reason, reason)
