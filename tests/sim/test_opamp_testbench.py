@@ -266,3 +266,66 @@ def test_pvt_sweep_supply_and_temperature(amp: Path, executor):
     worst = worst_case(points)
     assert worst.values["power_w"] == pytest.approx(2.0**2 / 10e3, rel=1e-9)
     assert worst.values["noise_in_v_rthz"] == pytest.approx(math.sqrt(4 * BOLTZMANN * 400.15 / 1e0), rel=1e-3)
+
+
+def test_every_option_is_a_documented_field():
+    from dataclasses import fields
+
+    from ckt.sim.testbench.opamp import coerce_option, option_fields
+
+    opts = option_fields()
+    for name in ("tran_window", "step", "settle_tol", "ac_start", "ac_stop", "corner", "bias", "ibias", "cload",
+                 "rload", "vcm", "temp", "noise_band", "follower_window", "follower_cycles", "swing_r"):
+        assert name in opts and opts[name].doc, name
+    caller = {"netlist", "dut", "ports", "pdk", "models", "metric_names", "timeout_s"}
+    assert {f.name for f in fields(OpAmpTestbench)} == set(opts) | caller
+    assert coerce_option("tran_window", "20u") == pytest.approx(20e-6)
+    assert coerce_option("ac_points", 50.0) == 50 and isinstance(coerce_option("ac_points", "50"), int)
+    assert coerce_option("step", None) is None
+    assert coerce_option("noise_band", ["1", "10meg"]) == (1.0, 10e6)
+    assert coerce_option("bias", {"IBIAS": "20u"}) == {"ibias": pytest.approx(20e-6)}
+    assert coerce_option("corner", "ss") == "ss"
+    with pytest.raises(CktError, match="unknown testbench option 'tran_windw'.*tran_window"):
+        coerce_option("tran_windw", 1.0)
+    with pytest.raises(CktError, match="settle_tol: expected a number"):
+        coerce_option("settle_tol", "one percent")
+    with pytest.raises(CktError, match="ac_points: expected a whole number"):
+        coerce_option("ac_points", 2.5)
+    with pytest.raises(CktError, match="expected a number"):
+        coerce_option("cload", True)
+
+
+def test_messages_name_knobs_that_exist():
+    """Every "raise X" / "set X" advice in the testbench's messages names a real option."""
+    import ast
+
+    from ckt.sim.testbench import opamp
+    from ckt.sim.testbench.opamp import option_fields
+
+    source = Path(opamp.__file__).read_text()
+    texts = [n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    knobs = {m.group(1) for t in texts for m in re.finditer(r"\b(?:raise|set) ([a-z_]+)\b", t)}
+    assert knobs >= {"tran_window", "follower_window", "ac_stop"}
+    assert knobs <= set(option_fields())
+
+
+def test_follower_and_pz_decks_are_unity_gain_followers(amp: Path):
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=("stable", "rhp_poles"))
+    follower, pz = (j.deck for j in tb.jobs())
+    assert "Vtb_in tb_inp 0 DC 895m AC 1 PULSE(895m 905m 0 1p 1p 1e6 2e6)" in follower
+    assert "Vtb_fb tb_out tb_inn DC 0" in follower and "let tb_tstop = 40/tb_fscale" in follower
+    assert ".pz tb_inp 0 tb_out 0 vol pol" in pz and "Ltb_servo" not in pz
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_single_pole_follower_is_stable_first_order(amp: Path, executor):
+    """Follower of the single-pole amp: tau = C_total / (gm + 1/R), one LHP pole, no overshoot."""
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, cload=1e-12, settle_tol=1e-3,
+                        metric_names=("stable", "overshoot_pct", "ringing", "step_settling_s", "rhp_poles"))
+    ms = measure(tb, {}, executor)
+    assert ms.status == "ok", ms.missing
+    tau = 2e-12 / (1e-3 + 1e-6)
+    assert ms.values["stable"] == 1.0 and ms.values["ringing"] == 0.0 and ms.values["rhp_poles"] == 0.0
+    assert ms.values["overshoot_pct"] < 0.01
+    assert ms.values["step_settling_s"] == pytest.approx(tau * math.log(1000), rel=2e-2)
