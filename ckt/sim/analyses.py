@@ -9,7 +9,6 @@ after the testbench's devices. Numbers are written with ``format_number`` (exact
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from ckt.errors import CktError
 from ckt.netlist.ir import Statement
@@ -123,7 +122,7 @@ class ScaledTran:
         _positive("ScaledTran", self.cycles, self.min_stop, self.points)
 
 
-Analysis = Union[Op, Ac, Dc, Tran, Noise, Pz, Options, ScaledTran]
+Analysis = Op | Ac | Dc | Tran | Noise | Pz | Options | ScaledTran
 
 
 def _ac_args(a: Ac) -> str:
@@ -144,8 +143,8 @@ def render(analysis: Analysis) -> str:
     if isinstance(analysis, Noise):
         return f".noise v({analysis.output}) {analysis.source} {_ac_args(analysis.sweep)}"
     if isinstance(analysis, Pz):
-        a = analysis
-        return f".pz {a.in_p} {a.in_n} {a.out_p} {a.out_n} {a.transfer} {a.kind}"
+        pz = analysis
+        return f".pz {pz.in_p} {pz.in_n} {pz.out_p} {pz.out_n} {pz.transfer} {pz.kind}"
     if isinstance(analysis, Options):
         return ".options " + " ".join(f"{k}={_n(v)}" for k, v in analysis.values)
     if isinstance(analysis, ScaledTran):

@@ -115,7 +115,7 @@ class MetricSet:
                 "status": str(getattr(self.status, "value", self.status)), "messages": dict(self.messages)}
 
 
-def _opt(default, doc: str, *, factory: bool = False):  # noqa: ANN001, ANN202
+def _opt(default, doc: str, *, factory: bool = False):
     """A user-settable testbench option: a dataclass field carrying its documentation."""
     if factory:
         return field(default_factory=default, metadata={"doc": doc})
@@ -266,7 +266,7 @@ class OpAmpTestbench:
         needed = {d for m in self.metric_names for d in METRICS[m].decks}
         return tuple(a for a in ANALYSES if a in needed)
 
-    def jobs(self, params: Mapping[str, float | str] = {}) -> list[SimJob]:  # noqa: B006
+    def jobs(self, params: Mapping[str, float | str] = {}) -> list[SimJob]:
         """One ``SimJob`` per deck in ``analyses()``, with the ``.param`` overrides ``params``.
 
         Raises:
@@ -563,7 +563,7 @@ class _Evaluation:
                          bode=self._optional(lambda: self.transfer("ac", "diff"), "ac"),
                          step=self._optional(lambda: self.follower_wave()[:2], "follower"))
 
-    def _optional(self, get: Callable[[], tuple[np.ndarray, np.ndarray]], deck: str):  # noqa: ANN202
+    def _optional(self, get: Callable[[], tuple[np.ndarray, np.ndarray]], deck: str):
         if deck not in self.by_deck or not self.by_deck[deck].ok:
             return None
         try:
@@ -615,7 +615,7 @@ class _Evaluation:
         return ms.gain_bandwidth(*self.open_loop())
 
     def rejection(self, deck: str, source: str, what: str) -> float:
-        f, h = self.open_loop()
+        _, h = self.open_loop()
         _, hx = self.transfer(deck, source)
         ax = abs(hx[0])
         if ax == 0:
@@ -818,7 +818,7 @@ METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in (
 )})
 
 
-def measure(tb: OpAmpTestbench, params: Mapping[str, float | str] = {}, executor=None) -> MetricSet:  # noqa: B006
+def measure(tb: OpAmpTestbench, params: Mapping[str, float | str] = {}, executor=None) -> MetricSet:
     """Build ``tb``'s jobs for ``params``, run them (``executor`` or the default local pool), measure."""
     jobs = tb.jobs(params)
     if executor is None:
