@@ -518,6 +518,11 @@ def step_response(t, v, *, t0: float, expected_step: float, tol: float = 0.01,
         raise ValueError(f"tol must lie in (0, 1), got {tol}")
     if expected_step == 0:
         raise MeasurementError("step_response: the expected step is zero")
+    va_raw = np.asarray(v, dtype=float).ravel()
+    if va_raw.size and not np.all(np.isfinite(va_raw)):
+        first = float(np.asarray(t, dtype=float).ravel()[np.argmin(np.isfinite(va_raw))])
+        return StepResponse(float(va_raw[0]), math.inf, math.inf, None, 0, math.inf, False,
+                            f"the output diverges (non-finite from t={first:.4g} s)")
     ta, va = _as_xy(t, v, "step_response")
     initial = float(np.interp(t0, ta, va))
     keep = ta >= t0

@@ -306,5 +306,8 @@ def test_step_sustained_oscillation_and_latch_are_unstable():
     late = 0.01 * (1 - np.exp(-t / 1e-7)) + 1.5e-4 * (np.abs(t - 33e-6) < 0.2e-6)
     r = m.step_response(t, late, t0=0.0, expected_step=0.01)  # a glitch out of the band inside the tail
     assert not r.stable and r.settling_s is None and "does not settle" in r.reason
+    diverging = np.where(t > 20e-6, np.inf, 0.01)
+    r = m.step_response(t, diverging, t0=0.0, expected_step=0.01)
+    assert not r.stable and "diverges" in r.reason
     with pytest.raises(MeasurementError, match="expected step is zero"):
         m.step_response(t, slow, t0=0.0, expected_step=0.0)

@@ -751,8 +751,11 @@ class _Evaluation:
         return s.settling_s
 
     def rhp_poles(self) -> float:
-        plot = _plot(self.by_deck["pz"], "pz", "pole(1)")
-        poles = np.array([complex(v[0]) for k, v in plot.items() if k.startswith("pole(") and len(v)])
+        plots = [v for k, v in self.by_deck["pz"].vectors.items() if k.startswith("pz")]
+        # the shared library names a pole "pole(1)", a raw file "v(pole(1))"
+        poles = np.array([complex(v[0]) for plot in plots[:1] for k, v in plot.items() if "pole(" in k and len(v)])
+        if not plots:
+            raise MeasurementError("the simulation returned no pz analysis")
         if not np.all(np.isfinite(poles)):
             raise MeasurementError("ngspice's pole analysis returned non-finite poles")
         scale = float(np.max(np.abs(poles))) if poles.size else 0.0
