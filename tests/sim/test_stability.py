@@ -131,3 +131,13 @@ def test_transistor_level_low_margin_shows_in_the_step(executor):
     nominal = measure(tb, {}, executor)
     assert nominal.values["pm_deg"] > 30 and nominal.values["overshoot_pct"] < low.values["overshoot_pct"] / 2
     assert nominal.values["stable"] == 1.0
+
+
+def test_subprocess_backend_fixed_window_and_poles(executor):
+    """ngspice -b names poles v(pole(n)) in its raw file; a fixed window needs no .control script."""
+    tb = OpAmpTestbench(DATA / "three_stage.cir", "three", vdd=1.8, cload=10e-12, follower_window=20e-6,
+                        backend="subprocess", metric_names=("stable", "rhp_poles"))
+    ms = measure(tb, {}, executor)
+    assert ms.values == {"stable": 1.0, "rhp_poles": 0.0}
+    unstable = measure(tb, {"cc": "3n"}, executor)
+    assert unstable.values["rhp_poles"] == 2.0 and unstable.values["stable"] == 0.0
