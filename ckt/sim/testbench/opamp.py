@@ -102,17 +102,22 @@ class MetricSet:
 
     @property
     def ok(self) -> bool:
-        return str(getattr(self.status, "value", self.status)) == "ok"
+        return _text(self.status) == "ok"
 
     @property
     def failed(self) -> bool:
         """Whether a simulation failed (as opposed to a metric being unmeasurable)."""
-        return str(getattr(self.status, "value", self.status)) not in ("ok", "partial")
+        return _text(self.status) not in ("ok", "partial")
 
     def to_dict(self) -> dict:
         """JSON-ready: ``values``, ``missing``, ``status`` and ``messages``."""
         return {"values": dict(self.values), "missing": dict(self.missing),
-                "status": str(getattr(self.status, "value", self.status)), "messages": dict(self.messages)}
+                "status": _text(self.status), "messages": dict(self.messages)}
+
+
+def _text(status: object) -> str:
+    """A status as plain text, whether it is a string or a str-valued enum (``ckt.sim.result``)."""
+    return str(getattr(status, "value", status))
 
 
 def _opt(default, doc: str, *, factory: bool = False):
@@ -769,8 +774,7 @@ class _Evaluation:
 
 
 def _status(result: SimResult) -> str:
-    """A result's status as plain text, whether it is a string or a str-valued enum."""
-    return str(getattr(result.status, "value", result.status))
+    return _text(result.status)
 
 
 @dataclass(frozen=True)
