@@ -110,6 +110,10 @@ def test_failed_simulation_is_missing_with_reason(amp: Path):
     tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8)
     result = SimResult(status="nonconvergence", message="timestep too small")
     ms = tb.metrics([result, result])
+    pz_failed = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=("rhp_poles",)).metrics(
+        [SimResult(status="error", message="pz: singular matrix")])
+    assert pz_failed.status == "partial" and not pz_failed.failed and pz_failed.messages == {}
+    assert pz_failed.missing == {"rhp_poles": "pz simulation error: pz: singular matrix"}
     assert ms.values == {}
     assert set(ms.missing) == {*DEFAULT_METRICS, "stable"}
     assert "timestep too small" in ms.missing["ugbw"]

@@ -63,6 +63,10 @@ ROLES = ("vss", "vdd", "inn", "inp", "out")
 
 ANALYSES = ("ac", "cm", "psrr_p", "psrr_n", "noise", "swing", "tran", "follower", "pz")
 """Every deck, in ``jobs`` order."""
+CHECK_DECKS = frozenset({"follower", "pz"})
+"""Decks whose failure leaves only their own metrics missing (status ``partial``), not the evaluation
+failed: ngspice's pole analysis often fails, and an unstable follower's growing output can end its
+transient with "timestep too small" — either way the other metrics are still good."""
 
 DEFAULT_METRICS = ("gain_db", "ugbw", "pm_deg", "gbw", "power_w")
 """The cheap set: the ``ac`` deck and its operating point (plus ``stable``, which ``pm_deg`` brings)."""
@@ -559,12 +563,13 @@ class _Evaluation:
                 missing[name] = "not finite"
                 continue
             values[name] = value
-        if failed:
-            status = next(iter(failed.values())).status
+        fatal = {d: r for d, r in failed.items() if d not in CHECK_DECKS}
+        if fatal:
+            status = next(iter(fatal.values())).status
         else:
             status = "partial" if missing else OK
         return MetricSet(values=values, missing=missing, status=status,
-                         messages={d: r.message or _status(r) for d, r in failed.items()},
+                         messages={d: r.message or _status(r) for d, r in fatal.items()},
                          bode=self._optional(lambda: self.transfer("ac", "diff"), "ac"),
                          step=self._optional(lambda: self.follower_wave()[:2], "follower"))
 
