@@ -49,7 +49,7 @@ import numpy as np
 
 from ckt.errors import CktError, NetlistError
 from ckt.netlist.ir import Device, DeviceKind, Netlist
-from ckt.netlist.units import parse_number
+from ckt.netlist.units import format_number, parse_number
 from ckt.netlist.write import write_spice
 from ckt.pdk.registry import Pdk
 from ckt.sim import analyses as an
@@ -309,7 +309,6 @@ class OpAmpTestbench:
 
         return global_scope(prepared.netlist).get(name.lower())
 
-
     def deck(self, analysis: str, prepared: PreparedNetlist) -> str:
         """The deck text of ``analysis`` (one of ``ANALYSES``) on a prepared netlist."""
         devices, analyses = self.circuit(analysis, prepared)
@@ -497,8 +496,6 @@ def coerce_option(name: str, value: object) -> object:
 
 
 def _n(x: float) -> str:
-    from ckt.netlist.units import format_number
-
     return format_number(float(f"{float(x):.12g}"))
 
 
