@@ -64,6 +64,28 @@ class ConvergenceError(SimulationError):
     """ngspice ran but did not converge (operating point or time step)."""
 
 
+class SimulatorNotFoundError(CktError):
+    """ngspice (its shared library or its ``ngspice`` executable) cannot be loaded or started here.
+
+    Raised at once, before any result, because every simulation would fail the same way.
+
+    Args:
+        component: what is missing (``"libngspice"`` or ``"ngspice"``).
+        detail: what was tried and what went wrong.
+        fix: how to install or point at it.
+    """
+
+    def __init__(self, component: str, detail: str, fix: str) -> None:
+        super().__init__(f"{component} is not available: {detail}\n  fix: {fix}")
+        self.component = component
+        self.detail = detail
+        self.fix = fix
+
+    def __reduce__(self) -> tuple[type[SimulatorNotFoundError], tuple[str, str, str]]:
+        # Crosses process boundaries (worker pipes, Ray) with its fields intact.
+        return (type(self), (self.component, self.detail, self.fix))
+
+
 class SpecError(CktError):
     """A sizing spec file is malformed or inconsistent with its netlist."""
 

@@ -64,7 +64,7 @@ from ckt.pdk.registry import Pdk
 from ckt.sim import measure as ms
 from ckt.sim.deck import PreparedNetlist, load_netlist, prepare
 from ckt.sim.measure import MeasurementError
-from ckt.sim.result import OK, SimJob, SimResult
+from ckt.sim.result import SimJob, SimResult, Status
 
 ROLES = ("vss", "vdd", "inn", "inp", "out")
 """The port roles every op-amp DUT must map."""
@@ -480,7 +480,7 @@ class _Evaluation:
         if failed:
             status = next(iter(failed.values())).status
         else:
-            status = "partial" if self.missing else OK
+            status = "partial" if self.missing else Status.OK
         bode = None
         if "ac" in self.by_deck and self.by_deck["ac"].ok:
             try:

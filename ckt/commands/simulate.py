@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from ckt.errors import CktError, SimulationError
+from ckt.sim.result import Status
 
 
 def _pairs(items: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
@@ -177,7 +178,7 @@ def _run_testbench(tb, overrides, new_executor, plot_path, title: str) -> dict:
     ms = tb.metrics(results)
     report = {
         "file": title,
-        "status": "ok" if not ms.failed else ms.status,
+        "status": Status.OK if not ms.failed else ms.status,
         "elapsed_s": time.perf_counter() - start,
         "measurements": {},
         "metrics": dict(ms.values),
@@ -204,7 +205,7 @@ def _emit(report: dict, as_json: bool, plot_path: str | None) -> None:
         click.echo(json.dumps(report, indent=2))
     else:
         _table(report)
-    if report["status"] != "ok":
+    if report["status"] != Status.OK:
         from ckt.sim.testbench.opamp import one_line
 
         raise SimulationError(f"{report['file']}: simulation {report['status']}: "
