@@ -1,4 +1,4 @@
-"""Running many simulations: the ``Executor`` interface and the local process pool.
+"""Running many simulations: the local process pool, and choosing an executor by name.
 
 An executor takes a batch of ``SimJob`` and yields ``(index, SimResult)`` as results complete;
 a failed, hung or crashing simulation costs its own job and nothing else, while a missing
@@ -12,65 +12,19 @@ so no ``if __name__ == "__main__":`` guard is needed around code that uses an ex
 
 from __future__ import annotations
 
-import abc
 import atexit
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ckt.sim.backends import JobRunner
-from ckt.sim.result import SimJob, SimResult
+from ckt.sim.executor_base import Executor
+from ckt.sim.result import SimJob
 from ckt.sim.scheduler import Outcome, Scheduler
 from ckt.sim.worker import LocalPool, WorkerProcess
 
 if TYPE_CHECKING:
     from ckt.sim.cache import ResultCache
-
-
-class Executor(abc.ABC):
-    """Runs batches of simulation jobs; see ``submit`` and ``map``."""
-
-    def __init__(self, cache: ResultCache | None = None) -> None:
-        self.cache = cache
-
-    def submit(self, jobs: Sequence[SimJob]) -> Iterator[tuple[int, SimResult]]:
-        """Yield ``(index, result)`` for every job, in completion order (cache hits first)."""
-        jobs = list(jobs)
-        pending: list[tuple[int, SimJob]] = []
-        for index, job in enumerate(jobs):
-            hit = self.cache.get(job) if self.cache is not None else None
-            if hit is not None:
-                yield index, hit
-            else:
-                pending.append((index, job))
-        if not pending:
-            return
-        for index, result, cacheable in self._run(pending):
-            if cacheable and self.cache is not None:
-                self.cache.put(jobs[index], result)
-            yield index, result
-
-    def map(self, jobs: Iterable[SimJob]) -> list[SimResult]:
-        """Run every job and return the results in job order."""
-        jobs = list(jobs)
-        results: list[SimResult | None] = [None] * len(jobs)
-        for index, result in self.submit(jobs):
-            results[index] = result
-        return results  # type: ignore[return-value]  # every index is filled by submit
-
-    @abc.abstractmethod
-    def _run(self, pending: list[tuple[int, SimJob]]) -> Iterator[Outcome]:
-        """Run the jobs the cache did not answer, yielding outcomes as they complete."""
-
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Stop every worker; the executor may not be used afterwards."""
-
-    def __enter__(self) -> Executor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class LocalExecutor(Executor):
@@ -150,3 +104,6 @@ def default_executor() -> LocalExecutor:
         _default = LocalExecutor(workers=1)
         atexit.register(_default.close)
     return _default
+
+
+__all__ = ["Executor", "LocalExecutor", "default_executor", "make_executor"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ckt.errors import SimulationError, SimulatorNotFoundError
 from ckt.sim.backends import JobRunner, NgspiceRunner
 from ckt.sim.decktext import include_closure, localize
-from ckt.sim.executor import Executor
+from ckt.sim.executor_base import Executor
 from ckt.sim.result import SimJob, SimResult, Status
 from ckt.sim.scheduler import Died, Done, Event, Outcome, Ready, Scheduler, Unavailable
 from ckt.sim.worker import IN_WORKER_ENV

@@ -189,6 +189,7 @@ class Scheduler(Generic[S]):
                         start_failures += 0 if seat.ready else 1
                         outcomes.extend(self._replace(position, died=event.detail))
                     else:
+                        seat.held = None  # the slot itself is fine and stays for the next batch
                         raise event.error
                 outcomes.extend(self._expire_and_recycle())
                 if start_failures >= self.MAX_START_FAILURES:

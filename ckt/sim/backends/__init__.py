@@ -18,9 +18,10 @@ import subprocess
 from dataclasses import dataclass
 from typing import Protocol
 
-from ckt.sim.backends.locate import LIBNGSPICE_ENV, NGSPICE_ENV, fix_for, libngspice_candidates, ngspice_binary
-from ckt.sim.backends.shared import SharedBackend
+from ckt.errors import SimulatorNotFoundError
 from ckt.sim.backends.batch import SubprocessBackend
+from ckt.sim.backends.locate import LIBNGSPICE_ENV, NGSPICE_ENV, fix_for, libngspice_candidates, ngspice_binary
+from ckt.sim.backends.shared import SharedBackend, SharedSession
 from ckt.sim.result import SimJob, SimResult
 
 __all__ = ["Backend", "Component", "JobRunner", "NgspiceRunner", "ngspice_version", "probe"]
@@ -50,20 +51,29 @@ class JobRunner(Backend, Protocol):
 class NgspiceRunner:
     """The job runner of worker processes and Ray actors: the backend each job names.
 
-    libngspice is loaded at ``start`` so the first job does not pay for it; when it cannot be
-    loaded, only jobs that need it raise (a ``"subprocess"`` job still runs).
+    Where ngspice is gets fixed when the runner is made, in the caller's process (workers start
+    from a server that does not see later changes to the caller's environment). libngspice is
+    loaded at ``start`` so the first job does not pay for it; when it cannot be loaded, only jobs
+    that need it raise (a ``"subprocess"`` job still runs).
+
+    Args:
+        executable: the ngspice executable (default: ``$CKT_NGSPICE``, else ``ngspice`` on ``PATH``).
+        library: the libngspice file (default: ``$CKT_LIBNGSPICE``, else the system's).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, executable: str | None = None, library: str | None = None) -> None:
+        self.executable = executable or os.environ.get(NGSPICE_ENV) or None
+        self.library = library or os.environ.get(LIBNGSPICE_ENV) or None
         self._backends: dict[str, Backend] = {}
 
-    def start(self) -> None:
-        self._backends = {"shared": SharedBackend(), "subprocess": SubprocessBackend(scratch=os.getcwd())}
-        from ckt.errors import SimulatorNotFoundError
-        from ckt.sim.backends.shared import SharedSession
+    def __getstate__(self) -> dict[str, object]:
+        return {"executable": self.executable, "library": self.library, "_backends": {}}
 
+    def start(self) -> None:
+        self._backends = {"shared": SharedBackend(self.library),
+                          "subprocess": SubprocessBackend(scratch=os.getcwd(), executable=self.executable)}
         try:
-            SharedSession.get()
+            SharedSession.get(self.library)
         except SimulatorNotFoundError:
             pass  # remembered by SharedSession; raised by the first shared job
 
@@ -110,13 +120,17 @@ def ngspice_version() -> str:
     return (_binary_version(exe) if exe else None) or "unknown"
 
 
-def probe() -> list[Component]:
+def probe(*, executable: str | None = None, library: str | None = None) -> list[Component]:
     """What this machine has for simulating: the ngspice executable and the libngspice library.
 
     Loads the library with ``ctypes`` to check it (no ngspice session is started) and runs
     ``ngspice --version``; never raises.
+
+    Args:
+        executable: check this executable instead of ``$CKT_NGSPICE`` / ``PATH``.
+        library: check this library instead of ``$CKT_LIBNGSPICE`` / the system's.
     """
-    exe = ngspice_binary()
+    exe = ngspice_binary(executable)
     version = _binary_version(exe) if exe else None
     if exe is None:
         binary = Component("ngspice", False, "no ngspice executable on PATH", fix_for(NGSPICE_ENV))
@@ -125,16 +139,12 @@ def probe() -> list[Component]:
     else:
         binary = Component("ngspice", True, f"ngspice {version} at {exe}", "")
     tried = []
-    library = None
-    for candidate in libngspice_candidates():
+    for candidate in libngspice_candidates(library):
         try:
             ctypes.CDLL(candidate)
         except OSError as exc:
             tried.append(f"{candidate}: {exc}")
         else:
-            library = Component("libngspice", True, candidate, "")
-            break
-    if library is None:
-        library = Component("libngspice", False, "cannot load the shared library (" + "; ".join(tried) + ")",
-                            fix_for(LIBNGSPICE_ENV))
-    return [binary, library]
+            return [binary, Component("libngspice", True, candidate, "")]
+    return [binary, Component("libngspice", False, "cannot load the shared library (" + "; ".join(tried) + ")",
+                              fix_for(LIBNGSPICE_ENV))]

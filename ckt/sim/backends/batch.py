@@ -131,18 +131,19 @@ def _write_spiceinit(folder: Path) -> None:
     (folder / ".spiceinit").write_text(f"{user.rstrip()}\nset num_threads={NUM_THREADS}\n")
 
 
-def run_subprocess(job: SimJob, *, scratch: str | None = None) -> SimResult:
+def run_subprocess(job: SimJob, *, scratch: str | None = None, executable: str | None = None) -> SimResult:
     """Run ``job`` with ``ngspice -b`` under its timeout; never raises for a failed simulation.
 
     Args:
         scratch: folder for the temporary run folder; workers pass their own scratch directory,
             which their parent removes even when it kills the worker mid-run.
+        executable: the ngspice to run (default: ``$CKT_NGSPICE``, else ``ngspice`` on ``PATH``).
 
     Raises:
         SimulatorNotFoundError: there is no ngspice executable, or it cannot be started.
     """
     start = time.perf_counter()
-    exe = ngspice_binary()
+    exe = ngspice_binary(executable)
     if exe is None:
         raise SimulatorNotFoundError("ngspice", "no ngspice executable on PATH", fix_for(NGSPICE_ENV))
     with tempfile.TemporaryDirectory(prefix="ckt-ngspice-", dir=scratch) as tmp:
@@ -181,16 +182,22 @@ def run_subprocess(job: SimJob, *, scratch: str | None = None) -> SimResult:
 
 
 class SubprocessBackend:
-    """The ``"subprocess"`` backend: one ``ngspice -b`` process per job."""
+    """The ``"subprocess"`` backend: one ``ngspice -b`` process per job.
+
+    Args:
+        scratch: where run folders go (default: the system's temporary folder).
+        executable: the ngspice to run (default: ``$CKT_NGSPICE``, else ``ngspice`` on ``PATH``).
+    """
 
     name = "subprocess"
 
-    def __init__(self, scratch: str | None = None) -> None:
+    def __init__(self, scratch: str | None = None, executable: str | None = None) -> None:
         self.scratch = scratch
+        self.executable = executable
 
     def run(self, job: SimJob) -> SimResult:
         """Run ``job`` with ``ngspice -b``; raises ``SimulatorNotFoundError`` without one."""
-        return run_subprocess(job, scratch=self.scratch)
+        return run_subprocess(job, scratch=self.scratch, executable=self.executable)
 
     @property
     def alive(self) -> bool:

@@ -26,17 +26,17 @@ def fix_for(env: str) -> str:
     return INSTALL_FIX.format(env=env)
 
 
-def ngspice_binary() -> str | None:
-    """The ``ngspice`` executable to run: ``$CKT_NGSPICE`` when set, else the one on ``PATH``."""
-    explicit = os.environ.get(NGSPICE_ENV)
+def ngspice_binary(explicit: str | None = None) -> str | None:
+    """The ``ngspice`` executable to run: ``explicit``, else ``$CKT_NGSPICE``, else the one on ``PATH``."""
+    explicit = explicit or os.environ.get(NGSPICE_ENV)
     if explicit:
         return explicit
     return shutil.which("ngspice")
 
 
-def libngspice_candidates() -> tuple[str, ...]:
-    """Library paths to try in order: ``$CKT_LIBNGSPICE`` alone when set, else the usual names."""
-    explicit = os.environ.get(LIBNGSPICE_ENV)
+def libngspice_candidates(explicit: str | None = None) -> tuple[str, ...]:
+    """Library paths to try in order: ``explicit`` or ``$CKT_LIBNGSPICE`` alone, else the usual names."""
+    explicit = explicit or os.environ.get(LIBNGSPICE_ENV)
     if explicit:
         return (explicit,)
     pyspice = os.environ.get("NGSPICE_LIBRARY_PATH")  # PySpice's own variable, honoured too

@@ -52,8 +52,12 @@ class SharedSession:
     _RELEASE_EVERY = 1000
 
     @classmethod
-    def get(cls) -> SharedSession:
+    def get(cls, library: str | None = None) -> SharedSession:
         """The process's session, loading libngspice on first use.
+
+        Args:
+            library: the library file to load (default: ``$CKT_LIBNGSPICE``, else the system's);
+                only the first call's choice counts.
 
         Raises:
             SimulatorNotFoundError: PySpice or libngspice cannot be loaded.
@@ -62,13 +66,13 @@ class SharedSession:
             raise cls._failure  # loading is not retried: the environment has not changed
         if cls._instance is None:
             try:
-                cls._instance = cls()
+                cls._instance = cls(library)
             except SimulatorNotFoundError as exc:
                 cls._failure = exc
                 raise
         return cls._instance
 
-    def __init__(self) -> None:
+    def __init__(self, library: str | None = None) -> None:
         try:
             from PySpice.Spice.NgSpice import Shared
         except ImportError as exc:
@@ -119,7 +123,7 @@ class SharedSession:
         Shared.NgSpiceShared._logger.addFilter(quiet)
         tried = []
         try:
-            for candidate in libngspice_candidates():
+            for candidate in libngspice_candidates(library):
                 _Library.LIBRARY_PATH = candidate.replace("{", "{{").replace("}", "}}")
                 _Library._instances = {}
                 try:
@@ -255,13 +259,20 @@ class SharedSession:
 
 
 class SharedBackend:
-    """The ``"shared"`` backend: this process's ``SharedSession``, loaded on the first job."""
+    """The ``"shared"`` backend: this process's ``SharedSession``, loaded on the first job.
+
+    Args:
+        library: the libngspice file (default: ``$CKT_LIBNGSPICE``, else the system's).
+    """
 
     name = "shared"
 
+    def __init__(self, library: str | None = None) -> None:
+        self.library = library
+
     def run(self, job: SimJob) -> SimResult:
         """Run ``job`` in libngspice; raises ``SimulatorNotFoundError`` when it cannot be loaded."""
-        return SharedSession.get().run(job)
+        return SharedSession.get(self.library).run(job)
 
     @property
     def alive(self) -> bool:
