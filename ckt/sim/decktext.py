@@ -11,6 +11,7 @@ import functools
 import hashlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,12 +98,27 @@ class ModelFile:
     exists: bool
 
 
-@functools.lru_cache(maxsize=512)
-def _scan(path: str, mtime_ns: int, size: int) -> tuple[str, tuple[str, ...]]:
-    """Digest and include targets of one file; keyed by mtime and size so an edit rescans it."""
+def _read_scan(path: str) -> tuple[str, tuple[str, ...]]:
     data = Path(path).read_bytes()
     text = data.decode("utf-8", "replace")
     return hashlib.sha256(data).hexdigest(), tuple(include_paths(text, title=False))
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_scan(path: str, mtime_ns: int, size: int, inode: int) -> tuple[str, tuple[str, ...]]:
+    return _read_scan(path)
+
+
+# A file modified this recently may change again within the clock's granularity without its
+# mtime moving, so it is read afresh instead of trusted to the cache (git's "racy" rule).
+_RACY_NS = 2_000_000_000
+
+
+def _scan(path: str, stat: os.stat_result) -> tuple[str, tuple[str, ...]]:
+    """Digest and include targets of one file, cached by mtime, size and inode."""
+    if time.time_ns() - stat.st_mtime_ns < _RACY_NS:
+        return _read_scan(path)
+    return _cached_scan(path, stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 def _resolve(written: str, base: str) -> str:
@@ -133,7 +149,7 @@ def include_closure(deck: str, files: Iterable[str] = (), *, cwd: str | None = N
             stat = os.stat(path)
             if not os.path.isfile(path):
                 raise IsADirectoryError(path)
-            digest, nested = _scan(path, stat.st_mtime_ns, stat.st_size)
+            digest, nested = _scan(path, stat)
         except OSError:
             seen[path] = ModelFile(path, "", False)
             continue
