@@ -20,6 +20,8 @@ demo: $(STAMP)
 	@echo "report: runs/demo/report.md"
 
 test: $(STAMP)
+	$(BIN)/ruff check ckt
+	$(BIN)/mypy ckt
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean:

@@ -22,7 +22,7 @@ class NetlistParseError(CktError):
         diagnostics: the error-level (and any preceding) diagnostics, each with file and line.
     """
 
-    def __init__(self, diagnostics: "list | tuple") -> None:
+    def __init__(self, diagnostics: list | tuple) -> None:
         self.diagnostics = tuple(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics) or "netlist could not be read")
 

@@ -5,7 +5,8 @@ experiments); the cache answers those without a worker round trip. The key is th
 deck text, the contents of every file it reads (its include closure: ``job.files``, its
 ``.include``/``.lib`` lines and, recursively, those inside the files they name), the backend, the
 vectors flag and the ngspice version, so editing a model card, even one included from inside a
-model library, or upgrading ngspice misses instead of returning a stale result. Entries live in one SQLite file; vectors are stored as an ``.npz`` blob read with
+model library, or upgrading ngspice misses instead of returning a stale result. Entries live in
+one SQLite file; vectors are stored as an ``.npz`` blob read with
 ``allow_pickle=False``, so opening a cache file never executes code.
 """
 
@@ -17,6 +18,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +43,7 @@ def _pack_vectors(vectors: dict[str, dict[str, np.ndarray]]) -> bytes | None:
     if not vectors:
         return None
     index = [[plot, name] for plot, vecs in vectors.items() for name in vecs]
-    arrays = {f"a{i}": vectors[plot][name] for i, (plot, name) in enumerate(index)}
+    arrays: dict[str, Any] = {f"a{i}": vectors[plot][name] for i, (plot, name) in enumerate(index)}
     buffer = io.BytesIO()
     np.savez(buffer, index=np.array(json.dumps(index)), **arrays)
     return buffer.getvalue()

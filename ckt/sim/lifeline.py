@@ -15,18 +15,20 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 _PR_SET_PDEATHSIG = 1
 
 
 @functools.cache
-def _prctl() -> ctypes._CFuncPtr | None:
+def _prctl() -> Callable[..., int] | None:
     """libc's ``prctl`` (Linux only), looked up once so a forked child only has to call it."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
     except (OSError, AttributeError):
         return None
 

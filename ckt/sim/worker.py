@@ -49,7 +49,10 @@ def in_worker() -> bool:
     return os.environ.get(IN_WORKER_ENV) == "1"
 
 
-def context() -> multiprocessing.context.BaseContext:
+Context = multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext
+
+
+def context() -> Context:
     """The multiprocessing context workers start from (forkserver with preloads, or spawn)."""
     try:
         ctx = multiprocessing.get_context("forkserver")
@@ -141,7 +144,7 @@ def _main_hidden() -> Iterator[None]:
 class WorkerProcess:
     """Parent-side handle of one worker process (a ``Slot``) and its private pipes."""
 
-    def __init__(self, ctx: multiprocessing.context.BaseContext, runner: JobRunner) -> None:
+    def __init__(self, ctx: Context, runner: JobRunner) -> None:
         self.workdir = tempfile.mkdtemp(prefix="ckt-sim-worker-")
         # Removes the scratch directory on kill(), or at interpreter exit for a pool never closed.
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
@@ -205,10 +208,9 @@ class WorkerProcess:
         self.closed = True
         # The whole group, even when the worker itself is already dead: an ngspice -b it started
         # would otherwise run on as an orphan.
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # type: ignore[arg-type]
-        except (ProcessLookupError, PermissionError):  # no such group: it never got to setsid
-            pass
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # it never got to setsid
+                os.killpg(self.pid, signal.SIGKILL)
         if self.process.is_alive():
             self.process.kill()
         self.process.join()

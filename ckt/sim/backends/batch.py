@@ -10,7 +10,6 @@ for the measurements and status, one writing the binary raw file the vectors com
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import tempfile
@@ -27,6 +26,9 @@ from ckt.sim.decktext import has_control_block, meas_names
 from ckt.sim.lifeline import die_with_parent
 from ckt.sim.log import read_log
 from ckt.sim.result import SimJob, SimResult, Status
+
+# What batch mode prints about its own mechanics, never about the deck.
+_BATCH_NOISE_RE = re.compile(r"^No \.measure possible|^Remove rawfile|^select interactive")
 
 # Raw-file plot titles -> the short names ngspice gives the same plots in interactive mode.
 _PLOT_KINDS = {
@@ -57,7 +59,8 @@ def _run(exe: str, deck_path: Path, extra: list[str], timeout_s: float) -> tuple
             preexec_fn=die_with_parent,  # an ngspice -b never outlives the worker that waits on it
         )
     except OSError as exc:
-        raise SimulatorNotFoundError("ngspice", f"cannot start {exe}: {exc.strerror or exc}", fix_for(NGSPICE_ENV)) from None
+        detail = f"cannot start {exe}: {exc.strerror or exc}"
+        raise SimulatorNotFoundError("ngspice", detail, fix_for(NGSPICE_ENV)) from None
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout or ""
         return None, out.decode("utf-8", "replace") if isinstance(out, bytes) else out
@@ -169,7 +172,7 @@ def run_subprocess(job: SimJob, *, scratch: str | None = None, executable: str |
     if rc is None:
         return SimResult(status=Status.TIMEOUT, log=log, elapsed_s=elapsed,
                          message=f"ngspice -b exceeded its {job.timeout_s:g} s limit and was killed")
-    lines = [line for line in log.splitlines() if not re.match(r"^No \.measure possible|^Remove rawfile|^select interactive", line)]
+    lines = [line for line in log.splitlines() if not _BATCH_NOISE_RE.match(line)]
     reading = read_log(lines, job.deck, failed="" if rc == 0 else f"ngspice -b exited with status {rc}")
     return SimResult(
         status=reading.status,

@@ -90,29 +90,30 @@ class SharedSession:
             # PySpice registers these staticmethods as the C callbacks; overriding them keeps
             # ngspice's output as data instead of PySpice's error flags and log records.
             @staticmethod
-            def _send_char(message_c, ngspice_id, user_data):  # noqa: ANN001, ANN205
+            def _send_char(message_c: Any, ngspice_id: Any, user_data: Any) -> int:
                 text = ffi.string(message_c).decode("utf-8", "replace")
                 prefix, _, content = text.partition(" ")
                 lines.append(content if prefix in ("stdout", "stderr") else text)
                 return 0
 
             @staticmethod
-            def _send_stat(message, ngspice_id, user_data):  # noqa: ANN001, ANN205
+            def _send_stat(message: Any, ngspice_id: Any, user_data: Any) -> int:
                 return 0
 
             @staticmethod
-            def _exit(exit_status, immediate_unloading, quit_exit, ngspice_id, user_data):  # noqa: ANN001, ANN205
+            def _exit(exit_status: Any, immediate_unloading: Any, quit_exit: Any, ngspice_id: Any,
+                      user_data: Any) -> int:
                 session._exit_status = (int(exit_status), bool(quit_exit))
                 return int(exit_status)
 
             @staticmethod
-            def _background_thread_running(is_running, ngspice_id, user_data):  # noqa: ANN001, ANN205
+            def _background_thread_running(is_running: Any, ngspice_id: Any, user_data: Any) -> int:
                 return 0
 
             def _get_version(self) -> None:
                 self._ngspice_version = None
                 self._has_xspice = self._has_cider = False
-                self._extensions = []
+                self._extensions: list[str] = []
                 self._ngspice_shared.ngSpice_Command(b"version -f")
                 for line in lines:
                     match = re.match(r"\*\* ngspice-(\d+)", line.strip())
@@ -241,7 +242,7 @@ class SharedSession:
                 continue
             vectors: dict[str, np.ndarray] = {}
             for name in self._strings(self._api.ngSpice_AllVecs(plot.encode("utf-8"))):
-                info = self._api.ngGet_Vec_Info(f"{plot}.{name}".encode("utf-8"))
+                info = self._api.ngGet_Vec_Info(f"{plot}.{name}".encode())
                 if info == ffi.NULL:
                     continue
                 n = int(info.v_length)
