@@ -132,7 +132,7 @@ class SimEvaluator:
             try:
                 mine = self._jobs(params)
             except CktError as exc:
-                yield i, Outcome("error", message=f"could not build the deck: {exc}")
+                yield i, Outcome(Status.ERROR, message=f"could not build the deck: {exc}")
                 continue
             counts[i] = len(mine)
             for k, job in enumerate(mine):

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from ckt.sim import SimJob, SimResult
+from ckt.sim.scheduler import Ready
+from ckt.sim.worker import WorkerProcess, context
 from tests.conftest import ROOT, requires_ngspice
-
-pytestmark = [requires_ngspice, pytest.mark.ngspice, pytest.mark.slow]
 
 # A .control loop that never returns: the simulation spins until its process is killed.
 HANG = "hang\nr1 a 0 1\nv1 a 0 1\n.control\nwhile 1\nend\n.endc\n.end\n"
@@ -86,6 +87,9 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+@pytest.mark.ngspice
+@pytest.mark.slow
+@requires_ngspice
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_workers_die_with_a_killed_script(sig: signal.Signals) -> None:
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -100,6 +104,9 @@ def test_workers_die_with_a_killed_script(sig: signal.Signals) -> None:
             proc.kill()
 
 
+@pytest.mark.ngspice
+@pytest.mark.slow
+@requires_ngspice
 def test_sigterm_of_ckt_simulate_shuts_the_pool_down(tmp_path: Path) -> None:
     deck = tmp_path / "hang.cir"
     deck.write_text(HANG)
@@ -118,3 +125,33 @@ def test_sigterm_of_ckt_simulate_shuts_the_pool_down(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+class SpinRunner:
+    """A job runner that never returns (no ngspice needed)."""
+
+    def start(self) -> None:
+        pass
+
+    def run(self, job: SimJob) -> SimResult:
+        while True:
+            pass
+
+    @property
+    def alive(self) -> bool:
+        return True
+
+
+def test_worker_kills_itself_when_its_lifeline_closes() -> None:
+    """The watchdog alone, with the forkserver still alive (as when the parent dies but something
+    keeps the forkserver's pipe open): the busy worker exits once the parent's end is gone."""
+    worker = WorkerProcess(context(), SpinRunner())
+    try:
+        assert isinstance(worker.receive(), Ready)
+        worker.send(SimJob("spin"))
+        time.sleep(0.3)
+        assert _alive({worker.pid})
+        worker._lifeline.close()
+        _assert_all_die({worker.pid})
+    finally:
+        worker.kill()
