@@ -11,8 +11,6 @@ from ckt.sim import SimJob, simulate
 from ckt.sim.decktext import include_closure, localize
 from tests.conftest import requires_ngspice
 
-ray = pytest.importorskip("ray")
-
 DIODE_MODEL = ".model dfast d is=1e-14 n=1.05\n"
 
 
@@ -80,6 +78,7 @@ def test_localized_deck_runs_without_the_originals(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def executor():
+    ray = pytest.importorskip("ray")
     from ckt.sim.ray_executor import RayExecutor
 
     ex = RayExecutor(address=None, num_cpus=1)
