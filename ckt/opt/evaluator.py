@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Protocol, Sequence
 
-OK = "ok"
+from ckt.sim.result import Status
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == OK
+        return self.status == Status.OK
 
 
 class Evaluator(Protocol):
@@ -132,7 +132,7 @@ class SimEvaluator:
             try:
                 mine = self._jobs(params)
             except CktError as exc:
-                yield i, Outcome("error", message=f"could not build the deck: {exc}")
+                yield i, Outcome(Status.ERROR, message=f"could not build the deck: {exc}")
                 continue
             counts[i] = len(mine)
             for k, job in enumerate(mine):
@@ -149,7 +149,7 @@ class SimEvaluator:
         seconds = sum(r.elapsed_s for r in results)
         if self.testbench is not None:
             ms = self.testbench.metrics(results)
-            status = OK if not ms.failed else ms.status
+            status = Status.OK if not ms.failed else ms.status
             message = "; ".join(f"{k}: {v}" for k, v in ms.messages.items())
             return Outcome(status, dict(ms.values), seconds, message)
         (r,) = results
