@@ -872,6 +872,7 @@ class _Context:
             looked = ", ".join(dict.fromkeys(str(c.parent) for c in candidates))
             reader.diag("warning", lineno, f"included file not found: {path} (looked in {looked})", "include-missing")
             return None, None
+        p = Path(os.path.abspath(p))  # where it was found, whatever directory later readers run in
         key = str(p.resolve())
         link = (key, section)
         if link in reader.chain:
