@@ -34,8 +34,9 @@ from ckt.netlist.params import global_scope, resolve_params, sort_params
 GROUND = frozenset({"0", "gnd"})
 """Net names (lower-case) that are ground in every scope."""
 
-MAX_HIERARCHY = 200
-"""Deepest instance nesting flattened; deeper means a generated netlist gone wrong."""
+MAX_HIERARCHY = 5000
+"""Deepest instance nesting flattened; deeper means a generated netlist gone wrong. Flattening uses an
+explicit stack, so this bound is about output size (names grow with depth), not Python's stack."""
 
 _MULTIPLIED = frozenset(
     {
@@ -210,71 +211,66 @@ class _Flattener:
         chain: tuple[str, ...],
         info: _Def | None,
     ) -> None:
-        """Append flattened ``devices`` of one scope (``prefix`` ``""`` at the top level)."""
-        top = not prefix
+        """Append flattened ``devices`` of one scope (``prefix`` ``""`` at the top level) and, depth
+        first in device order, of every instance under it.
 
-        memo: dict[str, str] = {}
-        values: dict[Expr, Value] = {}  # one scope's devices repeat the same few expressions
-
-        def value(v: Value | None, d: Device) -> Value | None:
-            if not isinstance(v, Expr):
-                return v if v is None or not self.evaluate else float(v)
-            out = values.get(v)
-            if out is None:
-                out = values[v] = self.value(v, env, d)
-            return out
-
-        def net(name: str) -> str:
-            flat = memo.get(name)
-            if flat is None:
-                key = name.lower()
-                flat = netmap.get(key) or (name if top or key in self.globals else prefix + name)
-                memo[name] = flat
-            return flat
-
-        for d in devices:
+        An explicit stack of scopes, not recursion: a hierarchy thousands of levels deep is flattened
+        without reaching Python's recursion limit.
+        """
+        stack = [_Scope(self, devices, prefix, model_prefix, netmap, env, mult, chain, info)]
+        while stack:
+            scope = stack[-1]
+            d = next(scope.devices, None)
+            if d is None:
+                stack.pop()
+                continue
             if d.kind is DeviceKind.SUBCKT and d.model is not None:
                 key = d.model.lower()
-                sub = (info.local_defs.get(key) if info else None) or self.defs.get(key)
+                sub = (scope.info.local_defs.get(key) if scope.info else None) or self.defs.get(key)
                 if sub is not None:
-                    self.expand(d, sub, prefix, net, env, mult, chain)
+                    stack.append(self.expand(d, sub, scope))
                     continue
-                seen = self.undefined.setdefault(d.model.lower(), [0, prefix + d.name, d.loc])
+                seen = self.undefined.setdefault(d.model.lower(), [0, scope.prefix + d.name, d.loc])
                 seen[0] += 1
-            params = tuple((k, value(v, d)) for k, v in d.params)
-            if mult is not None:
-                if d.kind in _MULTIPLIED:
-                    merged = dict(params)
-                    merged["m"] = self._scale(merged.get("m"), mult)
-                    params = tuple(merged.items())
-                elif not (isinstance(mult, float) and mult == 1.0):
-                    self._warn(d, prefix, f"{d.kind.name.lower()} cannot be multiplied by the instance m; kept once")
-            model = d.model
-            if info is not None and model is not None and model.lower() in info.model_names:
-                model = model_prefix + model
-            spec = d.spec
-            if prefix and d.kind in _NAMES_DEVICES and info is not None:
-                spec = " ".join(prefix + t if t.lower() in info.device_names else t for t in spec.split(" "))
-            elif prefix and (d.kind is DeviceKind.BEHAVIORAL or "{" in spec or "'" in spec):
-                self._warn(d, prefix, "expression in its specification kept verbatim: parameter and node "
-                           "references inside it are not renamed by flattening")
-            self.devices.append(
-                Device(
-                    name=prefix + d.name,
-                    kind=d.kind,
-                    terminals=tuple((pin, net(n)) for pin, n in d.terminals),
-                    model=model,
-                    value=value(d.value, d),
-                    params=params,
-                    spec=spec,
-                    loc=d.loc,
-                )
-            )
+            self.devices.append(self.device(d, scope))
 
-    def expand(self, inst: Device, sub: Subckt, prefix: str, net, env: Mapping, mult, chain) -> None:
+    def device(self, d: Device, scope: "_Scope") -> Device:
+        """One leaf device of ``scope`` with flat name, nets, values and multiplier."""
+        prefix, info, mult, value = scope.prefix, scope.info, scope.mult, scope.value
+        params = tuple((k, value(v, d)) for k, v in d.params)
+        if mult is not None:
+            if d.kind in _MULTIPLIED:
+                merged = dict(params)
+                merged["m"] = self._scale(merged.get("m"), mult)
+                params = tuple(merged.items())
+            elif not (isinstance(mult, float) and mult == 1.0):
+                self._warn(d, prefix, f"{d.kind.name.lower()} cannot be multiplied by the instance m; kept once")
+        model = d.model
+        if info is not None and model is not None and model.lower() in info.model_names:
+            model = scope.model_prefix + model
+        spec = d.spec
+        if prefix and d.kind in _NAMES_DEVICES and info is not None:
+            spec = " ".join(prefix + t if t.lower() in info.device_names else t for t in spec.split(" "))
+        elif prefix and (d.kind is DeviceKind.BEHAVIORAL or "{" in spec or "'" in spec):
+            self._warn(d, prefix, "expression in its specification kept verbatim: parameter and node "
+                       "references inside it are not renamed by flattening")
+        return Device(
+            name=prefix + d.name,
+            kind=d.kind,
+            terminals=tuple((pin, scope.net(n)) for pin, n in d.terminals),
+            model=model,
+            value=value(d.value, d),
+            params=params,
+            spec=spec,
+            loc=d.loc,
+        )
+
+    def expand(self, inst: Device, sub: Subckt, parent: "_Scope") -> "_Scope":
+        """The scope of instance ``inst`` of ``sub`` inside ``parent``: nets, parameters, models."""
+        prefix, net, env, mult, chain = parent.prefix, parent.net, parent.env, parent.mult, parent.chain
         key = sub.name.lower()
         where = f"{inst.loc}: " if inst.loc is not None else ""
-        if any(c.lower() == key for c in chain):
+        if key in parent.chain_keys:
             names = " -> ".join((*chain, sub.name))
             raise NetlistError(f"{where}recursive subcircuit instantiation: {names}")
         if len(chain) >= MAX_HIERARCHY:
@@ -326,7 +322,7 @@ class _Flattener:
             model_prefix = self.model_sets.setdefault((id(sub), cards), path)
             if model_prefix == path:
                 self.models += [replace(m, name=path + m.name) for m in cards]
-        self.emit(sub.devices, path, model_prefix, netmap, env, mult, (*chain, sub.name), info)
+        return _Scope(self, sub.devices, path, model_prefix, netmap, env, mult, (*chain, sub.name), info)
 
     def _warn(self, d: Device, prefix: str, message: str) -> None:
         self.diagnostics.append(
@@ -339,3 +335,45 @@ class _Flattener:
             )
         )
 
+
+
+class _Scope:
+    """One subcircuit instance being flattened (or the top level): where its devices go and how
+    their nets and values are mapped. Caches are per scope: its devices repeat the same few
+    net names and expressions."""
+
+    __slots__ = ("flattener", "devices", "prefix", "model_prefix", "netmap", "env", "mult", "chain", "chain_keys",
+                 "info", "top", "memo", "values")
+
+    def __init__(self, flattener: _Flattener, devices: tuple[Device, ...], prefix: str, model_prefix: str,
+                 netmap: Mapping[str, str], env: Mapping, mult: Value | None, chain: tuple[str, ...],
+                 info: _Def | None) -> None:
+        self.flattener = flattener
+        self.devices = iter(devices)
+        self.prefix = prefix
+        self.model_prefix = model_prefix
+        self.netmap = netmap
+        self.env = env
+        self.mult = mult
+        self.chain = chain
+        self.chain_keys = frozenset(c.lower() for c in chain)
+        self.info = info
+        self.top = not prefix
+        self.memo: dict[str, str] = {}
+        self.values: dict[Expr, Value] = {}
+
+    def value(self, v: Value | None, d: Device) -> Value | None:
+        if not isinstance(v, Expr):
+            return v if v is None or not self.flattener.evaluate else float(v)
+        out = self.values.get(v)
+        if out is None:
+            out = self.values[v] = self.flattener.value(v, self.env, d)
+        return out
+
+    def net(self, name: str) -> str:
+        flat = self.memo.get(name)
+        if flat is None:
+            key = name.lower()
+            flat = self.netmap.get(key) or (name if self.top or key in self.flattener.globals else self.prefix + name)
+            self.memo[name] = flat
+        return flat
