@@ -29,7 +29,7 @@ from typing import Mapping
 from ckt.errors import ExpressionError, NetlistError
 from ckt.netlist.expr import compile_expr, substitute
 from ckt.netlist.ir import Device, DeviceKind, Diagnostic, Expr, Model, Netlist, Param, Subckt, Value
-from ckt.netlist.params import global_scope, resolve_params, sort_params
+from ckt.netlist.params import global_scope, located, resolve_params, sort_params
 
 GROUND = frozenset({"0", "gnd"})
 """Net names (lower-case) that are ground in every scope."""
@@ -55,6 +55,13 @@ _MULTIPLIED = frozenset(
 
 _BIN = re.compile(r"\.\d+$")
 """The suffix of a binned model card (``nch.3``), which devices reference by family name."""
+
+MAX_EXPR_CHARS = 100_000
+"""Longest expression symbolic flattening builds: substituting parameters that each use the one
+before twice doubles the text per definition (an expression bomb), which is refused with this bound."""
+
+_ATOM = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+"""One name or unsigned number: safe to substitute without parentheses (``-1`` is not: ``x^2``)."""
 
 _NAMES_DEVICES = frozenset({DeviceKind.CCCS, DeviceKind.CCVS, DeviceKind.CSWITCH, DeviceKind.MUTUAL})
 """Kinds whose ``spec`` names other devices (controlling source, coupled inductors)."""
@@ -162,20 +169,19 @@ class _Flattener:
             try:
                 return compile_expr(v.text).evaluate(env)
             except ExpressionError as exc:
-                loc = f"{where.loc}: " if where.loc is not None else ""
-                raise ExpressionError(f"{loc}{where.name}: {exc}") from None
+                raise located(ExpressionError, where.loc, f"{where.name}: {exc}", exc) from None
         names = compile_expr(v.text).names
         if not env or names.isdisjoint(env):
             return v
         key = (v.text, tuple(sorted((n, env[n]) for n in names if n in env)))
         done = self.rewritten.get(key)
         if done is None:
-            done = self.rewritten[key] = self._rewrite(v.text, env)
+            done = self.rewritten[key] = self._rewrite(v.text, env, where)
         return done
 
     @staticmethod
-    def _rewrite(text: str, env: Mapping[str, str]) -> Value:
-        text = substitute(text, env)
+    def _rewrite(text: str, env: Mapping[str, str], where: Device | Model) -> Value:
+        text = _substitute(text, env, where)
         compiled = compile_expr(text)
         if not compiled.names:  # a literal in disguise, e.g. "(1000.0)"
             try:
@@ -188,7 +194,10 @@ class _Flattener:
         return Model(prefix + m.name, m.type, tuple((k, self.value(v, env, m)) for k, v in m.params), m.loc)
 
     def _text(self, v: Value) -> str:
-        return f"({v.text})" if isinstance(v, Expr) else f"({float(v)!r})"
+        """``v`` as text to substitute for a name: parenthesised unless it is one name or number, so
+        a parameter passed down a deep hierarchy does not nest one ``(`` per level."""
+        text = v.text.strip() if isinstance(v, Expr) else repr(float(v))
+        return text if _ATOM.fullmatch(text) else f"({text})"
 
     def _scale(self, v: Value | None, mult: Value) -> Value:
         """``v`` (1 when absent) times a multiplier, keeping symbolic values symbolic."""
@@ -269,18 +278,18 @@ class _Flattener:
         """The scope of instance ``inst`` of ``sub`` inside ``parent``: nets, parameters, models."""
         prefix, net, env, mult, chain = parent.prefix, parent.net, parent.env, parent.mult, parent.chain
         key = sub.name.lower()
-        where = f"{inst.loc}: " if inst.loc is not None else ""
+        where = inst.loc
         if key in parent.chain_keys:
             names = " -> ".join((*chain, sub.name))
-            raise NetlistError(f"{where}recursive subcircuit instantiation: {names}")
+            raise located(NetlistError, where, f"recursive subcircuit instantiation: {names}")
         if len(chain) >= MAX_HIERARCHY:
-            raise NetlistError(f"{where}subcircuit hierarchy deeper than {MAX_HIERARCHY} levels at {inst.name}")
+            raise located(NetlistError, where, f"subcircuit hierarchy deeper than {MAX_HIERARCHY} levels at {inst.name}")
         info = self.info.get(id(sub))
         if info is None:
             info = self.info[id(sub)] = _Def(sub)
         if len(inst.terminals) != len(info.ports):
-            raise NetlistError(
-                f"{where}{prefix + inst.name} connects {len(inst.terminals)} net(s) but subcircuit "
+            raise located(
+                NetlistError, where, f"{prefix + inst.name} connects {len(inst.terminals)} net(s) but subcircuit "
                 f"{sub.name!r} has {len(info.ports)} port(s)"
             )
         self.expanded.add(key)
@@ -306,13 +315,13 @@ class _Flattener:
                 try:
                     env = {**outer, **resolve_params(local, outer)}
                 except ExpressionError as exc:
-                    raise ExpressionError(f"{where}in {prefix + inst.name} ({sub.name}): {exc}") from None
+                    raise located(ExpressionError, where, f"in {prefix + inst.name} ({sub.name}): {exc}", exc) from None
         elif overrides or local:
             env = {**env, **{k: self._text(v) for k, v in overrides.items()}}
             for p in sort_params(local):
                 v = p.value
                 if isinstance(v, Expr) and not compile_expr(v.text).names.isdisjoint(env):
-                    v = Expr(substitute(v.text, env))
+                    v = Expr(_substitute(v.text, env, p))
                 env[p.name.lower()] = self._text(v)
 
         model_prefix = path
@@ -335,6 +344,15 @@ class _Flattener:
             )
         )
 
+
+
+def _substitute(text: str, env: Mapping[str, str], where: Device | Model | Param) -> str:
+    """``substitute`` bounded by ``MAX_EXPR_CHARS``, so an expression bomb is an error at its line."""
+    out = substitute(text, env)
+    if len(out) > MAX_EXPR_CHARS:
+        raise located(ExpressionError, where.loc, f"{where.name}: expression grows beyond {MAX_EXPR_CHARS} "
+                      "characters when subcircuit parameters are substituted (an expression bomb?)")
+    return out
 
 
 class _Scope:
