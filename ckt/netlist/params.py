@@ -71,7 +71,8 @@ def sort_params(params: Sequence[Param]) -> list[Param]:
     replaces an earlier one. Names not defined in ``params`` are outer references and impose no order.
 
     Raises:
-        ExpressionError: a malformed expression, or a cycle naming every parameter on it.
+        ExpressionError: a malformed expression, or a cycle naming every parameter on it (also
+            as the ``cycle`` attribute, a tuple of names).
     """
     defs: dict[str, Param] = {}
     for p in params:
@@ -108,7 +109,9 @@ def sort_params(params: Sequence[Param]) -> list[Param]:
             elif child in on_path:
                 cycle = path[on_path[child] :] + [child]
                 names = " -> ".join(defs[n].name for n in cycle)
-                raise located(ExpressionError, defs[child].loc, f"parameter cycle: {names}")
+                exc = located(ExpressionError, defs[child].loc, f"parameter cycle: {names}")
+                exc.cycle = tuple(defs[n].name for n in cycle[:-1])  # type: ignore[attr-defined]
+                raise exc
             elif child not in done:
                 on_path[child] = len(path)
                 path.append(child)
