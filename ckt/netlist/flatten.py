@@ -226,7 +226,8 @@ class _Flattener:
         An explicit stack of scopes, not recursion: a hierarchy thousands of levels deep is flattened
         without reaching Python's recursion limit.
         """
-        stack = [_Scope(self, devices, prefix, model_prefix, netmap, env, mult, chain, info)]
+        keys = frozenset(c.lower() for c in chain)
+        stack = [_Scope(self, devices, prefix, model_prefix, netmap, env, mult, chain, keys, info)]
         while stack:
             scope = stack[-1]
             d = next(scope.devices, None)
@@ -331,7 +332,8 @@ class _Flattener:
             model_prefix = self.model_sets.setdefault((id(sub), cards), path)
             if model_prefix == path:
                 self.models += [replace(m, name=path + m.name) for m in cards]
-        return _Scope(self, sub.devices, path, model_prefix, netmap, env, mult, (*chain, sub.name), info)
+        return _Scope(self, sub.devices, path, model_prefix, netmap, env, mult, (*chain, sub.name),
+                      parent.chain_keys | {key}, info)
 
     def _warn(self, d: Device, prefix: str, message: str) -> None:
         self.diagnostics.append(
@@ -365,7 +367,7 @@ class _Scope:
 
     def __init__(self, flattener: _Flattener, devices: tuple[Device, ...], prefix: str, model_prefix: str,
                  netmap: Mapping[str, str], env: Mapping, mult: Value | None, chain: tuple[str, ...],
-                 info: _Def | None) -> None:
+                 chain_keys: frozenset[str], info: _Def | None) -> None:
         self.flattener = flattener
         self.devices = iter(devices)
         self.prefix = prefix
@@ -374,7 +376,7 @@ class _Scope:
         self.env = env
         self.mult = mult
         self.chain = chain
-        self.chain_keys = frozenset(c.lower() for c in chain)
+        self.chain_keys = chain_keys
         self.info = info
         self.top = not prefix
         self.memo: dict[str, str] = {}

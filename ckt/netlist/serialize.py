@@ -134,9 +134,28 @@ def to_dict(netlist: Netlist) -> dict:
 
 
 def dumps(netlist: Netlist, indent: int | None = 2) -> str:
-    """``netlist`` as JSON text (strict JSON: no bare NaN/Infinity; non-finite floats are tagged)."""
+    """``netlist`` as JSON text (strict JSON: no bare NaN/Infinity; non-finite floats are tagged).
+
+    A netlist nested deeper than Python's recursion limit allows (hundreds of ``.subckt`` levels)
+    is written without indentation: indented text would grow with the square of the depth.
+    """
     d = to_dict(netlist)
-    return _deep_enough(lambda: _depth(d), json.dumps, d, indent=indent, allow_nan=False, ensure_ascii=False)
+    if 3 * _nesting(netlist) < sys.getrecursionlimit() // 2:  # each level: object, list, object
+        try:
+            return json.dumps(d, indent=indent, allow_nan=False, ensure_ascii=False)
+        except RecursionError:
+            pass
+    return _deep_enough(lambda: _depth(d), json.dumps, d, allow_nan=False, ensure_ascii=False)
+
+
+def _nesting(netlist: Netlist) -> int:
+    """How many ``.subckt`` definitions deep ``netlist`` nests (walked with a stack)."""
+    deepest, stack = 0, [(s, 1) for s in netlist.subckts]
+    while stack:
+        s, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((c, level + 1) for c in s.subckts)
+    return deepest
 
 
 MAX_JSON_DEPTH = 30_000
