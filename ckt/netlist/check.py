@@ -30,13 +30,15 @@ undefined-subckt    error    otherwise
 pin-count           error    an instance's node count differs from its definition's port count
 expression          error    what evaluating the deck rejects, as a simulator would: a ``.param``
                              cycle, an undefined name, a math error, a value that is not finite
-                             (``.param x=1e308*1e308``), an overflowing power (``2**2**2**2**2**2``),
-                             an expression that grows past ``MAX_EXPR_CHARS`` when flattened; at the
-                             line of the definition or instance (each global ``.param`` on its own)
+                             (``.param x=1e308*1e308``), an overflowing power (``2**2**2**2**2**2``);
+                             at the line of the definition or instance (each global ``.param`` on
+                             its own)
 hierarchy           error    what flattening rejects: recursive instantiation, a hierarchy deeper
                              than ``MAX_HIERARCHY`` (one finding per distinct top-level master)
 flatten             warning  flattening's own warnings (an instance sets a parameter its subcircuit
-                             does not declare, which ngspice ignores; an expression in a spec)
+                             does not declare, which ngspice ignores; an expression in a spec), and
+                             an expression that only the symbolic flattening refuses (it grows past
+                             ``MAX_EXPR_CHARS`` as text though its value is fine)
 =================== ======== ==============================================================
 
 Net rules (floating, shorted) run on the flattened netlist when ``flatten`` is true, so a subcircuit
@@ -93,15 +95,20 @@ def _evaluation(netlist: Netlist) -> tuple[list[Diagnostic], Netlist | None]:
     from ckt.netlist.flatten import flatten as do_flatten
 
     out, good = _global_params(netlist)
+    symbolic: CktError | None = None
     try:
         flat = do_flatten(netlist, evaluate=False)
-    except CktError:
-        flat = None
+    except CktError as exc:
+        flat, symbolic = None, exc
     if flat is not None:
         known = set(netlist.diagnostics)
         out += [d for d in flat.diagnostics if d.code == "flatten" and d not in known]
     # evaluated with the parameters that could be resolved (failed ones are already reported)
-    out += [d for d in _flatten_errors(_with_globals(netlist, good)) if d not in out]
+    rejected = _flatten_errors(_with_globals(netlist, good))
+    out += [d for d in rejected if d not in out]
+    if symbolic is not None and not rejected:  # only the symbolic form fails (an expression bomb)
+        out.append(replace(_finding(symbolic), severity="warning", code="flatten",
+                           message=f"{_finding(symbolic).message}; net rules ran per definition"))
     return out, flat
 
 
