@@ -489,7 +489,7 @@ class _Reader:
             elif not kv[1]:
                 self.diag("error", lineno, f"parameter {kv[0]!r} has no value", "syntax")
             else:
-                sub.params.append(Param(kv[0], to_value(kv[1]), loc))
+                sub.params.append(Param(kv[0], to_value(kv[1], expression=True), loc))
         unique = tuple(dict.fromkeys(ports))  # nets are canonical, so repeats are identical strings
         if len(unique) != len(ports):
             self.diag("error", lineno, f"duplicate port in .subckt {name}", "subckt-port")
