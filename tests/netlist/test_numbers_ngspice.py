@@ -99,3 +99,18 @@ def test_simulate_gives_plain_ngspice_collector_current(tmp_path: Path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "ok"
     assert out["measurements"]["ic"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_flattened_sky130_deck_simulates_like_the_original(tmp_path: Path):
+    # the flattened sky130 models hold values below 1e-15, once written with the atto suffix
+    from tests.conftest import ROOT
+
+    lib = ROOT / "pdk_models" / "sky130_min_tt" / "sky130_min_tt.lib.spice"
+    deck = tmp_path / "nfet.cir"
+    deck.write_text(f'sky130 nfet\n.include "{lib}"\nvd d 0 1.8\nvg g 0 1.0\n'
+                    "xm1 d g 0 0 sky130_fd_pr__nfet_01v8 w=1 l=0.15\n.control\nop\nprint i(vd)\n.endc\n.end\n")
+    flat = tmp_path / "flat.cir"
+    assert run(["convert", str(deck), "--to", "spice", "--flatten", "-o", str(flat)]) == 0
+    current = [re.search(r"^i\(vd\) = (\S+)", _ngspice(p.read_text(), tmp_path), re.M) for p in (deck, flat)]
+    assert current[0] is not None and current[1] is not None, "ngspice did not run the flattened deck"
+    assert float(current[1][1]) == pytest.approx(float(current[0][1]), rel=1e-6)
