@@ -244,7 +244,7 @@ class _Flattener:
                 seen[0] += 1
             self.devices.append(self.device(d, scope))
 
-    def device(self, d: Device, scope: "_Scope") -> Device:
+    def device(self, d: Device, scope: _Scope) -> Device:
         """One leaf device of ``scope`` with flat name, nets, values and multiplier."""
         prefix, info, mult, value = scope.prefix, scope.info, scope.mult, scope.value
         params = tuple((k, value(v, d)) for k, v in d.params)
@@ -275,7 +275,7 @@ class _Flattener:
             loc=d.loc,
         )
 
-    def expand(self, inst: Device, sub: Subckt, parent: "_Scope") -> "_Scope":
+    def expand(self, inst: Device, sub: Subckt, parent: _Scope) -> _Scope:
         """The scope of instance ``inst`` of ``sub`` inside ``parent``: nets, parameters, models."""
         prefix, net, env, mult, chain = parent.prefix, parent.net, parent.env, parent.mult, parent.chain
         key = sub.name.lower()
