@@ -109,9 +109,9 @@ def sort_params(params: Sequence[Param]) -> list[Param]:
             elif child in on_path:
                 cycle = path[on_path[child] :] + [child]
                 names = " -> ".join(defs[n].name for n in cycle)
-                exc = located(ExpressionError, defs[child].loc, f"parameter cycle: {names}")
-                exc.cycle = tuple(defs[n].name for n in cycle[:-1])  # type: ignore[attr-defined]
-                raise exc
+                err = located(ExpressionError, defs[child].loc, f"parameter cycle: {names}")
+                err.cycle = tuple(defs[n].name for n in cycle[:-1])  # type: ignore[attr-defined]
+                raise err
             elif child not in done:
                 on_path[child] = len(path)
                 path.append(child)

@@ -89,17 +89,18 @@ def _subckts(subckts: tuple[Subckt, ...]) -> list:
     stack = [(s, out) for s in reversed(subckts)]
     while stack:
         s, target = stack.pop()
-        d = {
+        children: list = []
+        d: dict[str, Any] = {
             "name": s.name,
             "ports": list(s.ports),
             "devices": [_device(x) for x in s.devices],
             "params": [_param(p) for p in s.params],
             "models": [_model(m) for m in s.models],
-            "subckts": [],
+            "subckts": children,
             "loc": _loc(s.loc),
         }
         target.append(d)
-        stack.extend((c, d["subckts"]) for c in reversed(s.subckts))
+        stack.extend((c, children) for c in reversed(s.subckts))
     return out
 
 
