@@ -659,9 +659,14 @@ class _Reader:
                 names[key] = lineno
                 scope.items.append(dev)
         else:
-            if letter in "RCL" and len(toks) > 3 and parse_number(toks[3]) is not None:
+            num = parse_number(toks[3]) if letter in "RCL" and len(toks) > 3 else None
+            if num is not None:
                 # a numeric value cannot be a model name: nothing to wait for
-                item: Device | _Pending = self.pending(_Pending(name, letter, toks, loc), scope)
+                if len(toks) == 4 and "=" not in toks[1] and "=" not in toks[2]:  # the plain R1 a b 1k
+                    terms = (scope.term("p", toks[1]), scope.term("n", toks[2]))
+                    item: Device | _Pending = Device(name, LETTER_KIND[letter], terms, None, num, (), "", loc)
+                else:
+                    item = self.pending(_Pending(name, letter, toks, loc), scope)
             elif letter in _MODEL_LAST:
                 item = self.model_last(letter, toks, loc, scope)
             elif letter in "XQRCL" or letter not in LETTER_KIND:
