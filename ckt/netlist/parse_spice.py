@@ -814,7 +814,7 @@ class _Reader:
             flags.insert(0, pos.pop())
         thermal = any(t.lower() == "thermal" for t in flags + extra)
         n = 5 if thermal else 3 if len(pos) == 4 else 4
-        if len(pos) < 3:
+        if len(pos) < 4:  # not even three nodes and a model
             raise _LineError(f"{name}: too few nodes ({len(pos)} of 4)")
         if len(pos) < n + 1:
             raise _LineError(f"{name}: missing model name")

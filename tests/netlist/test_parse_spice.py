@@ -301,7 +301,8 @@ def test_duplicate_instance_names_are_renamed_and_warned():
     "text, line, message",
     [
         ("t\nR1 a\n", 2, "R1: too few nodes (1 of 2)"),
-        ("t\nM1 d g s\n", 2, "M1: missing model name"),
+        ("t\nM1 d g s\n", 2, "M1: too few nodes (3 of 4)"),
+        ("t\nM1 d g s tj thermal\n", 2, "M1: missing model name"),
         ("t\nM1 d g\n", 2, "M1: too few nodes (2 of 4)"),
         ("t\nM1 d g w=1u\n", 2, "M1: too few nodes (2 of 4)"),
         ("t\nE1 a b c\n", 2, "E1: too few nodes (3 of 4)"),
