@@ -373,7 +373,8 @@ class _Scope:
     folded: dict[str, str] = field(default_factory=dict)  # lower-case name -> canonical net
     merged: list[tuple[str, str]] = field(default_factory=list)  # (spelling, canonical) not yet reported
     names: dict[str, int] = field(default_factory=dict)  # lower name -> line
-    model_lines: dict[str, int] = field(default_factory=dict)  # lower model name -> line
+    model_lines: dict[tuple[str | None, str], int] = field(default_factory=dict)  # (section, lower name) -> line
+    section: str | None = None  # the .lib section that holds this definition
     directives: set[str] = field(default_factory=set)  # other tools' '#' words already warned about
     pairs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
@@ -423,6 +424,7 @@ class _Reader:
         self.globals: list[str] = []
         self.subckt_ports: dict[str, tuple[str, ...]] = {}
         self.model_names: set[str] = set()
+        self.lib_section: str | None = None  # the .lib section being read: each may define the same names
 
     # -- diagnostics
     def diag(self, severity: str, line: int | None, message: str, code: str) -> None:
@@ -447,13 +449,13 @@ class _Reader:
                     name = line.split()[1].lower()
                     if in_section is not None:
                         self.diag("error", lineno, f".lib {name} opened inside section {in_section}", "lib-nested")
-                    in_section = name
+                    in_section = self.lib_section = name
                     found = found or name == section
                     continue
                 if word == ".endl":
                     if in_section is None:
                         self.diag("error", lineno, ".endl without .lib section", "endl-unmatched")
-                    in_section = None
+                    in_section = self.lib_section = None
                     continue
             if section is not None and in_section != section:
                 continue
@@ -523,7 +525,7 @@ class _Reader:
         if not toks:
             raise _LineError(".subckt without a name")
         name = toks[0]
-        sub = _Scope(name, loc=loc)
+        sub = _Scope(name, loc=loc, section=self.lib_section)
         ports: list[str] = []
         in_params = False
         for tok in toks[1:]:
@@ -551,11 +553,12 @@ class _Reader:
         """Attach a finished ``.subckt`` to its parent; it is built in ``finish`` once every
         definition (including later ones) is known. A second definition of a name (case folded) in
         the same scope is dropped with a warning: ngspice keeps the first ("redefinition of .subckt,
-        ignored") and instances bind to it."""
+        ignored") and instances bind to it. Different ``.lib`` sections (corners) of a library read
+        whole may each define the name."""
         parent = self.stack[-1]
         key = (s.name or "").lower()
         for other in parent.subckts:
-            if (other.name or "").lower() == key:
+            if (other.name or "").lower() == key and other.section == s.section:
                 first = other.loc.line if other.loc else None
                 self.diag("warning", s.loc.line if s.loc else None,
                           f"redefinition of .subckt {s.name} ignored (first defined at line {first}), as ngspice does",
@@ -612,12 +615,12 @@ class _Reader:
             params.append((sys.intern(kv[0]), to_value(kv[1])))
         scope = self.stack[-1]
         key = name.lower()
-        first = scope.model_lines.get(key)
+        first = scope.model_lines.get((self.lib_section, key))
         if first is not None:
             self.diag("warning", lineno, f".model {name} defined again (first at line {first}); the first card is "
                       "kept, as ngspice does", "model-redefined")
             return
-        scope.model_lines[key] = lineno
+        scope.model_lines[(self.lib_section, key)] = lineno
         scope.models.append(Model(name, mtype, tuple(params), loc))
         self.model_names.add(key)
 

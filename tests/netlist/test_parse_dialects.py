@@ -81,6 +81,15 @@ def test_model_redefinition_keeps_the_first_card():
     assert (w.line, w.code) == (4, "model-redefined")
 
 
+def test_corner_sections_of_a_library_read_whole_may_repeat_names():
+    text = ("* lib\n.lib tt\n.model nch nmos vth0=0.4\n.subckt cell a\nR1 a 0 1\n.ends\n.endl tt\n"
+            ".lib ff\n.model NCH nmos vth0=0.3\n.model nch nmos vth0=0.2\n.subckt cell a\nR1 a 0 2\n.ends\n.endl ff\n")
+    n = parse_spice(text)
+    assert [m.params for m in n.models] == [(("vth0", 0.4),), (("vth0", 0.3),)]
+    assert [s.devices[0].value for s in n.subckts] == [1.0, 2.0]
+    assert [(w.line, w.code) for w in n.warnings] == [(10, "model-redefined")]
+
+
 @requires_ngspice
 @pytest.mark.ngspice
 def test_case_folding_agrees_with_ngspice(tmp_path: Path):
