@@ -12,15 +12,29 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 * Title: in the top-level file the first line is the title unless it starts with ``.`` (a dot
   command such as KiCad's ``.title``) or ``*`` (a comment, as in model-card files); then there is no
   title line and ``.title`` (anywhere) sets it. Included files never have a title line.
-* Nets are case-insensitive and take the spelling first seen in their scope; ``0``/``gnd`` are not
-  renamed.
+* Names fold case, as in ngspice: nets take the spelling first seen in their scope and each new
+  spelling is warned about once (``net-case``, at its line); ``0``/``gnd`` are not renamed. Instance
+  names differing only in case are duplicates (below). A second ``.subckt`` or ``.model`` of one
+  name in one scope (and one ``.lib`` section) is dropped with a warning: ngspice keeps the first.
+* Lines starting with ``#`` are other tools' directives (TopSpice ``#AUTOPLOT``, ``#REVISION:``):
+  kept verbatim as a ``Statement`` with keyword ``#word``, warned once per word; ngspice rejects
+  them, so simulation decks leave them out.
+* MOSFET: four nodes, except ngspice's VDMOS: three (``M d g s model``, no bulk) or, with the
+  ``thermal`` flag, five (``M d g s tj tc model thermal``). A 3-node line is read as VDMOS without
+  checking the model's type.
 * BJT: 3 or 4 nodes. The model is the first positional token after three nodes that names a
   ``.model`` known to the file or its includes; without that knowledge a 5th positional token that is
   a number is the area (3 nodes), otherwise it is the model (4 nodes).
 * R/C/L: the first token after the nodes is the value unless it names a known ``.model``; a second
   positional token is the model.
-* Unknown element letters (``U A N O P Y``...): every positional token before the first ``key=value``
-  is a pin (``1``, ``2``, ...), the rest is kept in ``spec``; a warning is emitted.
+* ``A`` (XSPICE), ``N`` (OSDI), ``O`` (lossy line), ``P`` (coupled lines), ``U`` (uniform RC
+  line), ``Y`` (TXL): the last positional token before the first ``key=value`` is the model, the
+  ones before it are nodes (pins ``1``, ``2``, ...); kind ``UNKNOWN``. ``O``/``U``/``Y`` with other
+  than 4/3/4 nodes, and ``P`` with an odd count, are warned about. An XSPICE device's port syntax
+  (``[..]`` vectors, ``%v``/``%vd``/``%d``... modifiers, ``~``, ``null``) is kept in ``spec`` as a
+  template with ``*`` for each net, which the writer fills back in.
+* A name starting with ``_``: every positional token before the first ``key=value`` is a pin, the
+  rest is kept in ``spec``; a warning is emitted.
 * ``.param`` inside a ``.subckt`` body joins the subcircuit's parameters (after header defaults).
 * Instances bind to the definitions visible from their own file: its ``.subckt`` blocks (before
   or after the instance) and those of the files it includes.
