@@ -686,6 +686,11 @@ class _Reader:
                     item = self.pending(_Pending(name, letter, toks, loc), scope)
             elif letter in _MODEL_LAST:
                 item = self.model_last(letter, toks, loc, scope)
+            elif (letter == "X" and "=" not in line and toks[-1].lower() in self.subckt_ports
+                  or letter == "Q" and len(toks) == 5 and "=" not in line):
+                # decided already: a subcircuit defined above (the first definition is final), or
+                # a BJT with three nodes and a model and nothing after it
+                item = self.pending(_Pending(name, letter, toks, loc), scope)
             elif letter in "XQRCL" or letter not in LETTER_KIND:
                 item = _Pending(name, letter, toks, loc)
                 self.touch_nets(letter, toks, scope)
