@@ -330,7 +330,7 @@ def _kv_pair(tok: str, cache: dict[str, tuple[str, Value]]) -> tuple[str, Value]
     return pair
 
 
-def _xspice_ports(conns: list[str], scope: "_Scope") -> tuple[tuple[tuple[str, str], ...], str]:
+def _xspice_ports(conns: list[str], scope: _Scope) -> tuple[tuple[tuple[str, str], ...], str]:
     """Terminals and port template of an XSPICE ``A`` device's connection tokens.
 
     Each net becomes a terminal (pins ``1``, ``2``... in order); the template keeps the port shape
