@@ -916,13 +916,14 @@ class _Reader:
         out: list[Device] = []
         for item in scope.items:
             if isinstance(item, _Pending):
+                line = item.loc.line
                 try:
                     item = self.pending(item, scope)
                 except _LineError as exc:
-                    self.diag("error", item.loc.line, str(exc), "syntax")
+                    self.diag("error", line, str(exc), "syntax")
                     continue
                 if scope.merged:
-                    self.report_merges(scope, item.loc.line)
+                    self.report_merges(scope, line)
             out.append(item)
         scope.items = []
         return tuple(out)
