@@ -12,15 +12,29 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 * Title: in the top-level file the first line is the title unless it starts with ``.`` (a dot
   command such as KiCad's ``.title``) or ``*`` (a comment, as in model-card files); then there is no
   title line and ``.title`` (anywhere) sets it. Included files never have a title line.
-* Nets are case-insensitive and take the spelling first seen in their scope; ``0``/``gnd`` are not
-  renamed.
+* Names fold case, as in ngspice: nets take the spelling first seen in their scope and each new
+  spelling is warned about once (``net-case``, at its line); ``0``/``gnd`` are not renamed. Instance
+  names differing only in case are duplicates (below). A second ``.subckt`` or ``.model`` of one
+  name in one scope (and one ``.lib`` section) is dropped with a warning: ngspice keeps the first.
+* Lines starting with ``#`` are other tools' directives (TopSpice ``#AUTOPLOT``, ``#REVISION:``):
+  kept verbatim as a ``Statement`` with keyword ``#word``, warned once per word; ngspice rejects
+  them, so simulation decks leave them out.
+* MOSFET: four nodes, except ngspice's VDMOS: three (``M d g s model``, no bulk) or, with the
+  ``thermal`` flag, five (``M d g s tj tc model thermal``). A 3-node line is read as VDMOS without
+  checking the model's type.
 * BJT: 3 or 4 nodes. The model is the first positional token after three nodes that names a
   ``.model`` known to the file or its includes; without that knowledge a 5th positional token that is
   a number is the area (3 nodes), otherwise it is the model (4 nodes).
 * R/C/L: the first token after the nodes is the value unless it names a known ``.model``; a second
   positional token is the model.
-* Unknown element letters (``U A N O P Y``...): every positional token before the first ``key=value``
-  is a pin (``1``, ``2``, ...), the rest is kept in ``spec``; a warning is emitted.
+* ``A`` (XSPICE), ``N`` (OSDI), ``O`` (lossy line), ``P`` (coupled lines), ``U`` (uniform RC
+  line), ``Y`` (TXL): the last positional token before the first ``key=value`` is the model, the
+  ones before it are nodes (pins ``1``, ``2``, ...); kind ``UNKNOWN``. ``O``/``U``/``Y`` with other
+  than 4/3/4 nodes, and ``P`` with an odd count, are warned about. An XSPICE device's port syntax
+  (``[..]`` vectors, ``%v``/``%vd``/``%d``... modifiers, ``~``, ``null``) is kept in ``spec`` as a
+  template with ``*`` for each net, which the writer fills back in.
+* A name starting with ``_``: every positional token before the first ``key=value`` is a pin, the
+  rest is kept in ``spec``; a warning is emitted.
 * ``.param`` inside a ``.subckt`` body joins the subcircuit's parameters (after header defaults).
 * Instances bind to the definitions visible from their own file: its ``.subckt`` blocks (before
   or after the instance) and those of the files it includes.
@@ -107,6 +121,15 @@ _NODES: dict[DeviceKind, int] = {
     DeviceKind.TLINE: 4,
 }
 _MOSFET = DeviceKind.MOSFET
+_MOS_FLAGS = frozenset(f for w in ("off", "thermal") for f in (w, w.upper(), w.capitalize()))
+"""Instance flags that may follow a MOSFET's model; one in the model's place sends the line off the
+fast path (a VDMOS ``M1 d g s vdm off`` has no bulk)."""
+
+_MODEL_LAST = frozenset("ANOPUY")
+"""Element letters whose model is the last positional token, every token before it a node: XSPICE
+``A``, OSDI ``N``, lossy line ``O``, coupled lines ``P``, uniform RC line ``U``, lossy line ``Y``."""
+_FIXED_NODES = {"O": (4, "lossy transmission line"), "U": (3, "uniform RC line"), "Y": (4, "TXL line")}
+_XSPICE_PIECE = re.compile(r"[\[\]()~]|[^\s\[\]()~]+")
 _NEEDS_MODEL = frozenset(
     {DeviceKind.MOSFET, DeviceKind.DIODE, DeviceKind.JFET, DeviceKind.MESFET, DeviceKind.SWITCH}
 )
@@ -146,9 +169,12 @@ def _logical_lines(
     """Yield ``(line_number, logical_line)``; a title line is yielded as ``(1, ".title <text>")``.
 
     Continuation lines (``+``) are joined with one space; comment lines may sit between them.
-    ``.control`` ... ``.endc`` is yielded as one logical line holding the raw block.
+    ``.control`` ... ``.endc`` is yielded as one logical line holding the raw block. Continued
+    pieces are collected in a list and joined once, so a line continued N times costs O(N), not the
+    O(N^2) of growing one string.
     """
     pending: str | None = None
+    more: list[str] | None = None  # the pieces of a continued line, pending first
     pending_no = 0
     control: list[str] | None = None
     control_no = 0
@@ -181,16 +207,23 @@ def _logical_lines(
             else:
                 rest = line[1:].strip()
                 if rest:
-                    pending = pending + " " + rest if pending else rest
+                    if more is None:
+                        more = [pending] if pending else []
+                    more.append(rest)
             continue
-        if pending:
+        if more:
+            yield pending_no, " ".join(more)
+        elif pending:
             yield pending_no, pending
+        more = None
         if line[0] == "." and line[1:9].lower() == "control" and (len(line) == 8 or line[8] in " \t"):
             pending = None
             control, control_no = [raw.strip()], lineno
             continue
         pending, pending_no = line, lineno
-    if pending:
+    if more:
+        yield pending_no, " ".join(more)
+    elif pending:
         yield pending_no, pending
     if control is not None:
         yield control_no, "\n".join(control)  # missing .endc: reported by the dispatcher
@@ -304,6 +337,36 @@ def _kv_pair(tok: str, cache: dict[str, tuple[str, Value]]) -> tuple[str, Value]
     return pair
 
 
+def _xspice_ports(conns: list[str], scope: _Scope) -> tuple[tuple[tuple[str, str], ...], str]:
+    """Terminals and port template of an XSPICE ``A`` device's connection tokens.
+
+    Each net becomes a terminal (pins ``1``, ``2``... in order); the template keeps the port shape
+    (``[ ]`` vectors, ``( )``, ``%v``-style modifiers, ``~`` inversion, ``null``) with ``*`` where a
+    net goes (``~*`` for an inverted one) and ``%vnam``'s source name verbatim. A plain list of nets
+    needs no template (empty string)."""
+    template: list[str] = []
+    terms: list[tuple[str, str]] = []
+    verbatim = False
+    for piece in (p for tok in conns for p in _XSPICE_PIECE.findall(tok)):
+        low = piece.lower()
+        if verbatim:
+            template.append(piece)
+            verbatim = False
+        elif piece in ("[", "]", "(", ")", "~") or low == "null":
+            template.append(low)
+        elif piece[0] == "%":
+            template.append(low)
+            verbatim = low == "%vnam"
+        else:
+            terms.append(scope.term(str(len(terms) + 1), piece))
+            if template and template[-1] == "~":
+                template[-1] = "~*"
+            else:
+                template.append("*")
+    plain = all(t == "*" for t in template)
+    return tuple(terms), "" if plain else " ".join(template)
+
+
 # --------------------------------------------------------------------------------------------
 # Scopes and parse state
 
@@ -327,8 +390,13 @@ class _Scope:
     params: list[Param] = field(default_factory=list)
     models: list[Model] = field(default_factory=list)
     subckts: list["_Scope"] = field(default_factory=list)
-    nets: dict[str, str] = field(default_factory=dict)
+    nets: dict[str, str] = field(default_factory=dict)  # spelling -> canonical net
+    folded: dict[str, str] = field(default_factory=dict)  # lower-case name -> canonical net
+    merged: list[tuple[str, str]] = field(default_factory=list)  # (spelling, canonical) not yet reported
     names: dict[str, int] = field(default_factory=dict)  # lower name -> line
+    model_lines: dict[tuple[str | None, str], int] = field(default_factory=dict)  # (section, lower name) -> line
+    section: str | None = None  # the .lib section that holds this definition
+    directives: set[str] = field(default_factory=set)  # other tools' '#' words already warned about
     pairs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     mos_pairs: tuple[dict, dict, dict, dict] = field(default_factory=lambda: ({}, {}, {}, {}))
@@ -347,13 +415,16 @@ class _Scope:
         return p
 
     def net(self, tok: str) -> str:
+        """The canonical net for ``tok``: SPICE folds case, so the first spelling seen wins; a new
+        spelling of a known net is queued in ``merged`` for the reader to warn about (once)."""
         c = self.nets.get(tok)
         if c is None:
             low = tok.lower()
-            c = self.nets.get(low)
+            c = self.folded.get(low)
             if c is None:
-                c = sys.intern(tok)
-                self.nets[low] = c
+                c = self.folded[low] = sys.intern(tok)
+            else:
+                self.merged.append((tok, c))
             self.nets[tok] = c
         return c
 
@@ -377,6 +448,7 @@ class _Reader:
         self.globals: list[str] = []
         self.subckt_ports: dict[str, tuple[str, ...]] = {}
         self.model_names: set[str] = set()
+        self.lib_section: str | None = None  # the .lib section being read: each may define the same names
 
     # -- diagnostics
     def diag(self, severity: str, line: int | None, message: str, code: str) -> None:
@@ -404,13 +476,14 @@ class _Reader:
                 if name is not None:
                     if in_section is not None:
                         self.diag("error", lineno, f".lib {name} opened inside section {in_section}", "lib-nested")
-                    in_section, opened = name, lineno
+                    in_section = self.lib_section = name
+                    opened = lineno
                     found = found or name == section
                     continue
                 if word == ".endl":
                     if in_section is None:
                         self.diag("error", lineno, ".endl without .lib section", "endl-unmatched")
-                    in_section = None
+                    in_section = self.lib_section = None
                     continue
             if section is not None and in_section != section:
                 continue
@@ -480,7 +553,7 @@ class _Reader:
         if not toks:
             raise _LineError(".subckt without a name")
         name = toks[0]
-        sub = _Scope(name, loc=loc)
+        sub = _Scope(name, loc=loc, section=self.lib_section)
         ports: list[str] = []
         in_params = False
         for tok in toks[1:]:
@@ -506,19 +579,44 @@ class _Reader:
 
     def close(self, s: _Scope) -> None:
         """Attach a finished ``.subckt`` to its parent; it is built in ``finish`` once every
-        definition (including later ones) is known."""
-        self.stack[-1].subckts.append(s)
+        definition (including later ones) is known. A second definition of a name (case folded) in
+        the same scope is dropped with a warning: ngspice keeps the first ("redefinition of .subckt,
+        ignored") and instances bind to it. Different ``.lib`` sections (corners) of a library read
+        whole may each define the name."""
+        parent = self.stack[-1]
+        key = (s.name or "").lower()
+        for other in parent.subckts:
+            if (other.name or "").lower() == key and other.section == s.section:
+                first = other.loc.line if other.loc else None
+                self.diag("warning", s.loc.line if s.loc else None,
+                          f"redefinition of .subckt {s.name} ignored (first defined at line {first}), as ngspice does",
+                          "subckt-redefined")
+                return
+        parent.subckts.append(s)
 
     def build(self, s: _Scope) -> Subckt:
-        return Subckt(
-            s.name or "",
-            s.ports,
-            self.resolve(s),
-            tuple(s.params),
-            tuple(s.models),
-            tuple(self.build(c) for c in s.subckts),
-            s.loc,
-        )
+        """The ``Subckt`` for a closed scope and everything nested in it. Iterative (children are
+        built before their parent, in file order), so 10,000 nested definitions need no deeper
+        Python stack than one."""
+        order: list[_Scope] = []  # depth-first, parents before children, in file order
+        todo = [s]
+        while todo:
+            scope = todo.pop()
+            order.append(scope)
+            todo.extend(reversed(scope.subckts))
+        devices = {id(scope): self.resolve(scope) for scope in order}  # diagnostics in file order
+        built: dict[int, Subckt] = {}
+        for scope in reversed(order):
+            built[id(scope)] = Subckt(
+                scope.name or "",
+                scope.ports,
+                devices[id(scope)],
+                tuple(scope.params),
+                tuple(scope.models),
+                tuple(built.pop(id(c)) for c in scope.subckts),
+                scope.loc,
+            )
+        return built[id(s)]
 
     def model(self, lineno: int, rest: str, loc: SourceLoc) -> None:
         parts = rest.split(None, 1)
@@ -543,8 +641,16 @@ class _Reader:
                 self.diag("warning", lineno, f".model {name}: token {tok!r} is not name=value; ignored", "model-token")
                 continue
             params.append((sys.intern(kv[0]), to_value(kv[1])))
-        self.stack[-1].models.append(Model(name, mtype, tuple(params), loc))
-        self.model_names.add(name.lower())
+        scope = self.stack[-1]
+        key = name.lower()
+        first = scope.model_lines.get((self.lib_section, key))
+        if first is not None:
+            self.diag("warning", lineno, f".model {name} defined again (first at line {first}); the first card is "
+                      "kept, as ngspice does", "model-redefined")
+            return
+        scope.model_lines[(self.lib_section, key)] = lineno
+        scope.models.append(Model(name, mtype, tuple(params), loc))
+        self.model_names.add(key)
 
     def include(self, lineno: int, word: str, rest: str, loc: SourceLoc) -> None:
         path, section, extra = _include_target(word, rest)
@@ -564,38 +670,107 @@ class _Reader:
 
     # -- elements
     def element(self, lineno: int, line: str) -> None:
+        if line[0] == "#":
+            self.directive(lineno, line)
+            return
         toks = _tokenize(line)
         name = toks[0]
         letter = name[0].upper()
         loc = SourceLoc(self.file, lineno)
         if "=" in name or not (letter.isalpha() or letter == "_"):
             raise _LineError(f"not an element line (name {name!r})")
+        scope = self.stack[-1]
         if letter == "M":
             dev = self.mosfet(toks, loc)
-            names = self.stack[-1].names
+            names = scope.names
             key = name.lower()
             if key in names:
                 self.add(dev, lineno)
             else:
                 names[key] = lineno
-                self.stack[-1].items.append(dev)
-            return
-        if letter in "RCL" and len(toks) > 3 and parse_number(toks[3]) is not None:
-            # a numeric value cannot be a model name: nothing to wait for
-            item: Device | _Pending = self.pending(_Pending(name, letter, toks, loc), self.stack[-1])
-        elif letter in "XQRCL" or letter not in LETTER_KIND:
-            item = _Pending(name, letter, toks, loc)
-            self.touch_nets(letter, toks, self.stack[-1])
+                scope.items.append(dev)
         else:
-            item = self.device(LETTER_KIND[letter], toks, loc, self.stack[-1])
-        self.add(item, lineno)
+            num = parse_number(toks[3]) if letter in "RCL" and len(toks) > 3 else None
+            if num is not None and math.isfinite(num):
+                # a numeric value cannot be a model name: nothing to wait for
+                if len(toks) == 4 and "=" not in toks[1] and "=" not in toks[2]:  # the plain R1 a b 1k
+                    terms = (scope.term("p", toks[1]), scope.term("n", toks[2]))
+                    item: Device | _Pending = Device(name, LETTER_KIND[letter], terms, None, num, (), "", loc)
+                else:
+                    item = self.pending(_Pending(name, letter, toks, loc), scope)
+            elif letter in _MODEL_LAST:
+                item = self.model_last(letter, toks, loc, scope)
+            elif (letter == "X" and "=" not in line and toks[-1].lower() in self.subckt_ports
+                  or letter == "Q" and len(toks) == 5 and "=" not in line):
+                # decided already: a subcircuit defined above (the first definition is final), or
+                # a BJT with three nodes and a model and nothing after it
+                item = self.pending(_Pending(name, letter, toks, loc), scope)
+            elif letter in "XQRCL" or letter not in LETTER_KIND:
+                item = _Pending(name, letter, toks, loc)
+                self.touch_nets(letter, toks, scope)
+            else:
+                item = self.device(LETTER_KIND[letter], toks, loc, scope)
+            self.add(item, lineno)
+        if scope.merged:
+            self.report_merges(scope, lineno)
+
+    def report_merges(self, scope: _Scope, line: int) -> None:
+        """Warn once per new spelling of a known net (SPICE folds case: ``Out`` and ``OUT`` are one)."""
+        for tok, canon in scope.merged:
+            self.diag("warning", line, f"net {tok!r} is net {canon!r}: SPICE names are case-insensitive, "
+                      "the first spelling is kept", "net-case")
+        scope.merged.clear()
+
+    def directive(self, lineno: int, line: str) -> None:
+        """Another tool's directive (TopSpice ``#AUTOPLOT``, ``#REVISION:``...), which ngspice rejects:
+        kept verbatim as a ``Statement`` (keyword ``#word``) for the writer; warned once per word."""
+        word = line.split(None, 1)[0].lower().rstrip(":")
+        self.statements.append(Statement(word, line, SourceLoc(self.file, lineno)))
+        seen = self.stack[0].directives
+        if word not in seen:
+            seen.add(word)
+            self.diag("warning", lineno, f"{line.split(None, 1)[0]} is another tool's directive; kept verbatim "
+                      "(ngspice does not read it)", "tool-directive")
+
+    def model_last(self, letter: str, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
+        """An element whose nodes are every positional token before its model (``A N O P U Y``);
+        kind ``UNKNOWN`` with pins ``1``, ``2``..., as ckt does not model them. XSPICE ``A`` port
+        syntax (``[..]`` vectors, ``%v``-style modifiers, ``~``, ``null``) is kept in ``spec``."""
+        name = toks[0]
+        pos: list[str] = []
+        params: list[tuple[str, Value]] = []
+        extra: list[str] = []
+        for tok in toks[1:]:
+            pair = _kv_pair(tok, self.ctx.kv) if "=" in tok else None
+            if pair is not None:
+                params.append(pair)
+            elif params:
+                extra.append(tok)
+            else:
+                pos.append(tok)
+        if len(pos) < 2:
+            raise _LineError(f"{name}: needs nodes and a model name")
+        model, conns = pos[-1], pos[:-1]
+        if letter == "A":
+            if extra:
+                raise _LineError(f"{name}: {extra[0]!r} after the parameters")
+            terms, spec = _xspice_ports(conns, scope)
+            return Device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), spec, loc)
+        fixed = _FIXED_NODES.get(letter)
+        if fixed is not None and len(conns) != fixed[0]:
+            self.diag("warning", loc.line, f"{name}: a {fixed[1]} has {fixed[0]} nodes, not {len(conns)}", "node-count")
+        elif letter == "P" and (len(conns) < 4 or len(conns) % 2):
+            self.diag("warning", loc.line, f"{name}: coupled lines need 2 x (lines + 1) nodes, not {len(conns)}",
+                      "node-count")
+        terms = tuple(scope.term(str(i + 1), n) for i, n in enumerate(conns))
+        return Device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), " ".join(extra), loc)
 
     def touch_nets(self, letter: str, toks: list[str], scope: _Scope) -> None:
         """Register a deferred device's certain node tokens now, so net spellings are canonical in
         file order (binding happens later but must not change which spelling was seen first)."""
         pos: list[str] = []
         for t in toks[1:]:
-            if t.lower() == "params:" or _split_kv(t) is not None:
+            if "=" in t and _split_kv(t) is not None or t[-1] == ":" and t.lower() == "params:":
                 break
             pos.append(t)
         n = len(pos) - 1 if letter == "X" else 3 if letter == "Q" else 2 if letter in "RCL" else len(pos)
@@ -626,13 +801,8 @@ class _Reader:
 
     def mosfet(self, toks: list[str], loc: SourceLoc) -> Device:
         """The common case, kept lean: a million-MOSFET deck spends most of its time here."""
-        if len(toks) < 6 or "=" in toks[5]:
-            n = 0
-            while n + 1 < len(toks) and "=" not in toks[n + 1]:
-                n += 1
-            if n < 4:
-                raise _LineError(f"{toks[0]}: too few nodes ({n} of 4)")
-            raise _LineError(f"{toks[0]}: missing model name")
+        if len(toks) < 6 or "=" in toks[5] or toks[5] in _MOS_FLAGS:
+            return self.mosfet_general(toks, loc)
         scope = self.stack[-1]
         d, g, src, b = scope.mos_pairs
         td = d.get(toks[1]) or scope.term_into(d, "d", toks[1])
@@ -652,8 +822,43 @@ class _Reader:
                     extra.append(tok)
                     continue
             params.append(pair)
-        spec = " ".join(extra) if extra else ""
+        spec = ""
+        if extra:
+            if any(t.lower() == "thermal" for t in extra):
+                return self.mosfet_general(toks, loc)
+            spec = " ".join(extra)
         return Device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, tuple(params), spec, loc)
+
+    def mosfet_general(self, toks: list[str], loc: SourceLoc) -> Device:
+        """A MOSFET off the fast path. ngspice's VDMOS reads ``M d g s model`` (no bulk) and, with the
+        ``thermal`` flag, ``M d g s tj tc model thermal``; other MOSFETs take four nodes. Flags
+        (``off``, ``thermal``) after the model go to ``spec``."""
+        name = toks[0]
+        pos: list[str] = []
+        params: list[tuple[str, Value]] = []
+        extra: list[str] = []
+        for tok in toks[1:]:
+            pair = _kv_pair(tok, self.ctx.kv) if "=" in tok else None
+            if pair is not None:
+                params.append(pair)
+            elif params:
+                extra.append(tok)
+            else:
+                pos.append(tok)
+        flags: list[str] = []
+        while len(pos) > 4 and pos[-1].lower() in ("off", "thermal"):
+            flags.insert(0, pos.pop())
+        thermal = any(t.lower() == "thermal" for t in flags + extra)
+        n = 5 if thermal else 3 if len(pos) == 4 else 4
+        if len(pos) < 4:  # not even three nodes and a model
+            raise _LineError(f"{name}: too few nodes ({len(pos)} of 4)")
+        if len(pos) < n + 1:
+            raise _LineError(f"{name}: missing model name")
+        pins = ("d", "g", "s", "tj", "tc") if thermal else TERMINALS[_MOSFET][:n]
+        scope = self.stack[-1]
+        terms = tuple(scope.term(pins[i], pos[i]) for i in range(n))
+        rest = pos[n + 1 :] + flags + extra
+        return Device(name, _MOSFET, terms, pos[n], None, tuple(params), " ".join(rest), loc)
 
     def device(self, kind: DeviceKind, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
         """Read a fixed-shape element (everything except X, Q, R/C/L and unknown letters)."""
@@ -725,11 +930,14 @@ class _Reader:
         out: list[Device] = []
         for item in scope.items:
             if isinstance(item, _Pending):
+                line = item.loc.line
                 try:
                     item = self.pending(item, scope)
                 except _LineError as exc:
-                    self.diag("error", item.loc.line, str(exc), "syntax")
+                    self.diag("error", line, str(exc), "syntax")
                     continue
+                if scope.merged:
+                    self.report_merges(scope, line)
             out.append(item)
         scope.items = []
         return tuple(out)
@@ -740,13 +948,16 @@ class _Reader:
         pos: list[str] = []
         params: list[tuple[str, Value]] = []
         extra: list[str] = []
+        cache = self.ctx.kv
         for tok in toks[1:]:
-            if tok.lower() == "params:":
+            if "=" in tok:
+                pair = cache.get(tok) or _kv_pair(tok, cache)
+                if pair is not None:
+                    params.append(pair)
+                    continue
+            elif tok[-1] == ":" and tok.lower() == "params:":
                 continue
-            pair = _kv_pair(tok, self.ctx.kv)
-            if pair is not None:
-                params.append(pair)
-            elif params:
+            if params:
                 extra.append(tok)
             else:
                 pos.append(tok)

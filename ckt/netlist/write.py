@@ -13,7 +13,8 @@ A prefixed name that collides with another device gets ``__2``, ``__3``... appen
 Known limits of the round trip (the reader cannot tell these apart in SPICE text): a subcircuit's
 parameters are all written as header defaults (body ``.param`` lines become header entries); an
 R/C/L with a model but no value reads back with the model name as its value unless the model card
-is in the deck; an unknown-kind device's ``model`` reads back as one more pin.
+is in the deck; an unknown-kind device without a model reads its last net back as the model (the
+reader takes the last positional token of ``A N O P U Y`` elements as their model, as ngspice does).
 """
 
 from __future__ import annotations
@@ -155,6 +156,13 @@ def _device_tokens(d: Device, name: str) -> list[str]:
     if kind in (DeviceKind.RESISTOR, DeviceKind.CAPACITOR, DeviceKind.INDUCTOR):
         # spec last: after a key=value every positional token reads back into spec
         return toks + value + model + _kv(d.params) + spec
+    if kind is DeviceKind.UNKNOWN and name[:1] in "aA" and d.spec:
+        # an XSPICE port template from the reader: '*' (or '~*') where each net goes, in order
+        slots = d.spec.split()
+        if sum(t in ("*", "~*") for t in slots) == len(d.terminals):
+            nets = iter(d.nets)
+            ports = [next(nets) if t == "*" else "~" + next(nets) if t == "~*" else t for t in slots]
+            return [name, *ports, *model, *_kv(d.params)]
     if kind in (DeviceKind.SUBCKT, DeviceKind.UNKNOWN):
         return toks + model + _kv(d.params) + spec
     return toks + model + value + _kv(d.params) + spec

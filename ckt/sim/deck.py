@@ -75,6 +75,8 @@ class PreparedNetlist:
         from ckt.netlist.write import write_spice
 
         net = self.netlist
+        if any(s.keyword.startswith("#") for s in net.statements):  # other tools' directives: ngspice rejects them
+            net = replace(net, statements=tuple(s for s in net.statements if not s.keyword.startswith("#")))
         if top is not None:
             net = replace(net, devices=(), statements=tuple(s for s in net.statements if s.keyword in LIBRARY_KEYWORDS))
         if title is not None:

@@ -194,13 +194,21 @@ def test_resistor_value_forms():
 
 
 def test_unknown_letter_keeps_pins_and_warns():
-    n = parse_spice("t\nU1 a b c d k=1 extra\nR1 a 0 1\n")
-    u = n.device("U1")
+    n = parse_spice("t\n_U1 a b c d k=1 extra\nR1 a 0 1\n")
+    u = n.device("_U1")
     assert u.kind is DeviceKind.UNKNOWN
     assert u.terminals == (("1", "a"), ("2", "b"), ("3", "c"), ("4", "d"))
     assert u.params == (("k", 1.0),) and u.spec == "extra"
     (w,) = n.warnings
-    assert (w.line, w.code) == (2, "unknown-element") and "U1" in w.message
+    assert (w.line, w.code) == (2, "unknown-element") and "_U1" in w.message
+
+
+def test_uniform_rc_line_takes_its_model_after_three_nodes():
+    n = parse_spice("t\nU1 a b c urc1 l=1u extra\nR1 a 0 1\n.model urc1 urc rperl=1k\n")
+    u = n.device("U1")
+    assert (u.kind, u.model, u.nets) == (DeviceKind.UNKNOWN, "urc1", ("a", "b", "c"))
+    assert u.params == (("l", 1e-6),) and u.spec == "extra"
+    assert not n.warnings
 
 
 def test_params_expressions_and_references():
@@ -293,9 +301,10 @@ def test_duplicate_instance_names_are_renamed_and_warned():
     "text, line, message",
     [
         ("t\nR1 a\n", 2, "R1: too few nodes (1 of 2)"),
-        ("t\nM1 d g s nch\n", 2, "M1: missing model name"),
+        ("t\nM1 d g s\n", 2, "M1: too few nodes (3 of 4)"),
+        ("t\nM1 d g s tj thermal\n", 2, "M1: missing model name"),
         ("t\nM1 d g\n", 2, "M1: too few nodes (2 of 4)"),
-        ("t\nM1 d g s b\n", 2, "M1: missing model name"),
+        ("t\nM1 d g w=1u\n", 2, "M1: too few nodes (2 of 4)"),
         ("t\nE1 a b c\n", 2, "E1: too few nodes (3 of 4)"),
         ("t\nR1 a b {x*2\n", 2, "unbalanced { (missing '}')"),
         ("t\nR1 a b (x*2\n", 2, "unbalanced ( (missing ')')"),
@@ -482,7 +491,8 @@ def test_ltspice_fixture():
     assert n.device("C1").params == (("rser", 10e-3),)
     assert n.device("C1").nets == ("N002", "0")  # n002 takes the first-seen spelling
     assert [m.type for m in n.models] == ["d", "sw"]
-    assert [w.message for w in n.warnings] == ["unknown dot-command .backanno kept verbatim"]
+    assert [(w.line, w.code) for w in n.warnings] == [(4, "net-case"), (13, "unknown-dot")]
+    assert n.warnings[1].message == "unknown dot-command .backanno kept verbatim"
 
 
 def test_kicad_fixture():
