@@ -3,8 +3,8 @@ on, the bundled PDKs and a writable cache, each with the fix when it is missing.
 
 A broken install should say so in one table before a sizing run spends its budget on failing
 simulations. The checks only look (the cache check writes and removes one probe file); ngspice is probed
-in :func:`probe_ngspice` alone, so another probe can replace it. Locations can be overridden, which is
-also how the tests point at a missing simulator: ``CKT_NGSPICE`` (the binary), ``CKT_NGSPICE_LIBRARY``
+in :func:`probe_ngspice` alone, reading the same variables as the simulator (``ckt.sim.backends.locate``). Locations can be overridden, which is
+also how the tests point at a missing simulator: ``CKT_NGSPICE`` (the binary), ``CKT_LIBNGSPICE``
 (the shared library; PySpice's own ``NGSPICE_LIBRARY_PATH`` is honoured next), ``CKT_DATA`` (the cache).
 """
 
@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
+
+from ckt.sim.backends.locate import LIBNGSPICE_ENV, NGSPICE_ENV
 
 APT_NGSPICE = "sudo apt-get update && sudo apt-get install -y ngspice libngspice0-dev"
 _NGSPICE_FIX = f"install it: {APT_NGSPICE} (Debian/Ubuntu), brew install ngspice (macOS)"
@@ -75,10 +77,10 @@ def probe_ngspice(env: Mapping[str, str]) -> tuple[Check, Check]:
     """The ngspice binary and shared library, each with its version (the one place ngspice is probed).
 
     Args:
-        env: environment to read ``CKT_NGSPICE``, ``CKT_NGSPICE_LIBRARY``, ``NGSPICE_LIBRARY_PATH`` and
+        env: environment to read ``CKT_NGSPICE``, ``CKT_LIBNGSPICE``, ``NGSPICE_LIBRARY_PATH`` and
             ``PATH`` from.
     """
-    exe = env.get("CKT_NGSPICE") or shutil.which("ngspice", path=env.get("PATH", ""))
+    exe = env.get(NGSPICE_ENV) or shutil.which("ngspice", path=env.get("PATH", ""))
     if exe and Path(exe).is_file() and os.access(exe, os.X_OK):
         version = _VERSION_RE.search(_run_text([exe, "--version"]) or "")
         binary = (
@@ -87,11 +89,11 @@ def probe_ngspice(env: Mapping[str, str]) -> tuple[Check, Check]:
             else Check("ngspice binary", False, f"{exe} does not answer --version", _NGSPICE_FIX)
         )
     else:
-        where = f"CKT_NGSPICE={exe}" if env.get("CKT_NGSPICE") else "ngspice on PATH"
+        where = f"CKT_NGSPICE={exe}" if env.get(NGSPICE_ENV) else "ngspice on PATH"
         binary = Check("ngspice binary", False, f"not found ({where})", _NGSPICE_FIX + "; or set CKT_NGSPICE")
 
-    lib = env.get("CKT_NGSPICE_LIBRARY") or env.get("NGSPICE_LIBRARY_PATH") or ctypes.util.find_library("ngspice")
-    lib_fix = _NGSPICE_FIX + "; or set CKT_NGSPICE_LIBRARY to libngspice's path"
+    lib = env.get(LIBNGSPICE_ENV) or env.get("NGSPICE_LIBRARY_PATH") or ctypes.util.find_library("ngspice")
+    lib_fix = _NGSPICE_FIX + "; or set CKT_LIBNGSPICE to libngspice's path"
     if not lib:
         library = Check("ngspice shared library", False, "libngspice not found", lib_fix)
     else:

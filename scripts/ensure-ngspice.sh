@@ -1,15 +1,15 @@
 #!/bin/sh
 # Make sure ngspice (the program and its shared library) is installed before `make setup` goes on.
 # Installs it with apt-get when it can (root, or sudo without a password); otherwise stops with the one
-# command to run. CKT_NGSPICE_LIBRARY names the library file to look for instead of the usual places.
+# command to run. CKT_LIBNGSPICE names the library file to look for instead of the usual places.
 set -u
 
 PACKAGES="ngspice libngspice0-dev"
 APT_COMMAND="sudo apt-get update && sudo apt-get install -y $PACKAGES"
 
 have_library() {
-    if [ -n "${CKT_NGSPICE_LIBRARY:-}" ]; then
-        [ -e "$CKT_NGSPICE_LIBRARY" ]
+    if [ -n "${CKT_LIBNGSPICE:-}" ]; then
+        [ -e "$CKT_LIBNGSPICE" ]
         return
     fi
     for lib in /usr/lib/*/libngspice.so* /usr/lib/libngspice.so* /usr/local/lib/libngspice.so* \

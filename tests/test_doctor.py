@@ -25,7 +25,7 @@ def _no_ngspice_env(tmp_path: Path) -> dict[str, str]:
     empty = tmp_path / "bin"
     empty.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("CKT_NGSPICE", "NGSPICE_LIBRARY_PATH")}
-    env.update(PATH=str(empty), CKT_NGSPICE_LIBRARY=str(tmp_path / "nowhere" / "libngspice.so"),
+    env.update(PATH=str(empty), CKT_LIBNGSPICE=str(tmp_path / "nowhere" / "libngspice.so"),
                CKT_DATA=str(tmp_path / "data"))
     return env
 
@@ -35,7 +35,7 @@ def test_missing_ngspice_is_reported_with_the_fix(tmp_path: Path) -> None:
     assert not binary.ok and binary.required and "not found" in binary.found
     assert "apt-get install -y ngspice" in binary.fix
     assert not library.ok and library.required and "does not load" in library.found
-    assert "CKT_NGSPICE_LIBRARY" in library.fix
+    assert "CKT_LIBNGSPICE" in library.fix
 
 
 def test_cli_exits_non_zero_when_ngspice_is_missing(tmp_path: Path) -> None:
@@ -57,13 +57,13 @@ def test_json_output_lists_every_row(tmp_path: Path) -> None:
 
 def test_binary_version_is_read_from_the_program(tmp_path: Path) -> None:
     fake = _fake_program(tmp_path, "ngspice", "** ngspice-41plus : Circuit level simulation program")
-    binary, _ = probe_ngspice({"PATH": str(tmp_path), "CKT_NGSPICE_LIBRARY": "/nowhere.so"})
+    binary, _ = probe_ngspice({"PATH": str(tmp_path), "CKT_LIBNGSPICE": "/nowhere.so"})
     assert binary.ok and binary.found == f"ngspice 41plus at {fake}"
 
 
 def test_ckt_ngspice_overrides_path_and_a_silent_program_fails(tmp_path: Path) -> None:
     fake = _fake_program(tmp_path, "not-ngspice", "hello")
-    binary, _ = probe_ngspice({"PATH": "", "CKT_NGSPICE": str(fake), "CKT_NGSPICE_LIBRARY": "/nowhere.so"})
+    binary, _ = probe_ngspice({"PATH": "", "CKT_NGSPICE": str(fake), "CKT_LIBNGSPICE": "/nowhere.so"})
     assert not binary.ok and "does not answer --version" in binary.found
 
 
@@ -98,7 +98,7 @@ def test_bundled_pdks_are_loadable(tmp_path: Path) -> None:
 
 @requires_ngspice
 def test_installed_ngspice_is_found_with_its_version() -> None:
-    from ckt.sim.ngspice import ngspice_version
+    from ckt.sim.backends import ngspice_version
 
     binary, library = probe_ngspice(os.environ)
     assert binary.ok and f"ngspice {ngspice_version()} at" in binary.found

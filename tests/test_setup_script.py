@@ -52,11 +52,11 @@ def _machine(tmp_path: Path, *, uid: int, apt: bool, sudo: str | None, ngspice: 
             '[ "$1" = true ] && exit 0; export SUDO_USED=sudo; exec "$@"'
         )
         _stub(bin_dir, "sudo", runs if sudo == "ok" else f'echo "sudo $*" >> {log}; exit 1')
-    return {"PATH": str(bin_dir), "CKT_NGSPICE_LIBRARY": str(lib), "log": log}
+    return {"PATH": str(bin_dir), "CKT_LIBNGSPICE": str(lib), "log": log}
 
 
 def _run(machine: dict) -> tuple[int, str, str]:
-    env = {"PATH": machine["PATH"], "CKT_NGSPICE_LIBRARY": machine["CKT_NGSPICE_LIBRARY"]}
+    env = {"PATH": machine["PATH"], "CKT_LIBNGSPICE": machine["CKT_LIBNGSPICE"]}
     proc = subprocess.run(["/bin/sh", str(SCRIPT)], check=False, env=env, capture_output=True, text=True, timeout=60)
     log = machine["log"].read_text() if machine["log"].exists() else ""
     return proc.returncode, proc.stdout + proc.stderr, log
