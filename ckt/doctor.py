@@ -3,8 +3,9 @@ on, the bundled PDKs and a writable cache, each with the fix when it is missing.
 
 A broken install should say so in one table before a sizing run spends its budget on failing
 simulations. The checks only look (the cache check writes and removes one probe file); ngspice is probed
-in :func:`probe_ngspice` alone, reading the same variables as the simulator (``ckt.sim.backends.locate``). Locations can be overridden, which is
-also how the tests point at a missing simulator: ``CKT_NGSPICE`` (the binary), ``CKT_LIBNGSPICE``
+in :func:`probe_ngspice` alone, reading the same variables as the simulator
+(``ckt.sim.backends.locate``). Locations can be overridden, which is also how the tests point at a
+missing simulator: ``CKT_NGSPICE`` (the binary), ``CKT_LIBNGSPICE``
 (the shared library; PySpice's own ``NGSPICE_LIBRARY_PATH`` is honoured next), ``CKT_DATA`` (the cache).
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import ctypes.util
 import importlib.metadata
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -21,10 +21,8 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-
-import click
 
 from ckt.sim.backends.locate import LIBNGSPICE_ENV, NGSPICE_ENV
 
@@ -185,19 +183,3 @@ def format_table(checks: tuple[Check, ...]) -> str:
         if not c.ok:
             lines.append(f"{'':<{width}}  {'':<8}  fix: {c.fix}")
     return "\n".join(lines)
-
-
-@click.command("doctor")
-@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-@click.pass_context
-def doctor(ctx: click.Context, as_json: bool) -> None:
-    """Check ngspice, the Python packages, the bundled PDKs and the cache; exit 1 if something needed is missing."""
-    checks = run_checks()
-    if as_json:
-        click.echo(json.dumps([asdict(c) for c in checks], indent=2))
-    else:
-        click.echo(format_table(checks))
-    if not healthy(checks):
-        if not as_json:
-            click.echo("\nckt cannot run until the MISSING rows are fixed.", err=True)
-        ctx.exit(1)

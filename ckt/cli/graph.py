@@ -9,11 +9,11 @@ from collections import Counter
 import click
 import networkx as nx
 
+from ckt.cli.netlist import FORMAT, include_options, load
 from ckt.graph.bipartite import to_bipartite_nx
 from ckt.graph.codec import graph_to_json
 from ckt.graph.features import EDGE_TYPES
 from ckt.graph.pins import RELATIONS, to_pins_nx
-from ckt.netlist.commands import FORMAT, include_options, load
 
 
 def summary_line(g: nx.Graph) -> str:

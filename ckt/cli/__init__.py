@@ -1,5 +1,8 @@
-"""The one ``ckt`` command. Subcommands live beside the layer they drive and are imported lazily,
-so ``ckt parse`` never pays for torch, BoTorch or PySpice.
+"""The one ``ckt`` command, on the top floor: it may import every layer, and no layer imports it.
+
+Each subcommand is a module of this package holding thin click commands that parse options and call
+one library function; they are imported lazily, so ``ckt parse`` never pays for torch, BoTorch or
+PySpice.
 
 Any ``CktError`` becomes ``message`` on stderr and exit 2 (``path:line: ...`` for netlist errors);
 ``--debug`` shows the traceback instead.
@@ -17,14 +20,14 @@ import click
 from ckt.errors import CktError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "parse": ("ckt.netlist.commands:parse", "Read a netlist and summarise it."),
-    "check": ("ckt.netlist.commands:check", "Electrical rule checks on a netlist."),
-    "convert": ("ckt.netlist.commands:convert", "Write a netlist as SPICE, Spectre or JSON."),
-    "graph": ("ckt.graph.commands:graph", "Turn a netlist into a graph."),
-    "pdk": ("ckt.pdk.commands:pdk", "List and inspect the bundled PDK model sets."),
-    "simulate": ("ckt.commands.simulate:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
+    "parse": ("ckt.cli.netlist:parse", "Read a netlist and summarise it."),
+    "check": ("ckt.cli.netlist:check", "Electrical rule checks on a netlist."),
+    "convert": ("ckt.cli.netlist:convert", "Write a netlist as SPICE, Spectre or JSON."),
+    "graph": ("ckt.cli.graph:graph", "Turn a netlist into a graph."),
+    "pdk": ("ckt.cli.pdk:pdk", "List and inspect the bundled PDK model sets."),
+    "simulate": ("ckt.cli.simulate:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
     "size": ("ckt.opt.commands:size", "Size a netlist against a spec file."),
-    "doctor": ("ckt.doctor:doctor", "Check that ngspice, PySpice, torch, the PDKs and the cache are usable."),
+    "doctor": ("ckt.cli.doctor:doctor", "Check that ngspice, PySpice, torch, the PDKs and the cache are usable."),
 }
 
 
