@@ -39,10 +39,6 @@ class ExpressionError(CktError):
     """A parameter expression is malformed or refers to something undefined."""
 
 
-class GrammarError(CktError):
-    """A token sequence does not follow the topology grammar."""
-
-
 class PdkError(CktError):
     """An unknown PDK name, or a PDK whose model files are missing."""
 
@@ -86,6 +82,10 @@ class SimulatorNotFoundError(CktError):
         return (type(self), (self.component, self.detail, self.fix))
 
 
+class MeasurementError(CktError):
+    """A quantity cannot be measured on the given vectors; the message is the reason."""
+
+
 class SpecError(CktError):
     """A sizing spec file is malformed or inconsistent with its netlist."""
 
@@ -96,10 +96,6 @@ class CktWarning(UserWarning):
 
 class NetlistWarning(CktWarning):
     """Something in a netlist was read but looks suspicious (unknown element, renamed duplicate...)."""
-
-
-class SimulatorWarning(CktWarning):
-    """ngspice said something worth surfacing that is not an error."""
 
 
 class DeckPolicyError(CktError):

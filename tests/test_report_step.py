@@ -1,4 +1,4 @@
-"""The step-response figure writes a file and marks what ckt.sim.measure reports."""
+"""The step-response figure writes a file and marks what ckt.measure reports."""
 
 from __future__ import annotations
 

@@ -10,9 +10,10 @@ import os
 
 import numpy as np
 
+from ckt import measure as ms
+from ckt.errors import MeasurementError
 from ckt.report.figure import pyplot, save
 from ckt.report.units import si
-from ckt.sim import measure as ms
 
 
 def plot_bode(freq, h, path: str | os.PathLike, *, title: str = "") -> str:
@@ -46,7 +47,7 @@ def plot_bode(freq, h, path: str | os.PathLike, *, title: str = "") -> str:
         try:
             fu = ms.unity_gain_frequency(f, hc)
             pm = ms.phase_margin(f, hc, ugf=fu)
-        except ms.MeasurementError as exc:
+        except MeasurementError as exc:
             ax_m.set_title(f"no phase margin: {exc}", fontsize=8)
         else:
             dc = ms.dc_phase_deg(phase[0])

@@ -1,7 +1,7 @@
 """Step-response plots: the follower's small-signal step with its settle band, overshoot and verdict.
 
 Drawn beside the Bode plot so a designer sees the closed-loop behaviour the margin stands for; the
-marks come from ``ckt.sim.measure.step_response``, so they are the reported numbers.
+marks come from ``ckt.measure.step_response``, so they are the reported numbers.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import os
 
 import numpy as np
 
+from ckt import measure as ms
+from ckt.errors import MeasurementError
 from ckt.report.figure import pyplot, save
 from ckt.report.units import si
-from ckt.sim import measure as ms
 
 
 def plot_step(t, v, path: str | os.PathLike, *, tol: float = 0.01, title: str = "") -> str:
@@ -44,7 +45,7 @@ def plot_step(t, v, path: str | os.PathLike, *, tol: float = 0.01, title: str = 
         expected = float(np.mean(tail)) - float(va[0]) if tail.size else 0.0
         try:
             r = ms.step_response(ta, va, t0=float(ta[0]), expected_step=expected, tol=tol)
-        except ms.MeasurementError as exc:
+        except MeasurementError as exc:
             ax.set_title(f"step not judged: {exc}", fontsize=8)
         else:
             band = tol * abs(expected)

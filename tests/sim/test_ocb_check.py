@@ -15,7 +15,7 @@ import math
 import pytest
 
 from ckt.sim import simulate
-from ckt.sim import measure as ms
+from ckt import measure as ms
 from tests.conftest import have_ngspice, shared
 
 GM1, GM2, R, C = 9.8e-3, 8.9e-3, 1e6, 50e-15

@@ -47,15 +47,14 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ckt.errors import CktError, NetlistError
+from ckt import measure as ms
+from ckt.errors import CktError, MeasurementError, NetlistError
 from ckt.netlist.ir import Device, DeviceKind, Netlist
 from ckt.netlist.units import format_number, parse_number
 from ckt.netlist.write import write_spice
 from ckt.pdk.registry import Pdk
 from ckt.sim import analyses as an
-from ckt.sim import measure as ms
 from ckt.sim.deck import LIBRARY_KEYWORDS, PreparedNetlist, load_netlist, prepare
-from ckt.sim.measure import MeasurementError
 from ckt.sim.result import SimJob, SimResult, Status
 
 ROLES = ("vss", "vdd", "inn", "inp", "out")

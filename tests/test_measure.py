@@ -1,4 +1,4 @@
-"""ckt.sim.measure against closed forms on synthetic vectors (no simulator)."""
+"""ckt.measure against closed forms on synthetic vectors (no simulator)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ckt.sim import measure as m
-from ckt.sim.measure import MeasurementError
+from ckt import measure as m
+from ckt.errors import MeasurementError
 
 
 def freqs(f0: float = 1.0, f1: float = 1e10, per_decade: int = 100) -> np.ndarray:

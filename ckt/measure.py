@@ -31,14 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ckt.errors import CktError
+from ckt.errors import MeasurementError
 
 HALF_POWER_DB = 20.0 * math.log10(math.sqrt(0.5))
 """-3.0103 dB: the half-power level that defines the -3 dB bandwidth and the swing limit."""
-
-
-class MeasurementError(CktError):
-    """A quantity cannot be measured on the given vectors; the message is the reason."""
 
 
 def _finite(name: str, *arrays: np.ndarray) -> None:
