@@ -6,10 +6,9 @@ import math
 import pytest
 
 from ckt.errors import CktError, SpecError
-from ckt.opt.loop import run_sizing
 from ckt.opt.space import Variable
 from ckt.opt.spec import Spec, Target
-from tests.opt.fakes import TOY_INITIAL, FakeEvaluator, toy_opamp, toy_spec
+from tests.opt.fakes import TOY_INITIAL, FakeEvaluator, run_sizing, toy_opamp, toy_spec
 
 
 def test_outputs_of_a_feasible_run(tmp_path):
