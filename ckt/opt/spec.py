@@ -469,7 +469,7 @@ def _margin(r: _Reader, node: Any) -> float:
     return value
 
 
-def testbench_fields() -> dict[str, str]:
+def tb_fields() -> dict[str, str]:
     """``OpAmpTestbench`` option name -> its annotated type, read from the dataclass itself so a
     new testbench field is settable from the spec without touching this module."""
     from ckt.sim.testbench.opamp import OpAmpTestbench
@@ -507,7 +507,7 @@ def _option(r: _Reader, node: Any, key: tuple[str, ...], kind: str) -> Any:
 
 def _testbench(r: _Reader, node: Any) -> TestbenchSpec:
     key = ("testbench",)
-    fields = testbench_fields()
+    fields = tb_fields()
     body = r.mapping(node, key)
     unknown = [k for k in body if k not in fields and k not in ("kind", "dut", "ports")]
     if unknown:
