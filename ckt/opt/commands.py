@@ -33,7 +33,8 @@ def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | N
     """Size NETLIST's .param values to meet the targets of --spec (exit 0 even when infeasible)."""
     from ckt.netlist.read import read_netlist
     from ckt.opt.evaluator import SimEvaluator
-    from ckt.opt.run import RunOptions, size as run_size
+    from ckt.opt.run import RunOptions
+    from ckt.opt.run import size as run_size
     from ckt.opt.spec import load_spec
     from ckt.sim.executor import make_executor
 

@@ -67,9 +67,12 @@ class Evaluator(Protocol):
     Attributes:
         provides: the measured names (checked against the spec before any simulation), or None
             when the evaluator cannot tell.
+        context: identifies everything besides the design that determines an outcome; stored
+            outcomes are reused across runs only under the same context.
     """
 
     provides: Provided | None
+    context: str
 
     def evaluate(self, batch: Sequence[Mapping[str, float]]) -> Iterator[tuple[int, Outcome]]:
         """Yield ``(index in batch, outcome)`` as each design completes, in any order."""

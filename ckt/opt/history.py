@@ -337,11 +337,11 @@ class RunFolder:
                 last = max(last, e.batch_id)
                 if e.kind != SEARCH:
                     continue
-                if e.pending:
+                if e.outcome is None:
                     pending.append(e.params)
                 else:
                     done.setdefault(e.batch_id, []).append((e.params, e.outcome))
             h.drop_pending(run_id)
-        prior = Prior(warm=tuple((e.params, e.outcome) for e in warm),
+        prior = Prior(warm=tuple((e.params, e.outcome) for e in warm if e.outcome is not None),
                       done=tuple(tuple(done[b]) for b in sorted(done)), pending=tuple(pending), last_batch=last)
         return Session(run_id, method, seed, batch, prior, Recorder(h, run_id, method))

@@ -148,7 +148,9 @@ class Run:
             self.trace.append(self._best_so_far())
 
     def _best_so_far(self) -> tuple[float, float]:
-        s = self.archive.scores[self.best()]
+        best = self.best()
+        assert best is not None, "called after a design was told"
+        s = self.archive.scores[best]
         obj = s.objective if (s.feasible and s.objective is not None) else math.nan
         return (obj, s.violation)
 

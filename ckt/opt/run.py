@@ -16,12 +16,12 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ckt.opt.baselines import METHODS, make_method
 from ckt.errors import SpecError
+from ckt.opt.baselines import METHODS, make_method
 from ckt.opt.evaluator import Evaluator
 from ckt.opt.history import RunFolder
 from ckt.opt.loop import Budget, Observer, Problem, Run, optimize
@@ -140,6 +140,7 @@ def size(spec: Spec, evaluator: Evaluator, out_dir: str | Path, options: RunOpti
                              archive=Archive(spec))
         observers: Sequence[Observer] = (session.recorder, Progress(options.progress))
         history = folder.history
+        assert history is not None
         try:
             run = optimize(problem, evaluator, method, Budget(options.budget, session.batch), observers,
                            session.prior)
@@ -199,7 +200,7 @@ def summarise(run: Run, seed: int, t0: float) -> SizingResult:
     spec = run.spec
     archive = run.archive
     best_i = run.best()
-    best = None
+    best: dict[str, Any] | None = None
     targets: dict = {}
     binding = None
     feasible = False

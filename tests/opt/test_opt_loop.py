@@ -13,7 +13,7 @@ from tests.opt.fakes import TOY_INITIAL, FakeEvaluator, run_sizing, toy_opamp, t
 
 def test_outputs_of_a_feasible_run(tmp_path):
     ev = FakeEvaluator(toy_opamp)
-    r = run_sizing(toy_spec(), ev, out_dir=tmp_path, budget=16, batch_size=4, seed=0, initial=TOY_INITIAL,
+    run_sizing(toy_spec(), ev, out_dir=tmp_path, budget=16, batch_size=4, seed=0, initial=TOY_INITIAL,
                    netlist_hash="toy", progress=False)
     data = json.loads((tmp_path / "result.json").read_text())
     for key in ("feasible", "n_sims", "sims_to_feasible", "best", "wall_s", "method", "seed", "targets"):

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -18,7 +17,14 @@ from ckt.opt.history import LOCK_NAME, RunFolder
 from ckt.opt.space import Variable
 from ckt.opt.spec import Objective, Spec, Target, parse_spec, tb_fields
 from tests.conftest import requires_ngspice
-from tests.opt.fakes import TOY_INITIAL, TOY_NAMES, FakeEvaluator, run_sizing, toy_opamp, toy_spec
+from tests.opt.fakes import (
+    TOY_INITIAL,
+    TOY_NAMES,
+    FakeEvaluator,
+    run_sizing,
+    toy_opamp,
+    toy_spec,
+)
 
 # ------------------------------------------------------------------ names nothing measures
 
