@@ -4,8 +4,8 @@ AutoCkt (Settaluri et al., DATE 2020) samples target specs of a two-stage op-amp
 ``netlists/autockt_two_stage.cir``; ranges in ``netlists/autockt_two_stage.yaml``) and reports how many
 a trained RL agent reaches. Here each target is a constraint-satisfaction problem (no objective:
 stop at the first feasible design) solved from scratch, with no training, by every method through
-one harness: the ``Method`` protocol of ``ckt.opt.baselines``, one ngspice evaluator and one
-budget. ``sims_to_feasible`` counts distinct designs a method simulated for that target up to and
+one harness: the ``ckt size`` loop (``ckt.opt.loop.optimize``) with each ``ckt.opt.baselines``
+method, one ngspice evaluator and one budget. ``sims_to_feasible`` counts distinct designs a method simulated for that target up to and
 including the first feasible one.
 
 Simulations are deterministic, so a design already simulated for another target or method is
