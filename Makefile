@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: setup demo test clean
 
 $(STAMP): pyproject.toml
+	sh scripts/ensure-ngspice.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0

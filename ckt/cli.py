@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pdk": ("ckt.pdk.commands:pdk", "List and inspect the bundled PDK model sets."),
     "simulate": ("ckt.sim.commands:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
     "size": ("ckt.opt.commands:size", "Size a netlist against a spec file."),
+    "doctor": ("ckt.doctor:doctor", "Check that ngspice, PySpice, torch, the PDKs and the cache are usable."),
 }
 
 

@@ -78,3 +78,29 @@ class NetlistWarning(CktWarning):
 
 class SimulatorWarning(CktWarning):
     """ngspice said something worth surfacing that is not an error."""
+
+
+class DeckPolicyError(CktError):
+    """A deck asks ngspice to do something the deck policy refuses (run a program, load code, write outside
+    its run directory...): that one evaluation fails, the run goes on.
+
+    Args:
+        command: the refused command or directive, as the deck spells it in lower case (``shell``, ``.include``).
+        file: the file holding the line (the top-level deck or an included file).
+        line: the 1-based physical line where the refused statement starts.
+        reason: why it is refused, in words a user can act on.
+        refusals: every refusal found in the deck (this one first), for reports.
+    """
+
+    def __init__(self, command: str, file: str, line: int, reason: str, refusals: tuple | list = ()) -> None:
+        self.command = command
+        self.file = file
+        self.line = line
+        self.reason = reason
+        self.refusals = tuple(refusals)
+        more = len(self.refusals) - 1
+        tail = f" (and {more} more refusal{'s' if more > 1 else ''})" if more > 0 else ""
+        super().__init__(
+            f"{file}:{line}: deck policy refuses `{command}`: {reason}{tail}; "
+            "run decks you trust with --trust-deck (see docs/security.md)"
+        )

@@ -20,6 +20,7 @@ import networkx as nx
 
 from ckt.errors import NetlistError
 from ckt.graph.features import edge_type, is_ground_name, is_supply_name
+from ckt.netlist.inline import inline_includes
 from ckt.netlist.ir import Device, Netlist
 
 
@@ -61,8 +62,9 @@ def to_bipartite_nx(netlist: Netlist) -> nx.Graph:
     ``value``, ``params``, ``spec`` and ``pins`` (all pin names in node order); nets add
     ``is_ground`` and ``is_supply`` (name heuristics, ``ckt.graph.features``). Edge attributes:
     ``pins`` (the device's pins on that net, in its pin order) and ``etype`` (index into
-    ``ckt.graph.features.EDGE_TYPES``).
+    ``ckt.graph.features.EDGE_TYPES``). Devices of included files count (``inline_includes``).
     """
+    netlist = inline_includes(netlist, libraries=False)
     g = nx.Graph(view="bipartite", netlist=replace(netlist, devices=()))
     n_dev = len(netlist.devices)
     net_id = {net: n_dev + i for i, net in enumerate(netlist.nets)}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import click
 import networkx as nx
@@ -14,7 +13,7 @@ from ckt.graph.bipartite import to_bipartite_nx
 from ckt.graph.codec import graph_to_json
 from ckt.graph.features import EDGE_TYPES
 from ckt.graph.pins import RELATIONS, to_pins_nx
-from ckt.netlist.ir import Netlist
+from ckt.netlist.commands import FORMAT, include_options, load
 
 
 def summary_line(g: nx.Graph) -> str:
@@ -30,17 +29,6 @@ def summary_line(g: nx.Graph) -> str:
     return ", ".join(parts) + f", edge types: {listed}"
 
 
-def _load(path: str, fmt: str | None, flat: bool) -> Netlist:
-    from ckt.netlist.read import read_netlist
-
-    netlist = read_netlist(Path(path), format=fmt)
-    if flat:
-        from ckt.netlist.flatten import flatten
-
-        netlist = flatten(netlist)
-    return netlist
-
-
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
@@ -51,11 +39,16 @@ def _load(path: str, fmt: str | None, flat: bool) -> Netlist:
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Also save the PyG Data to this .pt file (load it with ckt.graph.load_graph).")
 @click.option("--flatten", "flat", is_flag=True, help="Expand subcircuit instances first.")
-@click.option("--format", "fmt", type=click.Choice(["spice", "spectre", "components", "json"]), default=None,
-              help="Input format (default: detected).")
-def graph(file: str, view: str, as_json: bool, out: str | None, flat: bool, fmt: str | None) -> None:
-    """Turn the top level of FILE into a graph and summarise it, print it as JSON or save it."""
-    netlist = _load(file, fmt, flat)
+@click.option("--format", "fmt", type=FORMAT, default=None, help="Input format (default: detected).")
+@click.option("--strict", is_flag=True, help="An include that cannot be found is an error.")
+@include_options
+def graph(
+    file: str, view: str, as_json: bool, out: str | None, flat: bool, fmt: str | None, strict: bool,
+    include_path: tuple[str, ...],
+) -> None:
+    """Turn the top level of FILE (devices of included files too) into a graph and summarise it,
+    print it as JSON or save it."""
+    netlist = load(file, fmt, flat, include_path, strict)
     g = to_bipartite_nx(netlist) if view == "bipartite" else to_pins_nx(netlist)
     if out is not None:
         from ckt.graph import to_pyg

@@ -16,6 +16,7 @@ import networkx as nx
 
 from ckt.errors import NetlistError
 from ckt.graph.bipartite import device_attrs, device_from_attrs, net_attrs
+from ckt.netlist.inline import inline_includes
 from ckt.netlist.ir import Netlist
 
 NODE_TYPES: tuple[str, ...] = ("device", "pin", "net")
@@ -41,8 +42,10 @@ def to_pins_nx(netlist: Netlist) -> nx.Graph:
     Node attributes: ``type`` (one of ``NODE_TYPES``) and ``name``; devices carry the attributes of
     the bipartite view (``kind``, ``model``, ``value``, ``params``, ``spec``), pins add ``device``
     (its device's name) and ``index`` (its position in the device's node order), nets add
-    ``is_ground`` and ``is_supply``. Edge attributes: ``relation`` and ``etype``.
+    ``is_ground`` and ``is_supply``. Edge attributes: ``relation`` and ``etype``. Devices of included
+    files count (``inline_includes``).
     """
+    netlist = inline_includes(netlist, libraries=False)
     g = nx.Graph(view="pins", netlist=replace(netlist, devices=()))
     n_dev = len(netlist.devices)
     n_pin = sum(len(d.terminals) for d in netlist.devices)

@@ -44,6 +44,7 @@ from ckt.graph.features import (
     net_columns,
     pin_columns,
 )
+from ckt.netlist.inline import inline_includes
 from ckt.netlist.ir import Device, DeviceKind, Netlist
 
 FORMAT = "ckt.graph"
@@ -102,7 +103,9 @@ def _netlist(data: Data, terminals: list[tuple[tuple[str, str], ...]]) -> Netlis
 
 
 def to_bipartite_pyg(netlist: Netlist) -> Data:
-    """The bipartite device–net view as ``Data`` (layout in the module docstring)."""
+    """The bipartite device–net view as ``Data`` (layout in the module docstring); devices of
+    included files count."""
+    netlist = inline_includes(netlist, libraries=False)
     devs = netlist.devices
     nets = netlist.nets
     net_id = {n: len(devs) + i for i, n in enumerate(nets)}
@@ -162,7 +165,9 @@ def from_bipartite_pyg(data: Data) -> Netlist:
 
 
 def to_pins_pyg(netlist: Netlist) -> Data:
-    """The pin-level device–pin–net view as ``Data`` (layout in the module docstring)."""
+    """The pin-level device–pin–net view as ``Data`` (layout in the module docstring); devices of
+    included files count."""
+    netlist = inline_includes(netlist, libraries=False)
     devs = netlist.devices
     nets = netlist.nets
     n_pin = sum(len(d.terminals) for d in devs)

@@ -45,6 +45,7 @@ from dataclasses import replace
 from typing import Iterable
 
 from ckt.errors import CktError
+from ckt.netlist.inline import inline_includes
 from ckt.netlist.ir import Device, DeviceKind, Diagnostic, Netlist, Subckt
 
 GENERIC_MODELS = frozenset({"nmos4", "pmos4", "nmos", "pmos", "nfet", "pfet", "npn", "pnp", "diode", "d"})
@@ -65,7 +66,9 @@ _V_REF = re.compile(r"\bv\s*\(\s*([^,()\s]+)\s*(?:,\s*([^,()\s]+)\s*)?\)", re.IG
 
 def check(netlist: Netlist, *, flatten: bool = True) -> list[Diagnostic]:
     """Run every rule on ``netlist``; findings in the order: reader duplicates, definitions,
-    connectivity, ground/supply."""
+    connectivity, ground/supply. Devices of included files are checked where they are included
+    (``inline_includes``); library definitions that are never instantiated are not."""
+    netlist = inline_includes(netlist, libraries=False)
     out: list[Diagnostic] = [d for d in netlist.diagnostics if d.code in DUPLICATE_CODES]
     out += _definitions(netlist, _has_unresolved(netlist))
     out += _connectivity(netlist, flatten)

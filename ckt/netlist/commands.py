@@ -11,13 +11,16 @@ from pathlib import Path
 
 import click
 
+from ckt.netlist.inline import inline_includes
 from ckt.netlist.ir import Diagnostic, Expr, Netlist, Value
 
 
-def _load(path: str, fmt: str | None, flat: bool) -> Netlist:
+def load(path: str, fmt: str | None, flat: bool, include_path: tuple[str, ...] = (), strict: bool = False) -> Netlist:
+    """The netlist file as the netlist commands read it (``ckt graph`` too): format detected unless
+    given, includes searched on ``include_path``, flattened on request."""
     from ckt.netlist.read import read_netlist
 
-    netlist = read_netlist(Path(path), format=fmt)
+    netlist = read_netlist(Path(path), format=fmt, include_path=include_path, strict=strict)
     if flat:
         from ckt.netlist.flatten import flatten
 
@@ -32,7 +35,10 @@ def _json_value(value: Value) -> float | str | None:
 
 
 def summary(netlist: Netlist) -> dict:
-    """The machine-readable summary ``ckt parse --json`` prints."""
+    """The machine-readable summary ``ckt parse --json`` prints: what ngspice would read, so the
+    content of included files counts (``inline_includes``); ``includes`` lists the include lines."""
+    written = netlist.includes
+    netlist = inline_includes(netlist)
     return {
         "title": netlist.title,
         "devices": len(netlist.devices),
@@ -41,7 +47,7 @@ def summary(netlist: Netlist) -> dict:
         "subckts": [s.name for s in netlist.subckts],
         "models": [m.name for m in netlist.models],
         "params": {p.name: _json_value(p.value) for p in netlist.params},
-        "includes": [inc.path + (f" {inc.section}" if inc.section else "") for inc in netlist.includes],
+        "includes": [inc.path + (f" {inc.section}" if inc.section else "") for inc in written],
         "statements": len(netlist.statements),
         "warnings": [str(d) for d in netlist.diagnostics if d.severity != "info"],
     }
@@ -62,14 +68,24 @@ def _rebase_includes(netlist: Netlist, source_dir: Path, target_dir: Path) -> Ne
 FORMAT = click.Choice(["spice", "spectre", "components", "json"])
 
 
+include_options = click.option(
+    "--include-path", "include_path", multiple=True, type=click.Path(file_okay=False), metavar="DIR",
+    help="Folder to search for .include/.lib files after the including file's own (repeatable; "
+         "then $CKT_INCLUDE_PATH).",
+)
+"""``--include-path DIR``, shared by every command that reads netlists."""
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a summary.")
 @click.option("--flatten", "flat", is_flag=True, help="Expand subcircuit instances first.")
 @click.option("--format", "fmt", type=FORMAT, default=None, help="Input format (default: detected).")
-def parse(file: str, as_json: bool, flat: bool, fmt: str | None) -> None:
+@click.option("--strict", is_flag=True, help="An include that cannot be found is an error.")
+@include_options
+def parse(file: str, as_json: bool, flat: bool, fmt: str | None, strict: bool, include_path: tuple[str, ...]) -> None:
     """Read FILE and summarise it: devices, nets, subcircuits, parameters, warnings."""
-    info = summary(_load(file, fmt, flat))
+    info = summary(load(file, fmt, flat, include_path, strict))
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -88,14 +104,15 @@ def parse(file: str, as_json: bool, flat: bool, fmt: str | None) -> None:
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as a JSON list.")
-@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too (a missing include among them).")
 @click.option("--format", "fmt", type=FORMAT, default=None, help="Input format (default: detected).")
-def check(file: str, as_json: bool, strict: bool, fmt: str | None) -> None:
+@include_options
+def check(file: str, as_json: bool, strict: bool, fmt: str | None, include_path: tuple[str, ...]) -> None:
     """Electrical rule checks: floating nets, shorted devices, missing ground/supply, duplicate names,
     undefined models and subcircuits. Exit 1 when an error (or, with --strict, a warning) is found."""
     from ckt.netlist.check import check as run_checks
 
-    netlist = _load(file, fmt, False)
+    netlist = load(file, fmt, False, include_path)
     findings: list[Diagnostic] = [d for d in netlist.diagnostics if d.severity != "info"]
     findings += [d for d in run_checks(netlist) if d not in findings]
     if as_json:
@@ -117,9 +134,13 @@ def check(file: str, as_json: bool, strict: bool, fmt: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write here (default stdout).")
 @click.option("--flatten", "flat", is_flag=True, help="Expand subcircuit instances first.")
 @click.option("--format", "fmt", type=FORMAT, default=None, help="Input format (default: detected).")
-def convert(file: str, target: str, output: str | None, flat: bool, fmt: str | None) -> None:
-    """Write FILE as SPICE, Spectre or ckt JSON (lossless)."""
-    netlist = _load(file, fmt, flat)
+@click.option("--strict", is_flag=True, help="An include that cannot be found is an error.")
+@include_options
+def convert(
+    file: str, target: str, output: str | None, flat: bool, fmt: str | None, strict: bool, include_path: tuple[str, ...]
+) -> None:
+    """Write FILE as SPICE, Spectre or ckt JSON (lossless; include lines are kept as written)."""
+    netlist = load(file, fmt, flat, include_path, strict)
     if target == "spice":
         from ckt.netlist.write import write_spice as write
     elif target == "spectre":

@@ -28,6 +28,7 @@ from typing import Mapping
 
 from ckt.errors import ExpressionError, NetlistError
 from ckt.netlist.expr import compile_expr, substitute
+from ckt.netlist.inline import inline_includes
 from ckt.netlist.ir import Device, DeviceKind, Diagnostic, Expr, Model, Netlist, Param, Subckt, Value
 from ckt.netlist.params import global_scope, resolve_params, sort_params
 
@@ -79,7 +80,9 @@ def flatten(netlist: Netlist, *, sep: str = ".", evaluate: bool = True) -> Netli
     """Expand every instance of a known subcircuit, recursively.
 
     Args:
-        netlist: the hierarchical netlist; definitions in resolved includes count as known.
+        netlist: the hierarchical netlist; definitions in resolved includes count as known, and
+            devices of included files are flattened where they are included (``inline_includes``;
+            pure libraries stay include lines).
         sep: joins instance path and local name (``X1.X2.M3``, ``X1.net5``).
         evaluate: floats everywhere (True) or symbolic expressions over global ``.param``s (False).
 
@@ -94,7 +97,7 @@ def flatten(netlist: Netlist, *, sep: str = ".", evaluate: bool = True) -> Netli
         ExpressionError: an undefined parameter or bad expression, with ``file:line``.
         NetlistError: recursive instantiation (naming the chain) or a port-count mismatch.
     """
-    return _Flattener(netlist, sep, evaluate).run()
+    return _Flattener(inline_includes(netlist, libraries=False), sep, evaluate).run()
 
 
 class _Flattener:

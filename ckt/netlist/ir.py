@@ -184,12 +184,14 @@ class Statement:
 @dataclass(frozen=True, slots=True)
 class Include:
     """An ``.include FILE`` or ``.lib FILE SECTION``; ``netlist`` is the parsed content when it was
-    resolved (None when the file was not followed)."""
+    resolved (None when the file was not followed); ``file`` is where the reader found it (which
+    may be a search-path folder), None when it was not found or not looked for."""
 
     path: str
     section: str | None = None
     netlist: "Netlist | None" = field(default=None, compare=False, repr=False)
     loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+    file: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -180,19 +181,27 @@ def parse_components(obj_or_text: Any, *, path: str | Path | None = None) -> Net
         NetlistParseError: with every problem found (file, line of the component).
     """
     reader = _Reader(str(path) if path is not None else None)
+    decoded: tuple[Diagnostic, ...] = ()
     if isinstance(obj_or_text, (str, bytes)):
-        text = obj_or_text.decode("utf-8") if isinstance(obj_or_text, bytes) else obj_or_text
+        from ckt.netlist.source import check_text, decode_source
+
+        if isinstance(obj_or_text, bytes):
+            source = decode_source(obj_or_text, reader.file)
+            text, decoded = source.text, source.diagnostics
+        else:
+            text = check_text(obj_or_text, reader.file)
         obj, lines = reader.load(text)
     else:
         obj, lines = obj_or_text, {}
     netlist = reader.build(obj, lines) if not reader.diags else None
     if netlist is None:
         raise NetlistParseError(reader.diags)
-    return netlist
+    return replace(netlist, diagnostics=decoded + netlist.diagnostics) if decoded else netlist
 
 
 def read_components(path: str | Path) -> Netlist:
-    """Read a component-dict netlist file (see ``parse_components``)."""
-    from ckt.netlist.read import read_text
+    """Read a component-dict netlist file (see ``parse_components``; bytes decoded by
+    ``ckt.netlist.source``)."""
+    from ckt.netlist.read import read_netlist
 
-    return parse_components(read_text(path), path=path)
+    return read_netlist(path, format="components")

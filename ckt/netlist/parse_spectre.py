@@ -485,16 +485,19 @@ class _Reader:
         if not target.is_absolute():
             target = Path(self.file).parent / target
         if not target.is_file():
-            self.diag("error", line, f"included file not found: {inc.path} (looked for {target})", "include-missing")
+            self.diag("warning", line, f"included file not found: {inc.path} (looked for {target})", "include-missing")
             return inc
         key = str(target.resolve())
         if key in self.chain:
             self.diag("error", line, "include cycle: " + " -> ".join([*self.chain, key]), "include-cycle")
             return inc
-        from ckt.netlist.read import detect_format, read_text  # lazy: read imports this module
+        from ckt.netlist.read import detect_format  # lazy: read imports this module
+        from ckt.netlist.source import read_source
 
         try:
-            text = read_text(target)
+            source = read_source(target)
+            self.diags.extend(source.diagnostics)
+            text = source.text
             fmt = detect_format(target, text)
             if fmt == "spectre":
                 sub = _parse(text, str(target), True, self.chain + (key,))
@@ -699,8 +702,7 @@ def _parse(text: str, file: str | None, follow: bool, chain: tuple[str, ...]) ->
 
 
 def read_spectre(path: str | Path) -> Netlist:
-    """Read a Spectre netlist file (see ``parse_spectre``)."""
-    from ckt.netlist.read import read_text
+    """Read a Spectre netlist file (see ``parse_spectre``; bytes decoded by ``ckt.netlist.source``)."""
+    from ckt.netlist.read import read_netlist
 
-    path = Path(path)
-    return parse_spectre(read_text(path), path=path)
+    return read_netlist(path, format="spectre")

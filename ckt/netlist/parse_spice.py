@@ -25,6 +25,10 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 * Instances bind to the definitions visible from their own file: its ``.subckt`` blocks (before
   or after the instance) and those of the files it includes.
 * Reading a ``.lib`` file whole (no section requested) reads every section's content in file order.
+* Includes (``docs/netlists.md``): ``.lib FILE`` with one argument that is not a bare word
+  includes the file (LTspice); an unquoted path is the rest of the line, spaces included; a
+  relative path is looked for next to the including file, then on ``include_path`` and
+  ``CKT_INCLUDE_PATH``; one found nowhere is a warning; ``.end`` in an included file is ignored.
 * Duplicate instance names in one scope are kept; the later one is renamed ``NAME__2`` (``__3``...)
   with a warning naming both lines.
 """
@@ -33,7 +37,9 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -55,6 +61,7 @@ from ckt.netlist.ir import (
     Subckt,
     Value,
 )
+from ckt.netlist.source import check_text, decode_source
 from ckt.netlist.units import parse_number
 
 __all__ = ["parse_spice", "read_spice"]
@@ -164,7 +171,7 @@ def _logical_lines(
         if not line or line[0] == "*":
             continue
         if (";" in line or "$" in line or "//" in line) and line[:6].lower() != ".title":
-            line = _strip_inline_comment(line).rstrip()
+            line = (_strip_include_comment(line) if _INCLUDE_LINE.match(line) else _strip_inline_comment(line)).rstrip()
             if not line:
                 continue
         if line[0] == "+":
@@ -264,12 +271,6 @@ def _split_kv(tok: str) -> tuple[str, str] | None:
     return tok[:eq].lower(), tok[eq + 1 :]
 
 
-def _unquote(text: str) -> str:
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
-
-
 def to_value(text: str) -> Value:
     """A number as a float; ``{expr}``, ``'expr'`` and anything else as ``Expr`` (delimiters stripped)."""
     num = parse_number(text)
@@ -353,10 +354,13 @@ class _Scope:
 class _Reader:
     """Parses one file (or one ``.lib`` section of it) into a Netlist, following includes."""
 
-    def __init__(self, ctx: "_Context", file: str | None, chain: tuple[tuple[str, str | None], ...]) -> None:
+    def __init__(
+        self, ctx: "_Context", file: str | None, chain: tuple[tuple[str, str | None], ...], included: bool = False
+    ) -> None:
         self.ctx = ctx
         self.file = file
         self.chain = chain
+        self.included = included
         self.diags = ctx.diags
         self.top = _Scope(None)
         self.stack: list[_Scope] = [self.top]
@@ -379,18 +383,21 @@ class _Reader:
 
     def consume(self, lines: Iterator[tuple[int, str]], section: str | None) -> None:
         in_section: str | None = None
+        opened = 0
         found = section is None
         for lineno, line in lines:
             if line[0] == ".":
                 low = line.lower()
                 word = low.split(None, 1)[0]
                 if word == ".end":
+                    if self.included:
+                        continue  # ngspice reads on: .end only ends the top-level deck
                     break
-                if word == ".lib" and len(line.split()) == 2:
-                    name = line.split()[1].lower()
+                name = _lib_section(line) if word == ".lib" else None
+                if name is not None:
                     if in_section is not None:
                         self.diag("error", lineno, f".lib {name} opened inside section {in_section}", "lib-nested")
-                    in_section = name
+                    in_section, opened = name, lineno
                     found = found or name == section
                     continue
                 if word == ".endl":
@@ -410,7 +417,7 @@ class _Reader:
         if section is not None and not found:
             raise _SectionMissing(section)
         if in_section is not None and section is None:
-            self.diag("error", None, f"missing .endl for .lib section {in_section}", "endl-missing")
+            self.diag("error", opened, f"missing .endl for .lib section {in_section}", "endl-missing")
         while len(self.stack) > 1:
             s = self.stack.pop()
             self.diag("error", s.loc.line if s.loc else None, f"missing .ends for .subckt {s.name}", "ends-missing")
@@ -533,20 +540,20 @@ class _Reader:
         self.model_names.add(name.lower())
 
     def include(self, lineno: int, word: str, rest: str, loc: SourceLoc) -> None:
-        toks = _tokenize(rest)
-        if not toks:
-            raise _LineError(f".{word} without a file")
-        path = _unquote(toks[0])
-        section = toks[1].lower() if word == "lib" and len(toks) > 1 else None
-        if word != "lib" and len(toks) > 1:
-            self.diag("warning", lineno, f"extra text after .{word} file ignored: {' '.join(toks[1:])}", "include-extra")
+        path, section, extra = _include_target(word, rest)
+        first, _, after = path.partition(" ")
+        if after and rest.lstrip()[:1] not in "'\"" and self.ctx.locate(self, path) is None and self.ctx.locate(self, first):
+            path, extra = first, " ".join([after.strip(), extra]).strip()  # ngspice's reading: the first word
+        if extra:
+            self.diag("warning", lineno, f"extra text after .{word} file ignored: {extra}", "include-extra")
         if len(self.stack) > 1:
             self.diag("warning", lineno, f".{word} inside .subckt {self.stack[-1].name} is read at top level", "include-scope")
-        sub = self.ctx.follow(self, path, section, lineno)
+        found, sub = self.ctx.follow(self, path, section, lineno)
         if sub is not None:
             self.subckt_ports.update({k: v for k, v in sub.subckt_ports.items() if k not in self.subckt_ports})
             self.model_names |= sub.model_names
-        self.includes.append(Include(path, section, sub.netlist if sub is not None else None, loc))
+        netlist = sub.netlist if sub is not None else None
+        self.includes.append(Include(path, section, netlist, loc, str(found) if found is not None else None))
 
     # -- elements
     def element(self, lineno: int, line: str) -> None:
@@ -828,10 +835,11 @@ class _Parsed:
 
 
 class _Context:
-    """State shared by one top-level parse: diagnostics, include cache, what to follow."""
+    """State shared by one top-level parse: diagnostics, include cache, what to follow and where."""
 
-    def __init__(self, follow: bool) -> None:
+    def __init__(self, follow: bool, search: tuple[Path, ...] = ()) -> None:
         self.follow_includes = follow
+        self.search = search
         self.diags: list[Diagnostic] = []
         self.cache: dict[tuple[str, str | None], _Parsed] = {}
         self.texts: dict[str, list[tuple[int, str]]] = {}
@@ -843,42 +851,58 @@ class _Context:
     def is_model(self, reader: _Reader, name: str) -> bool:
         return name.lower() in reader.model_names
 
-    def follow(self, reader: _Reader, path: str, section: str | None, lineno: int) -> _Parsed | None:
+    def locate(self, reader: _Reader, path: str) -> Path | None:
+        """The first file ``path`` names on the search order, None when there is none."""
         if not self.follow_includes:
             return None
-        p = Path(os.path.expanduser(path))
-        if not p.is_absolute():
-            if reader.file is None:
-                return None
-            p = Path(reader.file).parent / p
-        key = str(p.resolve()) if p.exists() else str(p)
+        return next((c for c in _candidates(path, reader.file, self.search) if c.is_file()), None)
+
+    def follow(
+        self, reader: _Reader, path: str, section: str | None, lineno: int
+    ) -> tuple[Path | None, _Parsed | None]:
+        """``(file found, its parsed content)`` for an include line; a file that cannot be found is
+        a warning (simulation, which needs it, makes that an error)."""
+        if not self.follow_includes:
+            return None, None
+        candidates = _candidates(path, reader.file, self.search)
+        if not candidates:
+            return None, None  # a relative path in text without a file and no search path
+        p = self.locate(reader, path)
+        if p is None:
+            looked = ", ".join(dict.fromkeys(str(c.parent) for c in candidates))
+            reader.diag("warning", lineno, f"included file not found: {path} (looked in {looked})", "include-missing")
+            return None, None
+        key = str(p.resolve())
         link = (key, section)
         if link in reader.chain:
             names = [_show(f, s) for f, s in reader.chain] + [_show(key, section)]
             reader.diag("error", lineno, "include cycle: " + " -> ".join(names), "include-cycle")
-            return None
-        if not p.is_file():
-            reader.diag("error", lineno, f"included file not found: {path} (looked for {p})", "include-missing")
-            return None
+            return p, None
         cached = self.cache.get(link)
         if cached is not None:
-            return cached
+            return p, cached
         lines = self.texts.get(key)
         if lines is None:
-            text = _decode(p.read_bytes(), str(p), self.diags)
-            if text is None:
-                return None
-            lines = list(_logical_lines(text, titled=False))
+            try:
+                source = decode_source(p.read_bytes(), str(p))
+            except NetlistParseError as exc:
+                self.diags.extend(exc.diagnostics)
+                return p, None
+            except OSError as exc:
+                reader.diag("error", lineno, f"cannot read included file {path}: {exc.strerror or exc}", "io")
+                return p, None
+            self.diags.extend(source.diagnostics)
+            lines = list(_logical_lines(source.text, titled=False))
             self.texts[key] = lines
-        sub = _Reader(self, str(p), reader.chain + (link,))
+        sub = _Reader(self, str(p), reader.chain + (link,), included=True)
         try:
             net = sub.read(iter(lines), section)
         except _SectionMissing:
             reader.diag("error", lineno, f"section {section} not found in {path}", "lib-section-missing")
-            return None
+            return p, None
         parsed = _Parsed(net, sub.subckt_ports, sub.model_names)
         self.cache[link] = parsed
-        return parsed
+        return p, parsed
 
 
 def _show(file: str, section: str | None) -> str:
@@ -886,48 +910,118 @@ def _show(file: str, section: str | None) -> str:
     return f"{name}[{section}]" if section else name
 
 
-def _decode(data: bytes, file: str | None, diags: list[Diagnostic]) -> str | None:
-    """Text of a netlist file: UTF-8 (BOM tolerated), else latin-1 with a warning; None for binary."""
-    if _binary(data):
-        diags.append(Diagnostic("error", "not a text netlist (binary content)", file, None, "binary"))
-        return None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        diags.append(
-            Diagnostic("warning", "file is not valid UTF-8; decoded as latin-1", file, line, "encoding")
-        )
-        return data.decode("latin-1")
+# --------------------------------------------------------------------------------------------
+# Include and library lines
+
+INCLUDE_PATH_ENV = "CKT_INCLUDE_PATH"
+"""Environment variable of folders (``os.pathsep``-separated) searched for includes after the
+including file's own folder and the ``include_path`` argument, like ngspice's ``sourcepath``."""
+
+_INCLUDE_LINE = re.compile(r"\.(include|inc|lib)\s", re.IGNORECASE)
+_UNC_ARGUMENT = re.compile(r"(\S+\s+)//(.*)$")
+_SECTION_NAME = re.compile(r"[A-Za-z_][\w+-]*")
+"""A ``.lib`` section name: a bare word; anything with a dot, slash or colon is a file name."""
 
 
-def _binary(data: bytes) -> bool:
-    head = data[:8192]
-    if b"\x00" in head:
-        return True
-    if not head:
-        return False
-    odd = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-    return odd > len(head) * 0.1
+def _strip_include_comment(line: str) -> str:
+    """An include line without its trailing comment; a path that starts with ``//`` (a UNC path
+    written with slashes) is a path, not a comment."""
+    unc = _UNC_ARGUMENT.match(line)
+    if unc:
+        return unc.group(1) + "//" + _strip_inline_comment(unc.group(2))
+    return _strip_inline_comment(line)
 
 
-def parse_spice(text: str, *, path: str | Path | None = None, follow_includes: bool = True) -> Netlist:
+def _lib_section(line: str) -> str | None:
+    """The section a ``.lib NAME`` line opens, or None when the line includes a file: LTspice's
+    ``.lib FILE`` has one argument too, told apart by being quoted or looking like a file name."""
+    toks = line.split()
+    if len(toks) == 2 and _SECTION_NAME.fullmatch(toks[1]):
+        return toks[1].lower()
+    return None
+
+
+def _include_target(word: str, rest: str) -> tuple[str, str | None, str]:
+    """``(path, section, ignored text)`` of an ``.include``/``.inc``/``.lib`` line's argument.
+
+    A quoted path ends at its closing quote. An unquoted path is the whole argument, spaces and
+    all (``C:\\Program Files\\x.lib``), except that a ``.lib`` line's last word is its section when
+    it is a bare name.
+    """
+    rest = rest.strip()
+    if not rest:
+        raise _LineError(f".{word} without a file")
+    if rest[0] in "'\"":
+        end = rest.find(rest[0], 1)
+        if end < 0:
+            raise _LineError(f"unbalanced quote {rest[0]} in .{word} path")
+        path, after = rest[1:end], rest[end + 1 :].split()
+    else:
+        words = rest.split()
+        if word == "lib" and len(words) > 1 and _SECTION_NAME.fullmatch(words[-1]):
+            path, after = rest[: rest.rfind(words[-1])].rstrip(), [words[-1]]
+        else:
+            path, after = rest, []
+    if not path:
+        raise _LineError(f".{word} without a file")
+    if word == "lib" and after:
+        return path, after[0].lower(), " ".join(after[1:])
+    return path, None, " ".join(after)
+
+
+def _candidates(path: str, including: str | None, search: tuple[Path, ...]) -> list[Path]:
+    """Where an include may be, in search order: absolute as written, else the including file's
+    folder then each search folder; a path written with backslashes (Windows, ``\\\\server\\x``) is
+    also tried with slashes."""
+    spellings = [path]
+    if "\\" in path and os.sep == "/":
+        spellings.append(path.replace("\\", "/"))
+    out: list[Path] = []
+    for spelling in spellings:
+        p = Path(os.path.expanduser(spelling))
+        if p.is_absolute():
+            out.append(p)
+            continue
+        if including is not None:
+            out.append(Path(including).parent / p)
+        out.extend(d / p for d in search)
+    return out
+
+
+def include_search_path(include_path: Sequence[str | Path] = ()) -> tuple[Path, ...]:
+    """The folders searched for includes: ``include_path``, then those in ``CKT_INCLUDE_PATH``."""
+    env = os.environ.get(INCLUDE_PATH_ENV, "")
+    dirs = [*include_path, *(d for d in env.split(os.pathsep) if d)]
+    return tuple(Path(os.path.expanduser(str(d))) for d in dirs)
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+
+
+def parse_spice(
+    text: str,
+    *,
+    path: str | Path | None = None,
+    follow_includes: bool = True,
+    include_path: Sequence[str | Path] = (),
+) -> Netlist:
     """Parse a SPICE deck into a ``Netlist``.
 
     Args:
         text: the deck.
         path: the file it came from; names diagnostics and anchors relative ``.include``/``.lib``.
-            Without it relative includes are recorded but not followed.
+            Without it relative includes are looked for on the search path only.
         follow_includes: read included files (their content lands in ``Include.netlist``).
+        include_path: folders searched for includes after the including file's own folder, before
+            those in ``CKT_INCLUDE_PATH``. An include found nowhere is a warning, not an error.
 
     Raises:
         NetlistParseError: with every diagnostic when any is an error.
     """
     file = str(path) if path is not None else None
-    ctx = _Context(follow_includes)
-    if "\x00" in text:
-        raise NetlistParseError([Diagnostic("error", "not a text netlist (binary content)", file, None, "binary")])
-    return _parse_top(text, file, ctx)
+    text = check_text(text, file)
+    return _parse_top(text, file, _Context(follow_includes, include_search_path(include_path)))
 
 
 def _parse_top(text: str, file: str | None, ctx: _Context) -> Netlist:
@@ -953,16 +1047,14 @@ def _parse_top_gc_paused(text: str, file: str | None, ctx: _Context) -> Netlist:
     return Netlist(**fields, diagnostics=tuple(ctx.diags))
 
 
-def read_spice(path: str | Path) -> Netlist:
-    """Read a SPICE file (UTF-8, or latin-1 with a warning) and parse it with includes followed."""
+def read_spice(path: str | Path, *, include_path: Sequence[str | Path] = ()) -> Netlist:
+    """Read a SPICE file (decoded by ``ckt.netlist.source``) and parse it with includes followed."""
     file = str(path)
-    p = Path(path)
     try:
-        data = p.read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise NetlistParseError([Diagnostic("error", f"cannot read netlist: {exc.strerror}", file, None, "io")]) from None
-    ctx = _Context(True)
-    text = _decode(data, file, ctx.diags)
-    if text is None:
-        raise NetlistParseError(ctx.diags)
-    return _parse_top(text, file, ctx)
+    source = decode_source(data, file)
+    ctx = _Context(True, include_search_path(include_path))
+    ctx.diags.extend(source.diagnostics)
+    return _parse_top(source.text, file, ctx)

@@ -343,8 +343,12 @@ def from_dict(d: Any) -> Netlist:
         raise NetlistParseError([Diagnostic("error", str(exc), code="schema")]) from None
 
 
-def loads(text: str) -> Netlist:
-    """The netlist in JSON ``text``; bad JSON or schema raise ``NetlistParseError``."""
+def loads(text: str | bytes) -> Netlist:
+    """The netlist in JSON ``text`` (bytes are decoded by ``ckt.netlist.source``, a BOM is dropped);
+    bad JSON or schema raise ``NetlistParseError``."""
+    from ckt.netlist.source import check_text, decode_source
+
+    text = decode_source(text).text if isinstance(text, bytes) else check_text(text)
     try:
         d = json.loads(text)
     except json.JSONDecodeError as exc:

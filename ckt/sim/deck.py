@@ -186,8 +186,10 @@ def _base_dir(source: Netlist | str | os.PathLike) -> Path:
 
 
 def _absolute(inc: Include, base: Path) -> Include:
-    """``inc`` with its path made absolute against the file that named it (``base`` for in-memory text)."""
-    path = Path(os.path.expanduser(inc.path))
+    """``inc`` with its path made absolute: where the reader found it (its search path included),
+    else against the file that named it (``base`` for in-memory text). Simulation needs the file, so
+    one the reader could not find (a warning there) is an error here."""
+    path = Path(os.path.expanduser(inc.file or inc.path))
     if not path.is_absolute():
         anchor = Path(inc.loc.file).expanduser().resolve().parent if inc.loc is not None and inc.loc.file else base
         path = anchor / path

@@ -16,11 +16,18 @@ Conventions (see ``docs/metrics.md`` for the full definitions):
   rounded to the nearest multiple of 180° (the DC value of a real transfer function is real: 0° or
   ±180°). This is correct for inverting and non-inverting amplifiers alike and does not count the lag
   already accumulated at a sweep start above DC.
+* A margin is only reported when it describes the loop (``loop_check``): the measured phase must not
+  lead the minimum-phase phase that Bode's gain-phase relation derives from the magnitude (a lead is
+  the signature of a right-half-plane open-loop pole, which makes a single-crossing margin lie), the
+  gain must cross 0 dB once, and the magnitude must not peak near the crossover.
+* Step responses (``step_response``) are judged on the whole window: overshoot, settling into a band,
+  ringing, and whether the tail still oscillates.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -324,3 +331,237 @@ def integrated_noise(freq, density, f_lo: float, f_hi: float) -> float:
     fs = np.concatenate(([f_lo], f[inside], [f_hi]))
     psd = np.concatenate(([spot_noise(f, d, f_lo) ** 2], d[inside] ** 2, [spot_noise(f, d, f_hi) ** 2]))
     return float(math.sqrt(np.trapezoid(psd, fs)))
+
+
+# ---- loop stability --------------------------------------------------------------------------------
+
+LEAD_TOL_DEG = 30.0
+"""Phase lead over the minimum-phase phase beyond which the loop is taken to have a right-half-plane pole
+(one RHP pole leads by ``2·atan(f/p)``: 30° at a quarter of its frequency; LHP zeros and poles never lead)."""
+PEAK_TOL_DB = 3.0
+"""Magnitude rise above its running minimum, within a decade of the crossover, that makes a margin suspect."""
+CHECK_FLOOR_DB = -40.0
+"""The lead test only looks where ``|H|`` is above this level (below it the loop cannot matter and the
+simulator's numerical floor would dominate the phase)."""
+_EXTEND_DECADES = 6.0
+_GRID_PER_DECADE = 200
+
+
+def minimum_phase_deg(freq, h) -> np.ndarray:
+    """The phase (degrees) a minimum-phase response with ``|h|`` would have, by Bode's gain-phase relation.
+
+    ``φ(u0) = (1/π) ∫ dln|H|/du · ln coth(|u - u0|/2) du`` with ``u = ln ω``; the magnitude slope is taken
+    per sweep segment and held constant for six decades beyond either end. A measured phase that leads
+    this curve cannot come from left-half-plane poles and zeros (those are minimum phase): it needs a
+    right-half-plane pole. Accurate to about a degree on 100-points-per-decade sweeps.
+    """
+    f, hc = _as_xy(freq, h, "minimum_phase_deg", complex_ok=True)
+    if np.any(f <= 0) or np.any(np.diff(f) <= 0):
+        raise MeasurementError("minimum_phase_deg: frequencies must be positive and ascending")
+    mag = np.abs(hc)
+    if np.any(mag == 0):
+        raise MeasurementError("minimum_phase_deg: magnitude is exactly zero at some frequency")
+    u, g = np.log(f), np.log(mag)
+    slope = np.diff(g) / np.diff(u)
+    du = math.log(10.0) / _GRID_PER_DECADE
+    ext = _EXTEND_DECADES * math.log(10.0)
+    nodes = np.arange(u[0] - ext, u[-1] + ext + du, du)
+    mids = nodes[:-1] + du / 2
+    seg = np.clip(np.searchsorted(u, mids, side="right") - 1, 0, slope.size - 1)
+    s_mid = slope[seg]
+    j0 = np.rint((u - nodes[0]) / du).astype(int)
+    offsets = (np.arange(mids.size)[None, :] - j0[:, None] + 0.5) * du
+    kernel = np.log(1.0 / np.tanh(np.abs(offsets) / 2.0))
+    return np.degrees(du / math.pi * (kernel @ s_mid))
+
+
+@dataclass(frozen=True)
+class LoopCheck:
+    """Whether a margin read off a loop response means what a designer means by it.
+
+    Attributes:
+        crossings: every 0 dB crossing of ``|H|`` (Hz), falling or rising, in order.
+        lead_deg: the largest lead of the measured (unwrapped, DC-referenced) phase over the
+            minimum-phase phase, where ``|H|`` is above ``CHECK_FLOOR_DB``; ``lead_hz`` where it occurs.
+        phase_rise_deg: the largest rise of the phase above its running minimum within a decade of the
+            first crossing (a rising phase needs a zero or a right-half-plane pole).
+        peaking_db: the largest rise of ``|H|`` above its running minimum, up to a decade past the first
+            crossing.
+        problems: why a margin on this response would not be meaningful; empty when it is.
+    """
+
+    crossings: tuple[float, ...]
+    lead_deg: float
+    lead_hz: float
+    phase_rise_deg: float
+    peaking_db: float
+    problems: tuple[str, ...]
+
+    @property
+    def meaningful(self) -> bool:
+        return not self.problems
+
+
+def _all_crossings(f: np.ndarray, mag_db: np.ndarray) -> tuple[float, ...]:
+    sign = mag_db > 0
+    idx = np.flatnonzero(sign[:-1] != sign[1:])
+    lf = np.log10(f)
+    out = []
+    for i in idx:
+        frac = mag_db[i] / (mag_db[i] - mag_db[i + 1])
+        out.append(float(10.0 ** (lf[i] + frac * (lf[i + 1] - lf[i]))))
+    return tuple(out)
+
+
+def _rise(y: np.ndarray) -> float:
+    """Largest rise of ``y`` above its running minimum (0 for a non-increasing ``y``)."""
+    return float(np.max(y - np.minimum.accumulate(y))) if y.size else 0.0
+
+
+def loop_check(freq, h, *, lead_tol_deg: float = LEAD_TOL_DEG, peak_tol_db: float = PEAK_TOL_DB) -> LoopCheck:
+    """Test a loop (open-loop) response for what makes a phase or gain margin lie.
+
+    Three findings make a margin not meaningful: a phase lead over the minimum-phase phase of more than
+    ``lead_tol_deg`` (a right-half-plane open-loop pole: the measured phase rises where the magnitude
+    says it must fall, and a margin read at the crossing comes out flattering), more than one 0 dB
+    crossing, and magnitude peaking of more than ``peak_tol_db`` up to a decade past the crossover.
+    """
+    f, hc = _as_xy(freq, h, "loop_check", complex_ok=True)
+    mag = db(hc)
+    ph = phase_deg(hc)
+    ph = ph - dc_phase_deg(ph[0])
+    crossings = _all_crossings(f, mag)
+    lead = ph - minimum_phase_deg(f, hc)
+    looked = mag >= CHECK_FLOOR_DB
+    if looked.any():
+        i = int(np.argmax(np.where(looked, lead, -np.inf)))
+        lead_deg, lead_hz = float(lead[i]), float(f[i])
+    else:
+        lead_deg, lead_hz = 0.0, float(f[0])
+    problems = []
+    if lead_deg > lead_tol_deg:
+        problems.append(f"the phase leads the minimum-phase phase by {lead_deg:.0f}° at {lead_hz:.4g} Hz "
+                        "(right-half-plane open-loop pole)")
+    if len(crossings) > 1:
+        where = ", ".join(f"{c:.4g}" for c in crossings[:4])
+        problems.append(f"the gain crosses 0 dB {len(crossings)} times (at {where} Hz)")
+    rise = peak = 0.0
+    if crossings:
+        fu = crossings[0]
+        near = (f >= fu / 10) & (f <= fu * 10)
+        rise = _rise(ph[near])
+        peak = _rise(mag[f <= fu * 10])
+        if peak > peak_tol_db:
+            problems.append(f"the gain peaks by {peak:.1f} dB near the {fu:.4g} Hz crossover")
+    return LoopCheck(crossings, lead_deg, lead_hz, rise, peak, tuple(problems))
+
+
+def stable_phase_margin(freq, h) -> float:
+    """``phase_margin`` when ``loop_check`` finds it meaningful; otherwise ``MeasurementError`` with why."""
+    check = loop_check(freq, h)
+    if check.problems:
+        raise MeasurementError("phase margin not meaningful: " + "; ".join(check.problems))
+    return phase_margin(freq, h)
+
+
+def stable_gain_margin_db(freq, h) -> float:
+    """``gain_margin_db`` when ``loop_check`` finds the response meaningful; otherwise ``MeasurementError``."""
+    check = loop_check(freq, h)
+    if check.problems:
+        raise MeasurementError("gain margin not meaningful: " + "; ".join(check.problems))
+    return gain_margin_db(freq, h)
+
+
+# ---- step response ---------------------------------------------------------------------------------
+
+TAIL_FRACTION = 0.2
+"""The last fifth of a step window is its tail: the output must have settled before it and stay still in it."""
+
+
+@dataclass(frozen=True)
+class StepResponse:
+    """A small-signal step judged over its whole window.
+
+    Attributes:
+        initial, final: output before the edge and the mean over the tail (V).
+        overshoot_pct: the largest excursion beyond ``final`` in the step's direction, in % of the
+            output step (0 when it never passes ``final``).
+        settling_s: time from the edge until the output stays inside the band; None when it leaves the
+            band during the tail.
+        ringing: how many times the error ``v - final`` changes sign between excursions beyond the band
+            (half-cycles of ringing; 0 for an overdamped step, 1 for a single overshoot).
+        tail_pp: peak-to-peak of the output over the tail (V): a sustained oscillation's amplitude.
+        stable: the output follows the step (its step is within 50 % of the expected one), settles before
+            the tail and its tail peak-to-peak is inside the band.
+        reason: why it is not stable; empty when it is.
+    """
+
+    initial: float
+    final: float
+    overshoot_pct: float
+    settling_s: float | None
+    ringing: int
+    tail_pp: float
+    stable: bool
+    reason: str
+
+
+def step_response(t, v, *, t0: float, expected_step: float, tol: float = 0.01,
+                  tail: float = TAIL_FRACTION) -> StepResponse:
+    """Judge the response ``v(t)`` to an input step at ``t0`` whose output should move by ``expected_step``.
+
+    The band is ``±tol·|expected_step|`` around the tail mean. Raises ``MeasurementError`` only for
+    unusable vectors (too few samples after ``t0``, zero expected step); an unstable or stuck output is a
+    ``StepResponse`` with ``stable=False`` and a reason.
+    """
+    if not 0.0 < tol < 1.0:
+        raise ValueError(f"tol must lie in (0, 1), got {tol}")
+    if expected_step == 0:
+        raise MeasurementError("step_response: the expected step is zero")
+    va_raw = np.asarray(v, dtype=float).ravel()
+    if va_raw.size and not np.all(np.isfinite(va_raw)):
+        first = float(np.asarray(t, dtype=float).ravel()[np.argmin(np.isfinite(va_raw))])
+        return StepResponse(float(va_raw[0]), math.inf, math.inf, None, 0, math.inf, False,
+                            f"the output diverges (non-finite from t={first:.4g} s)")
+    ta, va = _as_xy(t, v, "step_response")
+    initial = float(np.interp(t0, ta, va))
+    keep = ta >= t0
+    ta, va = ta[keep], va[keep]
+    if ta.size < 10:
+        raise MeasurementError(f"step_response: {ta.size} samples after the edge at {t0:g} s; need 10")
+    window = float(ta[-1] - t0)
+    tail_start = float(ta[-1] - tail * window)
+    in_tail = ta >= tail_start
+    final = float(np.mean(va[in_tail]))
+    tail_pp = float(np.ptp(va[in_tail]))
+    band = tol * abs(expected_step)
+    moved = final - initial
+    direction = 1.0 if expected_step > 0 else -1.0
+    err = va - final
+    overshoot = max(0.0, float(np.max(direction * err))) / abs(moved) * 100.0 if moved != 0 else 0.0
+    signs = np.sign(err[np.abs(err) > band])
+    ringing = int(np.count_nonzero(signs[1:] != signs[:-1])) if signs.size else 0
+    outside = np.flatnonzero(np.abs(err) > band)
+    settling: float | None
+    if outside.size == 0:
+        settling = 0.0
+    else:
+        i = int(outside[-1])
+        if i == ta.size - 1 or ta[i] >= tail_start:
+            settling = None
+        else:
+            e0, e1 = abs(err[i]) - band, abs(err[i + 1]) - band
+            settling = float(ta[i] + e0 / (e0 - e1) * (ta[i + 1] - ta[i]) - t0)
+    reason = ""
+    ratio = moved / expected_step
+    if tail_pp > 2 * band:
+        wiggle = np.sign(va[in_tail] - final)
+        how = "oscillates" if np.count_nonzero(wiggle[1:] * wiggle[:-1] < 0) >= 2 else "drifts"
+        reason = (f"the output still {how} in the last {tail:.0%} of the {window:.4g} s window "
+                  f"({tail_pp:.4g} V peak-to-peak, band ±{band:.4g} V)")
+    elif not 0.5 <= ratio <= 1.5:
+        reason = (f"the output moved by {moved:.4g} V for an expected {expected_step:.4g} V step "
+                  "(stuck or latched)")
+    elif settling is None:
+        reason = f"the output does not settle into ±{band:.4g} V before the last {tail:.0%} of the {window:.4g} s window"
+    return StepResponse(initial, final, overshoot, settling, ringing, tail_pp, not reason, reason)

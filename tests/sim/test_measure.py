@@ -192,3 +192,122 @@ def test_frequency_measurements_are_finite_or_explained(a0, poles, sign):
             assert str(exc)
         else:
             assert math.isfinite(value)
+
+
+# ---- loop stability: minimum-phase lead, crossings, peaking --------------------------------------
+
+
+def _rhp_response(f: np.ndarray, a0: float, lhp: tuple[float, ...], rhp: tuple[float, ...]) -> np.ndarray:
+    h = poles_response(f, a0, lhp)
+    for p in rhp:
+        h = h / (1 - 1j * f / p)
+    return h
+
+
+def test_minimum_phase_of_lhp_poles_is_their_phase():
+    f = freqs(1, 1e11)
+    h = poles_response(f, 1e4, (1e3, 1e7, 3e8))
+    assert np.max(np.abs(m.minimum_phase_deg(f, h) - m.phase_deg(h))) < 1.0
+    check = m.loop_check(f, h)
+    assert check.meaningful and len(check.crossings) == 1 and abs(check.lead_deg) < 1.0
+
+
+def test_rhp_pole_leads_by_twice_its_angle_and_voids_the_margin():
+    """One RHP pole at p: same |H| as an LHP pole, phase +atan(f/p) instead of -atan: lead 2 atan(f/p)."""
+    f = freqs(1, 1e11)
+    p = 1e6
+    h = _rhp_response(f, 1e4, (1e3, 1e9), (p,))
+    lead = m.phase_deg(h) - m.dc_phase_deg(m.phase_deg(h)[0]) - m.minimum_phase_deg(f, h)
+    band = (f > 1e4) & (f < 1e8)
+    assert np.max(np.abs(lead[band] - 2 * np.degrees(np.arctan(f[band] / p)))) < 1.0
+    # The naive margins say "fine": 162 deg on the unwrapped phase at the first crossing.
+    naive = m.phase_margin(f, h)
+    assert naive > 150
+    check = m.loop_check(f, h)
+    assert not check.meaningful and "right-half-plane" in check.problems[0]
+    with pytest.raises(MeasurementError, match="phase margin not meaningful.*right-half-plane"):
+        m.stable_phase_margin(f, h)
+    with pytest.raises(MeasurementError, match="gain margin not meaningful"):
+        m.stable_gain_margin_db(f, h)
+
+
+def test_lhp_zero_and_rhp_zero_are_not_mistaken_for_rhp_poles():
+    f = freqs(1, 1e11)
+    s = 1j * f
+    lhp_zero = poles_response(f, 1e4, (1e3, 1e6, 1e8)) * (1 + s / 3e6)  # phase rises: a zero, not a pole
+    rhp_zero = poles_response(f, 1e4, (1e3, 1e8)) * (1 - s / 1e8)  # extra lag, as in a Miller amplifier
+    for h in (lhp_zero, rhp_zero):
+        assert m.loop_check(f, h).meaningful
+        assert m.stable_phase_margin(f, h) == pytest.approx(m.phase_margin(f, h))
+    assert m.loop_check(f, lhp_zero).phase_rise_deg > 10  # reported, yet explained by the magnitude
+
+
+def test_multiple_crossings_and_peaking_void_the_margin():
+    f = freqs(1, 1e11)
+    s = 1j * f
+    wn, zeta = 2 * np.pi * 5e7, 0.02
+    resonant = poles_response(f, 1e4, (1e3,)) / (1 + 2 * zeta * s * 2 * np.pi / wn + (s * 2 * np.pi / wn) ** 2)
+    check = m.loop_check(f, resonant)
+    assert len(check.crossings) == 3 and check.peaking_db > 15
+    assert any("crosses 0 dB 3 times" in p for p in check.problems)
+    assert any("peaks by" in p for p in check.problems)
+
+
+def test_wrapped_vp_margin_lies_where_unwrapped_does_not():
+    """Four poles: the phase passes -180 deg before the crossover; vp() wraps it to a positive angle."""
+    f = freqs(1, 1e11)
+    h = poles_response(f, 1e5, (1e2, 1e5, 2e5, 3e5))
+    fu = m.unity_gain_frequency(f, h)
+    wrapped = 180 + math.degrees(np.angle(np.interp(math.log10(fu), np.log10(f), h.real)
+                                          + 1j * np.interp(math.log10(fu), np.log10(f), h.imag)))
+    assert wrapped > 60  # what a deck's own .meas with vp() would report
+    assert m.stable_phase_margin(f, h) < 0
+
+
+# ---- step response ------------------------------------------------------------------------------
+
+
+def _second_order(t: np.ndarray, zeta: float, wn: float) -> np.ndarray:
+    wd = wn * math.sqrt(1 - zeta**2)
+    return 1 - np.exp(-zeta * wn * t) * (np.cos(wd * t) + zeta / math.sqrt(1 - zeta**2) * np.sin(wd * t))
+
+
+def test_step_second_order_overshoot_and_settling():
+    zeta, wn = 0.3, 2 * math.pi * 1e6
+    t = np.linspace(0, 40e-6, 40001)
+    r = m.step_response(t, 0.5 + 0.01 * _second_order(t, zeta, wn), t0=0.0, expected_step=0.01, tol=0.01)
+    assert r.stable and r.reason == ""
+    assert r.overshoot_pct == pytest.approx(100 * math.exp(-math.pi * zeta / math.sqrt(1 - zeta**2)), rel=1e-3)
+    # Envelope bound exp(-zeta wn t)/sqrt(1-zeta^2) = tol gives an upper bound on the settling time.
+    bound = math.log(1 / (0.01 * math.sqrt(1 - zeta**2))) / (zeta * wn)
+    assert 0.7 * bound < r.settling_s <= bound
+    assert r.ringing >= 3 and r.tail_pp < 1e-6
+
+
+def test_step_first_order_has_no_overshoot_or_ringing():
+    tau = 1e-6
+    t = np.linspace(0, 30e-6, 3001)
+    r = m.step_response(t, 1 - np.exp(-t / tau), t0=0.0, expected_step=1.0, tol=0.01)
+    assert r.stable and r.ringing == 0 and r.overshoot_pct == pytest.approx(0.0, abs=1e-9)
+    assert r.settling_s == pytest.approx(tau * math.log(100), rel=1e-2)
+
+
+def test_step_sustained_oscillation_and_latch_are_unstable():
+    t = np.linspace(0, 40e-6, 40001)
+    ringing = np.where(t > 1e-6, 0.51 + 0.1 * np.sin(2 * math.pi * 1e6 * t), 0.5)  # 0.2 V p-p forever
+    r = m.step_response(t, ringing, t0=1e-6, expected_step=0.01)
+    assert not r.stable and "still oscillates" in r.reason and r.tail_pp == pytest.approx(0.2, rel=1e-3)
+    latched = np.where(t > 1e-6, 1.8, 0.5)
+    r = m.step_response(t, latched, t0=1e-6, expected_step=0.01)
+    assert not r.stable and "latched" in r.reason
+    slow = 0.01 * (1 - np.exp(-t / 10e-6))  # settles after the window's tail begins
+    r = m.step_response(t, slow, t0=0.0, expected_step=0.01)
+    assert not r.stable and r.settling_s is None and "still drifts" in r.reason
+    late = 0.01 * (1 - np.exp(-t / 1e-7)) + 1.5e-4 * (np.abs(t - 33e-6) < 0.2e-6)
+    r = m.step_response(t, late, t0=0.0, expected_step=0.01)  # a glitch out of the band inside the tail
+    assert not r.stable and r.settling_s is None and "does not settle" in r.reason
+    diverging = np.where(t > 20e-6, np.inf, 0.01)
+    r = m.step_response(t, diverging, t0=0.0, expected_step=0.01)
+    assert not r.stable and "diverges" in r.reason
+    with pytest.raises(MeasurementError, match="expected step is zero"):
+        m.step_response(t, slow, t0=0.0, expected_step=0.0)

@@ -61,14 +61,16 @@ def amp(tmp_path: Path) -> Path:
 
 def test_jobs_build_only_needed_decks(amp: Path):
     tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8)
-    assert tb.analyses() == ("ac",)
+    assert tb.metric_names[-1] == "stable"  # pm_deg brings the closed-loop check
+    assert tb.analyses() == ("ac", "follower")
     jobs = tb.jobs()
-    assert len(jobs) == 1 and jobs[0].vectors
+    assert len(jobs) == 2 and jobs[0].vectors
+    assert ".control\nac dec 100 1 0.1t\n" in jobs[1].deck and "Vtb_fb tb_out tb_inn DC 0" in jobs[1].deck
     deck = jobs[0].deck
     assert "Xtb_dut tb_vss tb_vdd tb_inn tb_inp tb_out amp" in deck
     assert ".op\n.ac dec 100 1 0.1t\n" in deck
     tb_all = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=tuple(METRICS))
-    assert tb_all.analyses() == ("ac", "cm", "psrr_p", "psrr_n", "noise", "swing", "tran")
+    assert tb_all.analyses() == ("ac", "cm", "psrr_p", "psrr_n", "noise", "swing", "tran", "follower", "pz")
     tb_cm = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=("cmrr_db",))
     assert tb_cm.analyses() == ("ac", "cm")
 
@@ -107,9 +109,13 @@ def test_bad_configuration_errors(amp: Path):
 def test_failed_simulation_is_missing_with_reason(amp: Path):
     tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8)
     result = SimResult(status="nonconvergence", message="timestep too small")
-    ms = tb.metrics([result])
+    ms = tb.metrics([result, result])
+    pz_failed = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=("rhp_poles",)).metrics(
+        [SimResult(status="error", message="pz: singular matrix")])
+    assert pz_failed.status == "partial" and not pz_failed.failed and pz_failed.messages == {}
+    assert pz_failed.missing == {"rhp_poles": "pz simulation error: pz: singular matrix"}
     assert ms.values == {}
-    assert set(ms.missing) == set(DEFAULT_METRICS)
+    assert set(ms.missing) == {*DEFAULT_METRICS, "stable"}
     assert "timestep too small" in ms.missing["ugbw"]
     assert ms.status == "nonconvergence" and ms.failed
 
@@ -164,6 +170,7 @@ def test_override_moves_ugbw_and_no_crossing_is_missing(amp: Path, executor):
     below_unity = measure(tb, {"r": 500}, executor)  # gm*R = 0.5: no 0 dB crossing
     assert set(below_unity.missing) == {"ugbw", "pm_deg"}
     assert "below unity" in below_unity.missing["ugbw"]
+    assert below_unity.values["stable"] == 0.0  # a follower with gain 1/3 does not follow its step
     assert below_unity.status == "partial" and not below_unity.failed
     assert below_unity.values["gain_db"] == pytest.approx(20 * math.log10(0.5), abs=1e-4)
 
@@ -263,3 +270,66 @@ def test_pvt_sweep_supply_and_temperature(amp: Path, executor):
     worst = worst_case(points)
     assert worst.values["power_w"] == pytest.approx(2.0**2 / 10e3, rel=1e-9)
     assert worst.values["noise_in_v_rthz"] == pytest.approx(math.sqrt(4 * BOLTZMANN * 400.15 / 1e0), rel=1e-3)
+
+
+def test_every_option_is_a_documented_field():
+    from dataclasses import fields
+
+    from ckt.sim.testbench.opamp import coerce_option, option_fields
+
+    opts = option_fields()
+    for name in ("tran_window", "step", "settle_tol", "ac_start", "ac_stop", "corner", "bias", "ibias", "cload",
+                 "rload", "vcm", "temp", "noise_band", "follower_window", "follower_cycles", "swing_r"):
+        assert name in opts and opts[name].doc, name
+    caller = {"netlist", "dut", "ports", "pdk", "models", "metric_names", "timeout_s"}
+    assert {f.name for f in fields(OpAmpTestbench)} == set(opts) | caller
+    assert coerce_option("tran_window", "20u") == pytest.approx(20e-6)
+    assert coerce_option("ac_points", 50.0) == 50 and isinstance(coerce_option("ac_points", "50"), int)
+    assert coerce_option("step", None) is None
+    assert coerce_option("noise_band", ["1", "10meg"]) == (1.0, 10e6)
+    assert coerce_option("bias", {"IBIAS": "20u"}) == {"ibias": pytest.approx(20e-6)}
+    assert coerce_option("corner", "ss") == "ss"
+    with pytest.raises(CktError, match="unknown testbench option 'tran_windw'.*tran_window"):
+        coerce_option("tran_windw", 1.0)
+    with pytest.raises(CktError, match="settle_tol: expected a number"):
+        coerce_option("settle_tol", "one percent")
+    with pytest.raises(CktError, match="ac_points: expected a whole number"):
+        coerce_option("ac_points", 2.5)
+    with pytest.raises(CktError, match="expected a number"):
+        coerce_option("cload", True)
+
+
+def test_messages_name_knobs_that_exist():
+    """Every "raise X" / "set X" advice in the testbench's messages names a real option."""
+    import ast
+
+    from ckt.sim.testbench import opamp
+    from ckt.sim.testbench.opamp import option_fields
+
+    source = Path(opamp.__file__).read_text()
+    texts = [n.value for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    knobs = {m.group(1) for t in texts for m in re.finditer(r"\b(?:raise|set) ([a-z_]+)\b", t)}
+    assert knobs >= {"tran_window", "follower_window", "ac_stop"}
+    assert knobs <= set(option_fields())
+
+
+def test_follower_and_pz_decks_are_unity_gain_followers(amp: Path):
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, metric_names=("stable", "rhp_poles"))
+    follower, pz = (j.deck for j in tb.jobs())
+    assert "Vtb_in tb_inp 0 DC 895m AC 1 PULSE(895m 905m 0 1p 1p 1e6 2e6)" in follower
+    assert "Vtb_fb tb_out tb_inn DC 0" in follower and "let tb_tstop = 40/tb_fscale" in follower
+    assert ".pz tb_inp 0 tb_out 0 vol pol" in pz and "Ltb_servo" not in pz
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_single_pole_follower_is_stable_first_order(amp: Path, executor):
+    """Follower of the single-pole amp: tau = C_total / (gm + 1/R), one LHP pole, no overshoot."""
+    tb = OpAmpTestbench(amp, "amp", ports=PORTS, vdd=1.8, cload=1e-12, settle_tol=1e-3,
+                        metric_names=("stable", "overshoot_pct", "ringing", "step_settling_s", "rhp_poles"))
+    ms = measure(tb, {}, executor)
+    assert ms.status == "ok", ms.missing
+    tau = 2e-12 / (1e-3 + 1e-6)
+    assert ms.values["stable"] == 1.0 and ms.values["ringing"] == 0.0 and ms.values["rhp_poles"] == 0.0
+    assert ms.values["overshoot_pct"] < 0.01
+    assert ms.values["step_settling_s"] == pytest.approx(tau * math.log(1000), rel=2e-2)

@@ -120,7 +120,7 @@ def test_testbench_json_ports_bias_and_plot(amp: Path, tmp_path: Path, capsys):
     assert run(argv) == 0
     out = _json(capsys)
     assert out["status"] == "ok" and out["measurements"] == {}
-    assert set(out["metrics"]) == {"gain_db", "ugbw", "pm_deg", "gbw", "power_w"}
+    assert set(out["metrics"]) == {"gain_db", "ugbw", "pm_deg", "gbw", "power_w", "stable"}  # pm_deg brings stable
     assert out["metrics"]["gain_db"] == pytest.approx(60.0, abs=1e-3)
     assert out["metrics"]["power_w"] == pytest.approx(1.8 * 5e-6, rel=1e-6)  # the bias current from vdd
     assert png.is_file() and png.stat().st_size > 1000

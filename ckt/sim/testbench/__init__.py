@@ -6,6 +6,17 @@ never runs ngspice itself, so the same object serves a local pool, Ray, a cache 
 
 from __future__ import annotations
 
-from ckt.sim.testbench.opamp import DEFAULT_METRICS, METRICS, MetricInfo, MetricSet, OpAmpTestbench, measure
+from ckt.sim.testbench.opamp import (
+    DEFAULT_METRICS,
+    METRICS,
+    Metric,
+    MetricSet,
+    OpAmpTestbench,
+    Option,
+    coerce_option,
+    measure,
+    option_fields,
+)
 
-__all__ = ["DEFAULT_METRICS", "METRICS", "MetricInfo", "MetricSet", "OpAmpTestbench", "measure"]
+__all__ = ["DEFAULT_METRICS", "METRICS", "Metric", "MetricSet", "OpAmpTestbench", "Option", "coerce_option", "measure",
+           "option_fields"]

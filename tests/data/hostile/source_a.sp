@@ -1,0 +1,5 @@
+second link of the chain
+.control
+source source_b.sp
+.endc
+.end
