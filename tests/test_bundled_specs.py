@@ -22,16 +22,12 @@ SPECS = ["two_stage_miller", "ota_5t", "folded_cascode"]
 DEMO = "two_stage_miller"
 NOT_SPECS = {"autockt_two_stage.yaml"}  # the AutoCkt benchmark's published ranges, a facts file
 
-needs_stable = pytest.mark.skipif("stable" not in METRICS, reason="the specs' pm_deg targets imply 'stable', which "
-                                  "the op-amp testbench measures from the stability-check change on (drop on merge)")
-
 
 def test_every_spec_file_is_covered() -> None:
     found = {p.name for p in NETLISTS.glob("*.yaml")} - NOT_SPECS
     assert found == {f"{n}.yaml" for n in SPECS}
 
 
-@needs_stable
 @pytest.mark.parametrize("name", SPECS)
 def test_spec_matches_its_netlist(name: str) -> None:
     spec = load_spec(NETLISTS / f"{name}.yaml")
@@ -51,7 +47,6 @@ def test_spec_matches_its_netlist(name: str) -> None:
     assert "pm_deg" in spec.metric_names and "stable" in spec.metric_names  # stability implied, not opted out
 
 
-@needs_stable
 @requires_ngspice
 @pytest.mark.ngspice
 @pytest.mark.parametrize("name", SPECS)
@@ -71,7 +66,6 @@ def test_netlist_sizes_miss_the_targets(name: str) -> None:
     assert "power_w" in outcome.values and outcome.values["power_w"] > 0
 
 
-@needs_stable
 @requires_ngspice
 @pytest.mark.ngspice
 @pytest.mark.slow

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from ckt.cli import run
-from ckt.sim.testbench.opamp import METRICS
 from tests.conftest import requires_ngspice
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,8 +85,6 @@ objective: {minimize: power_w}
 """
 
 
-@pytest.mark.skipif("stable" not in METRICS, reason="pm_deg implies 'stable', which the op-amp testbench measures "
-                    "from the stability-check change on (drop on merge)")
 @requires_ngspice
 @pytest.mark.ngspice
 def test_size_with_the_opamp_testbench(tmp_path):
