@@ -21,6 +21,8 @@ demo: $(STAMP)
 	@echo "report: runs/demo/report.md"
 
 test: $(STAMP)
+	$(BIN)/ruff check ckt
+	$(BIN)/mypy ckt
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean:

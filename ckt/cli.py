@@ -8,7 +8,9 @@ Any ``CktError`` becomes ``message`` on stderr and exit 2 (``path:line: ...`` fo
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+from types import FrameType
 
 import click
 
@@ -20,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("ckt.netlist.commands:convert", "Write a netlist as SPICE, Spectre or JSON."),
     "graph": ("ckt.graph.commands:graph", "Turn a netlist into a graph."),
     "pdk": ("ckt.pdk.commands:pdk", "List and inspect the bundled PDK model sets."),
-    "simulate": ("ckt.sim.commands:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
+    "simulate": ("ckt.commands.simulate:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
     "size": ("ckt.opt.commands:size", "Size a netlist against a spec file."),
     "doctor": ("ckt.doctor:doctor", "Check that ngspice, PySpice, torch, the PDKs and the cache are usable."),
 }
@@ -52,10 +54,27 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM unwinds like an exit, so executors shut their workers down on the way out."""
+    raise SystemExit(128 + signum)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning ckt errors into clear one-line diagnostics."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread: leave signals to the caller
+        previous = None
+    try:
+        return _run(args, debug)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         code = main.main(args=args, prog_name="ckt", standalone_mode=False)
     except click.exceptions.Abort:

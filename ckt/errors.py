@@ -22,7 +22,7 @@ class NetlistParseError(CktError):
         diagnostics: the error-level (and any preceding) diagnostics, each with file and line.
     """
 
-    def __init__(self, diagnostics: "list | tuple") -> None:
+    def __init__(self, diagnostics: list | tuple) -> None:
         self.diagnostics = tuple(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics) or "netlist could not be read")
 
@@ -62,6 +62,28 @@ class SimulationTimeout(SimulationError):
 
 class ConvergenceError(SimulationError):
     """ngspice ran but did not converge (operating point or time step)."""
+
+
+class SimulatorNotFoundError(CktError):
+    """ngspice (its shared library or its ``ngspice`` executable) cannot be loaded or started here.
+
+    Raised at once, before any result, because every simulation would fail the same way.
+
+    Args:
+        component: what is missing (``"libngspice"`` or ``"ngspice"``).
+        detail: what was tried and what went wrong.
+        fix: how to install or point at it.
+    """
+
+    def __init__(self, component: str, detail: str, fix: str) -> None:
+        super().__init__(f"{component} is not available: {detail}\n  fix: {fix}")
+        self.component = component
+        self.detail = detail
+        self.fix = fix
+
+    def __reduce__(self) -> tuple[type[SimulatorNotFoundError], tuple[str, str, str]]:
+        # Crosses process boundaries (worker pipes, Ray) with its fields intact.
+        return (type(self), (self.component, self.detail, self.fix))
 
 
 class SpecError(CktError):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping, Protocol, Sequence
 
-OK = "ok"
+from ckt.sim.result import Status
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status == OK
+        return self.status == Status.OK
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ class SimEvaluator:
             try:
                 mine = self._jobs(params)
             except CktError as exc:
-                yield i, Outcome("error", message=f"could not build the deck: {exc}")
+                yield i, Outcome(Status.ERROR, message=f"could not build the deck: {exc}")
                 continue
             counts[i] = len(mine)
             for k, job in enumerate(mine):
@@ -258,20 +258,20 @@ class SimEvaluator:
         seconds = sum(r.elapsed_s for r in results)
         if self.testbench is not None:
             ms = self.testbench.metrics(results)
-            status = OK if not ms.failed else str(getattr(ms.status, "value", ms.status))
+            status = Status.OK if not ms.failed else ms.status
             reasons = {**ms.messages, **{k: v for k, v in ms.missing.items() if k in self.spec.metric_names}}
             message = "; ".join(f"{k}: {v}" for k, v in reasons.items())
             return Outcome(status, dict(ms.values), seconds, message)
         (r,) = results
         values = {k: v for k, v in r.measurements.items() if v is not None}
-        status = str(getattr(r.status, "value", r.status))
-        if status != OK and not values:
+        status = r.status
+        if status != Status.OK and not values:
             return Outcome(status, {}, seconds, r.message)
         failed = [k for k, v in r.measurements.items() if v is None]
         notes = [f"{k}: {why}" for k, why in meas_failures(r.log, failed).items()]
-        if status != OK:  # some .meas have values: the rest are missing, not the whole design
+        if status != Status.OK:  # some .meas have values: the rest are missing, not the whole design
             notes.insert(0, r.message.splitlines()[0] if r.message else status)
-        return Outcome(OK, values, seconds, "; ".join(notes))
+        return Outcome(Status.OK, values, seconds, "; ".join(notes))
 
     def bode(self, params: Mapping[str, float]):
         """``(freq, H)`` of the open-loop response of one design (testbench mode), else None."""

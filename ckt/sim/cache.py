@@ -2,10 +2,11 @@
 
 Sizing loops and sweeps re-simulate identical decks (restarts, duplicate candidates, re-run
 experiments); the cache answers those without a worker round trip. The key is the SHA-256 of the
-deck text, the contents of every model file it reads (``job.files`` plus its ``.include``/``.lib``
-lines; nested includes inside model files are not followed), the backend, the vectors flag and
-the ngspice version, so editing a model card or upgrading ngspice misses instead of returning a
-stale result. Entries live in one SQLite file; vectors are stored as an ``.npz`` blob read with
+deck text, the contents of every file it reads (its include closure: ``job.files``, its
+``.include``/``.lib`` lines and, recursively, those inside the files they name), the backend, the
+vectors flag and the ngspice version, so editing a model card, even one included from inside a
+model library, or upgrading ngspice misses instead of returning a stale result. Entries live in
+one SQLite file; vectors are stored as an ``.npz`` blob read with
 ``allow_pickle=False``, so opening a cache file never executes code.
 """
 
@@ -17,11 +18,13 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ckt.sim.ngspice import include_paths, ngspice_version
-from ckt.sim.result import TIMEOUT, SimJob, SimResult
+from ckt.sim.backends import ngspice_version
+from ckt.sim.decktext import include_closure
+from ckt.sim.result import SimJob, SimResult, Status
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -36,20 +39,11 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
-def job_files(job: SimJob) -> list[str]:
-    """Every model file a job depends on: ``job.files`` then the deck's include paths."""
-    files = list(job.files)
-    for path in include_paths(job.deck):
-        if path not in files:
-            files.append(path)
-    return files
-
-
 def _pack_vectors(vectors: dict[str, dict[str, np.ndarray]]) -> bytes | None:
     if not vectors:
         return None
     index = [[plot, name] for plot, vecs in vectors.items() for name in vecs]
-    arrays = {f"a{i}": vectors[plot][name] for i, (plot, name) in enumerate(index)}
+    arrays: dict[str, Any] = {f"a{i}": vectors[plot][name] for i, (plot, name) in enumerate(index)}
     buffer = io.BytesIO()
     np.savez(buffer, index=np.array(json.dumps(index)), **arrays)
     return buffer.getvalue()
@@ -82,19 +76,16 @@ class ResultCache:
             self._db.execute(_SCHEMA)
 
     def key(self, job: SimJob) -> str:
-        """Hex SHA-256 over the deck, its model files' contents, backend, vectors flag and version."""
+        """Hex SHA-256 over the deck, its include closure's contents, backend, vectors flag and version."""
         digest = hashlib.sha256()
 
         def add(label: str, data: bytes) -> None:
             digest.update(label.encode() + len(data).to_bytes(8, "little") + data)
 
         add("deck", job.deck.encode("utf-8"))
-        for file in job_files(job):
-            add("file", file.encode("utf-8"))
-            try:
-                add("content", Path(file).read_bytes())
-            except OSError:
-                add("missing", b"")
+        for file in include_closure(job.deck, job.files):
+            add("file", file.path.encode("utf-8"))
+            add("content" if file.exists else "missing", file.digest.encode())
         add("backend", job.backend.encode())
         add("vectors", b"1" if job.vectors else b"0")
         add("ngspice", ngspice_version().encode())
@@ -121,7 +112,7 @@ class ResultCache:
 
     def put(self, job: SimJob, result: SimResult) -> None:
         """Store ``result`` for ``job``; timeouts are not stored (they depend on the machine)."""
-        if result.status == TIMEOUT:
+        if result.status is Status.TIMEOUT:
             return
         row = (
             self.key(job),

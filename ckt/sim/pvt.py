@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import product
+from typing import Any
 
+from ckt.sim.executor import Executor, default_executor
+from ckt.sim.result import SimJob, Status
 from ckt.sim.testbench.opamp import METRICS, MetricSet, OpAmpTestbench
 
 
@@ -38,7 +41,7 @@ class PVT:
 
     def apply(self, tb: OpAmpTestbench) -> OpAmpTestbench:
         """``tb`` at this condition."""
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         if self.corner is not None:
             changes["corner"] = self.corner
         if self.temp is not None:
@@ -54,21 +57,21 @@ def grid(corners: Sequence[str | None] = (None,), temps: Sequence[float | None] 
     return [PVT(c, t, v) for c, t, v in product(corners, temps, vdds)]
 
 
-def sweep(tb: OpAmpTestbench, params: Mapping[str, float | str], pvts: Sequence[PVT], executor=None) -> list[tuple[PVT, MetricSet]]:
+def sweep(tb: OpAmpTestbench, params: Mapping[str, float | str], pvts: Sequence[PVT],
+          executor: Executor | None = None) -> list[tuple[PVT, MetricSet]]:
     """Measure ``tb`` with ``params`` at every PVT point, all decks in one executor batch.
 
     Args:
         executor: a ``ckt.sim.Executor``; the module's default local pool when None.
     """
     benches = [p.apply(tb) for p in pvts]
-    jobs, spans = [], []
+    jobs: list[SimJob] = []
+    spans: list[tuple[int, int]] = []
     for bench in benches:
         js = bench.jobs(params)
         spans.append((len(jobs), len(jobs) + len(js)))
         jobs.extend(js)
     if executor is None:
-        from ckt.sim.executor import default_executor
-
         executor = default_executor()
     results = executor.map(jobs)
     return [(p, bench.metrics(results[a:b])) for p, bench, (a, b) in zip(pvts, benches, spans)]
@@ -103,5 +106,5 @@ def worst_case(points: Sequence[tuple[PVT, MetricSet]]) -> MetricSet:
     for p, ms in points:
         messages.update({f"{deck} at {p}": m for deck, m in ms.messages.items()})
     failed = [ms.status for _, ms in points if ms.failed]
-    status = failed[0] if failed else ("partial" if missing else "ok")
+    status = failed[0] if failed else (Status.PARTIAL if missing else Status.OK)
     return MetricSet(values=values, missing=missing, status=status, messages=messages)

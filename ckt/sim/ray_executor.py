@@ -1,66 +1,34 @@
-"""Simulations on a Ray cluster: a pool of actors, each owning one libngspice.
+"""Simulations on a Ray cluster: Ray actors as the scheduler's slots, each owning one libngspice.
 
-The optional ``ckt[ray]`` extra. Actors are the Ray counterpart of ``ckt.sim.worker`` processes:
-one per CPU, each holding one shared-library session, killed and replaced when a job exceeds its
-wall-clock limit or ngspice exits. Clusters need not share a filesystem: the driver reads every
-model file a job depends on (``job.files`` plus the deck's ``.include``/``.lib`` paths), ships the
-bytes with the task (once per batch through Ray's object store), and the actor writes them to its
-scratch directory and points the deck's include lines at those copies. Files included from inside
-a model file are not shipped; flatten such libraries first.
+The optional ``ckt[ray]`` extra. Actors are the Ray counterpart of ``ckt.sim.worker`` processes
+and are scheduled by the same ``ckt.sim.scheduler`` (limits, replacement, start failures).
+Clusters need not share a filesystem: the driver reads every file a job depends on, the whole
+include closure (``job.files``, the deck's ``.include``/``.lib`` paths and the files those name,
+recursively; ``ckt.sim.decktext.include_closure``), ships the bytes with the task (once per batch
+through Ray's object store), and the actor writes them to its scratch directory in their original
+layout and points the include lines at those copies (``ckt.sim.decktext.localize``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
 import tempfile
-import time
-from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ckt.errors import SimulationError
-from ckt.sim.cache import job_files
-from ckt.sim.executor import Executor, Outcome
-from ckt.sim.result import ERROR, TIMEOUT, SimJob, SimResult
+from ckt.errors import SimulationError, SimulatorNotFoundError
+from ckt.sim.backends import JobRunner, NgspiceRunner
+from ckt.sim.decktext import include_closure, localize
+from ckt.sim.executor_base import Executor
+from ckt.sim.result import SimJob, SimResult, Status
+from ckt.sim.scheduler import Died, Done, Event, Outcome, Ready, Scheduler, Unavailable
+from ckt.sim.worker import IN_WORKER_ENV
 
 if TYPE_CHECKING:
     from ckt.sim.cache import ResultCache
-
-
-def localize(deck: str, files: dict[str, bytes], root: Path) -> tuple[str, tuple[str, ...]]:
-    """Write shipped model files under ``root`` and point the deck's include lines at them.
-
-    Each file lands in a folder named by its content hash, keeping its base name (ngspice error
-    messages stay readable). Only ``.include``/``.inc``/``.lib`` lines are rewritten.
-
-    Returns:
-        The rewritten deck and the local paths, in ``files`` order.
-    """
-    local: dict[str, str] = {}
-    for original, content in files.items():
-        folder = root / hashlib.sha256(content).hexdigest()[:20]
-        target = folder / (Path(original).name or "model")
-        if not target.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(target.suffix + ".part")
-            partial.write_bytes(content)
-            partial.replace(target)
-        local[original] = str(target)
-    include = re.compile(r"""^(\s*\.(?:include|inc|lib)\s+)(["']?)([^"'\s]+)(["']?)(.*)$""", re.IGNORECASE)
-    lines = []
-    for line in deck.splitlines():
-        match = include.match(line)
-        if match and match.group(3) in local:
-            head, _, path, _, tail = match.groups()
-            line = f'{head}"{local[path]}"{tail}'
-        lines.append(line)
-    return "\n".join(lines) + "\n", tuple(local.values())
-
 
 _SCRATCH_PREFIX = "ckt-ray-actor-"
 
@@ -83,49 +51,124 @@ def _remove_orphaned_scratch() -> None:
             pass
 
 
+Shipment = tuple[dict[str, bytes], str]
+"""A job's files (absolute path -> bytes) and the driver folder its relative includes start from."""
+
+
 class _SimActor:
-    """Runs jobs in its own process's libngspice (wrapped by ``ray.remote`` at executor start)."""
+    """Runs jobs with its job runner (wrapped by ``ray.remote`` at executor start)."""
 
-    def __init__(self) -> None:
-        from ckt.sim.ngspice import IN_WORKER_ENV, SharedSession
-
+    def __init__(self, runner: JobRunner) -> None:
         os.environ[IN_WORKER_ENV] = "1"
         _remove_orphaned_scratch()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-"))
         os.chdir(self.workdir)
-        self.init_error = ""
-        try:
-            SharedSession.get()
-        except Exception as exc:  # noqa: BLE001 — reported per job, like a local worker
-            self.init_error = f"libngspice could not be loaded on the Ray worker: {type(exc).__name__}: {exc}"
+        self.runner = runner
+        runner.start()
 
     def ping(self) -> int:
         return os.getpid()
 
-    def run(self, job: SimJob, files: dict[str, bytes]) -> tuple[SimResult, bool, bool]:
-        """Run one job; returns the result, whether it is cacheable and whether ngspice lives."""
-        from ckt.sim.ngspice import SharedSession, run_in_process
-
-        if job.backend == "shared" and self.init_error:
-            return SimResult(status=ERROR, message=self.init_error), False, True
+    def run(self, job: SimJob, shipment: Shipment) -> tuple[Any, ...]:
+        """``("done", result, cacheable, alive)`` or ``("unavailable", error)``."""
+        files, cwd = shipment
         if files:
-            deck, paths = localize(job.deck, files, self.workdir / "models")
+            deck, paths = localize(job.deck, files, self.workdir / "models", cwd=cwd)
             job = replace(job, deck=deck, files=paths)
-        result = run_in_process(job)
-        alive = SharedSession._instance is None or SharedSession._instance.alive
-        return result, True, alive
+        try:
+            result = self.runner.run(job)
+        except SimulatorNotFoundError as exc:
+            return ("unavailable", exc)
+        return ("done", result, True, self.runner.alive)
 
     def __del__(self) -> None:
         shutil.rmtree(getattr(self, "workdir", ""), ignore_errors=True)
 
 
-@dataclass
-class _InFlight:
-    slot: int
-    index: int
-    job: SimJob
-    started: float
-    deadline: float
+class RaySlot:
+    """One actor as a scheduler slot: its handle, and the ref it is starting or working on."""
+
+    def __init__(self, pool: RayPool) -> None:
+        self._pool = pool
+        self.actor = pool.actor_cls.remote(pool.runner)
+        self.ref: Any = self.actor.ping.remote()
+        self.starting = True
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    def send(self, job: SimJob) -> None:
+        self.ref = self.actor.run.remote(job, self._pool.shipments[job])
+        self.starting = False
+
+    def stop(self) -> None:
+        self.kill()
+
+    def kill(self) -> None:
+        self._pool.ray.kill(self.actor, no_restart=True)
+        self.ref = None
+
+
+class RayPool:
+    """Ray actors, one CPU each (a ``SlotPool``)."""
+
+    kind = "Ray actor"
+
+    def __init__(self, ray: Any, runner: JobRunner) -> None:
+        self.ray = ray
+        self.runner = runner
+        self.actor_cls = ray.remote(num_cpus=1, max_restarts=0)(_SimActor)
+        self.shipments: dict[SimJob, Any] = {}
+
+    def ship(self, jobs: Sequence[tuple[int, SimJob]]) -> None:
+        """Read each job's include closure once and put it in the object store."""
+        cwd = os.getcwd()
+        contents: dict[str, bytes] = {}
+        refs: dict[tuple[str, ...], Any] = {}
+        self.shipments = {}
+        for _, job in jobs:
+            paths = tuple(f.path for f in include_closure(job.deck, job.files, cwd=cwd) if f.exists)
+            if paths not in refs:
+                for path in paths:
+                    if path not in contents:
+                        contents[path] = Path(path).read_bytes()
+                refs[paths] = self.ray.put(({p: contents[p] for p in paths}, cwd))
+            self.shipments[job] = refs[paths]
+
+    def start(self) -> RaySlot:
+        return RaySlot(self)
+
+    def wait(self, slots: Sequence[RaySlot], timeout: float | None) -> list[tuple[RaySlot, Event]]:
+        ray = self.ray
+        by_ref = {slot.ref: slot for slot in slots if slot.ref is not None}
+        if not by_ref:
+            return []
+        ready, _ = ray.wait(list(by_ref), num_returns=1, timeout=timeout)
+        events: list[tuple[RaySlot, Event]] = []
+        for ref in ready:
+            slot = by_ref[ref]
+            slot.ref = None
+            events.append((slot, self._event(slot, ref)))
+        return events
+
+    def _event(self, slot: RaySlot, ref: Any) -> Event:
+        ray = self.ray
+        try:
+            answer = ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            return Died(f"{type(exc).__name__}")
+        except ray.exceptions.RayError as exc:
+            if slot.starting:
+                return Died(f"{type(exc).__name__}: {exc}")
+            message = f"Ray task failed: {type(exc).__name__}: {exc}"
+            return Done(SimResult(status=Status.ERROR, message=message), cacheable=False)
+        if slot.starting:
+            return Ready()
+        if answer[0] == "unavailable":
+            return Unavailable(answer[1])
+        _, result, cacheable, alive = answer
+        return Done(result, cacheable, alive)
 
 
 class RayExecutor(Executor):
@@ -138,9 +181,11 @@ class RayExecutor(Executor):
         num_cpus: number of actors (default: the cluster's CPUs); for a local instance also the
             CPUs it may use.
         cache: optional result cache, consulted on the driver.
+        runner: what each actor runs jobs with (default: ngspice).
     """
 
-    def __init__(self, address: str | None = "auto", *, num_cpus: int | None = None, cache: ResultCache | None = None) -> None:
+    def __init__(self, address: str | None = "auto", *, num_cpus: int | None = None, cache: ResultCache | None = None,
+                 runner: JobRunner | None = None) -> None:
         super().__init__(cache)
         try:
             import ray
@@ -159,116 +204,21 @@ class RayExecutor(Executor):
                 raise SimulationError(f"cannot connect to a Ray cluster at {address!r}: {exc}") from exc
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.size = max(1, num_cpus or cpus)
-        self._actor_cls = ray.remote(num_cpus=1, max_restarts=0)(_SimActor)
-        self._actors: list[Any] = []
-        self._starting: dict[Any, int] = {}  # ping ref -> slot of an actor still starting
+        self._pool = RayPool(ray, runner if runner is not None else NgspiceRunner())
+        self._scheduler: Scheduler[RaySlot] = Scheduler(self._pool, self.size)
         self._closed = False
-
-    def _new_actor(self, slot: int) -> Any:
-        """Start an actor for ``slot``; it takes jobs once its ``ping`` answers (libngspice loaded)."""
-        actor = self._actor_cls.remote()
-        self._starting[actor.ping.remote()] = slot
-        return actor
-
-    def _kill(self, slot: int) -> None:
-        self._ray.kill(self._actors[slot], no_restart=True)
-        self._actors[slot] = self._new_actor(slot)
-
-    def _ship(self, jobs: list[tuple[int, SimJob]]) -> dict[int, Any]:
-        """Read each job's model files once and put them in the object store: index -> ref."""
-        contents: dict[str, bytes] = {}
-        refs: dict[tuple[str, ...], Any] = {}
-        by_index: dict[int, Any] = {}
-        for index, job in jobs:
-            paths = tuple(p for p in job_files(job) if os.path.isfile(p))
-            if paths not in refs:
-                for path in paths:
-                    if path not in contents:
-                        contents[path] = Path(path).read_bytes()
-                refs[paths] = self._ray.put({p: contents[p] for p in paths})
-            by_index[index] = refs[paths]
-        return by_index
 
     def _run(self, pending: list[tuple[int, SimJob]]) -> Iterator[Outcome]:
         if self._closed:
             raise RuntimeError("this RayExecutor is closed")
-        ray = self._ray
-        files = self._ship(pending)
-        queue = deque(pending)
-        while len(self._actors) < min(self.size, len(queue)):
-            self._actors.append(self._new_actor(len(self._actors)))
-        inflight: dict[Any, _InFlight] = {}
-        busy: set[int] = set()
-        start_failures = 0
-        finished = False
-        try:
-            while queue or inflight:
-                starting = set(self._starting.values())
-                for slot in range(len(self._actors)):
-                    if queue and slot not in busy and slot not in starting:
-                        index, job = queue.popleft()
-                        ref = self._actors[slot].run.remote(job, files[index])
-                        now = time.monotonic()
-                        inflight[ref] = _InFlight(slot, index, job, now, now + job.timeout_s)
-                        busy.add(slot)
-                now = time.monotonic()
-                wait_s = max(0.0, min(f.deadline for f in inflight.values()) - now) if inflight else None
-                ready, _ = ray.wait([*inflight, *self._starting], num_returns=1, timeout=wait_s)
-                outcomes: list[Outcome] = []
-                for ref in ready:
-                    if ref in self._starting:
-                        slot = self._starting.pop(ref)
-                        try:
-                            ray.get(ref)
-                            start_failures = 0
-                        except ray.exceptions.RayError:
-                            start_failures += 1
-                            self._kill(slot)
-                        continue
-                    flight = inflight.pop(ref)
-                    busy.discard(flight.slot)
-                    elapsed = time.monotonic() - flight.started
-                    try:
-                        result, cacheable, alive = ray.get(ref)
-                    except ray.exceptions.RayActorError as exc:
-                        self._kill(flight.slot)
-                        message = f"Ray simulation actor died ({type(exc).__name__}); it was replaced"
-                        outcomes.append((flight.index, SimResult(status=ERROR, elapsed_s=elapsed, message=message), False))
-                        continue
-                    except ray.exceptions.RayError as exc:
-                        message = f"Ray task failed: {type(exc).__name__}: {exc}"
-                        outcomes.append((flight.index, SimResult(status=ERROR, elapsed_s=elapsed, message=message), False))
-                        continue
-                    if not alive:
-                        self._kill(flight.slot)
-                    outcomes.append((flight.index, result, cacheable))
-                now = time.monotonic()
-                for ref, flight in list(inflight.items()):
-                    if now >= flight.deadline:
-                        del inflight[ref]
-                        busy.discard(flight.slot)
-                        self._kill(flight.slot)
-                        message = f"simulation exceeded its {flight.job.timeout_s:g} s limit; its Ray actor was killed and replaced"
-                        outcomes.append((flight.index, SimResult(status=TIMEOUT, elapsed_s=now - flight.started, message=message), False))
-                if start_failures >= 3:
-                    message = "Ray simulation actors fail to start (see the Ray worker logs)"
-                    outcomes += [(index, SimResult(status=ERROR, message=message), False) for index, _ in queue]
-                    queue.clear()
-                yield from outcomes
-            finished = True
-        finally:
-            if not finished:
-                for flight in inflight.values():
-                    self._kill(flight.slot)
+        self._pool.ship(pending)
+        return self._scheduler.run(pending)
 
     def close(self) -> None:
         """Kill the actors; shut Ray down if this executor started it."""
         if self._closed:
             return
-        for actor in self._actors:
-            self._ray.kill(actor, no_restart=True)
-        self._actors = []
-        self._starting.clear()
+        self._scheduler.kill_all()
         self._closed = True
         if self._owns_ray:
             self._ray.shutdown()

@@ -8,16 +8,23 @@ executors take ``SimJob`` and return ``SimResult``, never raise for a failed sim
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 
 from ckt.errors import ConvergenceError, SimulationError, SimulationTimeout
 
-OK = "ok"
-ERROR = "error"
-TIMEOUT = "timeout"
-NONCONVERGENCE = "nonconvergence"
-STATUSES = (OK, ERROR, TIMEOUT, NONCONVERGENCE)
+
+class Status(StrEnum):
+    """How a simulation ended. Members are strings (``Status.OK == "ok"``), so they go to JSON,
+    SQLite and log lines as their plain value."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    NONCONVERGENCE = "nonconvergence"
+    PARTIAL = "partial"  # a testbench's check decks failed: only their own metrics are missing
+
 
 BACKENDS = ("shared", "subprocess")
 
@@ -27,7 +34,7 @@ class SimResult:
     """The outcome of one deck.
 
     Attributes:
-        status: ``"ok"``, ``"error"``, ``"timeout"`` or ``"nonconvergence"``.
+        status: how it ended; a plain string is accepted and turned into its ``Status``.
         measurements: every ``.meas`` name in the deck, lower-case, mapped to its value, or to
             ``None`` when ngspice reported that measurement failed (or never got to it).
         vectors: plot name as ngspice names it (``"ac1"``, ``"op1"``, ``"tran1"``...) -> vector
@@ -38,7 +45,7 @@ class SimResult:
         message: why it failed (ngspice's own error lines), empty when ``ok``.
     """
 
-    status: str
+    status: Status
     measurements: dict[str, float | None] = field(default_factory=dict)
     vectors: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     log: str = ""
@@ -46,12 +53,15 @@ class SimResult:
     message: str = ""
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"unknown simulation status {self.status!r}; expected one of {STATUSES}")
+        try:
+            object.__setattr__(self, "status", Status(self.status))
+        except ValueError:
+            raise ValueError(f"unknown simulation status {self.status!r}; expected one of "
+                             f"{[s.value for s in Status]}") from None
 
     @property
     def ok(self) -> bool:
-        return self.status == OK
+        return self.status is Status.OK
 
     def raise_for_status(self, netlist: str | None = None) -> SimResult:
         """Return ``self`` when ok, else raise the matching ``ckt.errors`` exception with the log.
@@ -59,10 +69,11 @@ class SimResult:
         Args:
             netlist: the deck text, attached to the exception for the caller's diagnostics.
         """
-        if self.status == OK:
+        if self.status is Status.OK:
             return self
         message = self.message or f"simulation ended with status {self.status}"
-        cls = {TIMEOUT: SimulationTimeout, NONCONVERGENCE: ConvergenceError}.get(self.status, SimulationError)
+        cls = {Status.TIMEOUT: SimulationTimeout, Status.NONCONVERGENCE: ConvergenceError}.get(
+            self.status, SimulationError)
         raise cls(message, netlist=netlist, log=self.log)
 
 
@@ -75,11 +86,12 @@ class SimJob:
             paths (workers do not run in the caller's directory).
         vectors: return the analysis vectors as well as the measurements.
         timeout_s: hard wall-clock limit; past it the worker is killed and the status is
-            ``"timeout"``.
+            ``Status.TIMEOUT``.
         backend: ``"shared"`` (libngspice inside a worker process) or ``"subprocess"``
             (``ngspice -b``, for decks the shared library cannot run).
         files: model files the deck reads; they enter the cache key and are shipped to Ray
-            workers. Files named by ``.include``/``.lib`` lines are added automatically.
+            workers. Files named by ``.include``/``.lib`` lines, and those their own include
+            lines name (``ckt.sim.decktext.include_closure``), are added automatically.
     """
 
     deck: str

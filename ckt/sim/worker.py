@@ -1,16 +1,19 @@
-"""Simulation worker processes: each owns one libngspice and runs one job at a time.
+"""Local simulation worker processes, the ``SlotPool`` a ``LocalExecutor`` schedules on.
 
-The parent side (``WorkerProcess``) talks to its worker over a private pipe, so when a worker
-dies or hangs the parent knows exactly which job it held. Workers start from multiprocessing's
-``forkserver`` (never ``fork``: the parent may hold torch or Ray threads), with this module and
-PySpice preloaded in the server so a replacement worker is ready in tens of milliseconds (most
-of it libngspice's own start-up) instead of a fresh interpreter's second. Each worker runs in its own scratch directory, which the parent
-removes, so files ngspice writes (BSIM check logs, ``wrdata`` output) never land in the caller's
-directory and never collide between workers.
+Each worker owns one job runner (``ckt.sim.backends.NgspiceRunner``: one libngspice) and runs one
+job at a time; it talks to its parent over a private pipe, so when a worker dies or hangs the
+parent knows exactly which job it held. Workers start from multiprocessing's ``forkserver``
+(never ``fork``: the parent may hold torch or Ray threads), with this module and PySpice preloaded
+in the server so a replacement worker is ready in tens of milliseconds (most of it libngspice's
+own start-up) instead of a fresh interpreter's second. Each worker runs in its own scratch
+directory, which the parent removes, so files ngspice writes (BSIM check logs, ``wrdata`` output)
+never land in the caller's directory and never collide between workers. Workers die with the
+parent however it ends (``ckt.sim.lifeline``).
 
-Protocol: the worker sends ``("ready", pid, init_error)`` once, then for each ``(job_id, job)``
-received sends ``(job_id, result, cacheable, alive)`` (``alive`` false: ngspice exited and the
-worker is about to, so the parent replaces it at once); ``None`` asks it to exit.
+Protocol: the worker sends ``("ready", pid)`` once, then for each job received sends
+``("done", result, cacheable, alive)`` (``alive`` false: ngspice exited and the worker is about
+to, so the parent replaces it at once) or ``("unavailable", SimulatorNotFoundError)``; ``None``
+asks it to exit.
 """
 
 from __future__ import annotations
@@ -27,17 +30,29 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from ckt.sim.ngspice import IN_WORKER_ENV, SharedSession, run_in_process
-from ckt.sim.result import ERROR, SimJob, SimResult
+from ckt.errors import SimulatorNotFoundError
+from ckt.sim.backends import JobRunner, NgspiceRunner
+from ckt.sim.lifeline import die_with_parent, watch
+from ckt.sim.result import SimJob, SimResult, Status
+from ckt.sim.scheduler import Died, Done, Event, Ready, Unavailable
 
-_PRELOAD = ["ckt.sim.worker", "PySpice.Spice.NgSpice.Shared"]
-_SUBPROCESS_GRACE_S = 2.0
+_PRELOAD = ["ckt.sim.forkserver_preload", "ckt.sim.worker", "PySpice.Spice.NgSpice.Shared"]
+
+IN_WORKER_ENV = "CKT_SIM_WORKER"
 
 
-def context() -> multiprocessing.context.BaseContext:
+def in_worker() -> bool:
+    """Whether this process is a ckt simulation worker (where running in-process is safe)."""
+    return os.environ.get(IN_WORKER_ENV) == "1"
+
+
+Context = multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext
+
+
+def context() -> Context:
     """The multiprocessing context workers start from (forkserver with preloads, or spawn)."""
     try:
         ctx = multiprocessing.get_context("forkserver")
@@ -47,47 +62,31 @@ def context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere).
-
-    A worker stuck in a hanging simulation never reads the closed pipe of a parent that was
-    itself killed; without this it would spin on as an orphan.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def worker_main(conn: multiprocessing.connection.Connection, workdir: str) -> None:
-    """Entry point of a worker process: load libngspice, then serve jobs until told to stop."""
+def worker_main(conn: multiprocessing.connection.Connection, lifeline: multiprocessing.connection.Connection,
+                workdir: str, runner: JobRunner) -> None:
+    """Entry point of a worker process: start the runner, then serve jobs until told to stop."""
     # Own process group: killing the worker's group also kills any ngspice -b it started.
     os.setsid()
-    _die_with_parent()
+    die_with_parent()
+    watch(lifeline)
     os.environ[IN_WORKER_ENV] = "1"
     # Ctrl-C reaches the whole process group; the parent decides what happens to workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.chdir(workdir)
-    init_error = ""
-    session: SharedSession | None = None
+    runner.start()
     try:
-        session = SharedSession.get()
-    except Exception as exc:  # noqa: BLE001 — reported to the parent, which fails shared jobs with it
-        init_error = f"libngspice could not be loaded: {type(exc).__name__}: {exc}"
-    try:
-        conn.send(("ready", os.getpid(), init_error))
+        conn.send(("ready", os.getpid()))
         while True:
-            message = conn.recv()
-            if message is None:
+            job = conn.recv()
+            if job is None:
                 break
-            job_id, job = message
-            result, cacheable = _serve(job, session, init_error)
-            alive = session is None or session.alive
-            conn.send((job_id, result, cacheable, alive))
+            try:
+                result, cacheable = _serve(job, runner)
+            except SimulatorNotFoundError as exc:
+                conn.send(("unavailable", exc))
+                continue
+            alive = runner.alive
+            conn.send(("done", result, cacheable, alive))
             if not alive:
                 break  # ngspice exited: this library instance is unusable
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
@@ -97,17 +96,17 @@ def worker_main(conn: multiprocessing.connection.Connection, workdir: str) -> No
     os._exit(0)  # skip interpreter teardown: libngspice's atexit handlers can be slow or crash
 
 
-def _serve(job: SimJob, session: SharedSession | None, init_error: str) -> tuple[SimResult, bool]:
+def _serve(job: SimJob, runner: JobRunner) -> tuple[SimResult, bool]:
     """Run one job; the flag says whether the result depends only on the job (cacheable)."""
-    if job.backend == "shared" and session is None:
-        return SimResult(status=ERROR, message=init_error), False
     start = time.perf_counter()
     try:
-        return run_in_process(job), True
+        return runner.run(job), True
+    except SimulatorNotFoundError:
+        raise
     except Exception as exc:  # noqa: BLE001 — a bug here must cost one job, not the worker
         message = f"simulation worker failed: {type(exc).__name__}: {exc}"
         log = traceback.format_exc()
-        return SimResult(status=ERROR, message=message, log=log, elapsed_s=time.perf_counter() - start), False
+        return SimResult(status=Status.ERROR, message=message, log=log, elapsed_s=time.perf_counter() - start), False
 
 
 _START_LOCK = threading.Lock()
@@ -142,45 +141,29 @@ def _main_hidden() -> Iterator[None]:
                     main.__dict__[name] = value
 
 
-@dataclass
-class Assignment:
-    """The job a worker holds: its index in the caller's batch, the job, when it must finish."""
-
-    index: int
-    job: SimJob
-    started: float
-    deadline: float
-
-
 class WorkerProcess:
-    """Parent-side handle of one worker process and its private pipe."""
+    """Parent-side handle of one worker process (a ``Slot``) and its private pipes."""
 
-    def __init__(self, ctx: multiprocessing.context.BaseContext) -> None:
+    def __init__(self, ctx: Context, runner: JobRunner) -> None:
         self.workdir = tempfile.mkdtemp(prefix="ckt-sim-worker-")
         # Removes the scratch directory on kill(), or at interpreter exit for a pool never closed.
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.workdir, ignore_errors=True)
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=worker_main, args=(child, self.workdir), daemon=True)
+        # Never written: the worker's watchdog sees end of file when this process is gone.
+        lifeline, self._lifeline = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=worker_main, args=(child, lifeline, self.workdir, runner), daemon=True)
         with _main_hidden():
             self.process.start()
         child.close()
-        self.ready = False
-        self.pid: int | None = self.process.pid
-        self.assignment: Assignment | None = None
-        self.runs = 0
+        lifeline.close()
         self.closed = False
 
     @property
-    def idle(self) -> bool:
-        return self.ready and self.assignment is None
+    def pid(self) -> int | None:
+        return self.process.pid
 
-    def send(self, index: int, job: SimJob) -> None:
-        now = time.monotonic()
-        # ngspice -b enforces its own limit inside the worker (and reports the partial log);
-        # the parent steps in only if that fails.
-        grace = _SUBPROCESS_GRACE_S if job.backend == "subprocess" else 0.0
-        self.assignment = Assignment(index, job, now, now + job.timeout_s + grace)
-        self.conn.send((index, job))
+    def send(self, job: SimJob) -> None:
+        self.conn.send(job)
 
     def rss_bytes(self) -> int | None:
         """The worker's resident set size from ``/proc`` (Linux), ``None`` elsewhere."""
@@ -189,6 +172,24 @@ class WorkerProcess:
                 return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, IndexError):
             return None
+
+    def receive(self) -> Event:
+        """What the worker said (its pipe is readable), or how it died."""
+        try:
+            message = self.conn.recv()
+        except (EOFError, OSError):
+            return Died(self._exit_detail())
+        if message[0] == "ready":
+            return Ready(message[1])
+        if message[0] == "unavailable":
+            return Unavailable(message[1])
+        _, result, cacheable, alive = message
+        return Done(result, cacheable, alive)
+
+    def _exit_detail(self) -> str:
+        self.process.join(0.5)
+        code = self.process.exitcode
+        return f"exit code {code}" if code is not None else "it exited"
 
     def stop(self, grace_s: float = 2.0) -> None:
         """Ask the worker to exit; kill it if it does not within ``grace_s``."""
@@ -207,13 +208,37 @@ class WorkerProcess:
         self.closed = True
         # The whole group, even when the worker itself is already dead: an ngspice -b it started
         # would otherwise run on as an orphan.
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):  # no such group: it never got to setsid
-            pass
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # it never got to setsid
+                os.killpg(self.pid, signal.SIGKILL)
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
         self.conn.close()
+        self._lifeline.close()
         self.process.close()
         self._cleanup()
+
+
+class LocalPool:
+    """Worker processes on this machine, each holding ``runner`` (a ``SlotPool``)."""
+
+    kind = "worker"
+
+    def __init__(self, runner: JobRunner | None = None) -> None:
+        self.runner: JobRunner = runner if runner is not None else NgspiceRunner()
+        self._ctx = context()
+
+    def start(self) -> WorkerProcess:
+        return WorkerProcess(self._ctx, self.runner)
+
+    def wait(self, slots: Sequence[WorkerProcess], timeout: float | None) -> list[tuple[WorkerProcess, Event]]:
+        waitables: list[Any] = [w.conn for w in slots] + [w.process.sentinel for w in slots]
+        ready = set(multiprocessing.connection.wait(waitables, timeout))
+        events: list[tuple[WorkerProcess, Event]] = []
+        for worker in slots:
+            if worker.conn in ready:
+                events.append((worker, worker.receive()))
+            elif worker.process.sentinel in ready and not worker.conn.poll():
+                events.append((worker, Died(worker._exit_detail())))
+        return events

@@ -95,3 +95,22 @@ def test_executor_uses_and_fills_the_cache(tmp_path: Path, model: Path) -> None:
         (changed,) = ex.map([job])
         assert ex.pids != []
     assert changed.ok and changed.measurements["vf"] < first.measurements["vf"]
+
+
+def test_key_follows_includes_inside_model_files(tmp_path: Path) -> None:
+    """Editing a file included from inside a model library (sky130's nesting) misses the cache."""
+    (tmp_path / "lib" / "cells").mkdir(parents=True)
+    top = tmp_path / "lib" / "top.lib"
+    nested = tmp_path / "lib" / "cells" / "diode.spice"
+    deeper = tmp_path / "lib" / "cells" / "params.spice"
+    top.write_text('* library\n.include "cells/diode.spice"\n')
+    nested.write_text(f".include {deeper}\n.model dcache d is=1e-14 n=1.0\n")
+    deeper.write_text(".param nd=1.0\n")
+    cache = ResultCache(tmp_path / "sim.sqlite")
+    job = SimJob(_deck(top))
+    key = cache.key(job)
+    nested.write_text(f".include {deeper}\n.model dcache d is=1e-14 n=1.2\n")
+    assert cache.key(job) != key
+    key = cache.key(job)
+    deeper.write_text(".param nd=2.0\n")  # two levels down, absolute path
+    assert cache.key(job) != key

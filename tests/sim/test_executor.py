@@ -173,7 +173,7 @@ def test_script_without_main_guard_runs_once(tmp_path) -> None:
     script.write_text(
         "from ckt.sim import LocalExecutor, SimJob\n"
         "print('body')\n"
-        f"with LocalExecutor(2) as ex:\n    print([r.status for r in ex.map([SimJob({FAST.deck!r})] * 3)])\n"
+        f"with LocalExecutor(2) as ex:\n    print([str(r.status) for r in ex.map([SimJob({FAST.deck!r})] * 3)])\n"
     )
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.splitlines() == ["body", "['ok', 'ok', 'ok']"]

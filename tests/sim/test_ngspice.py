@@ -1,4 +1,4 @@
-"""ckt.sim.ngspice and the subprocess backend against real ngspice: values, vectors, chatter, failures."""
+"""The shared and subprocess backends against real ngspice, and reading decks and logs: values, vectors, chatter, failures."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 
 from ckt.errors import ConvergenceError, SimulationError, SimulationTimeout
 from ckt.sim import SimResult, simulate
-from ckt.sim.ngspice import include_paths, meas_names, read_log, vector_key
-from ckt.sim.result import SimJob
+from ckt.sim.backends.vectors import vector_key
+from ckt.sim.decktext import include_paths, meas_names
+from ckt.sim.log import read_log
+from ckt.sim.result import SimJob, Status
 from tests.conftest import ROOT, requires_ngspice, shared
 
 R, C = 1e3, 1e-9
@@ -239,3 +241,4 @@ def test_result_and_job_validation() -> None:
         SimJob("t\n.end\n", timeout_s=0)
     assert SimJob("t\n.end\n", files=["/a"]).files == ("/a",)
     assert SimResult(status="ok").raise_for_status().ok
+    assert SimResult(status="timeout").status is Status.TIMEOUT and f"{Status.TIMEOUT}" == "timeout"

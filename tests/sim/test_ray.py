@@ -1,4 +1,5 @@
-"""RayExecutor on a local two-CPU Ray instance: results, shipped model files, timeouts."""
+"""RayExecutor on a local one-CPU Ray instance: results, shipped include closures, timeouts; and
+``localize``, which lays shipped files out on the actor."""
 
 from __future__ import annotations
 
@@ -6,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ckt.sim import SimJob
-from ckt.sim.ray_executor import localize
+from ckt.sim import SimJob, simulate
+from ckt.sim.decktext import include_closure, localize
 from tests.conftest import requires_ngspice
-
-ray = pytest.importorskip("ray")
 
 DIODE_MODEL = ".model dfast d is=1e-14 n=1.05\n"
 
@@ -37,11 +36,52 @@ def test_localize_rewrites_only_include_lines(tmp_path: Path) -> None:
     assert lines[1] == f'.include "{local}"' and lines[2] == f'.LIB "{local}" tt'
 
 
+def _nested_library(root: Path) -> Path:
+    """A sky130-like library: a top file including, relative to itself, a file that includes
+    another by absolute path."""
+    (root / "models" / "cells").mkdir(parents=True)
+    top = root / "models" / "top.lib"
+    cell = root / "models" / "cells" / "diode.spice"
+    params = root / "params.spice"
+    top.write_text('* library\n.include "cells/diode.spice"\n')
+    cell.write_text(f".include '{params}'\n.model dfast d is={{isat}} n=1.05\n")
+    params.write_text(".param isat=1e-14\n")
+    return top
+
+
+def test_localize_keeps_nested_includes_working(tmp_path: Path) -> None:
+    top = _nested_library(tmp_path / "src")
+    closure = include_closure(_diode_deck(str(top)), cwd=str(tmp_path))
+    assert [Path(f.path).name for f in closure] == ["top.lib", "diode.spice", "params.spice"]
+    files = {f.path: Path(f.path).read_bytes() for f in closure if f.exists}
+    deck, paths = localize(_diode_deck(str(top)), files, tmp_path / "actor", cwd=str(tmp_path))
+    local_top, local_cell, local_params = map(Path, paths)
+    assert deck.splitlines()[1] == f'.include "{local_top}"' and local_top.is_relative_to(tmp_path / "actor")
+    assert '.include "cells/diode.spice"' in local_top.read_text()  # relative: the layout is kept
+    assert f'"{local_params}"' in local_cell.read_text()  # absolute: rewritten to the copy
+    assert (local_top.parent / "cells" / "diode.spice") == local_cell
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_localized_deck_runs_without_the_originals(tmp_path: Path) -> None:
+    top = _nested_library(tmp_path / "src")
+    closure = include_closure(_diode_deck(str(top)))
+    files = {f.path: Path(f.path).read_bytes() for f in closure if f.exists}
+    deck, _ = localize(_diode_deck(str(top)), files, tmp_path / "actor")
+    for f in closure:
+        Path(f.path).unlink()
+    result = simulate(deck)
+    assert result.ok, result.message
+    assert 0.5 < result.measurements["vf"] < 0.9
+
+
 @pytest.fixture(scope="module")
 def executor():
+    ray = pytest.importorskip("ray")
     from ckt.sim.ray_executor import RayExecutor
 
-    ex = RayExecutor(address=None, num_cpus=2)
+    ex = RayExecutor(address=None, num_cpus=1)
     yield ex
     ex.close()
     assert not ray.is_initialized()
@@ -73,3 +113,14 @@ def test_ray_timeout_replaces_actor(executor) -> None:
     assert results[0].status == "timeout"
     assert results[1].ok and results[2].ok
     assert executor.map([ok])[0].ok
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.ngspice
+@requires_ngspice
+def test_ray_ships_files_included_from_inside_model_files(executor, tmp_path: Path) -> None:
+    top = _nested_library(tmp_path)
+    (result,) = executor.map([SimJob(_diode_deck(str(top)))])
+    assert result.ok, result.message
+    assert 0.5 < result.measurements["vf"] < 0.9

@@ -56,7 +56,7 @@ from ckt.sim import analyses as an
 from ckt.sim import measure as ms
 from ckt.sim.deck import LIBRARY_KEYWORDS, PreparedNetlist, load_netlist, prepare
 from ckt.sim.measure import MeasurementError
-from ckt.sim.result import OK, SimJob, SimResult
+from ckt.sim.result import SimJob, SimResult, Status
 
 ROLES = ("vss", "vdd", "inn", "inp", "out")
 """The port roles every op-amp DUT must map."""
@@ -99,29 +99,24 @@ class MetricSet:
 
     values: dict[str, float]
     missing: dict[str, str]
-    status: str
+    status: Status
     messages: dict[str, str] = field(default_factory=dict)
     bode: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
     step: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
-        return _text(self.status) == "ok"
+        return self.status == Status.OK
 
     @property
     def failed(self) -> bool:
         """Whether a simulation failed (as opposed to a metric being unmeasurable)."""
-        return _text(self.status) not in ("ok", "partial")
+        return self.status not in (Status.OK, Status.PARTIAL)
 
     def to_dict(self) -> dict:
         """JSON-ready: ``values``, ``missing``, ``status`` and ``messages``."""
         return {"values": dict(self.values), "missing": dict(self.missing),
-                "status": _text(self.status), "messages": dict(self.messages)}
-
-
-def _text(status: object) -> str:
-    """A status as plain text, whether it is a string or a str-valued enum (``ckt.sim.result``)."""
-    return str(getattr(status, "value", status))
+                "status": str(self.status), "messages": dict(self.messages)}
 
 
 def _opt(default, doc: str, *, factory: bool = False):
@@ -564,7 +559,7 @@ class _Evaluation:
         if fatal:
             status = next(iter(fatal.values())).status
         else:
-            status = "partial" if missing else OK
+            status = Status.PARTIAL if missing else Status.OK
         return MetricSet(values=values, missing=missing, status=status,
                          messages={d: r.message or _status(r) for d, r in fatal.items()},
                          bode=self._optional(lambda: self.transfer("ac", "diff"), "ac"),
@@ -776,7 +771,7 @@ class _Evaluation:
 
 
 def _status(result: SimResult) -> str:
-    return _text(result.status)
+    return str(result.status)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+import numpy as np
 
 from ckt.errors import CktError, SimulationError
+from ckt.sim.deck import parse_quantity
+from ckt.sim.executor import Executor
+from ckt.sim.result import SimResult, Status
+
+if TYPE_CHECKING:
+    from ckt.sim.testbench.opamp import OpAmpTestbench
+
+NewExecutor = Callable[[], Executor]
 
 
 def _pairs(items: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
@@ -37,11 +48,7 @@ def _ports(ports: str | None, port_list: tuple[str, ...]) -> dict[str, str]:
 
 
 def _quantity(text: str | None, option: str) -> float | None:
-    if text is None:
-        return None
-    from ckt.sim.deck import parse_quantity
-
-    return parse_quantity(text, option)
+    return None if text is None else parse_quantity(text, option)
 
 
 def _finite(value: float | None) -> float | None:
@@ -67,11 +74,13 @@ def _finite(value: float | None) -> float | None:
 @click.option("--vcm", help="Input common mode (V; default mid-supply).")
 @click.option("--cload", default="1p", show_default=True, help="Load capacitance (F).")
 @click.option("--rload", help="Load resistance to vcm (ohm; default none).")
-@click.option("--metrics", "metric_list", help="Comma-separated metrics, or 'all' (default: gain_db,ugbw,pm_deg,gbw,power_w).")
+@click.option("--metrics", "metric_list",
+              help="Comma-separated metrics, or 'all' (default: gain_db,ugbw,pm_deg,gbw,power_w).")
 @click.option("--backend", type=click.Choice(["shared", "subprocess"]), default="shared", show_default=True)
 @click.option("--executor", "executor_kind", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", help="Ray cluster address (auto, HOST:PORT) with --executor ray.")
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: 1 for a deck, 2 for a testbench).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes (default: 1 for a deck, 2 for a testbench).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               help="Seconds per simulation.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -107,16 +116,17 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
             raise CktError("--testbench opamp needs --dut SUBCKT")
         from ckt.sim.testbench.opamp import DEFAULT_METRICS, METRICS, OpAmpTestbench
 
+        names: tuple[str, ...]
         if metric_list is None:
             names = DEFAULT_METRICS
         elif metric_list.strip().lower() == "all":
             names = tuple(METRICS)
         else:
             names = tuple(m.strip() for m in metric_list.split(",") if m.strip())
-        bias = {role.lower(): _quantity(v, f"--bias {role}") for role, v in _pairs(bias_list, "--bias").items()}
+        bias = {role.lower(): parse_quantity(v, f"--bias {role}") for role, v in _pairs(bias_list, "--bias").items()}
         tb = OpAmpTestbench(
-            path, dut, ports=_ports(ports, port_list), vdd=_quantity(vdd, "--vdd"), vss=_quantity(vss, "--vss"),
-            vcm=_quantity(vcm, "--vcm"), cload=_quantity(cload, "--cload"), rload=_quantity(rload, "--rload"),
+            path, dut, ports=_ports(ports, port_list), vdd=_quantity(vdd, "--vdd"), vss=parse_quantity(vss, "--vss"),
+            vcm=_quantity(vcm, "--vcm"), cload=parse_quantity(cload, "--cload"), rload=_quantity(rload, "--rload"),
             ibias=_quantity(ibias, "--ibias"), bias=bias, temp=temperature, pdk=pdk, corner=corner,
             models=tuple(models), metric_names=names, timeout_s=timeout, backend=backend,
         )
@@ -126,8 +136,9 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
     _emit(report, as_json, plot_path)
 
 
-def _run_deck(path: Path, overrides, pdk, models, corner, temp, backend, timeout, new_executor, plot_path,
-              plot_vector) -> dict:
+def _run_deck(path: Path, overrides: Mapping[str, str], pdk: str | None, models: tuple[str, ...],
+              corner: str | None, temp: float | None, backend: str, timeout: float, new_executor: NewExecutor,
+              plot_path: str | None, plot_vector: str) -> dict[str, Any]:
     from ckt.sim.deck import prepare_deck
     from ckt.sim.result import SimJob
 
@@ -154,7 +165,7 @@ def _run_deck(path: Path, overrides, pdk, models, corner, temp, backend, timeout
     return report
 
 
-def _deck_bode(result, vector: str):
+def _deck_bode(result: SimResult, vector: str) -> tuple[np.ndarray, np.ndarray]:
     name = vector.lower()
     for plot, vectors in result.vectors.items():
         if plot.startswith("ac") and name in vectors and "frequency" in vectors:
@@ -162,7 +173,8 @@ def _deck_bode(result, vector: str):
     raise CktError(f"--plot: no AC vector {vector!r} in the results (choose one with --plot-vector)")
 
 
-def _run_testbench(tb, overrides, new_executor, plot_path, title: str) -> dict:
+def _run_testbench(tb: OpAmpTestbench, overrides: Mapping[str, str], new_executor: NewExecutor,
+                   plot_path: str | None, title: str) -> dict[str, Any]:
     import time
 
     from ckt.sim.testbench.opamp import one_line
@@ -177,7 +189,7 @@ def _run_testbench(tb, overrides, new_executor, plot_path, title: str) -> dict:
     ms = tb.metrics(results)
     report = {
         "file": title,
-        "status": "ok" if not ms.failed else ms.status,
+        "status": Status.OK if not ms.failed else ms.status,
         "elapsed_s": time.perf_counter() - start,
         "measurements": {},
         "metrics": dict(ms.values),
@@ -193,7 +205,7 @@ def _run_testbench(tb, overrides, new_executor, plot_path, title: str) -> dict:
     return report
 
 
-def _emit(report: dict, as_json: bool, plot_path: str | None) -> None:
+def _emit(report: dict[str, Any], as_json: bool, plot_path: str | None) -> None:
     bode = report.pop("_bode", None)
     title = report.pop("_title", "")
     if bode is not None and plot_path is not None:
@@ -204,14 +216,14 @@ def _emit(report: dict, as_json: bool, plot_path: str | None) -> None:
         click.echo(json.dumps(report, indent=2))
     else:
         _table(report)
-    if report["status"] != "ok":
+    if report["status"] != Status.OK:
         from ckt.sim.testbench.opamp import one_line
 
         raise SimulationError(f"{report['file']}: simulation {report['status']}: "
                               f"{one_line(report.get('message') or report['status'])}")
 
 
-def _table(report: dict) -> None:
+def _table(report: dict[str, Any]) -> None:
     click.echo(f"{report['file']}: {report['status']} in {report['elapsed_s']:.2f} s")
     rows: list[tuple[str, str]] = []
     for name, value in report["measurements"].items():

@@ -1,4 +1,4 @@
-"""``ngspice -b``: the fallback backend for decks the shared library cannot run.
+"""``ngspice -b`` (batch mode), the ``"subprocess"`` backend: for decks the shared library cannot run.
 
 Each job runs one ngspice process in a fresh temporary directory (so the files ngspice writes,
 BSIM check logs, ``wrdata`` output, stay out of the caller's way), limited to one OpenMP thread
@@ -10,9 +10,7 @@ for the measurements and status, one writing the binary raw file the vectors com
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -20,8 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ckt.sim.ngspice import NUM_THREADS, has_control_block, in_worker, meas_names, read_log, scale_to_real
-from ckt.sim.result import ERROR, OK, TIMEOUT, SimJob, SimResult
+from ckt.errors import SimulatorNotFoundError
+from ckt.sim.backends.locate import NGSPICE_ENV, fix_for, ngspice_binary
+from ckt.sim.backends.shared import NUM_THREADS
+from ckt.sim.backends.vectors import scale_to_real
+from ckt.sim.decktext import has_control_block, meas_names
+from ckt.sim.lifeline import die_with_parent
+from ckt.sim.log import read_log
+from ckt.sim.result import SimJob, SimResult, Status
+
+# What batch mode prints about its own mechanics, never about the deck.
+_BATCH_NOISE_RE = re.compile(r"^No \.measure possible|^Remove rawfile|^select interactive")
 
 # Raw-file plot titles -> the short names ngspice gives the same plots in interactive mode.
 _PLOT_KINDS = {
@@ -38,10 +45,6 @@ _PLOT_KINDS = {
 }
 
 
-def _ngspice() -> str | None:
-    return shutil.which("ngspice")
-
-
 def _run(exe: str, deck_path: Path, extra: list[str], timeout_s: float) -> tuple[int | None, str]:
     """Run ngspice once; ``None`` as return code means it was killed at the timeout."""
     try:
@@ -53,7 +56,11 @@ def _run(exe: str, deck_path: Path, extra: list[str], timeout_s: float) -> tuple
             errors="replace",
             timeout=timeout_s,
             check=False,
+            preexec_fn=die_with_parent,  # an ngspice -b never outlives the worker that waits on it
         )
+    except OSError as exc:
+        detail = f"cannot start {exe}: {exc.strerror or exc}"
+        raise SimulatorNotFoundError("ngspice", detail, fix_for(NGSPICE_ENV)) from None
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout or ""
         return None, out.decode("utf-8", "replace") if isinstance(out, bytes) else out
@@ -71,7 +78,7 @@ def read_raw(path: Path) -> dict[str, dict[str, np.ndarray]]:
         if end < 0:
             break
         header = data[pos:end].decode("utf-8", "replace").splitlines()
-        fields = {}
+        fields: dict[str, str] = {}
         names: list[str] = []
         in_vars = False
         for line in header:
@@ -127,15 +134,21 @@ def _write_spiceinit(folder: Path) -> None:
     (folder / ".spiceinit").write_text(f"{user.rstrip()}\nset num_threads={NUM_THREADS}\n")
 
 
-def run_subprocess(job: SimJob) -> SimResult:
-    """Run ``job`` with ``ngspice -b`` under its timeout; never raises for a failed simulation."""
+def run_subprocess(job: SimJob, *, scratch: str | None = None, executable: str | None = None) -> SimResult:
+    """Run ``job`` with ``ngspice -b`` under its timeout; never raises for a failed simulation.
+
+    Args:
+        scratch: folder for the temporary run folder; workers pass their own scratch directory,
+            which their parent removes even when it kills the worker mid-run.
+        executable: the ngspice to run (default: ``$CKT_NGSPICE``, else ``ngspice`` on ``PATH``).
+
+    Raises:
+        SimulatorNotFoundError: there is no ngspice executable, or it cannot be started.
+    """
     start = time.perf_counter()
-    exe = _ngspice()
+    exe = ngspice_binary(executable)
     if exe is None:
-        return SimResult(status=ERROR, message="the ngspice executable is not on PATH")
-    # Inside a worker, under its scratch directory: the parent removes that even when it has
-    # to kill the worker mid-run, which would skip this context manager's cleanup.
-    scratch = os.getcwd() if in_worker() else None
+        raise SimulatorNotFoundError("ngspice", "no ngspice executable on PATH", fix_for(NGSPICE_ENV))
     with tempfile.TemporaryDirectory(prefix="ckt-ngspice-", dir=scratch) as tmp:
         deck_path = Path(tmp) / "deck.cir"
         _write_spiceinit(Path(tmp))
@@ -157,15 +170,39 @@ def run_subprocess(job: SimJob) -> SimResult:
     log = "\n".join(logs)
     elapsed = time.perf_counter() - start
     if rc is None:
-        return SimResult(status=TIMEOUT, log=log, elapsed_s=elapsed,
+        return SimResult(status=Status.TIMEOUT, log=log, elapsed_s=elapsed,
                          message=f"ngspice -b exceeded its {job.timeout_s:g} s limit and was killed")
-    lines = [line for line in log.splitlines() if not re.match(r"^No \.measure possible|^Remove rawfile|^select interactive", line)]
+    lines = [line for line in log.splitlines() if not _BATCH_NOISE_RE.match(line)]
     reading = read_log(lines, job.deck, failed="" if rc == 0 else f"ngspice -b exited with status {rc}")
     return SimResult(
         status=reading.status,
         measurements=reading.measurements,
-        vectors=vectors if reading.status == OK else {},
+        vectors=vectors if reading.status is Status.OK else {},
         log=log,
         elapsed_s=elapsed,
         message=reading.message,
     )
+
+
+class SubprocessBackend:
+    """The ``"subprocess"`` backend: one ``ngspice -b`` process per job.
+
+    Args:
+        scratch: where run folders go (default: the system's temporary folder).
+        executable: the ngspice to run (default: ``$CKT_NGSPICE``, else ``ngspice`` on ``PATH``).
+    """
+
+    name = "subprocess"
+
+    def __init__(self, scratch: str | None = None, executable: str | None = None) -> None:
+        self.scratch = scratch
+        self.executable = executable
+
+    def run(self, job: SimJob) -> SimResult:
+        """Run ``job`` with ``ngspice -b``; raises ``SimulatorNotFoundError`` without one."""
+        return run_subprocess(job, scratch=self.scratch, executable=self.executable)
+
+    @property
+    def alive(self) -> bool:
+        """Always true: each job gets a fresh ngspice process."""
+        return True

@@ -1,0 +1,282 @@
+"""The libngspice backend: ngspice's shared library inside this process, one deck at a time.
+
+libngspice keeps global state and is not thread-safe, so a process holds at most one
+``SharedSession``; callers reach it through worker processes (``ckt.sim.worker``) or Ray actors,
+which replace the process when a deck makes ngspice exit.
+
+PySpice 1.5 treats every stderr line as an error and warns about ngspice 39 being "unsupported";
+``SharedSession`` keeps PySpice's library loading and FFI declarations but replaces its output
+callbacks and command wrappers, so model-card chatter lands in the log instead of an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import numpy as np
+
+from ckt.errors import SimulatorNotFoundError
+from ckt.sim.backends.locate import LIBNGSPICE_ENV, fix_for, libngspice_candidates
+from ckt.sim.backends.vectors import scale_to_real, vector_key
+from ckt.sim.decktext import has_control_block
+from ckt.sim.log import read_log
+from ckt.sim.result import SimJob, SimResult
+
+# ngspice's OpenMP thread count for device evaluation, in every backend (see SharedSession).
+NUM_THREADS = 1
+
+
+class _QuietVersionWarning(logging.Filter):
+    """Drops PySpice's "Unsupported Ngspice version" warning for ngspice > 34: the version only
+    picks PySpice's vector-type table, which ckt does not use (see ``vector_key``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Unsupported Ngspice version" not in record.getMessage()
+
+
+class SharedSession:
+    """The process's one libngspice instance, run one deck at a time.
+
+    Use ``SharedSession.get()``; it loads the library on first use. After a deck makes ngspice
+    exit (``quit``, a fatal error), the library is unusable: ``alive`` turns false and the
+    owning worker process must be replaced.
+    """
+
+    _instance: SharedSession | None = None
+    _failure: SimulatorNotFoundError | None = None
+    # ngspice keeps every command in its control structures; freeing them now and then keeps
+    # memory flat (PySpice does the same every 10,000 commands).
+    _RELEASE_EVERY = 1000
+
+    @classmethod
+    def get(cls, library: str | None = None) -> SharedSession:
+        """The process's session, loading libngspice on first use.
+
+        Args:
+            library: the library file to load (default: ``$CKT_LIBNGSPICE``, else the system's);
+                only the first call's choice counts.
+
+        Raises:
+            SimulatorNotFoundError: PySpice or libngspice cannot be loaded.
+        """
+        if cls._failure is not None:
+            raise cls._failure  # loading is not retried: the environment has not changed
+        if cls._instance is None:
+            try:
+                cls._instance = cls(library)
+            except SimulatorNotFoundError as exc:
+                cls._failure = exc
+                raise
+        return cls._instance
+
+    def __init__(self, library: str | None = None) -> None:
+        try:
+            from PySpice.Spice.NgSpice import Shared
+        except ImportError as exc:
+            raise SimulatorNotFoundError("PySpice", str(exc), "pip install PySpice==1.5") from None
+
+        self._ffi = Shared.ffi
+        self._lines: list[str] = []
+        self._exit_status: tuple[int, bool] | None = None
+        self._runs = 0
+        lines = self._lines
+        ffi = self._ffi
+        session = self
+
+        class _Library(Shared.NgSpiceShared):
+            # PySpice registers these staticmethods as the C callbacks; overriding them keeps
+            # ngspice's output as data instead of PySpice's error flags and log records.
+            @staticmethod
+            def _send_char(message_c: Any, ngspice_id: Any, user_data: Any) -> int:
+                text = ffi.string(message_c).decode("utf-8", "replace")
+                prefix, _, content = text.partition(" ")
+                lines.append(content if prefix in ("stdout", "stderr") else text)
+                return 0
+
+            @staticmethod
+            def _send_stat(message: Any, ngspice_id: Any, user_data: Any) -> int:
+                return 0
+
+            @staticmethod
+            def _exit(exit_status: Any, immediate_unloading: Any, quit_exit: Any, ngspice_id: Any,
+                      user_data: Any) -> int:
+                session._exit_status = (int(exit_status), bool(quit_exit))
+                return int(exit_status)
+
+            @staticmethod
+            def _background_thread_running(is_running: Any, ngspice_id: Any, user_data: Any) -> int:
+                return 0
+
+            def _get_version(self) -> None:
+                self._ngspice_version = None
+                self._has_xspice = self._has_cider = False
+                self._extensions: list[str] = []
+                self._ngspice_shared.ngSpice_Command(b"version -f")
+                for line in lines:
+                    match = re.match(r"\*\* ngspice-(\d+)", line.strip())
+                    if match:
+                        self._ngspice_version = int(match.group(1))
+
+        quiet = _QuietVersionWarning()
+        Shared.NgSpiceShared._logger.addFilter(quiet)
+        tried = []
+        try:
+            for candidate in libngspice_candidates(library):
+                _Library.LIBRARY_PATH = candidate.replace("{", "{{").replace("}", "}}")
+                _Library._instances = {}
+                try:
+                    self._library = _Library.new_instance()
+                    break
+                except OSError as exc:
+                    tried.append(f"{candidate}: {exc}")
+            else:
+                raise SimulatorNotFoundError("libngspice", "cannot load the shared library (" + "; ".join(tried) + ")",
+                                             fix_for(LIBNGSPICE_ENV))
+        finally:
+            Shared.NgSpiceShared._logger.removeFilter(quiet)
+        self._api = self._library._ngspice_shared
+        self.version = self._library.ngspice_version
+        # Parallelism comes from worker processes. ngspice's OpenMP device loading (2 threads by
+        # default in Debian's build) makes BSIM evaluation 10x slower on a busy machine: the
+        # threads spin in libgomp waiting for each other.
+        self._command(f"set num_threads={NUM_THREADS}")
+        self._baseline = self._variables()
+
+    @property
+    def alive(self) -> bool:
+        return self._exit_status is None
+
+    def _command(self, command: str) -> int:
+        return int(self._library._ngspice_shared.ngSpice_Command(command.encode("utf-8")))
+
+    def _load(self, deck: str) -> int:
+        ffi = self._ffi
+        lines = [line for line in deck.splitlines() if line.strip()]
+        if not any(line.strip().lower() == ".end" for line in lines[1:]):
+            lines.append(".end")  # ngspice -b reads to end of file; ngSpice_Circ silently drops the deck
+        keep = [ffi.new("char[]", line.encode("utf-8")) for line in lines]
+        keep.append(ffi.new("char[]", b""))  # ngspice >= 33 wants an empty last line
+        array = ffi.new("char *[]", [*keep, ffi.NULL])
+        return int(self._api.ngSpice_Circ(array))
+
+    def run(self, job: SimJob) -> SimResult:
+        """Load, run and read one deck, then clear the circuit and its plots."""
+        start = time.perf_counter()
+        self._lines.clear()
+        if not self.alive:
+            raise RuntimeError("libngspice has exited in this process; the worker must be replaced")
+        failed = ""
+        if self._load(job.deck) != 0:
+            failed = "ngspice could not load the deck"
+        elif self.alive and not has_control_block(job.deck) and self._command("run") != 0:
+            failed = "ngspice 'run' command failed"
+        if not self.alive:
+            status, quit_exit = self._exit_status or (0, False)
+            how = "quit" if quit_exit else f"exited with status {status}"
+            failed = f"ngspice {how} while running the deck; its worker is replaced"
+        output = list(self._lines)
+        reading = read_log(output, job.deck, failed=failed)
+        vectors = self._vectors() if job.vectors and self.alive else {}
+        if self.alive:
+            self._reset(restore_variables=has_control_block(job.deck))
+        return SimResult(
+            status=reading.status,
+            measurements=reading.measurements,
+            vectors=vectors,
+            log="\n".join(output),
+            elapsed_s=time.perf_counter() - start,
+            message=reading.message,
+        )
+
+    def _variables(self) -> dict[str, str]:
+        """The interpreter's variables (``set`` output), name -> value ('' for booleans)."""
+        self._lines.clear()
+        self._command("set")
+        variables = {}
+        for line in self._lines:
+            if line.startswith("*") or not line.strip():
+                continue  # starred entries describe the current plot; ngspice maintains them
+            name, _, value = line.strip().partition("\t")
+            variables[name] = value.strip()
+        self._lines.clear()
+        return variables
+
+    def _restore_variables(self) -> None:
+        """Undo ``set``/``unset`` done by a deck's ``.control`` block, so no deck sees another's."""
+        current = self._variables()
+        for name in current.keys() - self._baseline.keys():
+            self._command(f"unset {name}")
+        for name, value in self._baseline.items():
+            if current.get(name) != value:
+                self._command(f"set {name} = {value}" if value else f"set {name}")
+
+    def _reset(self, restore_variables: bool) -> None:
+        if restore_variables:
+            self._restore_variables()
+        self._command("remcirc")
+        self._command("destroy all")
+        self._runs += 1
+        if self._runs % self._RELEASE_EVERY == 0:
+            self._api.ngSpice_Command(self._ffi.NULL)
+        self._lines.clear()
+
+    def _strings(self, array: Any) -> list[str]:
+        ffi = self._ffi
+        out: list[str] = []
+        if array == ffi.NULL:
+            return out
+        i = 0
+        while array[i] != ffi.NULL:
+            out.append(ffi.string(array[i]).decode("utf-8", "replace"))
+            i += 1
+        return out
+
+    def _vectors(self) -> dict[str, dict[str, np.ndarray]]:
+        ffi = self._ffi
+        plots: dict[str, dict[str, np.ndarray]] = {}
+        for plot in self._strings(self._api.ngSpice_AllPlots()):
+            if plot == "const":
+                continue
+            vectors: dict[str, np.ndarray] = {}
+            for name in self._strings(self._api.ngSpice_AllVecs(plot.encode("utf-8"))):
+                info = self._api.ngGet_Vec_Info(f"{plot}.{name}".encode())
+                if info == ffi.NULL:
+                    continue
+                n = int(info.v_length)
+                if info.v_compdata != ffi.NULL:
+                    raw = np.frombuffer(ffi.buffer(info.v_compdata, n * 16), dtype=np.float64)
+                    array = raw[0::2] + 1j * raw[1::2]
+                elif info.v_realdata != ffi.NULL:
+                    array = np.frombuffer(ffi.buffer(info.v_realdata, n * 8), dtype=np.float64).copy()
+                else:
+                    continue
+                key = vector_key(name, int(info.v_type))
+                vectors[key] = scale_to_real(key, array)
+            plots[plot.lower()] = vectors
+        return plots
+
+
+class SharedBackend:
+    """The ``"shared"`` backend: this process's ``SharedSession``, loaded on the first job.
+
+    Args:
+        library: the libngspice file (default: ``$CKT_LIBNGSPICE``, else the system's).
+    """
+
+    name = "shared"
+
+    def __init__(self, library: str | None = None) -> None:
+        self.library = library
+
+    def run(self, job: SimJob) -> SimResult:
+        """Run ``job`` in libngspice; raises ``SimulatorNotFoundError`` when it cannot be loaded."""
+        return SharedSession.get(self.library).run(job)
+
+    @property
+    def alive(self) -> bool:
+        """False once ngspice has exited in this process (the process must then be replaced)."""
+        session = SharedSession._instance
+        return session is None or session.alive
