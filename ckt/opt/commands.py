@@ -38,7 +38,8 @@ def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | N
     from ckt.opt.spec import load_spec
     from ckt.sim.executor import make_executor
 
-    net = read_netlist(netlist)  # parsed once, here; everything below takes the Netlist
+    # parsed once, here (by absolute path, so its includes resolve from any folder); everything below takes it
+    net = read_netlist(Path(netlist).resolve())
     spec = load_spec(spec_path)
     options = RunOptions(budget=budget, batch=batch, method=method, seed=seed, resume=resume, warm_start=warm,
                          sensitivity_fd=fd_sensitivity, progress=not quiet)

@@ -11,10 +11,8 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator, Mapping, Protocol, Sequence
 
 from ckt.sim.result import Status
@@ -79,47 +77,24 @@ class Evaluator(Protocol):
         ...
 
 
-_INCLUDE = re.compile(r"^\s*\.(?:include|inc|lib)\s+['\"]?([^'\"\s]+)", re.IGNORECASE | re.MULTILINE)
-
-
-def include_closure(files: Sequence[str]) -> list[str]:
-    """``files`` and every file they include, transitively (relative paths against the including
-    file): what a result depends on besides the deck text."""
-    out: list[str] = []
-    todo = [str(f) for f in files]
-    while todo:
-        f = os.path.normpath(todo.pop(0))
-        if f in out:
-            continue
-        out.append(f)
-        try:
-            text = Path(f).read_text(errors="replace")
-        except OSError:
-            continue
-        for m in _INCLUDE.finditer(text):
-            inc = Path(os.path.expanduser(m.group(1)))
-            todo.append(str(inc if inc.is_absolute() else Path(f).parent / inc))
-    return out
-
-
-def context_key(decks: Sequence[str], files: Sequence[str], extra: Mapping[str, object]) -> str:
+def context_key(jobs: Sequence, extra: Mapping[str, object]) -> str:
     """SHA-256 (first 16 hex digits) of everything besides the design that determines a result:
-    the decks of one design (netlist content, testbench, ``.meas`` lines, options), the contents of
-    every model file in their include closure, and ``extra`` (derived definitions, simulator
-    version and options)."""
+    the ``SimJob``s of one design (deck text: netlist content, testbench, ``.meas`` lines,
+    options; backend), the contents of every file in their include closure (nested includes of
+    model files too), and ``extra`` (derived definitions, simulator version and options)."""
+    from ckt.sim.decktext import include_closure
+
     digest = hashlib.sha256()
 
     def add(label: str, data: bytes) -> None:
         digest.update(label.encode() + len(data).to_bytes(8, "little") + data)
 
-    for d in decks:
-        add("deck", d.encode())
-    for f in include_closure(files):
-        add("file", f.encode())
-        try:
-            add("content", Path(f).read_bytes())
-        except OSError:
-            add("missing", b"")
+    for job in jobs:
+        add("deck", job.deck.encode())
+        add("backend", str(job.backend).encode())
+        for f in include_closure(job.deck, job.files):
+            add("file", f.path.encode())
+            add("content" if f.exists else "missing", f.digest.encode())
     add("extra", json.dumps(extra, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 
@@ -176,8 +151,9 @@ class SimEvaluator:
     def __init__(self, netlist, spec, executor, *, timeout_s: float = 60.0, source: str | None = None) -> None:
         from ckt.errors import SpecError
         from ckt.netlist.params import global_scope
+        from ckt.sim.backends import ngspice_version
         from ckt.sim.deck import load_netlist, prepare
-        from ckt.sim.ngspice import meas_names, ngspice_version
+        from ckt.sim.decktext import meas_names
 
         self.spec = spec
         self.executor = executor
@@ -202,10 +178,8 @@ class SimEvaluator:
 
             self.testbench = self._make_testbench(net)
             self.provides = Provided(frozenset(METRICS), "the op-amp testbench's metrics")
-        jobs = self._jobs(self.initial)
-        self.context = context_key([j.deck for j in jobs], [f for j in jobs for f in j.files], {
-            "derived": list(spec.derived), "ngspice": ngspice_version(), "timeout_s": timeout_s,
-            "backends": sorted({j.backend for j in jobs})})
+        self.context = context_key(self._jobs(self.initial), {
+            "derived": list(spec.derived), "ngspice": ngspice_version(), "timeout_s": timeout_s})
 
     def _make_testbench(self, net):
         from ckt.netlist.expr import free_names

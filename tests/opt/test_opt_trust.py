@@ -343,3 +343,18 @@ def test_cli_stops_on_an_environment_failure_with_its_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and "the setup (not the designs) is at fault" in err and "circuit not parsed" in err
     assert not (out / "result.json").exists() and not (out / "report.md").exists()
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_cli_reads_a_relative_netlist_path_with_relative_includes(tmp_path, monkeypatch):
+    from ckt.cli import run
+
+    deck = _deck(tmp_path)
+    spec = tmp_path / "s.yaml"
+    spec.write_text("variables: {r1: {min: 1k, max: 2k}}\ntargets: {vb: {min: 0}}\n")
+    monkeypatch.chdir(tmp_path)
+    code = run(["size", str(deck.relative_to(tmp_path)), "--spec", "s.yaml", "--budget", "2", "--batch", "2",
+                "--workers", "1", "--out", "out", "--quiet"])
+    assert code == 0
+    assert json.loads((tmp_path / "out" / "result.json").read_text())["feasible"] is True
