@@ -22,6 +22,7 @@ from ckt.opt.baselines import Method
 from ckt.opt.errors import EnvironmentFailure
 from ckt.opt.evaluator import Evaluator, Outcome
 from ckt.opt.spec import Spec
+from ckt.sim.result import Status
 
 STALL_LIMIT = 20
 """Consecutive batches with no new design after which the run stops (the method has converged
@@ -30,7 +31,7 @@ onto designs that were all evaluated before, e.g. on a coarse step grid)."""
 SEARCH = "search"
 """``kind`` of the evaluations the budget counts (others: ``sensitivity``)."""
 
-DESIGN_FAILURES = ("nonconvergence", "timeout")
+DESIGN_FAILURES = (Status.NONCONVERGENCE, Status.TIMEOUT)
 """Statuses that depend on the design; a batch failing only with these is not an environment fault."""
 
 
@@ -181,7 +182,7 @@ def evaluate(run: Run, evaluator: Evaluator, designs: Sequence[Mapping[str, floa
         settle(i, raw)
     for i, o in enumerate(outcomes):
         if o is None:
-            settle(i, Outcome("error", message="the evaluator returned no outcome for this design"))
+            settle(i, Outcome(Status.ERROR, message="the evaluator returned no outcome for this design"))
     return outcomes  # type: ignore[return-value]
 
 
