@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +23,23 @@ import numpy as np
 from ckt.errors import CktError, SimulationError
 from ckt.sim.deck import parse_quantity
 from ckt.sim.executor import Executor
-from ckt.sim.result import SimResult, Status
+from ckt.sim.result import SimJob, SimResult, Status
 
 if TYPE_CHECKING:
     from ckt.sim.testbench.opamp import OpAmpTestbench
 
 NewExecutor = Callable[[], Executor]
+
+
+@dataclass(frozen=True)
+class _Trust:
+    """Whether the user vouched for the deck (``--trust-deck``), and which file it came from."""
+
+    trusted: bool
+    source: str
+
+    def apply(self, job: SimJob) -> SimJob:
+        return replace(job, trusted=self.trusted, source=self.source)
 
 
 def _pairs(items: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
@@ -83,6 +95,8 @@ def _finite(value: float | None) -> float | None:
               help="Worker processes (default: 1 for a deck, 2 for a testbench).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               help="Seconds per simulation.")
+@click.option("--trust-deck", is_flag=True,
+              help="Run the deck's control commands unchecked (shell, file writes...): only for decks you trust.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a Bode plot (PNG).")
 @click.option("--plot-vector", default="v(out)", show_default=True,
@@ -91,12 +105,16 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
              temp: str | None, testbench: str | None, dut: str | None, ports: str | None,
              port_list: tuple[str, ...], bias_list: tuple[str, ...], ibias: str | None, vdd: str | None,
              vss: str, vcm: str | None, cload: str, rload: str | None, metric_list: str | None, backend: str,
-             executor_kind: str, address: str | None, workers: int | None, timeout: float, as_json: bool,
-             plot_path: str | None, plot_vector: str) -> None:
+             executor_kind: str, address: str | None, workers: int | None, timeout: float, trust_deck: bool,
+             as_json: bool, plot_path: str | None, plot_vector: str) -> None:
     """Simulate FILE with ngspice: its own analyses and .meas, or --testbench opamp metrics."""
     path = Path(file)
     if not path.is_file():
         raise CktError(f"{file}: no such file")
+    from ckt.sim.deckpolicy import check_file
+
+    check_file(path, trusted=trust_deck).raise_if_refused()
+    trust = _Trust(trust_deck, str(path))
     overrides = _pairs(sets, "--set")
     temperature = _quantity(temp, "--temp")
     from ckt.sim.executor import make_executor
@@ -108,7 +126,7 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
                 if value]
         if used:
             raise CktError(f"{', '.join(used)} need --testbench opamp")
-        report = _run_deck(path, overrides, pdk, models, corner, temperature, backend, timeout,
+        report = _run_deck(path, overrides, pdk, models, corner, temperature, backend, timeout, trust,
                            lambda: make_executor(executor_kind, workers=workers or 1, address=address),
                            plot_path, plot_vector)
     else:
@@ -130,20 +148,19 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
             ibias=_quantity(ibias, "--ibias"), bias=bias, temp=temperature, pdk=pdk, corner=corner,
             models=tuple(models), metric_names=names, timeout_s=timeout, backend=backend,
         )
-        report = _run_testbench(tb, overrides, lambda: make_executor(executor_kind, workers=workers or 2,
+        report = _run_testbench(tb, overrides, trust, lambda: make_executor(executor_kind, workers=workers or 2,
                                                                      address=address),
                                 plot_path, title=f"{path.name}: {dut}")
     _emit(report, as_json, plot_path)
 
 
 def _run_deck(path: Path, overrides: Mapping[str, str], pdk: str | None, models: tuple[str, ...],
-              corner: str | None, temp: float | None, backend: str, timeout: float, new_executor: NewExecutor,
-              plot_path: str | None, plot_vector: str) -> dict[str, Any]:
+              corner: str | None, temp: float | None, backend: str, timeout: float, trust: _Trust,
+              new_executor: NewExecutor, plot_path: str | None, plot_vector: str) -> dict[str, Any]:
     from ckt.sim.deck import prepare_deck
-    from ckt.sim.result import SimJob
-
     deck, files = prepare_deck(path, overrides=overrides, pdk=pdk, models=models, corner=corner, temp=temp)
-    job = SimJob(deck=deck, vectors=plot_path is not None, timeout_s=timeout, backend=backend, files=files)
+    job = trust.apply(SimJob(deck=deck, vectors=plot_path is not None, timeout_s=timeout, backend=backend,
+                             files=files))
     executor = new_executor()  # only once the deck is known to be good: a Ray start is not free
     try:
         result = executor.map([job])[0]
@@ -152,6 +169,7 @@ def _run_deck(path: Path, overrides: Mapping[str, str], pdk: str | None, models:
     report = {
         "file": str(path),
         "status": result.status,
+        "trusted_deck": trust.trusted,
         "elapsed_s": result.elapsed_s,
         "measurements": {k: _finite(v) for k, v in result.measurements.items()},
         "metrics": None,
@@ -173,14 +191,14 @@ def _deck_bode(result: SimResult, vector: str) -> tuple[np.ndarray, np.ndarray]:
     raise CktError(f"--plot: no AC vector {vector!r} in the results (choose one with --plot-vector)")
 
 
-def _run_testbench(tb: OpAmpTestbench, overrides: Mapping[str, str], new_executor: NewExecutor,
+def _run_testbench(tb: OpAmpTestbench, overrides: Mapping[str, str], trust: _Trust, new_executor: NewExecutor,
                    plot_path: str | None, title: str) -> dict[str, Any]:
     import time
 
     from ckt.sim.testbench.opamp import one_line
 
     start = time.perf_counter()
-    jobs = tb.jobs(overrides)
+    jobs = [trust.apply(job) for job in tb.jobs(overrides)]
     executor = new_executor()
     try:
         results = executor.map(jobs)
@@ -190,6 +208,7 @@ def _run_testbench(tb: OpAmpTestbench, overrides: Mapping[str, str], new_executo
     report = {
         "file": title,
         "status": Status.OK if not ms.failed else ms.status,
+        "trusted_deck": trust.trusted,
         "elapsed_s": time.perf_counter() - start,
         "measurements": {},
         "metrics": dict(ms.values),
@@ -225,6 +244,8 @@ def _emit(report: dict[str, Any], as_json: bool, plot_path: str | None) -> None:
 
 def _table(report: dict[str, Any]) -> None:
     click.echo(f"{report['file']}: {report['status']} in {report['elapsed_s']:.2f} s")
+    if report["trusted_deck"]:
+        click.echo("  deck trusted (--trust-deck): its control commands ran unchecked")
     rows: list[tuple[str, str]] = []
     for name, value in report["measurements"].items():
         rows.append((name, "failed" if value is None else f"{value:.6g}"))

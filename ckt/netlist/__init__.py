@@ -18,10 +18,11 @@ from ckt.netlist.ir import (
     Subckt,
     Value,
 )
-from ckt.netlist.parse_components import parse_components, read_components
-from ckt.netlist.parse_spectre import parse_spectre, read_spectre
+from ckt.netlist.parse_components import parse_components
+from ckt.netlist.parse_spectre import parse_spectre
 from ckt.netlist.parse_spice import parse_spice, read_spice
-from ckt.netlist.read import detect_format, parse_netlist, read_netlist
+from ckt.netlist.detect import detect_format
+from ckt.netlist.read import parse_netlist, read_netlist
 from ckt.netlist.units import format_number, parse_number
 from ckt.netlist.write import write_spice
 from ckt.netlist.write_spectre import write_spectre
@@ -46,9 +47,7 @@ __all__ = [
     "parse_components",
     "parse_netlist",
     "parse_spectre",
-    "read_components",
     "read_netlist",
-    "read_spectre",
     "write_spectre",
     "parse_number",
     "parse_spice",

@@ -28,13 +28,24 @@ undefined-subckt    warning  an instance's subcircuit is not defined, but it is 
                              cell (``INVERTER``, ``XOR``...) or an include was not resolved
 undefined-subckt    error    otherwise
 pin-count           error    an instance's node count differs from its definition's port count
+expression          error    what evaluating the deck rejects, as a simulator would: a ``.param``
+                             cycle, an undefined name, a math error, a value that is not finite
+                             (``.param x=1e308*1e308``), an overflowing power (``2**2**2**2**2**2``);
+                             at the line of the definition or instance (each global ``.param`` on
+                             its own)
+hierarchy           error    what flattening rejects: recursive instantiation, a hierarchy deeper
+                             than ``MAX_HIERARCHY`` (one finding per distinct top-level master)
+flatten             warning  flattening's own warnings (an instance sets a parameter its subcircuit
+                             does not declare, which ngspice ignores; an expression in a spec), and
+                             an expression that only the symbolic flattening refuses (it grows past
+                             ``MAX_EXPR_CHARS`` as text though its value is fine)
 =================== ======== ==============================================================
 
 Net rules (floating, shorted) run on the flattened netlist when ``flatten`` is true, so a subcircuit
 port left open inside but driven from outside is fine, and a net reported floating is named by its
 hierarchical path (``xop.n5``); definitions that are never instantiated are checked on their own.
 With ``flatten=False`` (or when flattening fails) every definition and the top level are checked
-separately. A binned model set (``nch.0``, ``nch.1``...) defines the name ``nch``.
+separately, and the deck is not evaluated (no ``expression``/``hierarchy``/``flatten`` findings). A binned model set (``nch.0``, ``nch.1``...) defines the name ``nch``.
 """
 
 from __future__ import annotations
@@ -44,9 +55,9 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Iterable
 
-from ckt.errors import CktError
+from ckt.errors import CktError, ExpressionError
 from ckt.netlist.inline import inline_includes
-from ckt.netlist.ir import Device, DeviceKind, Diagnostic, Netlist, Subckt
+from ckt.netlist.ir import Device, DeviceKind, Diagnostic, Expr, Netlist, Param, SourceLoc, Subckt
 
 GENERIC_MODELS = frozenset({"nmos4", "pmos4", "nmos", "pmos", "nfet", "pfet", "npn", "pnp", "diode", "d"})
 """Model names that stand for "a transistor/diode of this type" in datasets and generated netlists."""
@@ -66,14 +77,132 @@ _V_REF = re.compile(r"\bv\s*\(\s*([^,()\s]+)\s*(?:,\s*([^,()\s]+)\s*)?\)", re.IG
 
 def check(netlist: Netlist, *, flatten: bool = True) -> list[Diagnostic]:
     """Run every rule on ``netlist``; findings in the order: reader duplicates, definitions,
-    connectivity, ground/supply. Devices of included files are checked where they are included
-    (``inline_includes``); library definitions that are never instantiated are not."""
+    evaluation and flattening, connectivity, ground/supply. Devices of included files are checked
+    where they are included (``inline_includes``); library definitions never instantiated are not."""
     netlist = inline_includes(netlist, libraries=False)
     out: list[Diagnostic] = [d for d in netlist.diagnostics if d.code in DUPLICATE_CODES]
     out += _definitions(netlist, _has_unresolved(netlist))
-    out += _connectivity(netlist, flatten)
+    flat = None
+    if flatten:
+        found, flat = _evaluation(netlist)
+        taken = {(d.file, d.line) for d in out if d.severity == "error" and d.line is not None}
+        out += [d for d in found if (d.file, d.line) not in taken or d.line is None]
+    out += _connectivity(netlist, flat)
     out += _rails(netlist)
     return out
+
+
+def _evaluation(netlist: Netlist) -> tuple[list[Diagnostic], Netlist | None]:
+    """Findings from resolving the parameters and flattening the deck as a simulator would, and the
+    symbolic flat netlist (None when flattening is rejected) for the net rules."""
+    from ckt.netlist.flatten import flatten as do_flatten
+
+    out, good = _global_params(netlist)
+    symbolic: CktError | None = None
+    try:
+        flat = do_flatten(netlist, evaluate=False)
+    except CktError as exc:
+        flat, symbolic = None, exc
+    if flat is not None:
+        known = set(netlist.diagnostics)
+        out += [d for d in flat.diagnostics if d.code == "flatten" and d not in known]
+    # evaluated with the parameters that could be resolved (failed ones are already reported)
+    rejected = _flatten_errors(_with_globals(netlist, good))
+    out += [d for d in rejected if d not in out]
+    if symbolic is not None and not rejected:  # only the symbolic form fails (an expression bomb)
+        out.append(replace(_finding(symbolic), severity="warning", code="flatten",
+                           message=f"{_finding(symbolic).message}; net rules ran per definition"))
+    return out, flat
+
+
+def _global_params(netlist: Netlist) -> tuple[list[Diagnostic], tuple[Param, ...]]:
+    """One finding per global ``.param`` that cannot be evaluated (each cycle once; a parameter that
+    only fails because it reads a failed one is not repeated), and the others evaluated."""
+    from ckt.netlist.expr import compile_expr
+    from ckt.netlist.params import evaluate_value, sort_params
+
+    params = list(netlist.all_params())
+    out: list[Diagnostic] = []
+    failed: set[str] = set()
+    while True:
+        try:
+            order = sort_params(params)
+            break
+        except CktError as exc:
+            out.append(_finding(exc))
+            cycle = {n.lower() for n in getattr(exc, "cycle", ())}
+            if not cycle:  # a malformed expression: find which, one definition at a time
+                for p in params:
+                    try:
+                        sort_params([p])
+                    except CktError:
+                        cycle.add(p.name.lower())
+            if not cycle:
+                return out, ()
+            failed |= cycle
+            params = [p for p in params if p.name.lower() not in cycle]
+    scope: dict[str, float] = {}
+    good: list[Param] = []
+    for p in order:
+        key = p.name.lower()
+        if isinstance(p.value, Expr) and not compile_expr(p.value.text).names.isdisjoint(failed):
+            failed.add(key)
+            continue
+        try:
+            scope[key] = evaluate_value(p.value, scope)
+        except CktError as exc:
+            failed.add(key)
+            out.append(_finding(exc, p.loc, f"parameter {p.name!r}: {exc}"))
+            continue
+        good.append(Param(p.name, scope[key], p.loc))
+    return out, tuple(good)
+
+
+def _with_globals(netlist: Netlist, params: tuple[Param, ...]) -> Netlist:
+    """``netlist`` whose global parameters are exactly ``params`` (those of its includes moved here)."""
+    def strip(n: Netlist) -> Netlist:
+        includes = tuple(replace(i, netlist=strip(i.netlist)) if i.netlist is not None else i for i in n.includes)
+        return replace(n, params=(), includes=includes)
+
+    return replace(strip(netlist), params=params)
+
+
+def _flatten_errors(netlist: Netlist) -> list[Diagnostic]:
+    """What flattening (evaluated) rejects: the whole deck first; when it fails, each distinct
+    top-level master on its own, so two broken subcircuits give two findings."""
+    from ckt.netlist.flatten import flatten as do_flatten
+
+    def attempt(n: Netlist) -> Diagnostic | None:
+        try:
+            do_flatten(n, evaluate=True)
+        except CktError as exc:
+            return _finding(exc)
+        return None
+
+    first = attempt(netlist)
+    if first is None:
+        return []
+    out = [first]
+    masters: dict[str, Device] = {}
+    for d in netlist.devices:
+        if d.kind is DeviceKind.SUBCKT and d.model:
+            masters.setdefault(d.model.lower(), d)
+    for d in masters.values():
+        found = attempt(replace(netlist, devices=(d,)))
+        if found is not None and found not in out:
+            out.append(found)
+    return out
+
+
+def _finding(exc: CktError, loc: SourceLoc | None = None, message: str | None = None) -> Diagnostic:
+    """An error finding for a rejection, at the innermost place the error knows (``loc`` attribute
+    set by ``ckt.netlist.params.located``)."""
+    loc = loc or getattr(exc, "loc", None)
+    code = "expression" if isinstance(exc, ExpressionError) else "hierarchy"
+    text = message or str(exc)
+    if loc is not None:
+        text = text.removeprefix(f"{loc}: ")  # the finding itself carries file and line
+    return Diagnostic("error", text, loc.file if loc else None, loc.line if loc else None, code)
 
 
 def _has_unresolved(netlist: Netlist) -> bool:
@@ -142,20 +271,14 @@ def _definitions(netlist: Netlist, unresolved: bool) -> list[Diagnostic]:
     return out
 
 
-def _connectivity(netlist: Netlist, flatten: bool) -> list[Diagnostic]:
+def _connectivity(netlist: Netlist, flat: Netlist | None) -> list[Diagnostic]:
+    """Net rules on the flat netlist when there is one, else on every scope separately."""
     exempt = GROUND_NETS | {g.lower() for g in netlist.globals}
-    if flatten and netlist.devices:
-        from ckt.netlist.flatten import flatten as do_flatten
-
-        try:
-            flat = do_flatten(netlist, evaluate=False)
-        except CktError:
-            flat = None
-        if flat is not None:
-            out = _net_rules(flat.devices, "", exempt | _rail_nets(flat.devices))
-            for s in flat.subckts:  # definitions never instantiated
-                out += _net_rules(s.devices, f" (in subckt {s.name})", exempt | {p.lower() for p in s.ports})
-            return out
+    if flat is not None and netlist.devices:
+        out = _net_rules(flat.devices, "", exempt | _rail_nets(flat.devices))
+        for s in flat.subckts:  # definitions never instantiated
+            out += _net_rules(s.devices, f" (in subckt {s.name})", exempt | {p.lower() for p in s.ports})
+        return out
     out = []
     for scope, devices in _scopes(netlist):
         if scope is None:

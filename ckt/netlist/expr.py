@@ -40,7 +40,7 @@ _TOKEN = re.compile(
 def _number(token: str) -> float | None:
     from ckt.netlist.units import parse_number  # the units module owns SPICE scale suffixes
 
-    return parse_number(token)
+    return parse_number(token, expression=True)  # ngspice's expression parser: {1mil} is 1m
 
 
 # ---------------------------------------------------------------- functions
@@ -201,7 +201,8 @@ class Compiled:
         """The value in ``scope`` (names looked up case-insensitively).
 
         Raises:
-            ExpressionError: an undefined name or function, or a math error (division by zero...).
+            ExpressionError: an undefined name or function, a math error (division by zero...), or
+                a result that is not finite (``1e308*1e308``): no simulator can use it.
         """
         env = scope
         for name in self.names:
@@ -213,7 +214,10 @@ class Compiled:
             if clash:
                 raise ExpressionError(f"caller functions may not replace built-ins: {', '.join(sorted(clash))}")
             functions = {k.lower(): v for k, v in functions.items()}
-        return float(self._fn(env, functions))
+        value = float(self._fn(env, functions))
+        if not math.isfinite(value):
+            raise _error(f"the value is not finite ({value!r})", self.text, 1)
+        return value
 
     def _complete(self, scope: Mapping[str, float]) -> dict[str, float]:
         """``scope`` plus lower-cased keys and constants; raises for the leftmost undefined name."""
@@ -340,6 +344,8 @@ class _Parser:
             value = _number(text)
             if value is None:
                 raise _error(f"bad number {text!r}", self.text, col)
+            if not math.isfinite(value):
+                raise _error(f"number {text[:40]!r} is out of range (not a finite float)", self.text, col)
             return lambda s, f: value
         if kind == "name":
             name = text.lower()

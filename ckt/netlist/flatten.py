@@ -30,13 +30,14 @@ from ckt.errors import ExpressionError, NetlistError
 from ckt.netlist.expr import compile_expr, substitute
 from ckt.netlist.inline import inline_includes
 from ckt.netlist.ir import Device, DeviceKind, Diagnostic, Expr, Model, Netlist, Param, Subckt, Value
-from ckt.netlist.params import global_scope, resolve_params, sort_params
+from ckt.netlist.params import global_scope, located, resolve_params, sort_params
 
 GROUND = frozenset({"0", "gnd"})
 """Net names (lower-case) that are ground in every scope."""
 
-MAX_HIERARCHY = 200
-"""Deepest instance nesting flattened; deeper means a generated netlist gone wrong."""
+MAX_HIERARCHY = 5000
+"""Deepest instance nesting flattened; deeper means a generated netlist gone wrong. Flattening uses an
+explicit stack, so this bound is about output size (names grow with depth), not Python's stack."""
 
 _MULTIPLIED = frozenset(
     {
@@ -55,6 +56,13 @@ _MULTIPLIED = frozenset(
 
 _BIN = re.compile(r"\.\d+$")
 """The suffix of a binned model card (``nch.3``), which devices reference by family name."""
+
+MAX_EXPR_CHARS = 100_000
+"""Longest expression symbolic flattening builds: substituting parameters that each use the one
+before twice doubles the text per definition (an expression bomb), which is refused with this bound."""
+
+_ATOM = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+"""One name or unsigned number: safe to substitute without parentheses (``-1`` is not: ``x^2``)."""
 
 _NAMES_DEVICES = frozenset({DeviceKind.CCCS, DeviceKind.CCVS, DeviceKind.CSWITCH, DeviceKind.MUTUAL})
 """Kinds whose ``spec`` names other devices (controlling source, coupled inductors)."""
@@ -164,20 +172,19 @@ class _Flattener:
             try:
                 return compile_expr(v.text).evaluate(env)
             except ExpressionError as exc:
-                loc = f"{where.loc}: " if where.loc is not None else ""
-                raise ExpressionError(f"{loc}{where.name}: {exc}") from None
+                raise located(ExpressionError, where.loc, f"{where.name}: {exc}", exc) from None
         names = compile_expr(v.text).names
         if not env or names.isdisjoint(env):
             return v
         key = (v.text, tuple(sorted((n, env[n]) for n in names if n in env)))
         done = self.rewritten.get(key)
         if done is None:
-            done = self.rewritten[key] = self._rewrite(v.text, env)
+            done = self.rewritten[key] = self._rewrite(v.text, env, where)
         return done
 
     @staticmethod
-    def _rewrite(text: str, env: Mapping[str, str]) -> Value:
-        text = substitute(text, env)
+    def _rewrite(text: str, env: Mapping[str, str], where: Device | Model) -> Value:
+        text = _substitute(text, env, where)
         compiled = compile_expr(text)
         if not compiled.names:  # a literal in disguise, e.g. "(1000.0)"
             try:
@@ -190,7 +197,10 @@ class _Flattener:
         return Model(prefix + m.name, m.type, tuple((k, self.value(v, env, m)) for k, v in m.params), m.loc)
 
     def _text(self, v: Value) -> str:
-        return f"({v.text})" if isinstance(v, Expr) else f"({float(v)!r})"
+        """``v`` as text to substitute for a name: parenthesised unless it is one name or number, so
+        a parameter passed down a deep hierarchy does not nest one ``(`` per level."""
+        text = v.text.strip() if isinstance(v, Expr) else repr(float(v))
+        return text if _ATOM.fullmatch(text) else f"({text})"
 
     def _scale(self, v: Value | None, mult: Value) -> Value:
         """``v`` (1 when absent) times a multiplier, keeping symbolic values symbolic."""
@@ -213,81 +223,77 @@ class _Flattener:
         chain: tuple[str, ...],
         info: _Def | None,
     ) -> None:
-        """Append flattened ``devices`` of one scope (``prefix`` ``""`` at the top level)."""
-        top = not prefix
+        """Append flattened ``devices`` of one scope (``prefix`` ``""`` at the top level) and, depth
+        first in device order, of every instance under it.
 
-        memo: dict[str, str] = {}
-        values: dict[Expr, Value] = {}  # one scope's devices repeat the same few expressions
-
-        def value(v: Value | None, d: Device) -> Value | None:
-            if not isinstance(v, Expr):
-                return v if v is None or not self.evaluate else float(v)
-            out = values.get(v)
-            if out is None:
-                out = values[v] = self.value(v, env, d)
-            return out
-
-        def net(name: str) -> str:
-            flat = memo.get(name)
-            if flat is None:
-                key = name.lower()
-                flat = netmap.get(key) or (name if top or key in self.globals else prefix + name)
-                memo[name] = flat
-            return flat
-
-        for d in devices:
+        An explicit stack of scopes, not recursion: a hierarchy thousands of levels deep is flattened
+        without reaching Python's recursion limit.
+        """
+        keys = frozenset(c.lower() for c in chain)
+        stack = [_Scope(self, devices, prefix, model_prefix, netmap, env, mult, chain, keys, info)]
+        while stack:
+            scope = stack[-1]
+            d = next(scope.devices, None)
+            if d is None:
+                stack.pop()
+                continue
             if d.kind is DeviceKind.SUBCKT and d.model is not None:
                 key = d.model.lower()
-                sub = (info.local_defs.get(key) if info else None) or self.defs.get(key)
+                sub = (scope.info.local_defs.get(key) if scope.info else None) or self.defs.get(key)
                 if sub is not None:
-                    self.expand(d, sub, prefix, net, env, mult, chain)
+                    stack.append(self.expand(d, sub, scope))
                     continue
-                seen = self.undefined.setdefault(d.model.lower(), [0, prefix + d.name, d.loc])
+                seen = self.undefined.setdefault(d.model.lower(), [0, scope.prefix + d.name, d.loc])
                 seen[0] += 1
-            params = tuple((k, value(v, d)) for k, v in d.params)
-            if mult is not None:
-                if d.kind in _MULTIPLIED:
-                    merged = dict(params)
-                    merged["m"] = self._scale(merged.get("m"), mult)
-                    params = tuple(merged.items())
-                elif not (isinstance(mult, float) and mult == 1.0):
-                    self._warn(d, prefix, f"{d.kind.name.lower()} cannot be multiplied by the instance m; kept once")
-            model = d.model
-            if info is not None and model is not None and model.lower() in info.model_names:
-                model = model_prefix + model
-            spec = d.spec
-            if prefix and d.kind in _NAMES_DEVICES and info is not None:
-                spec = " ".join(prefix + t if t.lower() in info.device_names else t for t in spec.split(" "))
-            elif prefix and (d.kind is DeviceKind.BEHAVIORAL or "{" in spec or "'" in spec):
-                self._warn(d, prefix, "expression in its specification kept verbatim: parameter and node "
-                           "references inside it are not renamed by flattening")
-            self.devices.append(
-                Device(
-                    name=prefix + d.name,
-                    kind=d.kind,
-                    terminals=tuple((pin, net(n)) for pin, n in d.terminals),
-                    model=model,
-                    value=value(d.value, d),
-                    params=params,
-                    spec=spec,
-                    loc=d.loc,
-                )
-            )
+            self.devices.append(self.device(d, scope))
 
-    def expand(self, inst: Device, sub: Subckt, prefix: str, net, env: Mapping, mult, chain) -> None:
+    def device(self, d: Device, scope: _Scope) -> Device:
+        """One leaf device of ``scope`` with flat name, nets, values and multiplier."""
+        prefix, info, mult, value = scope.prefix, scope.info, scope.mult, scope.value
+        params = tuple((k, value(v, d)) for k, v in d.params)
+        if mult is not None:
+            if d.kind in _MULTIPLIED:
+                merged = dict(params)
+                merged["m"] = self._scale(merged.get("m"), mult)
+                params = tuple(merged.items())
+            elif not (isinstance(mult, float) and mult == 1.0):
+                self._warn(d, prefix, f"{d.kind.name.lower()} cannot be multiplied by the instance m; kept once")
+        model = d.model
+        if info is not None and model is not None and model.lower() in info.model_names:
+            model = scope.model_prefix + model
+        spec = d.spec
+        if prefix and d.kind in _NAMES_DEVICES and info is not None:
+            spec = " ".join(prefix + t if t.lower() in info.device_names else t for t in spec.split(" "))
+        elif prefix and (d.kind is DeviceKind.BEHAVIORAL or "{" in spec or "'" in spec):
+            self._warn(d, prefix, "expression in its specification kept verbatim: parameter and node "
+                       "references inside it are not renamed by flattening")
+        return Device(
+            name=prefix + d.name,
+            kind=d.kind,
+            terminals=tuple((pin, scope.net(n)) for pin, n in d.terminals),
+            model=model,
+            value=value(d.value, d),
+            params=params,
+            spec=spec,
+            loc=d.loc,
+        )
+
+    def expand(self, inst: Device, sub: Subckt, parent: _Scope) -> _Scope:
+        """The scope of instance ``inst`` of ``sub`` inside ``parent``: nets, parameters, models."""
+        prefix, net, env, mult, chain = parent.prefix, parent.net, parent.env, parent.mult, parent.chain
         key = sub.name.lower()
-        where = f"{inst.loc}: " if inst.loc is not None else ""
-        if any(c.lower() == key for c in chain):
+        where = inst.loc
+        if key in parent.chain_keys:
             names = " -> ".join((*chain, sub.name))
-            raise NetlistError(f"{where}recursive subcircuit instantiation: {names}")
+            raise located(NetlistError, where, f"recursive subcircuit instantiation: {names}")
         if len(chain) >= MAX_HIERARCHY:
-            raise NetlistError(f"{where}subcircuit hierarchy deeper than {MAX_HIERARCHY} levels at {inst.name}")
+            raise located(NetlistError, where, f"subcircuit hierarchy deeper than {MAX_HIERARCHY} levels at {inst.name}")
         info = self.info.get(id(sub))
         if info is None:
             info = self.info[id(sub)] = _Def(sub)
         if len(inst.terminals) != len(info.ports):
-            raise NetlistError(
-                f"{where}{prefix + inst.name} connects {len(inst.terminals)} net(s) but subcircuit "
+            raise located(
+                NetlistError, where, f"{prefix + inst.name} connects {len(inst.terminals)} net(s) but subcircuit "
                 f"{sub.name!r} has {len(info.ports)} port(s)"
             )
         self.expanded.add(key)
@@ -313,13 +319,13 @@ class _Flattener:
                 try:
                     env = {**outer, **resolve_params(local, outer)}
                 except ExpressionError as exc:
-                    raise ExpressionError(f"{where}in {prefix + inst.name} ({sub.name}): {exc}") from None
+                    raise located(ExpressionError, where, f"in {prefix + inst.name} ({sub.name}): {exc}", exc) from None
         elif overrides or local:
             env = {**env, **{k: self._text(v) for k, v in overrides.items()}}
             for p in sort_params(local):
                 v = p.value
                 if isinstance(v, Expr) and not compile_expr(v.text).names.isdisjoint(env):
-                    v = Expr(substitute(v.text, env))
+                    v = Expr(_substitute(v.text, env, p))
                 env[p.name.lower()] = self._text(v)
 
         model_prefix = path
@@ -329,7 +335,8 @@ class _Flattener:
             model_prefix = self.model_sets.setdefault((id(sub), cards), path)
             if model_prefix == path:
                 self.models += [replace(m, name=path + m.name) for m in cards]
-        self.emit(sub.devices, path, model_prefix, netmap, env, mult, (*chain, sub.name), info)
+        return _Scope(self, sub.devices, path, model_prefix, netmap, env, mult, (*chain, sub.name),
+                      parent.chain_keys | {key}, info)
 
     def _warn(self, d: Device, prefix: str, message: str) -> None:
         self.diagnostics.append(
@@ -342,3 +349,54 @@ class _Flattener:
             )
         )
 
+
+
+def _substitute(text: str, env: Mapping[str, str], where: Device | Model | Param) -> str:
+    """``substitute`` bounded by ``MAX_EXPR_CHARS``, so an expression bomb is an error at its line."""
+    out = substitute(text, env)
+    if len(out) > MAX_EXPR_CHARS:
+        raise located(ExpressionError, where.loc, f"{where.name}: expression grows beyond {MAX_EXPR_CHARS} "
+                      "characters when subcircuit parameters are substituted (an expression bomb?)")
+    return out
+
+
+class _Scope:
+    """One subcircuit instance being flattened (or the top level): where its devices go and how
+    their nets and values are mapped. Caches are per scope: its devices repeat the same few
+    net names and expressions."""
+
+    __slots__ = ("flattener", "devices", "prefix", "model_prefix", "netmap", "env", "mult", "chain", "chain_keys",
+                 "info", "top", "memo", "values")
+
+    def __init__(self, flattener: _Flattener, devices: tuple[Device, ...], prefix: str, model_prefix: str,
+                 netmap: Mapping[str, str], env: Mapping, mult: Value | None, chain: tuple[str, ...],
+                 chain_keys: frozenset[str], info: _Def | None) -> None:
+        self.flattener = flattener
+        self.devices = iter(devices)
+        self.prefix = prefix
+        self.model_prefix = model_prefix
+        self.netmap = netmap
+        self.env = env
+        self.mult = mult
+        self.chain = chain
+        self.chain_keys = chain_keys
+        self.info = info
+        self.top = not prefix
+        self.memo: dict[str, str] = {}
+        self.values: dict[Expr, Value] = {}
+
+    def value(self, v: Value | None, d: Device) -> Value | None:
+        if not isinstance(v, Expr):
+            return v if v is None or not self.flattener.evaluate else float(v)
+        out = self.values.get(v)
+        if out is None:
+            out = self.values[v] = self.flattener.value(v, self.env, d)
+        return out
+
+    def net(self, name: str) -> str:
+        flat = self.memo.get(name)
+        if flat is None:
+            key = name.lower()
+            flat = self.netmap.get(key) or (name if self.top or key in self.flattener.globals else self.prefix + name)
+            self.memo[name] = flat
+        return flat

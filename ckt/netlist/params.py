@@ -8,11 +8,13 @@ sizing uses to set design variables by name) and writing new values back into a 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, TypeVar
 
-from ckt.errors import ExpressionError
+from ckt.errors import CktError, ExpressionError
 from ckt.netlist.expr import compile_expr
-from ckt.netlist.ir import Expr, Netlist, Param, Value
+from ckt.netlist.ir import Expr, Netlist, Param, SourceLoc, Value
+
+E = TypeVar("E", bound=CktError)
 
 
 def evaluate_value(value: Value, scope: Mapping[str, float]) -> float:
@@ -24,12 +26,17 @@ def evaluate_value(value: Value, scope: Mapping[str, float]) -> float:
     raise ExpressionError(f"not a numeric value or expression: {value!r}")
 
 
-def _where(p: Param) -> str:
-    return f"{p.loc}: " if p.loc is not None else ""
+def located(cls: type[E], loc: SourceLoc | None, message: str, inner: BaseException | None = None) -> E:
+    """A ``cls`` error whose message starts with ``file:line:`` and whose ``loc`` attribute keeps the
+    place (the innermost one when ``inner`` already had one), so ``ckt check`` can report it as a
+    finding at that line."""
+    exc = cls(f"{loc}: {message}" if loc is not None else message)
+    exc.loc = getattr(inner, "loc", None) or loc  # type: ignore[attr-defined]
+    return exc
 
 
 def _located(p: Param, exc: ExpressionError) -> ExpressionError:
-    return ExpressionError(f"{_where(p)}parameter {p.name!r}: {exc}")
+    return located(ExpressionError, p.loc, f"parameter {p.name!r}: {exc}", exc)
 
 
 def resolve_params(params: Sequence[Param], outer: Mapping[str, float] = {}) -> dict[str, float]:  # noqa: B006
@@ -64,7 +71,8 @@ def sort_params(params: Sequence[Param]) -> list[Param]:
     replaces an earlier one. Names not defined in ``params`` are outer references and impose no order.
 
     Raises:
-        ExpressionError: a malformed expression, or a cycle naming every parameter on it.
+        ExpressionError: a malformed expression, or a cycle naming every parameter on it (also
+            as the ``cycle`` attribute, a tuple of names).
     """
     defs: dict[str, Param] = {}
     for p in params:
@@ -101,7 +109,9 @@ def sort_params(params: Sequence[Param]) -> list[Param]:
             elif child in on_path:
                 cycle = path[on_path[child] :] + [child]
                 names = " -> ".join(defs[n].name for n in cycle)
-                raise ExpressionError(f"{_where(defs[child])}parameter cycle: {names}")
+                err = located(ExpressionError, defs[child].loc, f"parameter cycle: {names}")
+                err.cycle = tuple(defs[n].name for n in cycle[:-1])  # type: ignore[attr-defined]
+                raise err
             elif child not in done:
                 on_path[child] = len(path)
                 path.append(child)

@@ -197,11 +197,3 @@ def parse_components(obj_or_text: Any, *, path: str | Path | None = None) -> Net
     if netlist is None:
         raise NetlistParseError(reader.diags)
     return replace(netlist, diagnostics=decoded + netlist.diagnostics) if decoded else netlist
-
-
-def read_components(path: str | Path) -> Netlist:
-    """Read a component-dict netlist file (see ``parse_components``; bytes decoded by
-    ``ckt.netlist.source``)."""
-    from ckt.netlist.read import read_netlist
-
-    return read_netlist(path, format="components")

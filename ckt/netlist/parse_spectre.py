@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ckt.errors import CktError, NetlistParseError
+from ckt.netlist.detect import detect_format
 from ckt.netlist.ir import (
     Device,
     DeviceKind,
@@ -288,7 +289,7 @@ class _Scope:
     ports: tuple[str, ...] = ()
     loc: SourceLoc | None = None
     items: list = field(default_factory=list)  # _Inst | Param | Model | Include | Statement | Device
-    subckts: list["_Scope"] = field(default_factory=list)
+    subckts: list[_Scope] = field(default_factory=list)
     extra_subckts: list[Subckt] = field(default_factory=list)  # from spice sections
 
 
@@ -491,7 +492,6 @@ class _Reader:
         if key in self.chain:
             self.diag("error", line, "include cycle: " + " -> ".join([*self.chain, key]), "include-cycle")
             return inc
-        from ckt.netlist.read import detect_format  # lazy: read imports this module
         from ckt.netlist.source import read_source
 
         try:
@@ -699,10 +699,3 @@ def _parse(text: str, file: str | None, follow: bool, chain: tuple[str, ...]) ->
         globals=tuple(dict.fromkeys(reader.globals)),
         diagnostics=tuple(reader.diags),
     )
-
-
-def read_spectre(path: str | Path) -> Netlist:
-    """Read a Spectre netlist file (see ``parse_spectre``; bytes decoded by ``ckt.netlist.source``)."""
-    from ckt.netlist.read import read_netlist
-
-    return read_netlist(path, format="spectre")

@@ -36,6 +36,7 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 from __future__ import annotations
 
 import gc
+import math
 import os
 import re
 import sys
@@ -271,10 +272,16 @@ def _split_kv(tok: str) -> tuple[str, str] | None:
     return tok[:eq].lower(), tok[eq + 1 :]
 
 
-def to_value(text: str) -> Value:
-    """A number as a float; ``{expr}``, ``'expr'`` and anything else as ``Expr`` (delimiters stripped)."""
-    num = parse_number(text)
+def to_value(text: str, expression: bool = False) -> Value:
+    """A number as a float; ``{expr}``, ``'expr'`` and anything else as ``Expr`` (delimiters stripped).
+
+    ``expression``: read a number as ngspice's expression parser does (``.param`` lines: ``1mil`` is
+    ``1m``). A number beyond any float (``1e999``) is an error at its line, not an infinity.
+    """
+    num = parse_number(text, expression)
     if num is not None:
+        if not math.isfinite(num):
+            raise _LineError(f"number {text[:40]!r} is out of range (not a finite float)")
         return num
     if len(text) >= 2 and ((text[0] == "{" and text[-1] == "}") or (text[0] == text[-1] and text[0] in "'\"")):
         return Expr(text[1:-1].strip())
@@ -445,7 +452,7 @@ class _Reader:
                 kv = _split_kv(tok)
                 if kv is None or not kv[1]:
                     raise _LineError(f".param expects name=value, got {tok!r}")
-                scope.params.append(Param(kv[0], to_value(kv[1]), loc))
+                scope.params.append(Param(kv[0], to_value(kv[1], expression=True), loc))
         elif word == "model":
             self.model(lineno, rest, loc)
         elif word == "global":
@@ -489,7 +496,7 @@ class _Reader:
             elif not kv[1]:
                 self.diag("error", lineno, f"parameter {kv[0]!r} has no value", "syntax")
             else:
-                sub.params.append(Param(kv[0], to_value(kv[1]), loc))
+                sub.params.append(Param(kv[0], to_value(kv[1], expression=True), loc))
         unique = tuple(dict.fromkeys(ports))  # nets are canonical, so repeats are identical strings
         if len(unique) != len(ports):
             self.diag("error", lineno, f"duplicate port in .subckt {name}", "subckt-port")
@@ -872,6 +879,7 @@ class _Context:
             looked = ", ".join(dict.fromkeys(str(c.parent) for c in candidates))
             reader.diag("warning", lineno, f"included file not found: {path} (looked in {looked})", "include-missing")
             return None, None
+        p = Path(os.path.abspath(p))  # where it was found, whatever directory later readers run in
         key = str(p.resolve())
         link = (key, section)
         if link in reader.chain:

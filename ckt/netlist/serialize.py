@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from typing import Any, Callable
 
 from ckt.errors import CktError, NetlistParseError
@@ -77,23 +79,36 @@ def _model(m: Model) -> dict:
     return {"name": m.name, "type": m.type, "params": _pairs(m.params), "loc": _loc(m.loc)}
 
 
-def _subckt(s: Subckt) -> dict:
-    return {
-        "name": s.name,
-        "ports": list(s.ports),
-        "devices": [_device(d) for d in s.devices],
-        "params": [_param(p) for p in s.params],
-        "models": [_model(m) for m in s.models],
-        "subckts": [_subckt(c) for c in s.subckts],
-        "loc": _loc(s.loc),
-    }
+def _subckts(subckts: tuple[Subckt, ...]) -> list:
+    """The definitions as dicts, nested ones inside their parent's ``subckts`` list.
+
+    Built with an explicit stack (each definition is appended to its parent's list when it is
+    reached), so a deck with thousands of nested ``.subckt`` levels does not exhaust Python's stack.
+    """
+    out: list = []
+    stack = [(s, out) for s in reversed(subckts)]
+    while stack:
+        s, target = stack.pop()
+        children: list = []
+        d: dict[str, Any] = {
+            "name": s.name,
+            "ports": list(s.ports),
+            "devices": [_device(x) for x in s.devices],
+            "params": [_param(p) for p in s.params],
+            "models": [_model(m) for m in s.models],
+            "subckts": children,
+            "loc": _loc(s.loc),
+        }
+        target.append(d)
+        stack.extend((c, children) for c in reversed(s.subckts))
+    return out
 
 
 def _netlist(n: Netlist) -> dict:
     return {
         "title": n.title,
         "devices": [_device(d) for d in n.devices],
-        "subckts": [_subckt(s) for s in n.subckts],
+        "subckts": _subckts(n.subckts),
         "params": [_param(p) for p in n.params],
         "models": [_model(m) for m in n.models],
         "includes": [
@@ -120,8 +135,66 @@ def to_dict(netlist: Netlist) -> dict:
 
 
 def dumps(netlist: Netlist, indent: int | None = 2) -> str:
-    """``netlist`` as JSON text (strict JSON: no bare NaN/Infinity)."""
-    return json.dumps(to_dict(netlist), indent=indent, allow_nan=False, ensure_ascii=False)
+    """``netlist`` as JSON text (strict JSON: no bare NaN/Infinity; non-finite floats are tagged).
+
+    A netlist nested deeper than Python's recursion limit allows (hundreds of ``.subckt`` levels)
+    is written without indentation: indented text would grow with the square of the depth.
+    """
+    d = to_dict(netlist)
+    if 3 * _nesting(netlist) < sys.getrecursionlimit() // 2:  # each level: object, list, object
+        try:
+            return json.dumps(d, indent=indent, allow_nan=False, ensure_ascii=False)
+        except RecursionError:
+            pass
+    return _deep_enough(lambda: _depth(d), json.dumps, d, allow_nan=False, ensure_ascii=False)
+
+
+def _nesting(netlist: Netlist) -> int:
+    """How many ``.subckt`` definitions deep ``netlist`` nests (walked with a stack)."""
+    deepest, stack = 0, [(s, 1) for s in netlist.subckts]
+    while stack:
+        s, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((c, level + 1) for c in s.subckts)
+    return deepest
+
+
+MAX_JSON_DEPTH = 30_000
+"""Deepest JSON nesting read or written (about 10,000 nested ``.subckt`` levels): the standard json
+module recurses in C, so beyond this the process stack itself is at risk."""
+
+
+def _depth(obj: Any) -> int:
+    """The nesting depth of a JSON-able value, counted without recursion."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        x, level = stack.pop()
+        if isinstance(x, dict):
+            x = list(x.values())
+        if isinstance(x, list):
+            deepest = max(deepest, level)
+            stack.extend((y, level + 1) for y in x if isinstance(y, (dict, list)))
+    return deepest
+
+
+def _deep_enough(depth: Callable[[], int], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``; when the json module's C code runs out of recursion (it counts each
+    level of nesting against Python's limit), again with the limit raised for ``depth()`` levels, then
+    restored. Ordinary netlists never pay for measuring the depth."""
+    try:
+        return fn(*args, **kwargs)
+    except RecursionError:
+        pass
+    levels = depth()
+    if levels > MAX_JSON_DEPTH:
+        raise NetlistParseError([Diagnostic(
+            "error", f"JSON nested {levels} levels deep; ckt handles at most {MAX_JSON_DEPTH}", code="json")])
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(old + levels + 100)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        sys.setrecursionlimit(old)
 
 
 # ---------------------------------------------------------------- reading
@@ -255,18 +328,33 @@ def _read_model(v: Any, path: str) -> Model:
 
 
 def _read_subckt(v: Any, path: str) -> Subckt:
-    _fields(v, path, ("name", "ports"), ("devices", "params", "models", "subckts", "loc"))
-    return _built(
-        path,
-        Subckt,
-        name=_str(v, "name", path),
-        ports=_list(v, "ports", path, _read_str),
-        devices=_list(v, "devices", path, _read_device),
-        params=_list(v, "params", path, _read_param),
-        models=_list(v, "models", path, _read_model),
-        subckts=_list(v, "subckts", path, _read_subckt),
-        loc=_read_loc(v, path),
-    )
+    """One definition and every definition nested in it, read without recursion: the dicts are
+    listed parent first, then built children first (a frozen ``Subckt`` needs its children)."""
+    order: list[tuple[dict, str, list]] = []
+    stack = [(v, path)]
+    while stack:
+        obj, p = stack.pop()
+        _fields(obj, p, ("name", "ports"), ("devices", "params", "models", "subckts", "loc"))
+        kids = obj.get("subckts", [])
+        if not isinstance(kids, list):
+            raise _Bad(_at(p, "subckts"), f"expected a list, got {_type(kids)}")
+        order.append((obj, p, kids))
+        base = _at(p, "subckts")
+        stack.extend((kid, _at(base, i)) for i, kid in reversed(list(enumerate(kids))))
+    built: dict[int, Subckt] = {}
+    for obj, p, kids in reversed(order):
+        built[id(obj)] = _built(
+            p,
+            Subckt,
+            name=_str(obj, "name", p),
+            ports=_list(obj, "ports", p, _read_str),
+            devices=_list(obj, "devices", p, _read_device),
+            params=_list(obj, "params", p, _read_param),
+            models=_list(obj, "models", p, _read_model),
+            subckts=tuple(built.pop(id(kid)) for kid in kids),
+            loc=_read_loc(obj, p),
+        )
+    return built[id(v)]
 
 
 def _read_include(v: Any, path: str) -> Include:
@@ -350,9 +438,22 @@ def loads(text: str | bytes) -> Netlist:
 
     text = decode_source(text).text if isinstance(text, bytes) else check_text(text)
     try:
-        d = json.loads(text)
+        d = _deep_enough(lambda: _brackets(text), json.loads, text)
     except json.JSONDecodeError as exc:
         raise NetlistParseError(
             [Diagnostic("error", f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno, code="json")]
         ) from None
     return from_dict(d)
+
+
+def _brackets(text: str) -> int:
+    """The nesting depth of JSON ``text`` (strings skipped), counted without recursion."""
+    depth = deepest = 0
+    for ch in _STRUCTURE.findall(text):
+        if ch:
+            depth += 1 if ch in "[{" else -1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|([\[\]{}])')

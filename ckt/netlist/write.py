@@ -89,12 +89,20 @@ def _model(m: Model) -> str:
 
 
 def _subckt(s: Subckt, out: list[str]) -> None:
-    out.append(_wrap([".subckt", s.name, *s.ports, *_kv((p.name, p.value) for p in s.params)]))
-    out.extend(_model(m) for m in s.models)
-    for inner in s.subckts:
-        _subckt(inner, out)
-    out.extend(_devices(s.devices))
-    out.append(f".ends {s.name}")
+    """``s`` and the definitions nested in it, with an explicit stack (thousands of nested levels
+    must not exhaust Python's): a definition's ``.ends`` and devices wait on the stack below its
+    nested definitions."""
+    stack: list[Subckt | str] = [s]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):  # the tail of a definition whose nested ones are written
+            out.append(item)
+            continue
+        out.append(_wrap([".subckt", item.name, *item.ports, *_kv((p.name, p.value) for p in item.params)]))
+        out.extend(_model(m) for m in item.models)
+        tail = "\n".join([*_devices(item.devices), f".ends {item.name}"])
+        stack.append(tail)
+        stack.extend(reversed(item.subckts))
 
 
 def _devices(devices: tuple[Device, ...]) -> list[str]:

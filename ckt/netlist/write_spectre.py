@@ -8,8 +8,9 @@ writer mirrors the reader's choices (see ``ckt.netlist.parse_spectre``):
 * An instance is ``NAME (nodes) MASTER value_param=v params``: the master is ``Device.model`` for
   MOSFET/BJT/diode/subcircuit devices and for R/C/L bound to a model, else the primitive
   (``resistor``, ``vsource``...); the primary value goes back to ``r``/``c``/``l``/``dc``/``gain``.
-* Numbers are written exactly (shortest ``repr``); expressions verbatim, parenthesised when they
-  hold spaces. Name characters other than letters, digits, ``_`` and ``!`` are ``\\``-escaped.
+* Numbers are written exactly (shortest ``repr``, never a scale letter: Spectre's ``M`` is mega);
+  a non-finite value as ``1e999``/``-1e999``/``nan``, which the readers report; expressions
+  verbatim, parenthesised when they hold spaces. Name characters other than letters, digits, ``_`` and ``!`` are ``\\``-escaped.
 * What Spectre cannot say in its own syntax (SPICE dot-statements, devices with a verbatim SPICE
   ``spec`` such as ``AC 1 SIN(...)``, B/S/W/T/K/Z elements) goes into ``simulator lang=spice``
   sections written by ``write_spice``, at the same place, so nothing is dropped.
@@ -23,6 +24,7 @@ import re
 from ckt.errors import NetlistError
 from ckt.netlist.ir import Device, DeviceKind, Expr, Include, Model, Netlist, Param, Subckt, Value
 from ckt.netlist.parse_spectre import PRIMITIVES, RCL_VALUE, STATEMENT_WORDS
+from ckt.netlist.units import NON_FINITE_TEXT
 
 __all__ = ["write_spectre"]
 
@@ -54,12 +56,33 @@ def write_spectre(netlist: Netlist) -> str:
 
 def _body(out: list[str], params: tuple[Param, ...], models: tuple[Model, ...], subckts: tuple[Subckt, ...],
           devices: tuple[Device, ...], indent: str) -> None:
+    """One scope's lines; nested definitions through an explicit stack, not recursion, so thousands
+    of nested levels do not exhaust Python's stack."""
+    _scope_head(out, params, models, indent)
+    stack: list[tuple[Subckt, str] | list[str]] = [(s, indent) for s in reversed(subckts)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):  # a definition's devices and ``ends``, after its nested ones
+            out.extend(item)
+            continue
+        s, ind = item
+        inner = ind + INDENT
+        out.append(f"{ind}subckt {_name(s.name)} " + " ".join(_name(p) for p in s.ports))
+        _scope_head(out, s.params, s.models, inner)
+        tail: list[str] = []
+        _devices(tail, s.devices, inner)
+        tail.append(f"{ind}ends {_name(s.name)}")
+        stack.append(tail)
+        stack.extend((c, inner) for c in reversed(s.subckts))
+    _devices(out, devices, indent)
+
+
+def _scope_head(out: list[str], params: tuple[Param, ...], models: tuple[Model, ...], indent: str) -> None:
     out.extend(f"{indent}parameters {p.name}={_value(p.value)}" for p in params)
     out.extend(indent + _model(m) for m in models)
-    for s in subckts:
-        out.append(f"{indent}subckt {_name(s.name)} " + " ".join(_name(p) for p in s.ports))
-        _body(out, s.params, s.models, s.subckts, s.devices, indent + INDENT)
-        out.append(f"{indent}ends {_name(s.name)}")
+
+
+def _devices(out: list[str], devices: tuple[Device, ...], indent: str) -> None:
     run: list[Device] = []  # consecutive devices only SPICE syntax can express
     for d in devices:
         line = _device(d)
@@ -130,7 +153,9 @@ def _value(v: Value) -> str:
         if any(c.isspace() for c in text) and not (text[0] in '("[' and text[-1] in ')"]'):
             return f"({text})"
         return text
-    if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+    if not math.isfinite(v):
+        return NON_FINITE_TEXT[repr(v)]  # written, not raised: the readers report it
+    if v == int(v) and abs(v) < 1e15:
         return str(int(v))
-    return repr(v)
+    return repr(v)  # plain digits and e-exponent: Spectre scale letters (M is mega) differ from SPICE's
 

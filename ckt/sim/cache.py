@@ -76,7 +76,8 @@ class ResultCache:
             self._db.execute(_SCHEMA)
 
     def key(self, job: SimJob) -> str:
-        """Hex SHA-256 over the deck, its include closure's contents, backend, vectors flag and version."""
+        """Hex SHA-256 over the deck, its include closure's contents, backend, vectors and trust flags and
+        the ngspice version."""
         digest = hashlib.sha256()
 
         def add(label: str, data: bytes) -> None:
@@ -88,6 +89,7 @@ class ResultCache:
             add("content" if file.exists else "missing", file.digest.encode())
         add("backend", job.backend.encode())
         add("vectors", b"1" if job.vectors else b"0")
+        add("trusted", b"1" if job.trusted else b"0")
         add("ngspice", ngspice_version().encode())
         return digest.hexdigest()
 

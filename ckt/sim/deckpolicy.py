@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -335,3 +336,20 @@ class _Scanner:
             variable = word.split("=", 1)[0].strip("()").lower()
             if variable in FILE_VARIABLES:
                 self.refuse(name, file, number, f"{variable}: {FILE_VARIABLES[variable]}", line)
+
+
+def check_file(path: str | os.PathLike[str], *, trusted: bool = False) -> DeckCheck:
+    """The policy's verdict on a user's netlist file as written, so a refusal names its own file and line.
+
+    Called at the edge (``ckt simulate``, ``ckt size``) before any deck is built from the file; the
+    workers check every prepared deck again. The file will run in a scratch directory of its own, so
+    only relative writes that stay below one are allowed.
+
+    Raises:
+        CktError: the file cannot be read.
+    """
+    from ckt.netlist.source import read_source
+
+    text = read_source(path).text
+    with tempfile.TemporaryDirectory(prefix="ckt-policy-") as run_dir:
+        return check_deck(text, source=str(path), run_dir=run_dir, trusted=trusted)

@@ -92,6 +92,10 @@ class SimJob:
         files: model files the deck reads; they enter the cache key and are shipped to Ray
             workers. Files named by ``.include``/``.lib`` lines, and those their own include
             lines name (``ckt.sim.decktext.include_closure``), are added automatically.
+        trusted: the user's explicit opt-in to run the deck's control commands unchecked
+            (``ckt.sim.deckpolicy``); never the default, and it travels with the job to every worker.
+        source: the file the deck was prepared from, named in policy refusals (the deck's own
+            line numbers are those of ``deck``).
     """
 
     deck: str
@@ -99,6 +103,8 @@ class SimJob:
     timeout_s: float = 60.0
     backend: str = "shared"
     files: tuple[str, ...] = ()
+    trusted: bool = False
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

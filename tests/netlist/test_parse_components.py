@@ -8,7 +8,8 @@ import pytest
 
 from ckt.errors import NetlistParseError
 from ckt.netlist.ir import Device, DeviceKind
-from ckt.netlist.parse_components import parse_components, read_components
+from ckt.netlist.read import read_netlist
+from ckt.netlist.parse_components import parse_components
 from ckt.netlist.parse_spectre import parse_spectre
 from ckt.netlist.parse_spice import parse_spice
 from ckt.netlist.write import write_spice
@@ -20,7 +21,7 @@ DATA = TEST_DATA / "components"
 
 @pytest.fixture(scope="module")
 def diso():
-    return read_components(DATA / "diso.txt")
+    return read_netlist(DATA / "diso.txt", format="components")
 
 
 def test_names_title_and_pin_order(diso) -> None:
@@ -64,7 +65,7 @@ def test_json_and_dict_inputs() -> None:
 
 def test_defective_file_lists_every_problem() -> None:
     with pytest.raises(NetlistParseError) as err:
-        read_components(DATA / "bad.txt")
+        read_netlist(DATA / "bad.txt", format="components")
     assert [(d.line, d.code) for d in err.value.diagnostics] == [(2, "ports"), (4, "unknown-type"), (6, "ports")]
     assert "bad.txt:2: error: component 1 (NMOS): missing port(s) Gate" in str(err.value)
     assert "unknown port(s) Mid" in str(err.value)

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from ckt.errors import NetlistError, NetlistParseError
 from ckt.netlist.ir import Device, DeviceKind, Expr, Include, Model, Netlist, Param, Subckt
-from ckt.netlist.parse_spectre import parse_spectre, read_spectre, spectre_number
+from ckt.netlist.read import read_netlist
+from ckt.netlist.parse_spectre import parse_spectre, spectre_number
 from ckt.netlist.parse_spice import parse_spice
 from ckt.netlist.write_spectre import write_spectre
 from tests.conftest import TEST_DATA
@@ -18,7 +19,7 @@ DATA = TEST_DATA / "spectre"
 
 @pytest.fixture(scope="module")
 def amp() -> Netlist:
-    return read_spectre(DATA / "amp.scs")
+    return read_netlist(DATA / "amp.scs", format="spectre")
 
 
 def test_amp_structure(amp: Netlist) -> None:
@@ -65,7 +66,7 @@ def test_non_numbers(text: str) -> None:
 
 @pytest.mark.parametrize("name", ["amp.scs", "dup_names.cir", "digital_full.cir"])
 def test_round_trip(name: str) -> None:
-    netlist = read_spectre(DATA / name)
+    netlist = read_netlist(DATA / name, format="spectre")
     text = write_spectre(netlist)
     assert parse_spectre(text) == netlist
     assert write_spectre(parse_spectre(text)) == text  # deterministic
@@ -82,7 +83,7 @@ def test_writer_lines(amp: Netlist) -> None:
 
 def test_duplicate_names_keep_every_device() -> None:
     # AnalogGenie reuses names for different devices; the later ones are renamed around existing names.
-    n = read_spectre(DATA / "dup_names.cir")
+    n = read_netlist(DATA / "dup_names.cir", format="spectre")
     assert [d.name for d in n.devices] == ["MM1", "MM2", "MM1__3", "R0", "MM1__4", "MM1__2"]
     assert n.device("MM1__3").nets == ("net7", "net7", "VDD", "VDD")
     assert [(d.line, d.code) for d in n.warnings] == [(3, "duplicate-name"), (5, "duplicate-name")]
@@ -91,7 +92,7 @@ def test_duplicate_names_keep_every_device() -> None:
 
 
 def test_subckt_pins_and_undefined_masters() -> None:
-    n = read_spectre(DATA / "digital_full.cir")
+    n = read_netlist(DATA / "digital_full.cir", format="spectre")
     assert n.subckt("INVERTER").ports == ("A", "Q", "VDD", "VSS")
     assert n.device("I1").terminals == (("A", "net1"), ("Q", "VOUT1"), ("VDD", "VDD"), ("VSS", "VSS"))
     nor = n.device("I2")
@@ -107,7 +108,7 @@ def test_definition_after_use_binds_pins() -> None:
 
 def test_errors_carry_every_line() -> None:
     with pytest.raises(NetlistParseError) as err:
-        read_spectre(DATA / "broken.scs")
+        read_netlist(DATA / "broken.scs", format="spectre")
     found = [(d.line, d.code) for d in err.value.diagnostics if d.severity == "error"]
     assert found == [(1, "no-master"), (3, "ends"), (6, "ends"), (7, "unclosed-subckt")]
     assert err.value.file.endswith("broken.scs") and err.value.line == 1
@@ -116,7 +117,7 @@ def test_errors_carry_every_line() -> None:
 
 def test_unbalanced_parentheses() -> None:
     with pytest.raises(NetlistParseError, match=r"unbalanced.scs:1: error: unbalanced parentheses"):
-        read_spectre(DATA / "unbalanced.scs")
+        read_netlist(DATA / "unbalanced.scs", format="spectre")
 
 
 @pytest.mark.parametrize("text, code, message", [
@@ -172,7 +173,7 @@ def test_statement_inside_subckt_is_hoisted_with_warning() -> None:
 
 def test_includes_are_followed_and_bind_instances() -> None:
     path = DATA / "with_include.scs"
-    n = read_spectre(path)
+    n = read_netlist(path, format="spectre")
     assert n.device("X1").terminals == (("a", "in"), ("y", "out"), ("vdd", "vdd"), ("vss", "0"))
     assert n.device("M1").kind is DeviceKind.MOSFET  # model card from the SPICE include
     assert [(i.path, i.section, i.netlist is not None) for i in n.includes] == [
@@ -189,7 +190,7 @@ def test_include_errors() -> None:
     assert str(w).startswith(f"{DATA / 'x.scs'}:1: warning: included file not found: nothere.scs")
     assert [d.name for d in n.devices] == ["R1"]
     with pytest.raises(NetlistParseError, match="include cycle: .*cycle_a.scs -> .*cycle_b.scs -> .*cycle_a.scs"):
-        read_spectre(DATA / "lib" / "cycle_a.scs")
+        read_netlist(DATA / "lib" / "cycle_a.scs", format="spectre")
     # Without a file to anchor it, a relative include is recorded only.
     assert parse_spectre('include "nothere.scs"\nR1 (a b) resistor\n').includes[0].netlist is None
 

@@ -128,3 +128,17 @@ def test_bundled_example_runs_as_is_from_elsewhere(tmp_path: Path, monkeypatch):
     assert base.ok, base.message
     bigger = simulate(prepare_deck(path, overrides={"cload": "4p"})[0])
     assert bigger.measurements["ugbw"] < 0.5 * base.measurements["ugbw"]
+
+
+def test_relative_netlist_path_with_relative_include_prepares(tmp_path: Path, monkeypatch) -> None:
+    """A netlist named relative to the working directory, including a file relative to itself (the demo)."""
+    from ckt.sim.deck import prepare_deck
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "d.lib").write_text(".model dmod d is=1e-14\n")
+    (tmp_path / "decks").mkdir()
+    (tmp_path / "decks" / "top.cir").write_text('top\n.include "../models/d.lib"\nd1 a 0 dmod\nv1 a 0 0.6\n.op\n.end\n')
+    monkeypatch.chdir(tmp_path)
+    deck, files = prepare_deck(Path("decks/top.cir"))
+    assert files == (str(tmp_path / "models" / "d.lib"),)
+    assert str(tmp_path / "models" / "d.lib") in deck

@@ -9,6 +9,7 @@ import pytest
 
 from ckt.sim import SimJob, simulate
 from ckt.sim.decktext import include_closure, localize
+from ckt.sim.result import Status
 from tests.conftest import requires_ngspice
 
 DIODE_MODEL = ".model dfast d is=1e-14 n=1.05\n"
@@ -124,3 +125,15 @@ def test_ray_ships_files_included_from_inside_model_files(executor, tmp_path: Pa
     (result,) = executor.map([SimJob(_diode_deck(str(top)))])
     assert result.ok, result.message
     assert 0.5 < result.measurements["vf"] < 0.9
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.ngspice
+@requires_ngspice
+def test_ray_actor_applies_the_deck_policy(executor, tmp_path: Path) -> None:
+    target = tmp_path / "pwned"
+    deck = f"hostile\nr1 1 0 1k\nv1 1 0 1\n.control\nop\nshell touch {target}\n.endc\n.end\n"
+    refused, trusted = executor.map([SimJob(deck=deck), SimJob(deck=deck, trusted=True)])
+    assert refused.status == Status.ERROR and "deck policy" in refused.message
+    assert trusted.ok, trusted.message  # trust is the job's own flag, never the cluster's default

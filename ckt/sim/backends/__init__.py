@@ -5,6 +5,8 @@ A ``Backend`` turns one ``SimJob`` into one ``SimResult`` in the calling process
 ``ckt.sim.backends.batch``). ``NgspiceRunner`` picks the one a job names; it is the job runner
 that worker processes and Ray actors hold. A backend that cannot find its simulator raises
 ``SimulatorNotFoundError``: that is the environment, not the deck, and no job can succeed.
+Every job passes the deck policy (``ckt.sim.deckpolicy``) here, in the process that runs ngspice, so
+no backend and no executor (local pool, Ray actor, in-process) can skip it.
 ``probe`` reports what is installed (for ``ckt doctor``) without running a deck.
 """
 
@@ -18,11 +20,12 @@ import subprocess
 from dataclasses import dataclass
 from typing import Protocol
 
-from ckt.errors import SimulatorNotFoundError
+from ckt.errors import DeckPolicyError, SimulatorNotFoundError
 from ckt.sim.backends.batch import SubprocessBackend
 from ckt.sim.backends.locate import LIBNGSPICE_ENV, NGSPICE_ENV, fix_for, libngspice_candidates, ngspice_binary
 from ckt.sim.backends.shared import SharedBackend, SharedSession
-from ckt.sim.result import SimJob, SimResult
+from ckt.sim.deckpolicy import check_deck
+from ckt.sim.result import SimJob, SimResult, Status
 
 __all__ = ["Backend", "Component", "JobRunner", "NgspiceRunner", "ngspice_version", "probe"]
 
@@ -78,8 +81,14 @@ class NgspiceRunner:
             pass  # remembered by SharedSession; raised by the first shared job
 
     def run(self, job: SimJob) -> SimResult:
+        """The job's result; a deck the policy refuses is a failed result naming the command."""
         if not self._backends:
             self.start()
+        source = f"<deck prepared from {job.source}>" if job.source else "<deck>"
+        try:
+            check_deck(job.deck, source=source, run_dir=os.getcwd(), trusted=job.trusted).raise_if_refused()
+        except DeckPolicyError as exc:
+            return SimResult(status=Status.ERROR, message=str(exc))
         return self._backends[job.backend].run(job)
 
     @property
