@@ -145,7 +145,8 @@ class SimEvaluator:
         initial: the netlist's own values of the variables.
         provides: the ``.meas`` names of the deck, or the testbench's metrics.
         context: the reuse key (``context_key``) of everything but the design.
-        trust_deck: the spec's ``trust_deck`` (for the simulation jobs' deck policy).
+        trust_deck: the spec's ``trust_deck``, set on every ``SimJob`` (``trusted``: the deck policy
+            lets its control commands run unchecked).
     """
 
     def __init__(self, netlist, spec, executor, *, timeout_s: float = 60.0, source: str | None = None) -> None:
@@ -179,7 +180,8 @@ class SimEvaluator:
             self.testbench = self._make_testbench(net)
             self.provides = Provided(frozenset(METRICS), "the op-amp testbench's metrics")
         self.context = context_key(self._jobs(self.initial), {
-            "derived": list(spec.derived), "ngspice": ngspice_version(), "timeout_s": timeout_s})
+            "derived": list(spec.derived), "ngspice": ngspice_version(), "timeout_s": timeout_s,
+            "trust_deck": spec.trust_deck})
 
     def _make_testbench(self, net):
         from ckt.netlist.expr import free_names
@@ -201,9 +203,11 @@ class SimEvaluator:
         from ckt.sim.result import SimJob
 
         if self.testbench is not None:
-            return self.testbench.jobs(params)
-        prepared = prepare(self._base.netlist, overrides=params)
-        return [SimJob(prepared.deck(), vectors=vectors, timeout_s=self.timeout_s, files=self._base.files)]
+            jobs = self.testbench.jobs(params)
+        else:
+            prepared = prepare(self._base.netlist, overrides=params)
+            jobs = [SimJob(prepared.deck(), vectors=vectors, timeout_s=self.timeout_s, files=self._base.files)]
+        return [dataclasses.replace(j, trusted=self.trust_deck, source=self.path) for j in jobs]
 
     def evaluate(self, batch: Sequence[Mapping[str, float]]) -> Iterator[tuple[int, Outcome]]:
         from ckt.errors import CktError

@@ -206,6 +206,17 @@ def test_trust_deck_is_kept_on_the_spec_and_recorded(tmp_path):
     assert "Deck trusted (`trust_deck`): yes" in (tmp_path / "report.md").read_text()
 
 
+def test_trust_deck_reaches_every_simulation_job(tmp_path):
+    from ckt.opt.evaluator import SimEvaluator
+
+    deck = _deck(tmp_path)
+    for trusted in (False, True):
+        spec = parse_spec("variables: {r1: {min: 1k, max: 2k}}\ntargets: {vb: {min: 0}}\n"
+                          f"trust_deck: {str(trusted).lower()}\n")
+        ev = SimEvaluator(deck, spec, executor=None)
+        assert [j.trusted for j in ev._jobs(ev.initial)] == [trusted] and ev.trust_deck is trusted
+
+
 TB = """\
 testbench:
   kind: opamp
