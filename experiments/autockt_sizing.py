@@ -4,8 +4,8 @@ AutoCkt (Settaluri et al., DATE 2020) samples target specs of a two-stage op-amp
 ``netlists/autockt_two_stage.cir``; ranges in ``netlists/autockt_two_stage.yaml``) and reports how many
 a trained RL agent reaches. Here each target is a constraint-satisfaction problem (no objective:
 stop at the first feasible design) solved from scratch, with no training, by every method through
-one harness: the ``Method`` protocol of ``ckt.opt.baselines``, one ngspice evaluator and one
-budget. ``sims_to_feasible`` counts distinct designs a method simulated for that target up to and
+one harness: the ``ckt size`` loop (``ckt.opt.loop.optimize``) with each ``ckt.opt.baselines``
+method, one ngspice evaluator and one budget. ``sims_to_feasible`` counts distinct designs a method simulated for that target up to and
 including the first feasible one.
 
 Simulations are deterministic, so a design already simulated for another target or method is
@@ -38,8 +38,10 @@ RANGES = ROOT / "netlists" / "autockt_two_stage.yaml"
 
 sys.path.insert(0, str(ROOT))
 
+from ckt.netlist.read import read_netlist  # noqa: E402
 from ckt.opt.baselines import make_method  # noqa: E402
 from ckt.opt.evaluator import Evaluator, Outcome, SimEvaluator  # noqa: E402
+from ckt.opt.loop import Budget, Problem, optimize  # noqa: E402
 from ckt.opt.space import Variable  # noqa: E402
 from ckt.opt.spec import Spec, Target  # noqa: E402
 
@@ -84,6 +86,7 @@ class MemoEvaluator:
 
     def __init__(self, inner: Evaluator) -> None:
         self.inner = inner
+        self.provides = inner.provides
         self.memo: dict[tuple, Outcome] = {}
         self.real = 0
 
@@ -100,42 +103,14 @@ class MemoEvaluator:
                 yield todo[j], o
 
 
-def solve(spec: Spec, method: str, evaluator: Evaluator, budget: int, seed: int, x0: np.ndarray) -> dict:
-    """Run one method on one target until the first feasible design or the budget."""
+def solve(spec: Spec, method: str, evaluator: Evaluator, budget: int, seed: int, initial: Mapping[str, float]) -> dict:
+    """Run one method on one target with the ``ckt size`` loop until the first feasible design or the budget."""
     t0 = time.time()
-    m = make_method(method, spec, batch_size=BATCH, seed=seed, x0=x0)
-    space = spec.space
-    seen: set[tuple] = set()
-    n = 0
-    best = math.inf
-    first = None
-    stalls = 0
-    while n < budget and first is None and stalls < 20:
-        points = m.ask(min(BATCH, budget - n))
-        params = [space.from_unit(p) for p in points]
-        keep = []
-        for p, x in zip(params, points):
-            k = space.key(p)
-            if k not in seen:
-                seen.add(k)
-                keep.append((x, p))
-        if not keep:
-            stalls += 1
-            if points:
-                continue
-            break
-        stalls = 0
-        outs: list[Outcome | None] = [None] * len(keep)
-        for i, o in evaluator.evaluate([p for _, p in keep]):
-            outs[i] = o
-        for i, o in enumerate(outs):
-            n += 1
-            s = spec.score(o.values if o.ok else None)
-            best = min(best, s.violation)
-            if s.feasible and first is None:
-                first = n
-        m.tell([x for x, _ in keep], outs)
-    return {"success": first is not None, "sims_to_feasible": first, "sims": n,
+    m = make_method(method, spec, batch_size=BATCH, seed=seed, x0=spec.space.to_unit(initial))
+    run = optimize(Problem(spec, initial), evaluator, m, Budget(budget, BATCH))
+    best = min((run.archive.scores[i].violation for i in run.own), default=math.inf)
+    first = run.first_feasible
+    return {"success": first is not None, "sims_to_feasible": first, "sims": run.n_sims,
             "best_violation": best if math.isfinite(best) else None, "wall_s": round(time.time() - t0, 3)}
 
 
@@ -254,9 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spec0 = make_spec(vars_, targets[0])
     executor = make_executor("local", workers=args.workers)
-    sim = SimEvaluator(NETLIST, spec0, executor)
+    sim = SimEvaluator(read_netlist(NETLIST), spec0, executor, source=str(NETLIST))
     memo = MemoEvaluator(sim)
-    x0 = spec0.space.to_unit(sim.initial)
     t_start = time.time()
 
     def save() -> dict:
@@ -281,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for mi, m in enumerate(methods):
                 if (ti, m) in done:
                     continue
-                r = solve(spec, m, memo, args.budget, seed=args.seed * 100003 + ti * 101 + mi, x0=x0)
+                r = solve(spec, m, memo, args.budget, seed=args.seed * 100003 + ti * 101 + mi, initial=sim.initial)
                 records.append({"target_index": ti, "method": m, "target": target, **r})
                 line.append(f"{m} {r['sims_to_feasible'] if r['success'] else 'x'}")
             if line:

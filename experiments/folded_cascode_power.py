@@ -2,9 +2,10 @@
 
 The problem is ``netlists/folded_cascode.yaml`` on ``netlists/folded_cascode.cir`` (PTM 180 nm,
 12 variables, gain >= 68 dB, UGBW >= 50 MHz, PM >= 60 deg, minimise ``power_w``; the netlist's own
-sizes miss the gain and UGBW targets). Each (method, seed) pair is one ``ckt.opt.loop.run_sizing``
-call with the same budget and batch size, starting from the netlist's sizes, exactly as
-``ckt size --method M --seed S`` runs it, so the methods differ only in how they choose designs.
+sizes miss the gain and UGBW targets). Each (method, seed) pair is one ``ckt.opt.loop.optimize``
+call with the same budget and batch size, starting from the netlist's sizes, the loop
+``ckt size --method M --seed S`` runs (without its history folder, so no run warm-starts from
+another), so the methods differ only in how they choose designs.
 
 Recorded per run: whether a feasible design was found, the simulations to the first one, and the
 best feasible power after every simulation. The figure shows the median over seeds of that curve
@@ -25,7 +26,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
@@ -40,25 +40,28 @@ NAME = "folded_cascode_power"
 sys.path.insert(0, str(ROOT))
 
 from ckt.errors import CktError  # noqa: E402
-from ckt.opt.baselines import METHODS  # noqa: E402
+from ckt.netlist.read import read_netlist  # noqa: E402
+from ckt.opt.baselines import METHODS, make_method  # noqa: E402
 from ckt.opt.evaluator import SimEvaluator  # noqa: E402
-from ckt.opt.loop import file_hash, run_sizing  # noqa: E402
+from ckt.opt.loop import Budget, Problem, optimize  # noqa: E402
+from ckt.opt.run import summarise  # noqa: E402
 from ckt.opt.spec import load_spec  # noqa: E402
 from ckt.sim.executor import make_executor  # noqa: E402
 
 
-def config(args: argparse.Namespace, spec_digest: str) -> dict:
-    """What must match for ``--resume`` to mix earlier runs with new ones."""
+def config(args: argparse.Namespace, spec_digest: str, context: str) -> dict:
+    """What must match for ``--resume`` to mix earlier runs with new ones (``context``: the
+    evaluator's key of netlist, testbench, model files and simulator)."""
     return {"netlist": NETLIST.relative_to(ROOT).as_posix(), "spec": SPEC.relative_to(ROOT).as_posix(),
-            "spec_digest": spec_digest, "netlist_hash": file_hash(NETLIST), "budget": args.budget,
-            "batch": args.batch}
+            "spec_digest": spec_digest, "context": context, "budget": args.budget, "batch": args.batch}
 
 
 def one_run(spec, evaluator, method: str, seed: int, budget: int, batch: int) -> dict:
-    """One sizing run in a scratch folder (so no run warm-starts from another)."""
-    with tempfile.TemporaryDirectory(prefix=f"{NAME}_{method}_{seed}_") as tmp:
-        res = run_sizing(spec, evaluator, out_dir=tmp, budget=budget, batch_size=batch, method=method, seed=seed,
-                         initial=evaluator.initial, netlist_hash=file_hash(NETLIST), progress=False)
+    """One sizing run: the ``ckt size`` loop, fresh (no history, so no warm start)."""
+    t0 = time.time()
+    m = make_method(method, spec, batch_size=batch, seed=seed, x0=spec.space.to_unit(evaluator.initial))
+    run = optimize(Problem(spec, evaluator.initial), evaluator, m, Budget(budget, batch))
+    res = summarise(run, seed, t0)
     metrics = res.best["metrics"] if res.best else {}
     return {
         "method": method, "seed": seed, "feasible": res.feasible, "sims_to_feasible": res.sims_to_feasible,
@@ -192,20 +195,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_path, png_path = out / f"{NAME}.json", out / f"{NAME}.png"
 
     spec = load_spec(SPEC)
-    cfg = config(args, spec.digest())
-    data = {"config": cfg, "machine": f"{platform.platform()}, {os.cpu_count()} CPUs", "default_design": None,
-            "runs": []}
-    if args.resume and json_path.exists():
-        old = json.loads(json_path.read_text())
-        if old.get("config") != cfg:
-            raise CktError(f"{json_path}: recorded with {old.get('config')}, not {cfg}; "
-                           "run without --resume (or with another --out) to start over")
-        data = old
-    done = {(r["method"], r["seed"]) for r in data["runs"]}
-    todo = [(m, s) for s in seeds for m in methods if (m, s) not in done]
-
     with make_executor("local", workers=args.workers) as executor:
-        evaluator = SimEvaluator(NETLIST, spec, executor)
+        evaluator = SimEvaluator(read_netlist(NETLIST), spec, executor, source=str(NETLIST))
+        cfg = config(args, spec.digest(), evaluator.context)
+        data = {"config": cfg, "machine": f"{platform.platform()}, {os.cpu_count()} CPUs", "default_design": None,
+                "runs": []}
+        if args.resume and json_path.exists():
+            old = json.loads(json_path.read_text())
+            if old.get("config") != cfg:
+                raise CktError(f"{json_path}: recorded with {old.get('config')}, not {cfg}; "
+                               "run without --resume (or with another --out) to start over")
+            data = old
+        done = {(r["method"], r["seed"]) for r in data["runs"]}
+        todo = [(m, s) for s in seeds for m in methods if (m, s) not in done]
         if data["default_design"] is None:
             (_, o), = evaluator.evaluate([evaluator.initial])
             score = spec.score(o.values if o.ok else None)

@@ -1,7 +1,9 @@
 """Sizing: constrained trust-region Bayesian optimisation (TuRBO + SCBO) and baselines.
 
-Entry points: ``load_spec`` reads a spec, ``run_sizing`` runs the loop against any ``Evaluator``
-(``SimEvaluator`` for ngspice), ``make_method`` builds ``turbo``, ``bo``, ``random`` or ``cmaes``.
+Entry points: ``load_spec`` reads a spec; ``ckt.opt.loop.optimize`` is the pure loop against any
+``Evaluator`` (``SimEvaluator`` for ngspice) with observers; ``ckt.opt.run.size`` composes it with
+the history folder and the outputs (what ``ckt size`` runs); ``make_method`` builds ``turbo``,
+``bo``, ``random`` or ``cmaes``.
 Heavy modules (torch, BoTorch) load only when a method or the loop is used.
 """
 

@@ -29,9 +29,14 @@ METHODS = ("turbo", "bo", "random", "cmaes")
 
 
 class Method(Protocol):
-    """An optimiser in the unit cube."""
+    """An optimiser in the unit cube.
+
+    ``archive`` is the run's one record of every design told (points, values, scores): the method
+    appends to it in ``tell`` and the loop, the sensitivity analysis and the result read it.
+    """
 
     name: str
+    archive: Archive
 
     def ask(self, n: int) -> list[np.ndarray]:
         """``n`` unit points `(d,)` to evaluate next."""
@@ -47,32 +52,34 @@ class RandomSearch:
 
     name = "random"
 
-    def __init__(self, spec: Spec, *, seed: int = 0, x0: np.ndarray | None = None, **_: object) -> None:
+    def __init__(self, spec: Spec, *, seed: int = 0, x0: np.ndarray | None = None, archive: Archive | None = None,
+                 **_: object) -> None:
         self.spec = spec
         self.space = spec.space
-        self.archive = Archive(spec)
+        self.archive = archive if archive is not None else Archive(spec)
         self._rng = np.random.default_rng(seed)
         self._x0 = None if x0 is None else self.space.round_trip(x0)
-        self._seen: set[bytes] = set()
+        self._seen: set[tuple[float, ...]] = set()
 
     def ask(self, n: int) -> list[np.ndarray]:
         out: list[np.ndarray] = []
         if self._x0 is not None:
-            if _key(self._x0) not in self._seen:
+            if self.space.unit_key(self._x0) not in self._seen:
                 out.append(self._x0)
             self._x0 = None
         for _ in range(100 * n):
             if len(out) >= n:
                 break
             x = self.space.round_trip(self._rng.random(self.space.dim))
-            if _key(x) not in self._seen and all(_key(x) != _key(y) for y in out):
+            k = self.space.unit_key(x)
+            if k not in self._seen and all(k != self.space.unit_key(y) for y in out):
                 out.append(x)
-        self._seen.update(_key(x) for x in out)
+        self._seen.update(self.space.unit_key(x) for x in out)
         return out
 
     def tell(self, points: Sequence[np.ndarray], outcomes: Sequence[Outcome], *, warm: bool = False) -> None:
         self.archive.add(points, outcomes)
-        self._seen.update(_key(self.space.round_trip(p)) for p in points)
+        self._seen.update(self.space.unit_key(self.space.round_trip(p)) for p in points)
 
 
 class CMAES:
@@ -81,10 +88,10 @@ class CMAES:
     name = "cmaes"
 
     def __init__(self, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0: np.ndarray | None = None,
-                 sigma0: float = 0.25, **_: object) -> None:
+                 sigma0: float = 0.25, archive: Archive | None = None, **_: object) -> None:
         self.spec = spec
         self.space = spec.space
-        self.archive = Archive(spec)
+        self.archive = archive if archive is not None else Archive(spec)
         self.batch_size = batch_size
         self.seed = seed
         self.sigma0 = sigma0
@@ -94,7 +101,7 @@ class CMAES:
         self._generation: list[np.ndarray] = []
         self._handed = 0
         self._results: dict[int, tuple] = {}
-        self._asked_at: dict[bytes, list[int]] = {}
+        self._asked_at: dict[tuple[float, ...], list[int]] = {}
 
     def _new_es(self):
         import cma
@@ -118,7 +125,7 @@ class CMAES:
                 self._start_generation()
             x = self._generation[self._handed]
             snapped = self.space.round_trip(np.clip(x, 0.0, 1.0))
-            self._asked_at.setdefault(_key(snapped), []).append(self._handed)
+            self._asked_at.setdefault(self.space.unit_key(snapped), []).append(self._handed)
             self._handed += 1
             out.append(snapped)
         return out
@@ -133,7 +140,7 @@ class CMAES:
     def tell(self, points: Sequence[np.ndarray], outcomes: Sequence[Outcome], *, warm: bool = False) -> None:
         scores = self.archive.add(points, outcomes)
         for p, s in zip(points, scores):
-            slots = self._asked_at.get(_key(self.space.round_trip(p)))
+            slots = self._asked_at.get(self.space.unit_key(self.space.round_trip(p)))
             if slots:
                 self._results[slots.pop(0)] = s.rank_key(self.spec)
         if self._generation and len(self._results) == len(self._generation):
@@ -145,18 +152,15 @@ class CMAES:
             self._asked_at = {}
 
 
-def _key(x: np.ndarray) -> bytes:
-    return np.round(np.asarray(x, dtype=np.float64), 9).tobytes()
-
-
-def make_method(name: str, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0: np.ndarray | None = None) -> Method:
-    """Build a method by name (one of ``METHODS``)."""
+def make_method(name: str, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0: np.ndarray | None = None,
+                archive: Archive | None = None) -> Method:
+    """Build a method by name (one of ``METHODS``), recording into ``archive`` (a new one if None)."""
     if name == "turbo":
-        return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0)
+        return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0, archive=archive)
     if name == "bo":
-        return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0, trust_region=False)
+        return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0, trust_region=False, archive=archive)
     if name == "random":
-        return RandomSearch(spec, seed=seed, x0=x0)
+        return RandomSearch(spec, seed=seed, x0=x0, archive=archive)
     if name == "cmaes":
-        return CMAES(spec, batch_size=batch_size, seed=seed, x0=x0)
+        return CMAES(spec, batch_size=batch_size, seed=seed, x0=x0, archive=archive)
     raise ValueError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}")

@@ -31,48 +31,26 @@ def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | N
          address: str | None, method: str, out_dir: str, resume: bool, warm: tuple[str, ...], fd_sensitivity: bool,
          timeout_s: float, quiet: bool) -> None:
     """Size NETLIST's .param values to meet the targets of --spec (exit 0 even when infeasible)."""
-    from ckt.netlist.read import read_text
+    from ckt.netlist.read import read_netlist
     from ckt.opt.evaluator import SimEvaluator
-    from ckt.opt.loop import file_hash, run_sizing
+    from ckt.opt.run import RunOptions
+    from ckt.opt.run import size as run_size
     from ckt.opt.spec import load_spec
     from ckt.sim.executor import make_executor
 
-    read_text(netlist)  # a clear error for a missing or unreadable netlist
+    # parsed once, here (by absolute path, so its includes resolve from any folder); everything below takes it
+    net = read_netlist(Path(netlist).resolve())
     spec = load_spec(spec_path)
+    options = RunOptions(budget=budget, batch=batch, method=method, seed=seed, resume=resume, warm_start=warm,
+                         sensitivity_fd=fd_sensitivity, progress=not quiet)
     with make_executor(executor_kind, workers=workers or batch, address=address) as executor:
-        evaluator = SimEvaluator(netlist, spec, executor, timeout_s=timeout_s)
-        result = run_sizing(
-            spec, evaluator, out_dir=out_dir, budget=budget, batch_size=batch, method=method, seed=seed,
-            resume=resume, initial=evaluator.initial, netlist_hash=file_hash(netlist), warm_start=warm,
-            sensitivity_fd=fd_sensitivity, progress=not quiet,
-            write_outputs=lambda out, res, run: _netlist_outputs(netlist, evaluator, out, res),
-        )
+        evaluator = SimEvaluator(net, spec, executor, timeout_s=timeout_s, source=netlist)
+        result = run_size(spec, evaluator, out_dir, options, initial=evaluator.initial, netlist=net)
     verdict = "feasible" if result.feasible else "INFEASIBLE (closest design kept)"
     first = f", first feasible after {result.sims_to_feasible}" if result.sims_to_feasible else ""
     click.echo(f"{verdict}: {result.n_sims} simulations{first}; results in {Path(out_dir) / 'result.json'}")
     if result.binding_constraints:
         click.echo("binding constraints: " + "; ".join(result.binding_constraints))
-
-
-def _netlist_outputs(netlist: str, evaluator, out: Path, result) -> dict[str, str]:
-    """``best.cir`` (the netlist with the best sizes) and, for testbench runs, the Bode plot."""
-    from ckt.netlist.params import with_params
-    from ckt.netlist.write import write_spice
-    from ckt.sim.deck import load_netlist
-
-    files: dict[str, str] = {}
-    if result.best is None:
-        return files
-    params = result.best["params"]
-    (out / "best.cir").write_text(write_spice(with_params(load_netlist(netlist), params)))
-    files["best_netlist"] = "best.cir"
-    bode = evaluator.bode(params)
-    if bode is not None:
-        try:
-            from ckt.report.bode import plot_bode
-        except ImportError:
-            return files
-        plot_bode(bode[0], bode[1], out / "bode.png", title="best design: open-loop response")
-        files["bode"] = "bode.png"
-        result.n_extra_sims += 1
-    return files
+    if result.first_failure:
+        click.echo(f"first failure (simulation {result.first_failure['simulation']}): "
+                   f"{result.first_failure['message']}")

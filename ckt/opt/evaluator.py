@@ -7,7 +7,11 @@ loop commit each one to the history before the rest of the batch has finished.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Protocol, Sequence
 
@@ -46,12 +50,73 @@ class Outcome:
         return self.status == Status.OK
 
 
+@dataclass(frozen=True)
+class Provided:
+    """The names an evaluator measures and who provides them (for the message when a spec names
+    something else)."""
+
+    names: frozenset[str]
+    source: str
+
+
 class Evaluator(Protocol):
-    """Anything that evaluates designs given as ``{variable: SI value}`` dicts."""
+    """Anything that evaluates designs given as ``{variable: SI value}`` dicts.
+
+    Attributes:
+        provides: the measured names (checked against the spec before any simulation), or None
+            when the evaluator cannot tell.
+        context: identifies everything besides the design that determines an outcome; stored
+            outcomes are reused across runs only under the same context.
+    """
+
+    provides: Provided | None
+    context: str
 
     def evaluate(self, batch: Sequence[Mapping[str, float]]) -> Iterator[tuple[int, Outcome]]:
         """Yield ``(index in batch, outcome)`` as each design completes, in any order."""
         ...
+
+
+def context_key(jobs: Sequence, extra: Mapping[str, object]) -> str:
+    """SHA-256 (first 16 hex digits) of everything besides the design that determines a result:
+    the ``SimJob``s of one design (deck text: netlist content, testbench, ``.meas`` lines,
+    options; backend), the contents of every file in their include closure (nested includes of
+    model files too), and ``extra`` (derived definitions, simulator version and options)."""
+    from ckt.sim.decktext import include_closure
+
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(label.encode() + len(data).to_bytes(8, "little") + data)
+
+    for job in jobs:
+        add("deck", job.deck.encode())
+        add("backend", str(job.backend).encode())
+        for f in include_closure(job.deck, job.files):
+            add("file", f.path.encode())
+            add("content" if f.exists else "missing", f.digest.encode())
+    add("extra", json.dumps(extra, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+_MEAS_LINE = re.compile(r"^\s*\.?meas(?:ure)?\s+\S+\s+([^\s=]+)", re.IGNORECASE)
+
+
+def meas_failures(log: str, names: Sequence[str]) -> dict[str, str]:
+    """Why each ``.meas`` in ``names`` failed, from ngspice's log: the ``Error:`` line naming it,
+    else its ``failed!`` line."""
+    lines = log.splitlines()
+    out: dict[str, str] = {}
+    for name in names:
+        why = ""
+        for i, line in enumerate(lines):
+            m = _MEAS_LINE.match(line.strip())
+            if m and m.group(1).lower() == name and "failed" in line.lower():
+                prev = lines[i - 1].strip() if i else ""
+                why = prev if prev.lower().startswith("error") else line.strip()
+                break
+        out[name] = why or "no value in the log"
+    return out
 
 
 class SimEvaluator:
@@ -61,30 +126,43 @@ class SimEvaluator:
 
     * no ``testbench:`` — the netlist is a complete deck with its own analyses and ``.meas``
       statements; each design is the deck with its ``.param`` values overridden, and its values are
-      the ``.meas`` results (a failed ``.meas`` is left out, so a target on it counts as unmet);
+      the ``.meas`` results. A failed ``.meas`` is that value missing (a target on it is unmet), not
+      a failed design, and the outcome's message says why it failed;
     * ``testbench: {kind: opamp, ...}`` — ``ckt.sim.testbench.opamp.OpAmpTestbench`` builds the decks
       the spec's metrics need and measures them; a design is ok when its simulations ran, even if
-      some metric could not be measured (``partial``).
+      some metric could not be measured (its reason is in the message).
 
     All decks of a batch go to the executor at once, so ``W`` workers run ``W`` designs in parallel.
 
     Args:
-        netlist_path: the netlist file.
+        netlist: the parsed netlist (parse it once at the edge), or its file.
         spec: the sizing spec (variables must be global ``.param`` names of the netlist).
         executor: a ``ckt.sim`` executor (``make_executor(...)``).
         timeout_s: per-simulation limit.
+        source: the netlist's file name for messages (default: ``netlist`` when it is a path).
+
+    Attributes:
+        initial: the netlist's own values of the variables.
+        provides: the ``.meas`` names of the deck, or the testbench's metrics.
+        context: the reuse key (``context_key``) of everything but the design.
+        trust_deck: the spec's ``trust_deck``, set on every ``SimJob`` (``trusted``: the deck policy
+            lets its control commands run unchecked).
     """
 
-    def __init__(self, netlist_path, spec, executor, *, timeout_s: float = 60.0) -> None:
+    def __init__(self, netlist, spec, executor, *, timeout_s: float = 60.0, source: str | None = None) -> None:
         from ckt.errors import SpecError
         from ckt.netlist.params import global_scope
+        from ckt.sim.backends import ngspice_version
         from ckt.sim.deck import load_netlist, prepare
+        from ckt.sim.decktext import meas_names
 
         self.spec = spec
         self.executor = executor
         self.timeout_s = timeout_s
-        self.path = str(netlist_path)
-        net = load_netlist(netlist_path)
+        self.trust_deck = spec.trust_deck
+        self.path = source or (str(netlist) if not hasattr(netlist, "devices") else "<netlist>")
+        net = load_netlist(netlist)
+        self.netlist = net
         scope = global_scope(net)
         missing = [v.name for v in spec.variables if v.name.lower() not in scope]
         if missing:
@@ -93,12 +171,19 @@ class SimEvaluator:
         self.initial = {v.name: float(scope[v.name.lower()]) for v in spec.variables}
         self.testbench = None
         if spec.testbench is None:
-            base = prepare(netlist_path, pdk=spec.pdk, models=spec.models)
-            self._base = base
+            self._base = prepare(net, pdk=spec.pdk, models=spec.models)
+            self._meas = tuple(meas_names(self._base.deck()))
+            self.provides: Provided | None = Provided(frozenset(self._meas), f"the .meas lines of {self.path}")
         else:
-            self.testbench = self._make_testbench(netlist_path)
+            from ckt.sim.testbench.opamp import METRICS
 
-    def _make_testbench(self, netlist_path):
+            self.testbench = self._make_testbench(net)
+            self.provides = Provided(frozenset(METRICS), "the op-amp testbench's metrics")
+        self.context = context_key(self._jobs(self.initial), {
+            "derived": list(spec.derived), "ngspice": ngspice_version(), "timeout_s": timeout_s,
+            "trust_deck": spec.trust_deck})
+
+    def _make_testbench(self, net):
         from ckt.netlist.expr import free_names
         from ckt.sim.testbench.opamp import METRICS, OpAmpTestbench
 
@@ -107,20 +192,22 @@ class SimEvaluator:
         for _, text in self.spec.derived:
             wanted |= set(free_names(text))
         metrics = tuple(m for m in METRICS if m in wanted) or None
-        kwargs = dict(tb.options)
+        kwargs = {"timeout_s": self.timeout_s, **tb.kwargs()}
         if metrics:
             kwargs["metric_names"] = metrics
-        return OpAmpTestbench(netlist_path, tb.dut, ports=dict(tb.ports), pdk=self.spec.pdk,
-                              models=self.spec.models, timeout_s=self.timeout_s, **kwargs)
+        return OpAmpTestbench(net, tb.dut, ports=dict(tb.ports), pdk=self.spec.pdk, models=self.spec.models,
+                              **kwargs)
 
     def _jobs(self, params, vectors: bool = False) -> list:
         from ckt.sim.deck import prepare
         from ckt.sim.result import SimJob
 
         if self.testbench is not None:
-            return self.testbench.jobs(params)
-        prepared = prepare(self._base.netlist, overrides=params)
-        return [SimJob(prepared.deck(), vectors=vectors, timeout_s=self.timeout_s, files=self._base.files)]
+            jobs = self.testbench.jobs(params)
+        else:
+            prepared = prepare(self._base.netlist, overrides=params)
+            jobs = [SimJob(prepared.deck(), vectors=vectors, timeout_s=self.timeout_s, files=self._base.files)]
+        return [dataclasses.replace(j, trusted=self.trust_deck, source=self.path) for j in jobs]
 
     def evaluate(self, batch: Sequence[Mapping[str, float]]) -> Iterator[tuple[int, Outcome]]:
         from ckt.errors import CktError
@@ -150,23 +237,24 @@ class SimEvaluator:
         if self.testbench is not None:
             ms = self.testbench.metrics(results)
             status = Status.OK if not ms.failed else ms.status
-            message = "; ".join(f"{k}: {v}" for k, v in ms.messages.items())
+            reasons = {**ms.messages, **{k: v for k, v in ms.missing.items() if k in self.spec.metric_names}}
+            message = "; ".join(f"{k}: {v}" for k, v in reasons.items())
             return Outcome(status, dict(ms.values), seconds, message)
         (r,) = results
-        return Outcome(r.status, {k: v for k, v in r.measurements.items() if v is not None}, seconds, r.message)
+        values = {k: v for k, v in r.measurements.items() if v is not None}
+        status = r.status
+        if status != Status.OK and not values:
+            return Outcome(status, {}, seconds, r.message)
+        failed = [k for k, v in r.measurements.items() if v is None]
+        notes = [f"{k}: {why}" for k, why in meas_failures(r.log, failed).items()]
+        if status != Status.OK:  # some .meas have values: the rest are missing, not the whole design
+            notes.insert(0, r.message.splitlines()[0] if r.message else status)
+        return Outcome(Status.OK, values, seconds, "; ".join(notes))
 
     def bode(self, params: Mapping[str, float]):
         """``(freq, H)`` of the open-loop response of one design (testbench mode), else None."""
-        if self.testbench is None:
+        if self.testbench is None or "ac" not in self.testbench.analyses():
             return None
-        from ckt.sim.testbench.opamp import OpAmpTestbench
-
-        tb = self.testbench
-        if "ac" not in tb.analyses():
-            return None
-        ac_only = OpAmpTestbench(tb.netlist, tb.dut, ports=dict(tb.ports), vdd=tb.vdd, vss=tb.vss, vcm=tb.vcm,
-                                 cload=tb.cload, rload=tb.rload, bias=dict(tb.bias), temp=tb.temp, pdk=tb.pdk,
-                                 corner=tb.corner, models=tb.models, metric_names=("gain_db",),
-                                 timeout_s=tb.timeout_s)
+        ac_only = dataclasses.replace(self.testbench, metric_names=("gain_db",))
         ms = ac_only.metrics(self.executor.map(ac_only.jobs(params)))
         return ms.bode

@@ -295,8 +295,9 @@ class Archive:
         """Record a batch; returns the scores of its designs."""
         new = []
         for x, o in zip(points, outcomes):
-            vals = self.spec.complete(o.values) if o.ok else None
-            score = self.spec.score(vals)
+            params = self.spec.space.from_unit(x)
+            vals = self.spec.complete(o.values, params) if o.ok else None
+            score = self.spec.score(vals, params)
             self.points.append(np.asarray(x, dtype=np.float64).reshape(-1))
             self.values.append(vals)
             self.scores.append(score)
@@ -317,7 +318,8 @@ class Archive:
             if s.valid or not ok[i]:
                 keys.append(s.rank_key(self.spec))
             else:
-                keys.append((1.0, sum(t.violation(float(values[t.name][i])) for t in self.spec.targets)))
+                keys.append((1.0, sum(t.violation(float(values[t.name][i]), self.spec.margin)
+                                      for t in self.spec.targets)))
         return keys
 
     def best_index(self, epoch: int | None = None, imputed: bool = False) -> int | None:

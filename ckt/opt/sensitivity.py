@@ -16,14 +16,15 @@ the metric by about half its target.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ckt.opt.models import LABEL, Surrogates, posterior_mean_grad
 
 if TYPE_CHECKING:
-    from ckt.opt.loop import _Run
+    from ckt.opt.evaluator import Evaluator
+    from ckt.opt.loop import Observer, Run
 
 FD_STEP = 0.05
 """Finite-difference half-step as a fraction of each variable's unit range."""
@@ -41,8 +42,12 @@ def _scale(spec, name: str, value: float | None) -> float:
     return 1.0
 
 
-def analyse(run: "_Run", fd: bool = False) -> tuple[dict | None, int]:
+def analyse(run: "Run", evaluator: "Evaluator | None" = None, observers: "Sequence[Observer]" = ()
+            ) -> tuple[dict | None, int]:
     """Sensitivity tables around the run's best design; returns ``(tables, extra simulations)``.
+
+    With an ``evaluator``, ``2 d`` extra simulations (reported to ``observers`` as kind
+    ``sensitivity``) give finite differences too.
 
     Tables: ``{"variables": [...], "metrics": [...], "gp_gradient": {metric: {var: x}},
     "gp_relevance": {...}, "finite_difference": {...} or None, "at": params}``.
@@ -76,8 +81,8 @@ def analyse(run: "_Run", fd: bool = False) -> tuple[dict | None, int]:
             rel[name] = dict(zip(space.names, map(float, inv / inv.max())))
         tables["gp_gradient"], tables["gp_relevance"] = grad, rel
     n_extra = 0
-    if fd:
-        tables["finite_difference"], n_extra = _finite_differences(run, x, base)
+    if evaluator is not None:
+        tables["finite_difference"], n_extra = _finite_differences(run, evaluator, observers, x, base)
     return tables, n_extra
 
 
@@ -101,17 +106,16 @@ def _fd_points(space, x: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]
     return out
 
 
-def _finite_differences(run: "_Run", x: np.ndarray, base: dict) -> tuple[dict, int]:
+def _finite_differences(run: "Run", evaluator: "Evaluator", observers: "Sequence[Observer]", x: np.ndarray,
+                        base: dict) -> tuple[dict, int]:
+    from ckt.opt.loop import evaluate
+
     space, spec = run.space, run.spec
     plan = _fd_points(space, x)
     designs = []
     for _, lo, hi in plan:
-        designs += [lo, hi]
-    rows = []
-    for slot, u in enumerate(designs):
-        p = space.from_unit(u)
-        rows.append((run.history.propose(run.run_id, run.batch_id + 1, slot, p, run.method.name, kind="sensitivity"), p))
-    outs = run.evaluate_rows(rows, kind="sensitivity") if rows else []
+        designs += [space.from_unit(lo), space.from_unit(hi)]
+    outs = evaluate(run, evaluator, designs, observers, kind="sensitivity") if designs else []
     table: dict = {name: {} for name in spec.metric_names}
     for k, (j, lo, hi) in enumerate(plan):
         o_lo, o_hi = outs[2 * k], outs[2 * k + 1]
@@ -122,4 +126,4 @@ def _finite_differences(run: "_Run", x: np.ndarray, base: dict) -> tuple[dict, i
                 continue
             d = (b - a) / (hi[j] - lo[j]) / _scale(spec, name, base.get(name))
             table[name][space.names[j]] = float(d)
-    return table, len(rows)
+    return table, len(designs)

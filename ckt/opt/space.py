@@ -125,8 +125,14 @@ class Space:
         return np.clip(flat, 0.0, 1.0).reshape(arr.shape)
 
     def key(self, params: Mapping[str, float]) -> tuple[float, ...]:
-        """A hashable identity of a design: equal for designs that simulate identically."""
+        """The design key: one hashable identity per design, equal for designs that simulate
+        identically (10 significant digits per variable, in variable order). The loop, the history
+        replay, warm starts and the methods all use it (the methods through ``unit_key``)."""
         return tuple(float(f"{float(params[n]):.10g}") for n in self.names)
+
+    def unit_key(self, x: np.ndarray) -> tuple[float, ...]:
+        """The design key of a unit-cube point (snapped to the grid first)."""
+        return self.key(self.from_unit(self.round_trip(x)))
 
     def contains(self, params: Mapping[str, float]) -> bool:
         """Whether a design sets every variable within its bounds (earlier runs may have used wider ones)."""

@@ -11,28 +11,36 @@ Violation of a target ``metric >= b`` is ``max(0, (b - v) / s)`` with ``s = |b|`
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import yaml
 
 from ckt.errors import CktError, SpecError
-from ckt.netlist.expr import compile_expr
+from ckt.netlist.expr import CONSTANTS, compile_expr, free_names
 from ckt.netlist.units import parse_number
+from ckt.opt.errors import UnknownNameError
 from ckt.opt.space import Space, Variable
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
-TESTBENCH_KEYS = {"kind": "str", "dut": "str", "ports": "map", "vdd": "num", "vcm": "num", "cload": "num",
-                  "rload": "num", "temp": "num"}
-"""Keys a ``testbench:`` block may hold, with their type; ``kind`` and ``dut`` are required."""
-
 TESTBENCH_KINDS = ("opamp",)
+
+NOT_SPEC_FIELDS = frozenset({"netlist", "dut", "pdk", "models", "metric_names"})
+"""``OpAmpTestbench`` fields the spec sets elsewhere (``dut`` is required in the block itself,
+``pdk``/``models`` are top-level keys, the metrics follow from the targets)."""
+
+STABILITY_METRIC = "stable"
+"""The closed-loop stability flag (1.0/0.0) a ``pm_deg`` target implies."""
+
+STABILITY_OPT_OUT = "unchecked_stability"
+"""Spec key that drops the implied stability target (for a deck that cannot measure it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,7 @@ class Target:
     name: str
     lo: float | None = None
     hi: float | None = None
+    implied_by: str | None = None
 
     def _scale(self, bound: float) -> float:
         if bound != 0:
@@ -49,16 +58,31 @@ class Target:
         other = [abs(b) for b in (self.lo, self.hi) if b]
         return max(other) if other else 1.0
 
-    def violation(self, value: float | None) -> float:
-        """Normalised shortfall: ``0`` when met, ``inf`` when the value is missing or not finite."""
+    def violation(self, value: float | None, margin: float = 0.0) -> float:
+        """Normalised shortfall: ``0`` when met with ``margin`` slack (a fraction of each bound),
+        ``inf`` when the value is missing or not finite. Implied targets ignore the margin."""
         if value is None or not math.isfinite(value):
             return math.inf
+        m = 0.0 if self.implied_by else margin
         v = 0.0
-        if self.lo is not None and value < self.lo:
-            v += (self.lo - value) / self._scale(self.lo)
-        if self.hi is not None and value > self.hi:
-            v += (value - self.hi) / self._scale(self.hi)
+        if self.lo is not None:
+            s = self._scale(self.lo)
+            lo = self.lo + m * s
+            if value < lo:
+                v += (lo - value) / s
+        if self.hi is not None:
+            s = self._scale(self.hi)
+            hi = self.hi - m * s
+            if value > hi:
+                v += (value - hi) / s
         return v
+
+    def bounds(self, margin: float = 0.0) -> tuple[float | None, float | None]:
+        """``(lo, hi)`` tightened by ``margin`` (what a feasible design must reach)."""
+        m = 0.0 if self.implied_by else margin
+        lo = None if self.lo is None else self.lo + m * self._scale(self.lo)
+        hi = None if self.hi is None else self.hi - m * self._scale(self.hi)
+        return lo, hi
 
     def margin(self, value: float | None) -> float:
         """Signed normalised slack to the nearest bound: positive when met (``-inf`` when missing)."""
@@ -71,10 +95,11 @@ class Target:
             slacks.append((self.hi - value) / self._scale(self.hi))
         return min(slacks)
 
-    def describe(self) -> str:
-        if self.lo is not None and self.hi is not None:
-            return f"{self.lo:g} <= {self.name} <= {self.hi:g}"
-        return f"{self.name} >= {self.lo:g}" if self.lo is not None else f"{self.name} <= {self.hi:g}"
+    def describe(self, margin: float = 0.0) -> str:
+        lo, hi = self.bounds(margin)
+        if lo is not None and hi is not None:
+            return f"{lo:g} <= {self.name} <= {hi:g}"
+        return f"{self.name} >= {lo:g}" if lo is not None else f"{self.name} <= {hi:g}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +121,15 @@ class TestbenchSpec:
     kind: str
     dut: str
     ports: tuple[tuple[str, str], ...] = ()
-    options: tuple[tuple[str, float], ...] = ()
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options as ``OpAmpTestbench`` keyword arguments (mapping fields back to dicts)."""
+        return {k: dict(v) if _is_pairs(v) else v for k, v in self.options}
+
+
+def _is_pairs(v: Any) -> bool:
+    return isinstance(v, tuple) and bool(v) and all(isinstance(x, tuple) and len(x) == 2 for x in v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +165,17 @@ class Spec:
 
     Attributes:
         variables: the design variables (``.param`` names).
-        targets: bounds every feasible design meets.
+        targets: bounds every feasible design meets. A ``pm_deg`` target implies ``stable >= 1``
+            (closed-loop stable) unless ``unchecked_stability``; that target is added here.
         objective: optional; without one sizing stops at the first feasible design.
-        derived: ``(name, expression)`` pairs computed from the measured values, in order.
+        derived: ``(name, expression)`` pairs computed from the measured values and the variables,
+            in order.
         pdk: name of a bundled PDK, or None.
         models: model-card files to include instead of a PDK.
         testbench: a generated testbench, or None for a deck with its own analyses and ``.meas``.
+        margin: slack every (explicit) target must be met with, as a fraction of its bound.
+        unchecked_stability: do not imply the ``stable`` target from ``pm_deg``.
+        trust_deck: the deck is trusted (passed to the evaluator; see the deck security policy).
         source: the file the spec was read from (for messages).
     """
 
@@ -148,16 +186,31 @@ class Spec:
     pdk: str | None = None
     models: tuple[str, ...] = ()
     testbench: TestbenchSpec | None = None
+    margin: float = 0.0
+    unchecked_stability: bool = False
+    trust_deck: bool = False
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        where = self.source or "<spec>"
         if not self.targets and self.objective is None:
-            raise SpecError(f"{self.source or '<spec>'}: needs targets, an objective, or both")
+            raise SpecError(f"{where}: needs targets, an objective, or both")
+        if not (0.0 <= self.margin < 1.0):
+            raise SpecError(f"{where}: margin must lie in [0, 1) (a fraction such as 0.05 or 5%), got {self.margin}")
+        for t in self.targets:
+            lo, hi = t.bounds(self.margin)
+            if lo is not None and hi is not None and lo > hi:
+                raise SpecError(f"{where}: targets.{t.name}: with margin {self.margin:g} the band "
+                                f"[{t.lo:g}, {t.hi:g}] is empty")
         for name, text in self.derived:
             try:
                 compile_expr(text)
             except CktError as exc:
-                raise SpecError(f"{self.source or '<spec>'}: derived.{name}: {exc}") from exc
+                raise SpecError(f"{where}: derived.{name}: {exc}") from exc
+        names = {t.name for t in self.targets}
+        if "pm_deg" in names and STABILITY_METRIC not in names and not self.unchecked_stability:
+            object.__setattr__(self, "targets",
+                               self.targets + (Target(STABILITY_METRIC, lo=1.0, implied_by="pm_deg"),))
 
     @property
     def space(self) -> Space:
@@ -171,26 +224,49 @@ class Spec:
             names.append(self.objective.name)
         return tuple(dict.fromkeys(names))
 
-    def complete(self, values: Mapping[str, float]) -> dict[str, float]:
+    def check_names(self, provided: Collection[str], what: str) -> None:
+        """Raise ``UnknownNameError`` unless every target, objective and derived input is provided.
+
+        Args:
+            provided: names the evaluator measures (``.meas`` names or testbench metrics).
+            what: who provides them, for the message ("the deck's .meas lines", ...).
+        """
+        have = {n.lower() for n in provided} | {v.name.lower() for v in self.variables}
+        missing: list[str] = []
+        for name, text in self.derived:
+            missing += [f"{n} (in derived.{name})" for n in sorted(free_names(text))
+                        if n not in have and n not in CONSTANTS]
+            have.add(name.lower())
+        for name in self.metric_names:
+            if name.lower() not in have:
+                implied = next((t.implied_by for t in self.targets if t.name == name and t.implied_by), None)
+                missing.append(f"{name} (implied by a {implied} target: a closed-loop stability check; measure "
+                               f"'{name}' or set {STABILITY_OPT_OUT}: true)" if implied else name)
+        if missing:
+            raise UnknownNameError(self.source or "<spec>", missing, sorted(provided), what)
+
+    def complete(self, values: Mapping[str, float], params: Mapping[str, float] | None = None) -> dict[str, float]:
         """``values`` plus the derived values; a derived value that cannot be computed is left out
-        (its target then counts as missing, so the design is not valid) rather than raising."""
+        (its target then counts as missing, so the design is not valid) rather than raising.
+        Derived expressions also read the design's variables (``params``), so area can be derived."""
         out = dict(values)
+        scope = {k.lower(): float(v) for k, v in (params or {}).items()}
         for name, text in self.derived:
             out.pop(name, None)
             try:
-                v = compile_expr(text).evaluate(out)
+                v = compile_expr(text).evaluate({**scope, **out})
             except CktError:
                 continue
             if math.isfinite(v):
                 out[name] = v
         return out
 
-    def score(self, values: Mapping[str, float] | None) -> Score:
+    def score(self, values: Mapping[str, float] | None, params: Mapping[str, float] | None = None) -> Score:
         """Score an evaluated design (``values`` None for a failed simulation)."""
         if values is None:
             return Score(False, False, math.inf, tuple((t.name, math.inf) for t in self.targets), None)
-        v = self.complete(values)
-        viol = tuple((t.name, t.violation(v.get(t.name))) for t in self.targets)
+        v = self.complete(values, params)
+        viol = tuple((t.name, t.violation(v.get(t.name), self.margin)) for t in self.targets)
         obj = None
         if self.objective is not None:
             o = v.get(self.objective.name)
@@ -210,6 +286,8 @@ class Spec:
                 "pdk": self.pdk,
                 "models": list(self.models),
                 "testbench": None if self.testbench is None else repr(self.testbench),
+                "margin": self.margin,
+                "trust_deck": self.trust_deck,
             },
             sort_keys=True,
         )
@@ -255,6 +333,11 @@ class _Reader:
             raise self.fail(key, f"expected a finite number, got {node!r}")
         return value
 
+    def flag(self, node: Any, key: tuple[str, ...]) -> bool:
+        if not isinstance(node, bool):
+            raise self.fail(key, f"expected true or false, got {node!r}")
+        return node
+
     def name(self, node: Any, key: tuple[str, ...]) -> str:
         if not isinstance(node, str) or not _NAME.match(node):
             raise self.fail(key, f"expected a name (letters, digits, _ and .), got {node!r}")
@@ -288,7 +371,8 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     if root is not None:
         _key_lines(root, (), lines)
     r = _Reader(source, lines)
-    top = r.mapping(data, (), {"pdk", "models", "testbench", "variables", "derived", "targets", "objective"})
+    top = r.mapping(data, (), {"pdk", "models", "testbench", "variables", "derived", "targets", "objective",
+                               "margin", STABILITY_OPT_OUT, "trust_deck"})
 
     pdk = top.get("pdk")
     if pdk is not None and not isinstance(pdk, str):
@@ -362,12 +446,73 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
 
     if not targets and objective is None:
         raise r.fail((), "needs targets, an objective, or both")
-    return Spec(tuple(variables), tuple(targets), objective, tuple(derived), pdk, models, testbench, source)
+    margin = _margin(r, top["margin"]) if top.get("margin") is not None else 0.0
+    flags = {k: r.flag(top.get(k, False), (k,)) for k in (STABILITY_OPT_OUT, "trust_deck")}
+    try:
+        return Spec(tuple(variables), tuple(targets), objective, tuple(derived), pdk, models, testbench, margin,
+                    flags[STABILITY_OPT_OUT], flags["trust_deck"], source)
+    except SpecError as exc:
+        raise r.fail(("margin",), str(exc).split(": ", 1)[-1]) from None
+
+
+def _margin(r: _Reader, node: Any) -> float:
+    """``5%`` or ``0.05``: the slack every target needs, as a fraction of its bound."""
+    if isinstance(node, str) and node.strip().endswith("%"):
+        try:
+            value = float(node.strip()[:-1]) / 100.0
+        except ValueError:
+            raise r.fail(("margin",), f"expected a percentage such as 5% or a fraction such as 0.05, got {node!r}") from None
+    else:
+        value = r.number(node, ("margin",))
+    if not 0.0 <= value < 1.0:
+        raise r.fail(("margin",), f"expected a fraction in [0, 1) (5% or 0.05), got {node!r}")
+    return value
+
+
+def tb_fields() -> dict[str, str]:
+    """``OpAmpTestbench`` option name -> its annotated type, read from the dataclass itself so a
+    new testbench field is settable from the spec without touching this module."""
+    from ckt.sim.testbench.opamp import OpAmpTestbench
+
+    return {f.name: str(f.type) for f in dataclasses.fields(OpAmpTestbench)
+            if f.name not in NOT_SPEC_FIELDS and f.name != "ports"}
+
+
+def _option(r: _Reader, node: Any, key: tuple[str, ...], kind: str) -> Any:
+    """One testbench option converted by its field type (numbers take SPICE suffixes)."""
+    if node is None and "None" in kind:
+        return None
+    base = kind.replace(" | None", "").strip()
+    if base.startswith("Mapping"):
+        body = r.mapping(node, key)
+        numeric = base.endswith("float]")
+        return tuple((k, r.number(v, key + (k,)) if numeric else str(v)) for k, v in body.items())
+    if base.startswith("tuple[float"):
+        if not isinstance(node, list) or len(node) != base.count("float"):
+            raise r.fail(key, f"expected a list of {base.count('float')} numbers, got {node!r}")
+        return tuple(r.number(x, key) for x in node)
+    if base == "int":
+        value = r.number(node, key)
+        if value != int(value):
+            raise r.fail(key, f"expected a whole number, got {node!r}")
+        return int(value)
+    if base == "bool":
+        return r.flag(node, key)
+    if base.startswith("float"):
+        return r.number(node, key)
+    if not isinstance(node, (str, int, float)) or isinstance(node, bool):
+        raise r.fail(key, f"expected text, got {_kind(node)}")
+    return str(node)
 
 
 def _testbench(r: _Reader, node: Any) -> TestbenchSpec:
     key = ("testbench",)
-    body = r.mapping(node, key, set(TESTBENCH_KEYS))
+    fields = tb_fields()
+    body = r.mapping(node, key)
+    unknown = [k for k in body if k not in fields and k not in ("kind", "dut", "ports")]
+    if unknown:
+        valid = ", ".join(["kind", "dut", "ports", *sorted(fields)])
+        raise r.fail(key + (unknown[0],), f"unknown testbench option(s) {', '.join(unknown)} (valid: {valid})")
     for req in ("kind", "dut"):
         if req not in body:
             raise r.fail(key, f"missing {req}")
@@ -381,7 +526,7 @@ def _testbench(r: _Reader, node: Any) -> TestbenchSpec:
         if not isinstance(net, (str, int)) or isinstance(net, bool):
             raise r.fail(key + ("ports", role), f"expected a net name, got {net!r}")
         ports.append((role, str(net)))
-    options = tuple((k, r.number(v, key + (k,))) for k, v in body.items() if TESTBENCH_KEYS[k] == "num")
+    options = tuple((k, _option(r, v, key + (k,), fields[k])) for k, v in body.items() if k in fields)
     return TestbenchSpec(kind, dut, tuple(ports), options)
 
 

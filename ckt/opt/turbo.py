@@ -118,13 +118,14 @@ def sample_violations(spec: Spec, samples: dict[str, np.ndarray],
     slack = np.full(shape, np.inf)
     for t in spec.targets:
         y = samples[t.name]
-        for bound, sign in ((t.lo, 1.0), (t.hi, -1.0)):
-            if bound is None:
+        lo, hi = t.bounds(spec.margin)  # a margin tightens the bounds the samples must clear
+        for bound, sign, given in ((lo, 1.0, t.lo), (hi, -1.0, t.hi)):
+            if bound is None or given is None:
                 continue
             if t.name in log_metrics and bound > 0:
                 s = sign * (np.log(np.maximum(y, 1e-300)) - math.log(bound))
             else:
-                s = sign * (y - bound) / t._scale(bound)
+                s = sign * (y - bound) / t._scale(given)
             total += np.maximum(-s, 0.0)
             slack = np.minimum(slack, s)
     if LABEL in samples:
@@ -162,7 +163,7 @@ class TurboMethod:
 
     def __init__(self, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0: np.ndarray | None = None,
                  n_init: int | None = None, trust_region: bool = True, n_candidates: int | None = None,
-                 max_train: int = 500) -> None:
+                 max_train: int = 500, archive: Archive | None = None) -> None:
         self.spec = spec
         self.space = spec.space
         d = self.space.dim
@@ -174,15 +175,15 @@ class TurboMethod:
         self.n_init = n_init or max(4, 2 * batch_size, min(2 * d, 20))
         self.n_candidates = n_candidates or min(5000, max(1000, 100 * d))
         self.max_train = max_train
-        self.archive = Archive(spec)
+        self.archive = archive if archive is not None else Archive(spec)
         self.state = make_state(d, batch_size)
         self.surrogates = Surrogates()
         self._x0 = None if x0 is None else self.space.round_trip(x0)
         self._init_queue: list[np.ndarray] | None = None
         self._sobol_calls = 0
         self._asked = 0
-        self._seen: set[bytes] = set()
-        self._from_ts: set[bytes] = set()
+        self._seen: set[tuple[float, ...]] = set()
+        self._from_ts: set[tuple[float, ...]] = set()
         self._global_next = False
 
     # -------------------------------------------------------------- protocol
@@ -194,18 +195,18 @@ class TurboMethod:
         out: list[np.ndarray] = []
         while self._init_queue and len(out) < n:
             x = self._init_queue.pop(0)
-            if self._key(x) not in self._seen:
+            if self.space.unit_key(x) not in self._seen:
                 out.append(x)
         if len(out) < n:
             X, _, ok = self.archive.training_data() if len(self.archive) else (None, None, np.zeros(0, bool))
             if ok.sum() >= 2:
                 ts = self._thompson(n - len(out), out, whole_cube=self._global_next)
                 self._global_next = False
-                self._from_ts.update(self._key(x) for x in ts)
+                self._from_ts.update(self.space.unit_key(x) for x in ts)
                 out += ts
             out += self._sobol(n - len(out), exclude=out)
         for x in out:
-            self._seen.add(self._key(x))
+            self._seen.add(self.space.unit_key(x))
         self._asked += 1
         return out
 
@@ -216,8 +217,8 @@ class TurboMethod:
         self.archive.add(pts, outcomes, epoch=self.state.epoch)
         keys = self.archive.model_keys()[len(self.archive) - len(pts):]
         for x in pts:
-            self._seen.add(self._key(x))
-        from_ts = any(self._key(x) in self._from_ts for x in pts)
+            self._seen.add(self.space.unit_key(x))
+        from_ts = any(self.space.unit_key(x) in self._from_ts for x in pts)
         if warm or not from_ts or not self.trust_region:
             self.state = replace(self.state, best_key=min([self.state.best_key, *keys]))
             return
@@ -229,9 +230,6 @@ class TurboMethod:
 
     # -------------------------------------------------------------- internals
 
-    def _key(self, x: np.ndarray) -> bytes:
-        return np.round(np.asarray(x, dtype=np.float64), 9).tobytes()
-
     def _start_epoch(self) -> None:
         queue = [] if self._x0 is None else [self._x0]
         n = max(0, self.n_init - len(self.archive) - len(queue))
@@ -240,7 +238,7 @@ class TurboMethod:
     def _sobol(self, n: int, exclude: list[np.ndarray]) -> list[np.ndarray]:
         """``n`` fresh grid-snapped scrambled-Sobol points, skipping known designs."""
         out: list[np.ndarray] = []
-        taken = self._seen | {self._key(x) for x in exclude}
+        taken = self._seen | {self.space.unit_key(x) for x in exclude}
         for _ in range(50):
             if len(out) >= n:
                 break
@@ -248,7 +246,7 @@ class TurboMethod:
             pts = self.space.round_trip(sobol_points(self.space.dim, 2 * (n - len(out)) + 8,
                                                      (self.seed, self.state.epoch, self._sobol_calls)))
             for x in pts:
-                k = self._key(x)
+                k = self.space.unit_key(x)
                 if k not in taken and len(out) < n:
                     taken.add(k)
                     out.append(x)
@@ -288,8 +286,8 @@ class TurboMethod:
         C = self.space.round_trip(C)
         C, first = np.unique(C, axis=0, return_index=True)
         C = C[np.argsort(first)]
-        taken = self._seen | {self._key(x) for x in already}
-        fresh = np.array([self._key(c) not in taken for c in C], dtype=bool)
+        taken = self._seen | {self.space.unit_key(x) for x in already}
+        fresh = np.array([self.space.unit_key(c) not in taken for c in C], dtype=bool)
         C = C[fresh]
         if len(C) == 0:
             return []

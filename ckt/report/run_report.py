@@ -1,6 +1,6 @@
 """The sizing run's human-facing outputs: plots and ``report.md``.
 
-``result.json`` is the machine-readable record (``ckt.opt.loop``); this module draws from the same
+``result.json`` is the machine-readable record (``ckt.opt.run``); this module draws from the same
 ``SizingResult`` so the report can never disagree with it.
 """
 
@@ -52,15 +52,23 @@ def write_report(out: Path, result, spec) -> Path:
               f"exist); reused {result.n_reused}; warm-start designs {result.n_warm}; "
               f"extra {result.n_extra_sims}",
               f"- Simulations to first feasible design: {_fmt(result.sims_to_feasible)}",
-              f"- Stopped: {result.stopped}; wall time {result.wall_s:.1f} s", ""]
+              f"- Stopped: {result.stopped}; wall time {result.wall_s:.1f} s",
+              f"- Required margin on every target: {_margin(result.margin) if result.margin else 'none'}",
+              f"- Deck trusted (`trust_deck`): {_fmt(result.trust_deck)}", ""]
+    if result.first_failure:
+        f = result.first_failure
+        lines += [f"First failure (simulation {f['simulation']}): `{f['message']}`", ""]
     if result.binding_constraints:
         lines += ["Binding (unmet) constraints: " + "; ".join(f"`{c}`" for c in result.binding_constraints), ""]
     if result.targets:
-        lines += ["## Targets", "", "Margin: slack to the nearest bound, relative to that bound.", "",
-                  "| metric | min | max | value | margin | met |", "|---|---|---|---|---|---|"]
+        lines += ["## Targets", "", "Margin: slack to the nearest bound, relative to that bound; met means at "
+                  "least the required margin.", "",
+                  "| metric | min | max | value | margin | required | met |", "|---|---|---|---|---|---|---|"]
         for name, t in result.targets.items():
-            lines.append(f"| {name} | {metric(name, t['min'])} | {metric(name, t['max'])} | "
-                         f"{metric(name, t['value'])} | {_margin(t['margin'])} | {_fmt(t['met'])} |")
+            label = f"{name} (implied by {t['implied_by']}: closed-loop stable)" if t.get("implied_by") else name
+            lines.append(f"| {label} | {metric(name, t['min'])} | {metric(name, t['max'])} | "
+                         f"{metric(name, t['value'])} | {_margin(t['margin'])} | "
+                         f"{_margin(t.get('required_margin', 0.0))} | {_fmt(t['met'])} |")
         lines.append("")
     if result.objective:
         o = result.objective

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ckt.opt.evaluator import Outcome  # noqa: E402
+from ckt.opt.evaluator import Outcome, Provided  # noqa: E402
 from ckt.opt.space import Variable  # noqa: E402
 from ckt.opt.spec import Objective, Spec, Target  # noqa: E402
 
@@ -43,8 +43,10 @@ def toy_opamp(p: Mapping[str, float]) -> Outcome:
     # measured like a .meas would: phase at ugbw in radians, around -pi/2 - atan(ugbw/p2)
     ph = -math.pi / 2 - math.atan(ugbw / p2)
     power = 1.2 * ib * (1 + 10 * w2 / 50)
-    return Outcome("ok", {"gain_db": 20 * math.log10(gain), "ugbw": ugbw, "ph_ugbw": ph, "power_w": power},
-                   seconds=0.0)
+    # the closed-loop flag the op-amp testbench reports with pm_deg: a follower rings out below ~20 deg
+    stable = 1.0 if 180 + ph * 180 / math.pi > 20 else 0.0
+    return Outcome("ok", {"gain_db": 20 * math.log10(gain), "ugbw": ugbw, "ph_ugbw": ph, "power_w": power,
+                          "stable": stable}, seconds=0.0)
 
 
 def toy_spec(*, objective: bool = True, gain_min: float = 60.0, pm_min: float = 60.0) -> Spec:
@@ -82,11 +84,16 @@ class FakeEvaluator:
         delay: seconds to sleep per design (makes a run slow enough to kill).
         log: optional file to append each finished design to (one JSON line), so a test can see
             what several processes simulated.
+        provides: the names ``fn`` measures (None: not checked).
+        context: the reuse key (a fake "netlist + testbench").
     """
 
     def __init__(self, fn: Callable[[Mapping[str, float]], Outcome], *, delay: float = 0.0, seed: int = 0,
-                 log: str | Path | None = None) -> None:
+                 log: str | Path | None = None, provides: Sequence[str] | None = None,
+                 context: str = "toy") -> None:
         self.fn = fn
+        self.provides = None if provides is None else Provided(frozenset(provides), "the fake's outputs")
+        self.context = context
         self.delay = delay
         self.calls: list[dict[str, float]] = []
         self._rng = random.Random(seed)
@@ -105,15 +112,28 @@ class FakeEvaluator:
             yield i, self.fn(batch[i])
 
 
+def run_sizing(spec: Spec, evaluator: FakeEvaluator, *, out_dir: str | Path, initial: Mapping[str, float] | None = None,
+               netlist_hash: str | None = None, batch_size: int = 4, **options: object):
+    """``ckt.opt.run.size`` with keyword options (``netlist_hash`` sets the fake's context)."""
+    from ckt.opt.run import RunOptions, size
+
+    if netlist_hash is not None:
+        evaluator.context = netlist_hash
+    return size(spec, evaluator, out_dir, RunOptions(batch=batch_size, **options), initial=initial)  # type: ignore[arg-type]
+
+
+TOY_NAMES = ("gain_db", "ugbw", "ph_ugbw", "power_w", "stable")
+"""What ``toy_opamp`` measures."""
+
+
 def main(argv: list[str]) -> int:
-    from ckt.opt.loop import run_sizing
+    from ckt.opt.run import RunOptions, size
 
     out = Path(argv[0])
     resume = "--resume" in argv
     budget = int(argv[argv.index("--budget") + 1]) if "--budget" in argv else 24
     ev = FakeEvaluator(toy_opamp, delay=0.15, log=out / "calls.jsonl")
-    run_sizing(toy_spec(), ev, out_dir=out, budget=budget, batch_size=4, seed=3, resume=resume,
-               initial=TOY_INITIAL, netlist_hash="toy", progress=True)
+    size(toy_spec(), ev, out, RunOptions(budget=budget, batch=4, seed=3, resume=resume), initial=TOY_INITIAL)
     return 0
 
 

@@ -14,15 +14,14 @@ import pytest
 from ckt.errors import CktError
 from ckt.opt.evaluator import Outcome
 from ckt.opt.history import History
-from ckt.opt.loop import run_sizing
-from tests.opt.fakes import TOY_INITIAL, FakeEvaluator, toy_opamp, toy_spec
+from tests.opt.fakes import TOY_INITIAL, FakeEvaluator, run_sizing, toy_opamp, toy_spec
 
 FAKE_RUN = Path(__file__).resolve().parent / "fakes.py"
 
 
 def test_rows_are_pending_until_completed(tmp_path):
     with History(tmp_path / "h.sqlite") as h:
-        run = h.start_run(netlist_hash="n", spec_hash="s", variables=["b", "a"], seed=1, method="turbo", batch=2,
+        run = h.start_run(context="n", spec_hash="s", variables=["b", "a"], seed=1, method="turbo", batch=2,
                           budget=10)
         e1 = h.propose(run, 1, 0, {"a": 1.0, "b": 2.0}, "turbo")
         h.propose(run, 1, 1, {"a": 3.0, "b": 4.0}, "turbo")

@@ -6,15 +6,14 @@ import math
 import pytest
 
 from ckt.errors import CktError, SpecError
-from ckt.opt.loop import run_sizing
 from ckt.opt.space import Variable
 from ckt.opt.spec import Spec, Target
-from tests.opt.fakes import TOY_INITIAL, FakeEvaluator, toy_opamp, toy_spec
+from tests.opt.fakes import TOY_INITIAL, FakeEvaluator, run_sizing, toy_opamp, toy_spec
 
 
 def test_outputs_of_a_feasible_run(tmp_path):
     ev = FakeEvaluator(toy_opamp)
-    r = run_sizing(toy_spec(), ev, out_dir=tmp_path, budget=16, batch_size=4, seed=0, initial=TOY_INITIAL,
+    run_sizing(toy_spec(), ev, out_dir=tmp_path, budget=16, batch_size=4, seed=0, initial=TOY_INITIAL,
                    netlist_hash="toy", progress=False)
     data = json.loads((tmp_path / "result.json").read_text())
     for key in ("feasible", "n_sims", "sims_to_feasible", "best", "wall_s", "method", "seed", "targets"):

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from ckt.opt.evaluator import Outcome
-from ckt.opt.models import (LABEL, Archive, Surrogates, choose_transform, fit_output, posterior_mean_grad,
-                            sample_outputs)
+from ckt.opt.models import LABEL, Archive, Surrogates, choose_transform, fit_output, posterior_mean_grad, sample_outputs
 
 
 def test_transform_choice():

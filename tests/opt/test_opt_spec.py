@@ -39,16 +39,16 @@ def test_example_spec_reads(tmp_path):
     assert spec.objective.name == "power_w" and spec.objective.minimize
     assert dict(spec.testbench.options) == {"vdd": 1.2, "cload": pytest.approx(10e-12)}
     assert dict(spec.testbench.ports)["out"] == "vout"
-    assert spec.metric_names == ("gain_db", "ugbw", "pm_deg", "power_w")
+    assert spec.metric_names == ("gain_db", "ugbw", "pm_deg", "stable", "power_w")  # stable: implied by pm_deg
 
 
 def test_derived_ternary_and_scoring():
     spec = parse_spec(EXAMPLE)
     v = spec.complete({"ph_ugbw": -2.0})
     assert v["pm_deg"] == pytest.approx(180 - 2.0 * 180 / math.pi)
-    ok = spec.score({"gain_db": 60, "ugbw": 2e7, "ph_ugbw": -1.0, "power_w": 1e-4})
+    ok = spec.score({"gain_db": 60, "ugbw": 2e7, "ph_ugbw": -1.0, "power_w": 1e-4, "stable": 1.0})
     assert ok.feasible and ok.violation == 0 and ok.objective == 1e-4
-    bad = spec.score({"gain_db": 44.586, "ugbw": 2e7, "ph_ugbw": -1.0, "power_w": 1e-4})
+    bad = spec.score({"gain_db": 44.586, "ugbw": 2e7, "ph_ugbw": -1.0, "power_w": 1e-4, "stable": 1.0})
     assert not bad.feasible and bad.violation == pytest.approx(0.1, rel=1e-3)
     assert bad.rank_key(spec) > ok.rank_key(spec)
 

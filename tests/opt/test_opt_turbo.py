@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from ckt.opt.evaluator import Outcome
-from ckt.opt.spec import Spec, Target
 from ckt.opt.space import Variable
-from ckt.opt.turbo import (INF_KEY, TurboMethod, improves, make_state, sample_violations, tr_bounds,
-                           update_state)
+from ckt.opt.spec import Spec, Target
+from ckt.opt.turbo import INF_KEY, TurboMethod, improves, make_state, sample_violations, tr_bounds, update_state
 from tests.opt.fakes import TOY_INITIAL, branin_constrained, branin_spec, toy_opamp, toy_spec
 
 
