@@ -6,6 +6,8 @@ Users catch ``CktError`` (or a subclass) and filter ``CktWarning`` subclasses; t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class CktError(Exception):
     """Root of every error ckt raises on purpose."""
@@ -122,3 +124,52 @@ class DeckPolicyError(CktError):
             f"{file}:{line}: deck policy refuses `{command}`: {reason}{tail}; "
             "run decks you trust with --trust-deck (see docs/security.md)"
         )
+
+
+class HistoryError(CktError):
+    """A sizing run's output folder (``history.sqlite``, its lock) cannot be used as asked."""
+
+
+class UnknownNameError(SpecError):
+    """A target, objective or derived input that nothing measures (checked before any simulation).
+
+    Attributes:
+        missing: the names (with a note where they came from).
+        known: the names the evaluator does provide.
+    """
+
+    def __init__(self, source: str, missing: Sequence[str], known: Sequence[str], what: str) -> None:
+        self.missing = tuple(missing)
+        self.known = tuple(known)
+        listing = ", ".join(self.known) or "(none)"
+        super().__init__(f"{source}: nothing measures {', '.join(self.missing)}; {what} provide: {listing}")
+
+
+class RunLockedError(HistoryError):
+    """Another live ``ckt size`` process owns the output folder."""
+
+    def __init__(self, folder: str, pid: int) -> None:
+        self.folder = folder
+        self.pid = pid
+        super().__init__(f"{folder}: another sizing run (pid {pid}) is writing to this folder; "
+                         "wait for it, or choose another --out")
+
+
+class HistoryMismatchError(HistoryError):
+    """``--resume`` of a run whose spec, netlist, testbench, models or simulator changed."""
+
+
+class EnvironmentFailure(SimulationError):
+    """Every simulation of the first batch failed with the same message: the setup is broken
+    (model file missing, simulator missing...), not the designs.
+
+    Attributes:
+        message: the shared failure message.
+        n: how many simulations failed with it.
+    """
+
+    def __init__(self, message: str, n: int) -> None:
+        self.message = message
+        self.n = n
+        super().__init__(f"all {n} simulations of the first batch failed with the same error, so the setup "
+                         f"(not the designs) is at fault; stopping: {message}")

@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("ckt.cli.graph:graph", "Turn a netlist into a graph."),
     "pdk": ("ckt.cli.pdk:pdk", "List and inspect the bundled PDK model sets."),
     "simulate": ("ckt.cli.simulate:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
-    "size": ("ckt.opt.commands:size", "Size a netlist against a spec file."),
+    "size": ("ckt.cli.size:size", "Size a netlist against a spec file."),
     "doctor": ("ckt.cli.doctor:doctor", "Check that ngspice, PySpice, torch, the PDKs and the cache are usable."),
 }
 

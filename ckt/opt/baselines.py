@@ -16,7 +16,8 @@ All methods see the same unit cube, the same spec scoring and the same loop, so 
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 

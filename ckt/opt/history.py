@@ -22,12 +22,11 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
-from ckt.errors import CktError
-from ckt.opt.errors import HistoryMismatchError, RunLockedError
+from ckt.errors import CktError, HistoryMismatchError, RunLockedError
 from ckt.opt.evaluator import Outcome
 from ckt.opt.loop import SEARCH, Observer, Prior
 from ckt.opt.spec import Spec
@@ -131,7 +130,7 @@ class History:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "History":
+    def __enter__(self) -> History:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -266,7 +265,7 @@ class RunFolder:
         self.lock = self.path / LOCK_NAME
         self.history: History | None = None
 
-    def __enter__(self) -> "RunFolder":
+    def __enter__(self) -> RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         self._acquire()
         try:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
-from ckt.errors import SpecError
+from ckt.errors import EnvironmentFailure, SpecError
 from ckt.opt.baselines import Method
-from ckt.opt.errors import EnvironmentFailure
 from ckt.opt.evaluator import Evaluator, Outcome
 from ckt.opt.spec import Spec
 from ckt.sim.result import Status
@@ -92,7 +91,7 @@ class Observer:
     def evaluated(self, batch: int, slot: int, outcome: Outcome, kind: str) -> None:
         """Design ``slot`` of batch ``batch`` finished (in completion order)."""
 
-    def batch_done(self, run: "Run") -> None:
+    def batch_done(self, run: Run) -> None:
         """A search batch was told to the method."""
 
 

@@ -281,17 +281,17 @@ class Archive:
     targets is judged by the current spec without re-simulating.
     """
 
-    def __init__(self, spec: "Spec") -> None:
+    def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.points: list[np.ndarray] = []
         self.values: list[dict[str, float] | None] = []
-        self.scores: list["Score"] = []
+        self.scores: list[Score] = []
         self.epochs: list[int] = []
 
     def __len__(self) -> int:
         return len(self.points)
 
-    def add(self, points, outcomes, epoch: int = 0) -> list["Score"]:
+    def add(self, points, outcomes, epoch: int = 0) -> list[Score]:
         """Record a batch; returns the scores of its designs."""
         new = []
         for x, o in zip(points, outcomes):

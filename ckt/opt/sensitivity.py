@@ -16,7 +16,8 @@ the metric by about half its target.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,7 +43,7 @@ def _scale(spec, name: str, value: float | None) -> float:
     return 1.0
 
 
-def analyse(run: "Run", evaluator: "Evaluator | None" = None, observers: "Sequence[Observer]" = ()
+def analyse(run: Run, evaluator: Evaluator | None = None, observers: Sequence[Observer] = ()
             ) -> tuple[dict | None, int]:
     """Sensitivity tables around the run's best design; returns ``(tables, extra simulations)``.
 
@@ -106,7 +107,7 @@ def _fd_points(space, x: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]
     return out
 
 
-def _finite_differences(run: "Run", evaluator: "Evaluator", observers: "Sequence[Observer]", x: np.ndarray,
+def _finite_differences(run: Run, evaluator: Evaluator, observers: Sequence[Observer], x: np.ndarray,
                         base: dict) -> tuple[dict, int]:
     from ckt.opt.loop import evaluate
 

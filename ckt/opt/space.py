@@ -9,8 +9,8 @@ decode so that two proposals that round to the same design are recognised as one
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -16,16 +16,16 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Mapping
+from typing import Any
 
 import yaml
 
-from ckt.errors import CktError, SpecError
+from ckt.errors import CktError, SpecError, UnknownNameError
 from ckt.netlist.expr import CONSTANTS, compile_expr, free_names
 from ckt.netlist.units import parse_number
-from ckt.opt.errors import UnknownNameError
 from ckt.opt.space import Space, Variable
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -150,7 +150,7 @@ class Score:
     violations: tuple[tuple[str, float], ...]
     objective: float | None
 
-    def rank_key(self, spec: "Spec") -> tuple[float, float]:
+    def rank_key(self, spec: Spec) -> tuple[float, float]:
         """Sort key, smaller is better: feasible designs by objective, then the rest by violation."""
         if self.feasible:
             if spec.objective is None or self.objective is None:

@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from ckt.errors import SpecError
-from ckt.opt.errors import EnvironmentFailure, RunLockedError, UnknownNameError
+from ckt.errors import EnvironmentFailure, RunLockedError, SpecError, UnknownNameError
 from ckt.opt.evaluator import Outcome
 from ckt.opt.history import LOCK_NAME, RunFolder
 from ckt.opt.space import Variable
@@ -172,7 +171,7 @@ def test_reuse_needs_the_same_context(tmp_path):
 
 
 def test_resume_after_the_context_changed_is_refused(tmp_path):
-    from ckt.opt.errors import HistoryMismatchError
+    from ckt.errors import HistoryMismatchError
 
     run_sizing(toy_spec(), FakeEvaluator(toy_opamp, context="a"), out_dir=tmp_path, budget=4, method="random",
                progress=False)
