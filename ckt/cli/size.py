@@ -36,11 +36,13 @@ def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | N
     from ckt.opt.run import RunOptions
     from ckt.opt.run import size as run_size
     from ckt.opt.spec import load_spec
+    from ckt.sim.deckpolicy import check_file
     from ckt.sim.executor import make_executor
 
     # parsed once, here (by absolute path, so its includes resolve from any folder); everything below takes it
     net = read_netlist(Path(netlist).resolve())
     spec = load_spec(spec_path)
+    check_file(netlist, trusted=spec.trust_deck).raise_if_refused()  # before any simulation; workers check again
     options = RunOptions(budget=budget, batch=batch, method=method, seed=seed, resume=resume, warm_start=warm,
                          sensitivity_fd=fd_sensitivity, progress=not quiet)
     with make_executor(executor_kind, workers=workers or batch, address=address) as executor:

@@ -67,3 +67,27 @@ def test_cli_refuses_with_file_and_line_and_trust_deck_opts_in(tmp_path: Path) -
     assert '"trusted_deck": true' in trusted.stdout
     assert target.exists()
 
+
+
+def test_size_refuses_a_hostile_deck_before_simulating(tmp_path: Path) -> None:
+    target = tmp_path / "pwned"
+    deck = tmp_path / "evil.cir"
+    deck.write_text(f"""evil
+.param r=1k
+r1 1 0 {{r}}
+v1 1 0 1
+.control
+op
+let i = -v1#branch
+print i
+shell touch {target}
+.endc
+.end
+""")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("variables:\n  r: {min: 100, max: 10k}\ntargets:\n  i: {min: 1e-4}\n")
+    run = subprocess.run([sys.executable, "-m", "ckt", "size", str(deck), "--spec", str(spec), "--budget", "4",
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert f"{deck}:9:" in run.stderr and "shell" in run.stderr.lower()
+    assert not target.exists()
