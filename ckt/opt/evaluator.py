@@ -252,10 +252,12 @@ class SimEvaluator:
             notes.insert(0, r.message.splitlines()[0] if r.message else status)
         return Outcome(Status.OK, values, seconds, "; ".join(notes))
 
-    def bode(self, params: Mapping[str, float]):
-        """``(freq, H)`` of the open-loop response of one design (testbench mode), else None."""
+    def responses(self, params: Mapping[str, float]):
+        """``(bode, step)`` of one design (testbench mode): the open-loop ``(freq, H)`` and the
+        unity-gain follower's ``(t, v)``, each None where the testbench could not produce it."""
         if self.testbench is None or "ac" not in self.testbench.analyses():
-            return None
-        ac_only = dataclasses.replace(self.testbench, metric_names=("gain_db",))
-        ms = ac_only.metrics(self.executor.map(ac_only.jobs(params)))
-        return ms.bode
+            return None, None
+        tb = dataclasses.replace(self.testbench, metric_names=("gain_db", "stable"))
+        jobs = [dataclasses.replace(j, trusted=self.trust_deck, source=self.path) for j in tb.jobs(params)]
+        ms = tb.metrics(self.executor.map(jobs))
+        return ms.bode, ms.step

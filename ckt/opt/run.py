@@ -164,7 +164,8 @@ def size(spec: Spec, evaluator: Evaluator, out_dir: str | Path, options: RunOpti
 
 
 def write_outputs(out: Path, result: SizingResult, spec: Spec, evaluator: Evaluator, netlist) -> None:
-    """Plots, ``best.cir`` and (testbench runs) the Bode plot; records them in ``result.files``."""
+    """Plots, ``best.cir`` and (testbench runs) the Bode plot and the closed-loop step response;
+    records them in ``result.files``."""
     from ckt.report.run_report import write_run_outputs
 
     result.files = write_run_outputs(out, result, spec)
@@ -174,14 +175,22 @@ def write_outputs(out: Path, result: SizingResult, spec: Spec, evaluator: Evalua
     if netlist is not None:
         write_best_netlist(out / "best.cir", netlist, spec, params)
         result.files["best_netlist"] = "best.cir"
-    bode = getattr(evaluator, "bode", None)
-    data = bode(params) if bode is not None else None
-    if data is not None:
+    responses = getattr(evaluator, "responses", None)
+    if responses is None:
+        return
+    bode, step = responses(params)
+    result.n_extra_sims += 2
+    if bode is not None:
         from ckt.report.bode import plot_bode
 
-        plot_bode(data[0], data[1], out / "bode.png", title="best design: open-loop response")
+        plot_bode(bode[0], bode[1], out / "bode.png", title="best design: open-loop response")
         result.files["bode"] = "bode.png"
-        result.n_extra_sims += 1
+    if step is not None:
+        from ckt.report.step import plot_step
+
+        tol = getattr(getattr(evaluator, "testbench", None), "settle_tol", 0.01)
+        plot_step(step[0], step[1], out / "step.png", tol=tol, title="best design: unity-gain follower step")
+        result.files["step"] = "step.png"
 
 
 def write_best_netlist(path: Path, netlist, spec: Spec, params: Mapping[str, float]) -> Path:

@@ -82,10 +82,16 @@ def write_report(out: Path, result, spec) -> Path:
             lines += ["", "| also measured | value |", "|---|---|"]
             lines += [f"| {k} | {metric(k, v) if isinstance(v, float) else _fmt(v)} |" for k, v in others.items()]
         lines.append("")
-    for key, caption in (("convergence", "Convergence"), ("bode", "Bode plot of the best design"),
-                         ("sensitivity", "Sensitivity")):
-        if key in result.files:
-            lines += [f"## {caption}", "", f"![{caption}]({result.files[key]})", ""]
+    if "convergence" in result.files:
+        lines += ["## Convergence", "", f"![Convergence]({result.files['convergence']})", ""]
+    shown = [(k, c) for k, c in (("bode", "open loop (Bode)"), ("step", "unity-gain follower step"))
+             if k in result.files]
+    if shown:  # side by side: stability is judged on both
+        lines += ["## Best design: open loop and closed loop", "",
+                  "| " + " | ".join(c for _, c in shown) + " |", "|" + "---|" * len(shown),
+                  "| " + " | ".join(f"![{c}]({result.files[k]})" for k, c in shown) + " |", ""]
+    if "sensitivity" in result.files:
+        lines += ["## Sensitivity", "", f"![Sensitivity]({result.files['sensitivity']})", ""]
     sens = result.sensitivity
     if sens:
         lines += ["Sensitivity unit: change of a metric across the full range of a variable, divided by the "

@@ -99,6 +99,7 @@ def test_size_with_the_opamp_testbench(tmp_path):
     assert set(data["best"]["metrics"]) >= {"gain_db", "pm_deg", "power_w"}
     assert data["best"]["metrics"]["power_w"] > 0
     assert "bode" in data["files"] and (out / "bode.png").stat().st_size > 1000
+    assert "step" in data["files"] and (out / "step.png").stat().st_size > 1000
     report = (out / "report.md").read_text()
-    assert "![Bode plot of the best design](bode.png)" in report
+    assert "![open loop (Bode)](bode.png) | ![unity-gain follower step](step.png)" in report
     assert data["targets"]["stable"]["implied_by"] == "pm_deg" and "stable (implied by pm_deg" in report
