@@ -3,7 +3,8 @@ on, the bundled PDKs and a writable cache, each with the fix when it is missing.
 
 A broken install should say so in one table before a sizing run spends its budget on failing
 simulations. The checks only look (the cache check writes and removes one probe file); ngspice is probed
-in :func:`probe_ngspice` alone, reading the same variables as the simulator (``ckt.sim.backends.locate``). Locations can be overridden, which is
+in :func:`probe_ngspice` alone, reading the same variables as the simulator (``ckt.sim.backends.locate``).
+Locations can be overridden, which is
 also how the tests point at a missing simulator: ``CKT_NGSPICE`` (the binary), ``CKT_LIBNGSPICE``
 (the shared library; PySpice's own ``NGSPICE_LIBRARY_PATH`` is honoured next), ``CKT_DATA`` (the cache).
 """

@@ -23,8 +23,8 @@ the ``m`` of every device that takes one, through every level, as HSPICE and Spe
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Mapping
 
 from ckt.errors import ExpressionError, NetlistError
 from ckt.netlist.expr import compile_expr, substitute
@@ -287,7 +287,9 @@ class _Flattener:
             names = " -> ".join((*chain, sub.name))
             raise located(NetlistError, where, f"recursive subcircuit instantiation: {names}")
         if len(chain) >= MAX_HIERARCHY:
-            raise located(NetlistError, where, f"subcircuit hierarchy deeper than {MAX_HIERARCHY} levels at {inst.name}")
+            raise located(
+                NetlistError, where, f"subcircuit hierarchy deeper than {MAX_HIERARCHY} levels at {inst.name}"
+            )
         info = self.info.get(id(sub))
         if info is None:
             info = self.info[id(sub)] = _Def(sub)

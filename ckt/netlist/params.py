@@ -7,8 +7,9 @@ sizing uses to set design variables by name) and writing new values back into a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Mapping, Sequence, TypeVar
+from typing import TypeVar
 
 from ckt.errors import CktError, ExpressionError
 from ckt.netlist.expr import compile_expr

@@ -14,7 +14,8 @@ import json
 import math
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ckt.errors import CktError, NetlistParseError
 from ckt.netlist.ir import (

@@ -21,10 +21,11 @@ Choices worth knowing (each checked with ngspice 39, see ``pdk_models/README.md`
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 
 from ckt.errors import PdkError
 from ckt.netlist.ir import Include

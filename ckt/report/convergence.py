@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ckt.report.figure import pyplot, save
 from ckt.report.units import metric_unit, prefix

@@ -209,7 +209,9 @@ class OpAmpTestbench:
         sub = net.subckt(self.dut)
         if sub is None:
             names_ = sorted(s.name for s in net.all_subckts())
-            raise NetlistError(f"no subcircuit {self.dut!r} in {_where(source)}; subcircuits: {', '.join(names_) or '(none)'}")
+            raise NetlistError(
+                f"no subcircuit {self.dut!r} in {_where(source)}; subcircuits: {', '.join(names_) or '(none)'}"
+            )
         bias = dict(self.bias)
         if self.ibias is not None:
             bias["ibias"] = self.ibias
