@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import overload
 
 from ckt.errors import ExpressionError, NetlistError
 from ckt.netlist.expr import compile_expr, substitute
@@ -162,6 +163,10 @@ class _Flattener:
 
     # ------------------------------------------------------------ values
 
+    @overload
+    def value(self, v: Value, env: Mapping, where: Device | Model) -> Value: ...
+    @overload
+    def value(self, v: Value | None, env: Mapping, where: Device | Model) -> Value | None: ...
     def value(self, v: Value | None, env: Mapping, where: Device | Model) -> Value | None:
         """``v`` in ``env``: a float (evaluate) or an expression over global names."""
         if v is None:
@@ -387,6 +392,10 @@ class _Scope:
         self.memo: dict[str, str] = {}
         self.values: dict[Expr, Value] = {}
 
+    @overload
+    def value(self, v: Value, d: Device) -> Value: ...
+    @overload
+    def value(self, v: Value | None, d: Device) -> Value | None: ...
     def value(self, v: Value | None, d: Device) -> Value | None:
         if not isinstance(v, Expr):
             return v if v is None or not self.flattener.evaluate else float(v)

@@ -169,6 +169,7 @@ def _tokenize(s: str) -> list[_Tok]:
     toks: list[_Tok] = []
     for m in _TOKEN.finditer(s):  # whatever the pattern skips is whitespace
         group = m.lastindex
+        assert group is not None  # the pattern is three alternatives, each one group
         raw = m.group(group)
         if group == 1:
             toks.append(_Tok(raw, raw, m.start(), m.end()))
@@ -477,14 +478,16 @@ class _Reader:
         bind this file's instances. Relative paths need this file's path to anchor them."""
         line = inc.loc.line if inc.loc else None
         target = Path(inc.path).expanduser()
-        if not self.follow or (not target.is_absolute() and self.file is None):
+        if not self.follow:
             return inc
+        if not target.is_absolute():
+            if self.file is None:
+                return inc
+            target = Path(self.file).parent / target
         if inc.section is not None:
             self.diag("info", line, f"include {inc.path} section={inc.section} is not followed (library "
                       "sections are kept, not selected)", "include-section")
             return inc
-        if not target.is_absolute():
-            target = Path(self.file).parent / target
         if not target.is_file():
             self.diag("warning", line, f"included file not found: {inc.path} (looked for {target})", "include-missing")
             return inc
@@ -585,10 +588,11 @@ class _Reader:
 
     def _subckt(self, scope: _Scope) -> Subckt:
         devices, params, models, includes, statements, subckts = self.build(scope)
-        for st in includes + statements:
+        hoisted: list[Statement | Include] = [*includes, *statements]
+        for st in hoisted:
             self.diag("warning", st.loc.line if st.loc else None,
                       f"{type(st).__name__.lower()} inside subckt {scope.name} is read as top-level", "scope")
-        self.hoisted.extend(includes + statements)
+        self.hoisted.extend(hoisted)
         return Subckt(scope.name or "", scope.ports, tuple(devices), tuple(params), tuple(models),
                       tuple(subckts), scope.loc)
 
@@ -643,12 +647,13 @@ class _Reader:
         if kind is DeviceKind.UNKNOWN:
             pins = tuple(str(i + 1) for i in range(len(inst.nodes)))
         else:
-            pins = next((p for p in PIN_ORDER[kind] if len(p) == len(inst.nodes)), None)
-            if pins is None:
+            fitting = next((p for p in PIN_ORDER[kind] if len(p) == len(inst.nodes)), None)
+            if fitting is None:
                 counts = " or ".join(str(len(p)) for p in PIN_ORDER[kind])
                 self.diag("error", line, f"instance {inst.name} ({master}, a {kind.name.lower()}) has "
                           f"{len(inst.nodes)} node(s); it needs {counts}", "pin-count")
                 return None
+            pins = fitting
         params = list(inst.params)
         value: Value | None = None
         if value_param is not None:

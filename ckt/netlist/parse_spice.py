@@ -1000,11 +1000,10 @@ class _Reader:
                 n = 3
             pins = TERMINALS[DeviceKind.BJT]
             terms = tuple(scope.term(pins[i], pos[i]) for i in range(n))
-            model = pos[n]
             rest = pos[n + 1 :]
-            value = to_value(rest[0]) if rest else None
+            area = to_value(rest[0]) if rest else None
             spec = " ".join(rest[1:] + extra)
-            return Device(name, DeviceKind.BJT, terms, model, value, tuple(params), spec, p.loc)
+            return Device(name, DeviceKind.BJT, terms, pos[n], area, tuple(params), spec, p.loc)
         if p.letter in "RCL":
             kind = LETTER_KIND[p.letter]
             if len(pos) < 2:

@@ -122,10 +122,10 @@ def _device(d: Device) -> str | None:
         master, value_param = _PRIMITIVE_OF[d.kind]
     else:
         return None
-    if d.value is not None and value_param is None:
-        raise NetlistError(f"device {d.name}: a {d.kind.name.lower()} has no Spectre value parameter")
     params = list(d.params)
     if d.value is not None:
+        if value_param is None:
+            raise NetlistError(f"device {d.name}: a {d.kind.name.lower()} has no Spectre value parameter")
         params.insert(0, (value_param, d.value))
     name = _name(d.name)
     if d.name.lower() in STATEMENT_WORDS:

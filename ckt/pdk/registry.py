@@ -82,7 +82,7 @@ class Pdk:
                 raise PdkError(f"PDK {self.name} has no corners (asked for {corner!r})")
             return tuple(Include(str(f)) for f in self.files)
         key = corner or self.default_corner
-        if key not in self.corners:
+        if key is None or key not in self.corners:
             raise PdkError(f"PDK {self.name} has no corner {key!r} (known: {', '.join(self.corners)})")
         return self.corners[key]
 
