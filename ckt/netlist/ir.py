@@ -210,6 +210,23 @@ class Subckt:
         _check_unique("port", self.ports, self.name)
         _check_unique("device", (d.name for d in self.devices), self.name)
 
+    def __eq__(self, other: object) -> bool:
+        """Field by field like the generated ``==``, but walked with a stack: nesting is unbounded."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Subckt)
+        pairs = [(self, other)]
+        while pairs:
+            a, b = pairs.pop()
+            if a is b:
+                continue
+            if (a.name, a.ports, a.devices, a.params, a.models, len(a.subckts)) != (
+                b.name, b.ports, b.devices, b.params, b.models, len(b.subckts)
+            ):
+                return False
+            pairs.extend(zip(a.subckts, b.subckts))
+        return True
+
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:

@@ -282,6 +282,10 @@ class _Inst:
     loc: SourceLoc
 
 
+_Parts = tuple[list[Device], list[Param], list[Model], list[Include], list[Statement]]
+"""One scope's devices, params, models, includes and statements, in file order."""
+
+
 @dataclass
 class _Scope:
     """One subcircuit body (or the top level) as read, before IR objects are built."""
@@ -563,8 +567,28 @@ class _Reader:
             scope.items.append(_Inst(name, nodes, master, pairs, loc))
 
     # ---- pass 2
-    def build(self, scope: _Scope) -> tuple[list[Device], list[Param], list[Model], list[Include],
-                                             list[Statement], list[Subckt]]:
+    def build(self, top: _Scope) -> tuple[list[Device], list[Param], list[Model], list[Include],
+                                           list[Statement], list[Subckt]]:
+        """``top``'s parts with its definitions built, walked with an explicit stack (one entry per
+        open definition, not one Python frame) so nesting depth is not bounded by the recursion limit.
+        Each scope's items are built before its children, and a definition is closed after them."""
+        stack: list[tuple[_Scope, _Parts, list[Subckt]]] = [(top, self._items(top), [])]
+        children = [iter(top.subckts)]
+        while True:
+            child = next(children[-1], None)
+            if child is not None:
+                stack.append((child, self._items(child), []))
+                children.append(iter(child.subckts))
+                continue
+            children.pop()
+            scope, (devices, params, models, includes, statements), subckts = stack.pop()
+            subckts.extend(scope.extra_subckts)
+            if not stack:
+                return devices, params, models, includes, statements, subckts
+            stack[-1][2].append(self._subckt(scope, (devices, params, models, includes, statements), subckts))
+
+    def _items(self, scope: _Scope) -> _Parts:
+        """``scope``'s own items sorted by kind, instances bound to devices (definitions aside)."""
         devices: list[Device] = []
         params, models, includes, statements = [], [], [], []
         used: dict[str, int | None] = {}  # lower-case name -> line it was first used on
@@ -583,11 +607,11 @@ class _Reader:
                 includes.append(item)
             else:
                 statements.append(item)
-        subckts = [self._subckt(s) for s in scope.subckts] + scope.extra_subckts
-        return devices, params, models, includes, statements, subckts
+        return devices, params, models, includes, statements
 
-    def _subckt(self, scope: _Scope) -> Subckt:
-        devices, params, models, includes, statements, subckts = self.build(scope)
+    def _subckt(self, scope: _Scope, parts: _Parts, subckts: list[Subckt]) -> Subckt:
+        """The definition ``scope`` from its parts; its includes and statements move to the top level."""
+        devices, params, models, includes, statements = parts
         hoisted: list[Statement | Include] = [*includes, *statements]
         for st in hoisted:
             self.diag("warning", st.loc.line if st.loc else None,
