@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ckt.errors import MeasurementError
 
@@ -43,7 +44,7 @@ def _finite(name: str, *arrays: np.ndarray) -> None:
             raise MeasurementError(f"{name}: vectors hold non-finite samples")
 
 
-def _as_xy(x, y, name: str, *, complex_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _as_xy(x: ArrayLike, y: ArrayLike, name: str, *, complex_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
     xa = np.asarray(x, dtype=float).ravel()
     ya = np.asarray(y).ravel()
     if not complex_ok:
@@ -58,7 +59,7 @@ def _as_xy(x, y, name: str, *, complex_ok: bool = False) -> tuple[np.ndarray, np
     return xa, ya
 
 
-def db(h) -> np.ndarray:
+def db(h: ArrayLike) -> np.ndarray:
     """Magnitude in dB, ``20 log10 |h|``; a zero sample raises instead of giving -inf."""
     mag = np.abs(np.asarray(h))
     if np.any(mag == 0.0):
@@ -66,12 +67,15 @@ def db(h) -> np.ndarray:
     return 20.0 * np.log10(mag)
 
 
-def phase_deg(h) -> np.ndarray:
+def phase_deg(h: ArrayLike) -> np.ndarray:
     """Unwrapped phase in degrees: continuous across ±180°, starting in (-180°, 180°]."""
     return np.degrees(np.unwrap(np.angle(np.asarray(h, dtype=complex))))
 
 
-def crossing(x, y, level: float, *, direction: str = "any", log_x: bool = False, after: float | None = None) -> float:
+def crossing(
+    x: ArrayLike, y: ArrayLike, level: float, *,
+    direction: str = "any", log_x: bool = False, after: float | None = None,
+) -> float:
     """The first ``x`` where ``y`` crosses ``level``, linearly interpolated.
 
     Args:
@@ -119,13 +123,13 @@ def _describe(y: np.ndarray) -> str:
     return f"signal (range {float(np.min(y)):.4g} .. {float(np.max(y)):.4g})"
 
 
-def dc_gain_db(freq, h) -> float:
+def dc_gain_db(freq: ArrayLike, h: ArrayLike) -> float:
     """Low-frequency gain in dB: ``|h|`` at the lowest simulated frequency."""
     f, hc = _as_xy(freq, h, "dc_gain_db", complex_ok=True)
     return float(db(hc[np.argmin(f)]))
 
 
-def unity_gain_frequency(freq, h) -> float:
+def unity_gain_frequency(freq: ArrayLike, h: ArrayLike) -> float:
     """First frequency where ``|h|`` falls through 0 dB (Hz), log-interpolated.
 
     Raises:
@@ -145,7 +149,7 @@ def _interp_log(f: np.ndarray, y: np.ndarray, at: float) -> float:
     return float(np.interp(math.log10(at), np.log10(f), y))
 
 
-def phase_margin(freq, h, ugf: float | None = None) -> float:
+def phase_margin(freq: ArrayLike, h: ArrayLike, ugf: float | None = None) -> float:
     """Phase margin in degrees: ``180 + φ(f_u) - φ_DC`` on the unwrapped phase.
 
     ``φ_DC`` is the unwrapped phase at the lowest frequency rounded to a multiple of 180°, so inverting and
@@ -168,7 +172,7 @@ def dc_phase_deg(phase_at_f0: float) -> float:
     return 180.0 * round(float(phase_at_f0) / 180.0)
 
 
-def gain_margin_db(freq, h) -> float:
+def gain_margin_db(freq: ArrayLike, h: ArrayLike) -> float:
     """Gain margin in dB: ``-|h|`` (dB) where the unwrapped phase has turned 180° from its low-frequency value."""
     f, hc = _as_xy(freq, h, "gain_margin_db", complex_ok=True)
     ph = phase_deg(hc)
@@ -180,7 +184,7 @@ def gain_margin_db(freq, h) -> float:
     return -_interp_log(f, db(hc), f180)
 
 
-def bandwidth_3db(freq, h) -> float:
+def bandwidth_3db(freq: ArrayLike, h: ArrayLike) -> float:
     """-3 dB bandwidth (Hz): where ``|h|`` first falls 3.0103 dB below its low-frequency value."""
     f, hc = _as_xy(freq, h, "bandwidth_3db", complex_ok=True)
     mag = db(hc)
@@ -190,13 +194,16 @@ def bandwidth_3db(freq, h) -> float:
         raise MeasurementError(f"gain does not drop by 3 dB up to {f[-1]:g} Hz") from None
 
 
-def gain_bandwidth(freq, h) -> float:
+def gain_bandwidth(freq: ArrayLike, h: ArrayLike) -> float:
     """Gain-bandwidth product (Hz): low-frequency gain (V/V) times the -3 dB bandwidth."""
     f, hc = _as_xy(freq, h, "gain_bandwidth", complex_ok=True)
     return float(abs(hc[0])) * bandwidth_3db(f, hc)
 
 
-def slew_rate(t, v, *, lo: float = 0.1, hi: float = 0.9, initial: float | None = None, final: float | None = None) -> float:
+def slew_rate(
+    t: ArrayLike, v: ArrayLike, *,
+    lo: float = 0.1, hi: float = 0.9, initial: float | None = None, final: float | None = None,
+) -> float:
     """Slew rate (V/s, positive for rising and falling edges) between the 10% and 90% points of a step.
 
     The levels are fractions of the swing from ``initial`` (default: first sample) to ``final`` (default:
@@ -217,7 +224,10 @@ def slew_rate(t, v, *, lo: float = 0.1, hi: float = 0.9, initial: float | None =
     return abs((hi - lo) * swing) / (t_hi - t_lo)
 
 
-def settling_time(t, v, *, t0: float, tol: float = 0.01, initial: float | None = None, final: float | None = None) -> float:
+def settling_time(
+    t: ArrayLike, v: ArrayLike, *,
+    t0: float, tol: float = 0.01, initial: float | None = None, final: float | None = None,
+) -> float:
     """Time after ``t0`` until the output stays within ``tol`` of the step (s).
 
     The band is ``±tol·|final - initial|`` around ``final``; ``initial`` defaults to the value at ``t0`` and
@@ -250,13 +260,15 @@ def settling_time(t, v, *, t0: float, tol: float = 0.01, initial: float | None =
     return float(ta[i] + frac * (ta[i + 1] - ta[i]) - t0)
 
 
-def incremental_gain(x, y) -> np.ndarray:
+def incremental_gain(x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """``dy/dx`` on a sweep, by central differences (one-sided at the ends)."""
     xa, ya = _as_xy(x, y, "incremental_gain")
     return np.gradient(ya, xa)
 
 
-def output_swing(vsweep, vout, vdiff, *, drop_db: float = -HALF_POWER_DB) -> tuple[float, float]:
+def output_swing(
+    vsweep: ArrayLike, vout: ArrayLike, vdiff: ArrayLike, *, drop_db: float = -HALF_POWER_DB,
+) -> tuple[float, float]:
     """Output range ``(low, high)`` over which the open-loop incremental gain stays within ``drop_db`` of its peak.
 
     The amplifier is swept in closed loop (any configuration); ``vdiff = v(inp) - v(inn)`` is recorded at each
@@ -306,7 +318,7 @@ def _snap(x: float, grid: np.ndarray, rel: float = 1e-9) -> float:
     return x
 
 
-def spot_noise(freq, density, at: float) -> float:
+def spot_noise(freq: ArrayLike, density: ArrayLike, at: float) -> float:
     """Noise density at frequency ``at`` (same unit as ``density``), interpolated log-log."""
     f, d = _as_xy(freq, density, "spot_noise")
     at = _snap(at, f)
@@ -317,7 +329,7 @@ def spot_noise(freq, density, at: float) -> float:
     return float(10.0 ** _interp_log(f, np.log10(d), at))
 
 
-def integrated_noise(freq, density, f_lo: float, f_hi: float) -> float:
+def integrated_noise(freq: ArrayLike, density: ArrayLike, f_lo: float, f_hi: float) -> float:
     """RMS noise over ``[f_lo, f_hi]``: ``sqrt(∫ density² df)`` by the trapezoid rule (unit: density·√Hz)."""
     f, d = _as_xy(freq, density, "integrated_noise")
     f_lo, f_hi = _snap(f_lo, f), _snap(f_hi, f)
@@ -343,7 +355,7 @@ _EXTEND_DECADES = 6.0
 _GRID_PER_DECADE = 200
 
 
-def minimum_phase_deg(freq, h) -> np.ndarray:
+def minimum_phase_deg(freq: ArrayLike, h: ArrayLike) -> np.ndarray:
     """The phase (degrees) a minimum-phase response with ``|h|`` would have, by Bode's gain-phase relation.
 
     ``φ(u0) = (1/π) ∫ dln|H|/du · ln coth(|u - u0|/2) du`` with ``u = ln ω``; the magnitude slope is taken
@@ -414,7 +426,9 @@ def _rise(y: np.ndarray) -> float:
     return float(np.max(y - np.minimum.accumulate(y))) if y.size else 0.0
 
 
-def loop_check(freq, h, *, lead_tol_deg: float = LEAD_TOL_DEG, peak_tol_db: float = PEAK_TOL_DB) -> LoopCheck:
+def loop_check(
+    freq: ArrayLike, h: ArrayLike, *, lead_tol_deg: float = LEAD_TOL_DEG, peak_tol_db: float = PEAK_TOL_DB,
+) -> LoopCheck:
     """Test a loop (open-loop) response for what makes a phase or gain margin lie.
 
     Three findings make a margin not meaningful: a phase lead over the minimum-phase phase of more than
@@ -452,7 +466,7 @@ def loop_check(freq, h, *, lead_tol_deg: float = LEAD_TOL_DEG, peak_tol_db: floa
     return LoopCheck(crossings, lead_deg, lead_hz, rise, peak, tuple(problems))
 
 
-def stable_phase_margin(freq, h) -> float:
+def stable_phase_margin(freq: ArrayLike, h: ArrayLike) -> float:
     """``phase_margin`` when ``loop_check`` finds it meaningful; otherwise ``MeasurementError`` with why."""
     check = loop_check(freq, h)
     if check.problems:
@@ -460,7 +474,7 @@ def stable_phase_margin(freq, h) -> float:
     return phase_margin(freq, h)
 
 
-def stable_gain_margin_db(freq, h) -> float:
+def stable_gain_margin_db(freq: ArrayLike, h: ArrayLike) -> float:
     """``gain_margin_db`` when ``loop_check`` finds the response meaningful; otherwise ``MeasurementError``."""
     check = loop_check(freq, h)
     if check.problems:
@@ -502,7 +516,7 @@ class StepResponse:
     reason: str
 
 
-def step_response(t, v, *, t0: float, expected_step: float, tol: float = 0.01,
+def step_response(t: ArrayLike, v: ArrayLike, *, t0: float, expected_step: float, tol: float = 0.01,
                   tail: float = TAIL_FRACTION) -> StepResponse:
     """Judge the response ``v(t)`` to an input step at ``t0`` whose output should move by ``expected_step``.
 
@@ -559,5 +573,7 @@ def step_response(t, v, *, t0: float, expected_step: float, tol: float = 0.01,
         reason = (f"the output moved by {moved:.4g} V for an expected {expected_step:.4g} V step "
                   "(stuck or latched)")
     elif settling is None:
-        reason = f"the output does not settle into ±{band:.4g} V before the last {tail:.0%} of the {window:.4g} s window"
+        reason = (
+            f"the output does not settle into ±{band:.4g} V before the last {tail:.0%} of the {window:.4g} s window"
+        )
     return StepResponse(initial, final, overshoot, settling, ringing, tail_pp, not reason, reason)

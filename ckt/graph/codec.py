@@ -54,9 +54,15 @@ def encode_params(params: tuple[tuple[str, Value], ...]) -> list[list]:
 
 def decode_params(obj: list) -> tuple[tuple[str, Value], ...]:
     try:
-        return tuple((str(k), decode_value(v)) for k, v in obj)
+        pairs = [(str(k), decode_value(v)) for k, v in obj]
     except (TypeError, ValueError) as exc:
         raise NetlistError(f"not encoded parameters: {obj!r:.60}") from exc
+    out: list[tuple[str, Value]] = []
+    for k, v in pairs:
+        if v is None:  # a parameter always has a value; only a device's own value may be absent
+            raise NetlistError(f"not encoded parameters: {k} has no value")
+        out.append((k, v))
+    return tuple(out)
 
 
 def encode_meta(netlist: Netlist) -> dict:

@@ -53,7 +53,7 @@ def to_pins_nx(netlist: Netlist) -> nx.Graph:
     for i, d in enumerate(netlist.devices):
         g.add_node(i, **device_attrs(d))
     pid = n_dev
-    for i, d in enumerate(netlist.devices):
+    for d in netlist.devices:
         for k, (pin, _) in enumerate(d.terminals):
             g.add_node(pid + k, type="pin", name=pin, device=d.name, index=k)
         pid += len(d.terminals)

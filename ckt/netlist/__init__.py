@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ckt.netlist.detect import detect_format
 from ckt.netlist.ir import (
     LETTER_KIND,
     TERMINALS,
@@ -21,7 +22,6 @@ from ckt.netlist.ir import (
 from ckt.netlist.parse_components import parse_components
 from ckt.netlist.parse_spectre import parse_spectre
 from ckt.netlist.parse_spice import parse_spice, read_spice
-from ckt.netlist.detect import detect_format
 from ckt.netlist.read import parse_netlist, read_netlist
 from ckt.netlist.units import format_number, parse_number
 from ckt.netlist.write import write_spice

@@ -45,15 +45,16 @@ Net rules (floating, shorted) run on the flattened netlist when ``flatten`` is t
 port left open inside but driven from outside is fine, and a net reported floating is named by its
 hierarchical path (``xop.n5``); definitions that are never instantiated are checked on their own.
 With ``flatten=False`` (or when flattening fails) every definition and the top level are checked
-separately, and the deck is not evaluated (no ``expression``/``hierarchy``/``flatten`` findings). A binned model set (``nch.0``, ``nch.1``...) defines the name ``nch``.
+separately, and the deck is not evaluated (no ``expression``/``hierarchy``/``flatten`` findings).
+A binned model set (``nch.0``, ``nch.1``...) defines the name ``nch``.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable
 
 from ckt.errors import CktError, ExpressionError
 from ckt.netlist.inline import inline_includes

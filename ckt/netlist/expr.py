@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Callable, Mapping
 
 from ckt.errors import ExpressionError
 
@@ -265,6 +265,7 @@ class _Parser:
             if m is None:
                 raise _error(f"unexpected character {text[pos]!r}", text, pos + 1)
             kind = m.lastgroup
+            assert kind is not None  # every alternative of _TOKEN is a named group
             if kind != "ws":
                 tokens.append((kind, m.group(), pos + 1))
             pos = m.end()

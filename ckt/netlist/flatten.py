@@ -23,8 +23,9 @@ the ``m`` of every device that takes one, through every level, as HSPICE and Spe
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Mapping
+from typing import overload
 
 from ckt.errors import ExpressionError, NetlistError
 from ckt.netlist.expr import compile_expr, substitute
@@ -162,6 +163,10 @@ class _Flattener:
 
     # ------------------------------------------------------------ values
 
+    @overload
+    def value(self, v: Value, env: Mapping, where: Device | Model) -> Value: ...
+    @overload
+    def value(self, v: Value | None, env: Mapping, where: Device | Model) -> Value | None: ...
     def value(self, v: Value | None, env: Mapping, where: Device | Model) -> Value | None:
         """``v`` in ``env``: a float (evaluate) or an expression over global names."""
         if v is None:
@@ -287,7 +292,9 @@ class _Flattener:
             names = " -> ".join((*chain, sub.name))
             raise located(NetlistError, where, f"recursive subcircuit instantiation: {names}")
         if len(chain) >= MAX_HIERARCHY:
-            raise located(NetlistError, where, f"subcircuit hierarchy deeper than {MAX_HIERARCHY} levels at {inst.name}")
+            raise located(
+                NetlistError, where, f"subcircuit hierarchy deeper than {MAX_HIERARCHY} levels at {inst.name}"
+            )
         info = self.info.get(id(sub))
         if info is None:
             info = self.info[id(sub)] = _Def(sub)
@@ -385,6 +392,10 @@ class _Scope:
         self.memo: dict[str, str] = {}
         self.values: dict[Expr, Value] = {}
 
+    @overload
+    def value(self, v: Value, d: Device) -> Value: ...
+    @overload
+    def value(self, v: Value | None, d: Device) -> Value | None: ...
     def value(self, v: Value | None, d: Device) -> Value | None:
         if not isinstance(v, Expr):
             return v if v is None or not self.flattener.evaluate else float(v)

@@ -7,9 +7,9 @@ still expressions. Source locations ride along for diagnostics but never take pa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Iterator, Union
 
 from ckt.errors import NetlistError
 
@@ -24,7 +24,7 @@ class Expr:
         return self.text
 
 
-Value = Union[float, Expr]
+Value = float | Expr
 """A parameter or element value: an SI float, or an expression evaluated later in its scope."""
 
 
@@ -145,7 +145,7 @@ class Device:
                 return v
         return default
 
-    def with_params(self, **updates: Value) -> "Device":
+    def with_params(self, **updates: Value) -> Device:
         """A copy with keyword parameters set (added at the end when new)."""
         merged = dict(self.params)
         merged.update({k.lower(): v for k, v in updates.items()})
@@ -189,7 +189,7 @@ class Include:
 
     path: str
     section: str | None = None
-    netlist: "Netlist | None" = field(default=None, compare=False, repr=False)
+    netlist: Netlist | None = field(default=None, compare=False, repr=False)
     loc: SourceLoc | None = field(default=None, compare=False, repr=False)
     file: str | None = field(default=None, compare=False, repr=False)
 
@@ -203,12 +203,29 @@ class Subckt:
     devices: tuple[Device, ...] = ()
     params: tuple[Param, ...] = ()
     models: tuple[Model, ...] = ()
-    subckts: tuple["Subckt", ...] = ()
+    subckts: tuple[Subckt, ...] = ()
     loc: SourceLoc | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_unique("port", self.ports, self.name)
         _check_unique("device", (d.name for d in self.devices), self.name)
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field like the generated ``==``, but walked with a stack: nesting is unbounded."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Subckt)
+        pairs = [(self, other)]
+        while pairs:
+            a, b = pairs.pop()
+            if a is b:
+                continue
+            if (a.name, a.ports, a.devices, a.params, a.models, len(a.subckts)) != (
+                b.name, b.ports, b.devices, b.params, b.models, len(b.subckts)
+            ):
+                return False
+            pairs.extend(zip(a.subckts, b.subckts))
+        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ sizing uses to set design variables by name) and writing new values back into a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Mapping, Sequence, TypeVar
+from typing import TypeVar
 
 from ckt.errors import CktError, ExpressionError
 from ckt.netlist.expr import compile_expr
@@ -108,8 +109,8 @@ def sort_params(params: Sequence[Param]) -> list[Param]:
                 order.append(node)
             elif child in on_path:
                 cycle = path[on_path[child] :] + [child]
-                names = " -> ".join(defs[n].name for n in cycle)
-                err = located(ExpressionError, defs[child].loc, f"parameter cycle: {names}")
+                shown = " -> ".join(defs[n].name for n in cycle)
+                err = located(ExpressionError, defs[child].loc, f"parameter cycle: {shown}")
                 err.cycle = tuple(defs[n].name for n in cycle[:-1])  # type: ignore[attr-defined]
                 raise err
             elif child not in done:

@@ -169,6 +169,7 @@ def _tokenize(s: str) -> list[_Tok]:
     toks: list[_Tok] = []
     for m in _TOKEN.finditer(s):  # whatever the pattern skips is whitespace
         group = m.lastindex
+        assert group is not None  # the pattern is three alternatives, each one group
         raw = m.group(group)
         if group == 1:
             toks.append(_Tok(raw, raw, m.start(), m.end()))
@@ -279,6 +280,10 @@ class _Inst:
     master: str
     params: list[tuple[str, Value]]
     loc: SourceLoc
+
+
+_Parts = tuple[list[Device], list[Param], list[Model], list[Include], list[Statement]]
+"""One scope's devices, params, models, includes and statements, in file order."""
 
 
 @dataclass
@@ -477,14 +482,16 @@ class _Reader:
         bind this file's instances. Relative paths need this file's path to anchor them."""
         line = inc.loc.line if inc.loc else None
         target = Path(inc.path).expanduser()
-        if not self.follow or (not target.is_absolute() and self.file is None):
+        if not self.follow:
             return inc
+        if not target.is_absolute():
+            if self.file is None:
+                return inc
+            target = Path(self.file).parent / target
         if inc.section is not None:
             self.diag("info", line, f"include {inc.path} section={inc.section} is not followed (library "
                       "sections are kept, not selected)", "include-section")
             return inc
-        if not target.is_absolute():
-            target = Path(self.file).parent / target
         if not target.is_file():
             self.diag("warning", line, f"included file not found: {inc.path} (looked for {target})", "include-missing")
             return inc
@@ -560,8 +567,28 @@ class _Reader:
             scope.items.append(_Inst(name, nodes, master, pairs, loc))
 
     # ---- pass 2
-    def build(self, scope: _Scope) -> tuple[list[Device], list[Param], list[Model], list[Include],
-                                             list[Statement], list[Subckt]]:
+    def build(self, top: _Scope) -> tuple[list[Device], list[Param], list[Model], list[Include],
+                                           list[Statement], list[Subckt]]:
+        """``top``'s parts with its definitions built, walked with an explicit stack (one entry per
+        open definition, not one Python frame) so nesting depth is not bounded by the recursion limit.
+        Each scope's items are built before its children, and a definition is closed after them."""
+        stack: list[tuple[_Scope, _Parts, list[Subckt]]] = [(top, self._items(top), [])]
+        children = [iter(top.subckts)]
+        while True:
+            child = next(children[-1], None)
+            if child is not None:
+                stack.append((child, self._items(child), []))
+                children.append(iter(child.subckts))
+                continue
+            children.pop()
+            scope, (devices, params, models, includes, statements), subckts = stack.pop()
+            subckts.extend(scope.extra_subckts)
+            if not stack:
+                return devices, params, models, includes, statements, subckts
+            stack[-1][2].append(self._subckt(scope, (devices, params, models, includes, statements), subckts))
+
+    def _items(self, scope: _Scope) -> _Parts:
+        """``scope``'s own items sorted by kind, instances bound to devices (definitions aside)."""
         devices: list[Device] = []
         params, models, includes, statements = [], [], [], []
         used: dict[str, int | None] = {}  # lower-case name -> line it was first used on
@@ -580,15 +607,16 @@ class _Reader:
                 includes.append(item)
             else:
                 statements.append(item)
-        subckts = [self._subckt(s) for s in scope.subckts] + scope.extra_subckts
-        return devices, params, models, includes, statements, subckts
+        return devices, params, models, includes, statements
 
-    def _subckt(self, scope: _Scope) -> Subckt:
-        devices, params, models, includes, statements, subckts = self.build(scope)
-        for st in includes + statements:
+    def _subckt(self, scope: _Scope, parts: _Parts, subckts: list[Subckt]) -> Subckt:
+        """The definition ``scope`` from its parts; its includes and statements move to the top level."""
+        devices, params, models, includes, statements = parts
+        hoisted: list[Statement | Include] = [*includes, *statements]
+        for st in hoisted:
             self.diag("warning", st.loc.line if st.loc else None,
                       f"{type(st).__name__.lower()} inside subckt {scope.name} is read as top-level", "scope")
-        self.hoisted.extend(includes + statements)
+        self.hoisted.extend(hoisted)
         return Subckt(scope.name or "", scope.ports, tuple(devices), tuple(params), tuple(models),
                       tuple(subckts), scope.loc)
 
@@ -643,12 +671,13 @@ class _Reader:
         if kind is DeviceKind.UNKNOWN:
             pins = tuple(str(i + 1) for i in range(len(inst.nodes)))
         else:
-            pins = next((p for p in PIN_ORDER[kind] if len(p) == len(inst.nodes)), None)
-            if pins is None:
+            fitting = next((p for p in PIN_ORDER[kind] if len(p) == len(inst.nodes)), None)
+            if fitting is None:
                 counts = " or ".join(str(len(p)) for p in PIN_ORDER[kind])
                 self.diag("error", line, f"instance {inst.name} ({master}, a {kind.name.lower()}) has "
                           f"{len(inst.nodes)} node(s); it needs {counts}", "pin-count")
                 return None
+            pins = fitting
         params = list(inst.params)
         value: Value | None = None
         if value_param is not None:

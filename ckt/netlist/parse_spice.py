@@ -54,20 +54,19 @@ import math
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from ckt.errors import NetlistParseError
 from ckt.netlist.ir import (
+    LETTER_KIND,
     TERMINALS,
     Device,
     DeviceKind,
     Diagnostic,
     Expr,
     Include,
-    LETTER_KIND,
     Model,
     Netlist,
     Param,
@@ -389,7 +388,7 @@ class _Scope:
     items: list = field(default_factory=list)  # Device | _Pending, in file order
     params: list[Param] = field(default_factory=list)
     models: list[Model] = field(default_factory=list)
-    subckts: list["_Scope"] = field(default_factory=list)
+    subckts: list[_Scope] = field(default_factory=list)
     nets: dict[str, str] = field(default_factory=dict)  # spelling -> canonical net
     folded: dict[str, str] = field(default_factory=dict)  # lower-case name -> canonical net
     merged: list[tuple[str, str]] = field(default_factory=list)  # (spelling, canonical) not yet reported
@@ -433,7 +432,7 @@ class _Reader:
     """Parses one file (or one ``.lib`` section of it) into a Netlist, following includes."""
 
     def __init__(
-        self, ctx: "_Context", file: str | None, chain: tuple[tuple[str, str | None], ...], included: bool = False
+        self, ctx: _Context, file: str | None, chain: tuple[tuple[str, str | None], ...], included: bool = False
     ) -> None:
         self.ctx = ctx
         self.file = file
@@ -655,12 +654,19 @@ class _Reader:
     def include(self, lineno: int, word: str, rest: str, loc: SourceLoc) -> None:
         path, section, extra = _include_target(word, rest)
         first, _, after = path.partition(" ")
-        if after and rest.lstrip()[:1] not in "'\"" and self.ctx.locate(self, path) is None and self.ctx.locate(self, first):
+        if (
+            after
+            and rest.lstrip()[:1] not in "'\""
+            and self.ctx.locate(self, path) is None
+            and self.ctx.locate(self, first)
+        ):
             path, extra = first, " ".join([after.strip(), extra]).strip()  # ngspice's reading: the first word
         if extra:
             self.diag("warning", lineno, f"extra text after .{word} file ignored: {extra}", "include-extra")
         if len(self.stack) > 1:
-            self.diag("warning", lineno, f".{word} inside .subckt {self.stack[-1].name} is read at top level", "include-scope")
+            self.diag(
+                "warning", lineno, f".{word} inside .subckt {self.stack[-1].name} is read at top level", "include-scope"
+            )
         found, sub = self.ctx.follow(self, path, section, lineno)
         if sub is not None:
             self.subckt_ports.update({k: v for k, v in sub.subckt_ports.items() if k not in self.subckt_ports})
@@ -777,7 +783,7 @@ class _Reader:
         for t in pos[:n]:
             scope.net(t)
 
-    def add(self, item: "Device | _Pending", lineno: int) -> None:
+    def add(self, item: Device | _Pending, lineno: int) -> None:
         scope = self.stack[-1]
         key = item.name.lower()
         first = scope.names.get(key)
@@ -906,7 +912,12 @@ class _Reader:
             if not rest or _split_kv(rest[0]) is not None:
                 raise _LineError(f"{name}: missing model name")
             model, rest = rest[0], rest[1:]
-            if rest and kind is not DeviceKind.SWITCH and _split_kv(rest[0]) is None and parse_number(rest[0]) is not None:
+            if (
+                rest
+                and kind is not DeviceKind.SWITCH
+                and _split_kv(rest[0]) is None
+                and parse_number(rest[0]) is not None
+            ):
                 value, rest = to_value(rest[0]), rest[1:]
         elif kind is DeviceKind.TLINE:
             if rest and _split_kv(rest[0]) is None:
@@ -968,7 +979,9 @@ class _Reader:
             sub, nets = pos[-1], pos[:-1]
             ports = self.ctx.lookup_subckt(self, sub)
             if ports is None:
-                self.diag("info", line, f"{name}: definition of subcircuit {sub} not found; pins numbered", "subckt-unknown")
+                self.diag(
+                    "info", line, f"{name}: definition of subcircuit {sub} not found; pins numbered", "subckt-unknown"
+                )
                 ports = tuple(str(i + 1) for i in range(len(nets)))
             elif len(ports) != len(nets):
                 raise _LineError(f"{name}: {len(nets)} nodes but subcircuit {sub} has {len(ports)} ports")
@@ -987,11 +1000,10 @@ class _Reader:
                 n = 3
             pins = TERMINALS[DeviceKind.BJT]
             terms = tuple(scope.term(pins[i], pos[i]) for i in range(n))
-            model = pos[n]
             rest = pos[n + 1 :]
-            value = to_value(rest[0]) if rest else None
+            area = to_value(rest[0]) if rest else None
             spec = " ".join(rest[1:] + extra)
-            return Device(name, DeviceKind.BJT, terms, model, value, tuple(params), spec, p.loc)
+            return Device(name, DeviceKind.BJT, terms, pos[n], area, tuple(params), spec, p.loc)
         if p.letter in "RCL":
             kind = LETTER_KIND[p.letter]
             if len(pos) < 2:
@@ -1259,7 +1271,9 @@ def _parse_top_gc_paused(text: str, file: str | None, ctx: _Context) -> Netlist:
     reader = _Reader(ctx, file, ((str(Path(file).resolve()), None),) if file else ())
     reader.consume(_logical_lines(text, titled=True), None)
     if reader.empty() and not any(d.severity == "error" for d in ctx.diags):
-        ctx.diags.append(Diagnostic("error", "empty netlist (no devices, definitions or statements)", file, None, "empty"))
+        ctx.diags.append(
+            Diagnostic("error", "empty netlist (no devices, definitions or statements)", file, None, "empty")
+        )
     fields = reader.fields()  # binds instances, which may add diagnostics
     if any(d.severity == "error" for d in ctx.diags):
         raise NetlistParseError(ctx.diags)
@@ -1272,7 +1286,8 @@ def read_spice(path: str | Path, *, include_path: Sequence[str | Path] = ()) -> 
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise NetlistParseError([Diagnostic("error", f"cannot read netlist: {exc.strerror}", file, None, "io")]) from None
+        diag = Diagnostic("error", f"cannot read netlist: {exc.strerror}", file, None, "io")
+        raise NetlistParseError([diag]) from None
     source = decode_source(data, file)
     ctx = _Context(True, include_search_path(include_path))
     ctx.diags.extend(source.diagnostics)

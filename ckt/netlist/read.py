@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -60,7 +61,7 @@ def parse_netlist(
 
 
 def read_netlist(
-    path: str | Path,
+    path: str | os.PathLike[str],
     format: str | None = None,
     *,
     include_path: Sequence[str | Path] = (),

@@ -14,7 +14,8 @@ import json
 import math
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, Literal, overload
 
 from ckt.errors import CktError, NetlistParseError
 from ckt.netlist.ir import (
@@ -235,6 +236,10 @@ def _str(obj: dict, key: str, path: str, default: Any = _MISSING, nullable: bool
     return v
 
 
+@overload
+def _int(obj: dict, key: str, path: str, nullable: Literal[False] = False) -> int: ...
+@overload
+def _int(obj: dict, key: str, path: str, nullable: bool) -> int | None: ...
 def _int(obj: dict, key: str, path: str, nullable: bool = False) -> int | None:
     v = obj.get(key)
     if v is None and nullable:
@@ -262,6 +267,10 @@ def _read_str(v: Any, path: str) -> str:
     return v
 
 
+@overload
+def _read_value(v: Any, path: str, nullable: Literal[False] = False) -> Value: ...
+@overload
+def _read_value(v: Any, path: str, nullable: bool) -> Value | None: ...
 def _read_value(v: Any, path: str, nullable: bool = False) -> Value | None:
     if v is None and nullable:
         return None

@@ -14,6 +14,7 @@ lists and ckt JSON, to a top-level file and to each file it includes:
 from __future__ import annotations
 
 import codecs
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def decode_source(data: bytes, file: str | None = None) -> Source:
         return Source(data.decode("latin-1"), file, (warning,))
 
 
-def read_source(path: str | Path) -> Source:
+def read_source(path: str | os.PathLike[str]) -> Source:
     """Read and decode the netlist file ``path``.
 
     Raises:

@@ -19,7 +19,7 @@ reader takes the last positional token of ``A N O P U Y`` elements as their mode
 
 from __future__ import annotations
 
-from ckt.netlist.ir import Device, DeviceKind, Expr, Include, LETTER_KIND, Model, Netlist, Param, Subckt, Value
+from ckt.netlist.ir import LETTER_KIND, Device, DeviceKind, Expr, Include, Model, Netlist, Param, Subckt, Value
 from ckt.netlist.units import format_number
 
 __all__ = ["write_spice", "WIDTH"]

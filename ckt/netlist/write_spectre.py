@@ -10,7 +10,8 @@ writer mirrors the reader's choices (see ``ckt.netlist.parse_spectre``):
   (``resistor``, ``vsource``...); the primary value goes back to ``r``/``c``/``l``/``dc``/``gain``.
 * Numbers are written exactly (shortest ``repr``, never a scale letter: Spectre's ``M`` is mega);
   a non-finite value as ``1e999``/``-1e999``/``nan``, which the readers report; expressions
-  verbatim, parenthesised when they hold spaces. Name characters other than letters, digits, ``_`` and ``!`` are ``\\``-escaped.
+  verbatim, parenthesised when they hold spaces. Name characters other than letters, digits, ``_``
+  and ``!`` are ``\\``-escaped.
 * What Spectre cannot say in its own syntax (SPICE dot-statements, devices with a verbatim SPICE
   ``spec`` such as ``AC 1 SIN(...)``, B/S/W/T/K/Z elements) goes into ``simulator lang=spice``
   sections written by ``write_spice``, at the same place, so nothing is dropped.
@@ -121,10 +122,10 @@ def _device(d: Device) -> str | None:
         master, value_param = _PRIMITIVE_OF[d.kind]
     else:
         return None
-    if d.value is not None and value_param is None:
-        raise NetlistError(f"device {d.name}: a {d.kind.name.lower()} has no Spectre value parameter")
     params = list(d.params)
     if d.value is not None:
+        if value_param is None:
+            raise NetlistError(f"device {d.name}: a {d.kind.name.lower()} has no Spectre value parameter")
         params.insert(0, (value_param, d.value))
     name = _name(d.name)
     if d.name.lower() in STATEMENT_WORDS:

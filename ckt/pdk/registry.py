@@ -21,10 +21,11 @@ Choices worth knowing (each checked with ngspice 39, see ``pdk_models/README.md`
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 
 from ckt.errors import PdkError
 from ckt.netlist.ir import Include
@@ -81,7 +82,7 @@ class Pdk:
                 raise PdkError(f"PDK {self.name} has no corners (asked for {corner!r})")
             return tuple(Include(str(f)) for f in self.files)
         key = corner or self.default_corner
-        if key not in self.corners:
+        if key is None or key not in self.corners:
             raise PdkError(f"PDK {self.name} has no corner {key!r} (known: {', '.join(self.corners)})")
         return self.corners[key]
 

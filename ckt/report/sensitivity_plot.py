@@ -16,9 +16,9 @@ def plot_sensitivity(tables: dict, path: str | Path, *, title: str = "") -> Path
     plt = pyplot()
     import numpy as np
 
-    panels = [(name, tables.get(key)) for name, key in (("GP posterior-mean gradient", "gp_gradient"),
-                                                       ("finite differences", "finite_difference"))]
-    panels = [(n, t) for n, t in panels if t]
+    panels = [(name, table) for name, key in (("GP posterior-mean gradient", "gp_gradient"),
+                                              ("finite differences", "finite_difference"))
+              if (table := tables.get(key))]
     if not panels:
         return None
     variables = tables["variables"]

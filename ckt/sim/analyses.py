@@ -107,9 +107,10 @@ class Options:
 @dataclass(frozen=True)
 class ScaledTran:
     """A transient whose length follows the circuit: run ``ac`` first, find the frequency where
-    ``vdb(node)`` first falls ``-level_db`` below its value at the sweep start, and simulate ``cycles`` periods of it (never less than
-    ``min_stop`` seconds), printing ``points`` samples. Rendered as a ``.control`` script so one deck
-    does both; when the level is never reached ngspice runs no transient (the caller reports why)."""
+    ``vdb(node)`` first falls ``-level_db`` below its value at the sweep start, and simulate ``cycles``
+    periods of it (never less than ``min_stop`` seconds), printing ``points`` samples. Rendered as a
+    ``.control`` script so one deck does both; when the level is never reached ngspice runs no transient
+    (the caller reports why)."""
 
     ac: Ac
     node: str

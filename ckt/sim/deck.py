@@ -17,10 +17,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ckt.errors import CktError, NetlistError, PdkError
 from ckt.netlist.ir import Include, Netlist, Statement
 from ckt.netlist.units import parse_number
+
+if TYPE_CHECKING:
+    from ckt.pdk.registry import Pdk
 
 LIBRARY_KEYWORDS = frozenset({"option", "options", "opt", "temp", "func", "global", "csparam"})
 """Top-level statements a built-in testbench keeps from the user's netlist: they configure the circuit,
@@ -42,7 +46,7 @@ def parse_quantity(text: str | float, what: str = "value") -> float:
     return value
 
 
-def load_netlist(source: Netlist | str | os.PathLike) -> Netlist:
+def load_netlist(source: Netlist | str | os.PathLike[str]) -> Netlist:
     """``source`` itself when it is a ``Netlist``, else the file it names read with ``read_netlist``."""
     if isinstance(source, Netlist):
         return source
@@ -89,11 +93,11 @@ class PreparedNetlist:
 
 
 def prepare(
-    netlist: Netlist | str | os.PathLike,
+    netlist: Netlist | str | os.PathLike[str],
     *,
     overrides: Mapping[str, float | str] = {},  # noqa: B006
-    pdk=None,
-    models: Sequence[str | os.PathLike] = (),
+    pdk: Pdk | str | None = None,
+    models: Sequence[str | os.PathLike[str]] = (),
     corner: str | None = None,
     temp: float | None = None,
 ) -> PreparedNetlist:
@@ -129,11 +133,11 @@ def prepare(
 
 
 def prepare_deck(
-    netlist: Netlist | str | os.PathLike,
+    netlist: Netlist | str | os.PathLike[str],
     *,
     overrides: Mapping[str, float | str] = {},  # noqa: B006
-    pdk=None,
-    models: Sequence[str | os.PathLike] = (),
+    pdk: Pdk | str | None = None,
+    models: Sequence[str | os.PathLike[str]] = (),
     corner: str | None = None,
     temp: float | None = None,
 ) -> tuple[str, tuple[str, ...]]:
@@ -181,7 +185,7 @@ def apply_overrides(netlist: Netlist, overrides: Mapping[str, float | str], *, s
     return with_params(netlist, values)
 
 
-def _base_dir(source: Netlist | str | os.PathLike) -> Path:
+def _base_dir(source: Netlist | str | os.PathLike[str]) -> Path:
     if isinstance(source, Netlist):
         return Path.cwd()
     return Path(source).expanduser().resolve().parent

@@ -104,3 +104,35 @@ def test_hierarchy_beyond_the_bound_is_a_typed_error(monkeypatch):
     flatten(hierarchy(300))
     with pytest.raises(NetlistError, match="deeper than 300 levels"):
         flatten(hierarchy(302))
+
+
+def _spectre_nested(depth: int) -> str:
+    lines = ["simulator lang=spectre"]
+    lines += [f"subckt s{i} a b\nr{i} (a b) resistor r={i + 1}" for i in range(depth)]
+    lines += [f"ends s{i}" for i in reversed(range(depth))]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_spectre_reads_deeply_nested_definitions(depth: int):
+    from ckt.netlist.parse_spectre import parse_spectre
+
+    net = parse_spectre(_spectre_nested(depth))
+    assert _names(net) == [f"s{i}" for i in range(depth)]
+    s = net.subckts[0]
+    for i in range(depth):
+        assert [d.name for d in s.devices] == [f"r{i}"] and s.devices[0].value == float(i + 1)
+        s = s.subckts[0] if s.subckts else s
+    assert parse_spectre(_spectre_nested(depth)) == net  # two reads, compared level by level
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_deep_subckt_equality_does_not_recurse(depth: int):
+    a, b = nested_definitions(depth), nested_definitions(depth)
+    assert a == b and a.subckts[0] == b.subckts[0]
+    # one value changed at the innermost level is seen
+    inner = Subckt(f"s{depth - 1}", ("a", "b"), (_r(f"R{depth - 1}", -1.0),))
+    for i in reversed(range(depth - 1)):
+        inner = Subckt(f"s{i}", ("a", "b"), (_r(f"R{i}", float(i + 1)),), subckts=(inner,))
+    assert a != Netlist(title="nested", subckts=(inner,))
+    assert a.subckts[0] != inner and not (a.subckts[0] == "s0")

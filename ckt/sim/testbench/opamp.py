@@ -44,6 +44,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,7 @@ from ckt.netlist.write import write_spice
 from ckt.pdk.registry import Pdk
 from ckt.sim import analyses as an
 from ckt.sim.deck import LIBRARY_KEYWORDS, PreparedNetlist, load_netlist, prepare
+from ckt.sim.executor_base import Executor
 from ckt.sim.result import SimJob, SimResult, Status
 
 ROLES = ("vss", "vdd", "inn", "inp", "out")
@@ -118,7 +120,7 @@ class MetricSet:
                 "status": str(self.status), "messages": dict(self.messages)}
 
 
-def _opt(default, doc: str, *, factory: bool = False):
+def _opt(default: Any, doc: str, *, factory: bool = False) -> Any:
     """A user-settable testbench option: a dataclass field carrying its documentation."""
     if factory:
         return field(default_factory=default, metadata={"doc": doc})
@@ -158,7 +160,7 @@ class OpAmpTestbench:
     a user-settable option, documented in its field and listed by ``option_fields()``.
     """
 
-    netlist: Netlist | str | os.PathLike
+    netlist: Netlist | str | os.PathLike[str]
     dut: str
     ports: Mapping[str, str] = field(default_factory=dict)
     vdd: float | None = _opt(None, "supply (V); default the PDK's nominal supply, else a global .param vdd")
@@ -190,6 +192,7 @@ class OpAmpTestbench:
     follower_points: int = _opt(2000, "samples over the follower window")
     timeout_s: float = 60.0
     backend: str = _opt("shared", "ngspice backend: shared (libngspice) or subprocess (ngspice -b)")
+    _dut_ports: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         source = self.netlist
@@ -208,7 +211,9 @@ class OpAmpTestbench:
         sub = net.subckt(self.dut)
         if sub is None:
             names_ = sorted(s.name for s in net.all_subckts())
-            raise NetlistError(f"no subcircuit {self.dut!r} in {_where(source)}; subcircuits: {', '.join(names_) or '(none)'}")
+            raise NetlistError(
+                f"no subcircuit {self.dut!r} in {_where(source)}; subcircuits: {', '.join(names_) or '(none)'}"
+            )
         bias = dict(self.bias)
         if self.ibias is not None:
             bias["ibias"] = self.ibias
@@ -564,7 +569,9 @@ class _Evaluation:
                          bode=self._optional(lambda: self.transfer("ac", "diff"), "ac"),
                          step=self._optional(lambda: self.follower_wave()[:2], "follower"))
 
-    def _optional(self, get: Callable[[], tuple[np.ndarray, np.ndarray]], deck: str):
+    def _optional(
+        self, get: Callable[[], tuple[np.ndarray, np.ndarray]], deck: str
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         if deck not in self.by_deck or not self.by_deck[deck].ok:
             return None
         try:
@@ -821,7 +828,9 @@ METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in (
 )})
 
 
-def measure(tb: OpAmpTestbench, params: Mapping[str, float | str] = {}, executor=None) -> MetricSet:
+def measure(
+    tb: OpAmpTestbench, params: Mapping[str, float | str] = {}, executor: Executor | None = None
+) -> MetricSet:
     """Build ``tb``'s jobs for ``params``, run them (``executor`` or the default local pool), measure."""
     jobs = tb.jobs(params)
     if executor is None:
