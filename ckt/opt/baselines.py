@@ -17,7 +17,7 @@ All methods see the same unit cube, the same spec scoring and the same loop, so 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -97,7 +97,7 @@ class CMAES:
         self.seed = seed
         self.sigma0 = sigma0
         self._x0 = np.full(self.space.dim, 0.5) if x0 is None else np.asarray(x0, dtype=np.float64)
-        self._es = None
+        self._es: Any = None  # cma.CMAEvolutionStrategy, made on the first ask
         self._restarts = 0
         self._generation: list[np.ndarray] = []
         self._handed = 0

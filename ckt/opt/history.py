@@ -145,7 +145,8 @@ class History:
             " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
             (context, spec_hash, variables_key(variables), seed, method, batch, budget, time.time()),
         )
-        return int(cur.lastrowid)
+        assert cur.lastrowid is not None  # an INSERT always sets it
+        return cur.lastrowid
 
     def finish_run(self, run_id: int, status: str) -> None:
         self._db.execute("UPDATE runs SET status=?, finished=? WHERE id=?", (status, time.time(), run_id))
@@ -173,7 +174,8 @@ class History:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, batch_id, slot, kind, json.dumps(params), PENDING, method, time.time()),
         )
-        return int(cur.lastrowid)
+        assert cur.lastrowid is not None  # an INSERT always sets it
+        return cur.lastrowid
 
     def complete(self, eval_id: int, outcome: Outcome) -> None:
         """Store one outcome (its own transaction: durable once this returns)."""
@@ -185,7 +187,8 @@ class History:
 
     def evaluations(self, run_id: int | None = None) -> list[Evaluation]:
         """Evaluations in the order they were proposed (all runs when ``run_id`` is None)."""
-        sql = "SELECT id, run_id, batch_id, slot, kind, params, values_json, status, message, seconds, method FROM evals"
+        sql = ("SELECT id, run_id, batch_id, slot, kind, params, values_json, status, message, seconds, method"
+               " FROM evals")
         args: tuple = ()
         if run_id is not None:
             sql += " WHERE run_id=?"
@@ -202,7 +205,8 @@ class History:
         """Forget a run's unfinished rows (a resume evaluates those designs again as new rows)."""
         self._db.execute("DELETE FROM evals WHERE run_id=? AND status=?", (run_id, PENDING))
 
-    def designs_for(self, context: str, variables: Iterable[str], *, exclude_run: int | None = None) -> list[Evaluation]:
+    def designs_for(self, context: str, variables: Iterable[str], *,
+                    exclude_run: int | None = None) -> list[Evaluation]:
         """Finished evaluations of earlier runs under the same context with the same variables."""
         key = variables_key(variables)
         ids = [r.id for r in self.runs() if r.context == context and ",".join(r.variables) == key

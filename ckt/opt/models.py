@@ -32,7 +32,7 @@ import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -89,7 +89,7 @@ class FittedOutput:
     """
 
     name: str
-    model: object
+    model: Any  # a fitted BoTorch model (batched SingleTaskGP or ModelListGP)
     transform: str
     mean: float
     std: float
@@ -325,10 +325,9 @@ class Archive:
     def best_index(self, epoch: int | None = None, imputed: bool = False) -> int | None:
         """Index of the best design (of one TR epoch when given and it has any), else None;
         ``imputed`` ranks by ``model_keys``."""
-        idx = range(len(self))
+        idx: list[int] = list(range(len(self)))
         if epoch is not None:
-            mine = [i for i in idx if self.epochs[i] == epoch]
-            idx = mine or list(idx)
+            idx = [i for i in idx if self.epochs[i] == epoch] or idx
         keys = self.model_keys() if imputed and len(self) else self.keys()
         return min(idx, key=keys.__getitem__, default=None)
 

@@ -19,8 +19,9 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import yaml
 
 from ckt.errors import CktError, SpecError, UnknownNameError
@@ -41,6 +42,9 @@ STABILITY_METRIC = "stable"
 
 STABILITY_OPT_OUT = "unchecked_stability"
 """Spec key that drops the implied stability target (for a deck that cannot measure it)."""
+
+
+T = TypeVar("T", float, np.ndarray)  # one value or a batch of samples
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +113,7 @@ class Objective:
     name: str
     minimize: bool = True
 
-    def to_min(self, value: float) -> float:
+    def to_min(self, value: T) -> T:
         """The value in the 'smaller is better' sense every method uses internally."""
         return value if self.minimize else -value
 
@@ -461,7 +465,8 @@ def _margin(r: _Reader, node: Any) -> float:
         try:
             value = float(node.strip()[:-1]) / 100.0
         except ValueError:
-            raise r.fail(("margin",), f"expected a percentage such as 5% or a fraction such as 0.05, got {node!r}") from None
+            raise r.fail(("margin",), "expected a percentage such as 5% or a fraction such as 0.05, "
+                         f"got {node!r}") from None
     else:
         value = r.number(node, ("margin",))
     if not 0.0 <= value < 1.0:
