@@ -738,11 +738,8 @@ class _Reader:
             self.diag("warning", lineno, f"{line.split(None, 1)[0]} is another tool's directive; kept verbatim "
                       "(ngspice does not read it)", "tool-directive")
 
-    def model_last(self, letter: str, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
-        """An element whose nodes are every positional token before its model (``A N O P U Y``);
-        kind ``UNKNOWN`` with pins ``1``, ``2``..., as ckt does not model them. XSPICE ``A`` port
-        syntax (``[..]`` vectors, ``%v``-style modifiers, ``~``, ``null``) is kept in ``spec``."""
-        name = toks[0]
+    def split_fields(self, toks: list[str]) -> tuple[list[str], list[tuple[str, Value]], list[str]]:
+        """``(positional tokens, name=value pairs, bare words after the first pair)`` of an element."""
         pos: list[str] = []
         params: list[tuple[str, Value]] = []
         extra: list[str] = []
@@ -754,6 +751,14 @@ class _Reader:
                 extra.append(tok)
             else:
                 pos.append(tok)
+        return pos, params, extra
+
+    def model_last(self, letter: str, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
+        """An element whose nodes are every positional token before its model (``A N O P U Y``);
+        kind ``UNKNOWN`` with pins ``1``, ``2``..., as ckt does not model them. XSPICE ``A`` port
+        syntax (``[..]`` vectors, ``%v``-style modifiers, ``~``, ``null``) is kept in ``spec``."""
+        name = toks[0]
+        pos, params, extra = self.split_fields(toks)
         if len(pos) < 2:
             raise _LineError(f"{name}: needs nodes and a model name")
         model, conns = pos[-1], pos[:-1]
@@ -840,17 +845,7 @@ class _Reader:
         ``thermal`` flag, ``M d g s tj tc model thermal``; other MOSFETs take four nodes. Flags
         (``off``, ``thermal``) after the model go to ``spec``."""
         name = toks[0]
-        pos: list[str] = []
-        params: list[tuple[str, Value]] = []
-        extra: list[str] = []
-        for tok in toks[1:]:
-            pair = _kv_pair(tok, self.ctx.kv) if "=" in tok else None
-            if pair is not None:
-                params.append(pair)
-            elif params:
-                extra.append(tok)
-            else:
-                pos.append(tok)
+        pos, params, extra = self.split_fields(toks)
         flags: list[str] = []
         while len(pos) > 4 and pos[-1].lower() in ("off", "thermal"):
             flags.insert(0, pos.pop())
