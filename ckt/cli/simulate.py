@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
+from ckt.cli.netlist import include_options
 from ckt.errors import CktError, SimulationError
+from ckt.netlist.ir import Netlist
 from ckt.sim.deck import parse_quantity
 from ckt.sim.executor import Executor
 from ckt.sim.result import SimJob, SimResult, Status
@@ -95,6 +97,7 @@ def _finite(value: float | None) -> float | None:
               help="Worker processes (default: 1 for a deck, 2 for a testbench).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               help="Seconds per simulation.")
+@include_options
 @click.option("--trust-deck", is_flag=True,
               help="Run the deck's control commands unchecked (shell, file writes...): only for decks you trust.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -105,7 +108,8 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
              temp: str | None, testbench: str | None, dut: str | None, ports: str | None,
              port_list: tuple[str, ...], bias_list: tuple[str, ...], ibias: str | None, vdd: str | None,
              vss: str, vcm: str | None, cload: str, rload: str | None, metric_list: str | None, backend: str,
-             executor_kind: str, address: str | None, workers: int | None, timeout: float, trust_deck: bool,
+             executor_kind: str, address: str | None, workers: int | None, timeout: float,
+             include_path: tuple[str, ...], trust_deck: bool,
              as_json: bool, plot_path: str | None, plot_vector: str) -> None:
     """Simulate FILE with ngspice: its own analyses and .meas, or --testbench opamp metrics."""
     path = Path(file)
@@ -113,8 +117,11 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
         raise CktError(f"{file}: no such file")
     from ckt.sim.deckpolicy import check_file
 
-    check_file(path, trusted=trust_deck).raise_if_refused()
+    check_file(path, trusted=trust_deck, include_path=include_path).raise_if_refused()
     trust = _Trust(trust_deck, str(path))
+    from ckt.netlist.read import read_netlist
+
+    netlist = read_netlist(path.resolve(), include_path=include_path)  # parsed once; everything below takes it
     overrides = _pairs(sets, "--set")
     temperature = _quantity(temp, "--temp")
     from ckt.sim.executor import make_executor
@@ -126,7 +133,7 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
                 if value]
         if used:
             raise CktError(f"{', '.join(used)} need --testbench opamp")
-        report = _run_deck(path, overrides, pdk, models, corner, temperature, backend, timeout, trust,
+        report = _run_deck(path, netlist, overrides, pdk, models, corner, temperature, backend, timeout, trust,
                            lambda: make_executor(executor_kind, workers=workers or 1, address=address),
                            plot_path, plot_vector)
     else:
@@ -143,7 +150,7 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
             names = tuple(m.strip() for m in metric_list.split(",") if m.strip())
         bias = {role.lower(): parse_quantity(v, f"--bias {role}") for role, v in _pairs(bias_list, "--bias").items()}
         tb = OpAmpTestbench(
-            path, dut, ports=_ports(ports, port_list), vdd=_quantity(vdd, "--vdd"), vss=parse_quantity(vss, "--vss"),
+            netlist, dut, ports=_ports(ports, port_list), vdd=_quantity(vdd, "--vdd"), vss=parse_quantity(vss, "--vss"),
             vcm=_quantity(vcm, "--vcm"), cload=parse_quantity(cload, "--cload"), rload=_quantity(rload, "--rload"),
             ibias=_quantity(ibias, "--ibias"), bias=bias, temp=temperature, pdk=pdk, corner=corner,
             models=tuple(models), metric_names=names, timeout_s=timeout, backend=backend,
@@ -154,11 +161,11 @@ def simulate(file: str, pdk: str | None, corner: str | None, models: tuple[str, 
     _emit(report, as_json, plot_path)
 
 
-def _run_deck(path: Path, overrides: Mapping[str, str], pdk: str | None, models: tuple[str, ...],
+def _run_deck(path: Path, netlist: Netlist, overrides: Mapping[str, str], pdk: str | None, models: tuple[str, ...],
               corner: str | None, temp: float | None, backend: str, timeout: float, trust: _Trust,
               new_executor: NewExecutor, plot_path: str | None, plot_vector: str) -> dict[str, Any]:
     from ckt.sim.deck import prepare_deck
-    deck, files = prepare_deck(path, overrides=overrides, pdk=pdk, models=models, corner=corner, temp=temp)
+    deck, files = prepare_deck(netlist, overrides=overrides, pdk=pdk, models=models, corner=corner, temp=temp)
     job = trust.apply(SimJob(deck=deck, vectors=plot_path is not None, timeout_s=timeout, backend=backend,
                              files=files))
     executor = new_executor()  # only once the deck is known to be good: a Ray start is not free

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -338,18 +338,34 @@ class _Scanner:
                 self.refuse(name, file, number, f"{variable}: {FILE_VARIABLES[variable]}", line)
 
 
-def check_file(path: str | os.PathLike[str], *, trusted: bool = False) -> DeckCheck:
+def check_file(
+    path: str | os.PathLike[str], *, trusted: bool = False, include_path: Sequence[str | Path] = ()
+) -> DeckCheck:
     """The policy's verdict on a user's netlist file as written, so a refusal names its own file and line.
 
     Called at the edge (``ckt simulate``, ``ckt size``) before any deck is built from the file; the
     workers check every prepared deck again. The file will run in a scratch directory of its own, so
-    only relative writes that stay below one are allowed.
+    only relative writes that stay below one are allowed. Includes are looked for as the readers look
+    for them: next to the including file, then in ``include_path`` and ``CKT_INCLUDE_PATH``.
 
     Raises:
         CktError: the file cannot be read.
     """
+    from ckt.netlist.parse_spice import include_search_path
     from ckt.netlist.source import read_source
+
+    search = include_search_path(include_path)
+
+    def read_file(name: str, including: str) -> tuple[str, str] | None:
+        found = read_included(name, including)
+        if found is not None or os.path.isabs(name.strip("\"'")):
+            return found
+        for folder in search:
+            found = read_included(str(folder / name.strip("\"'")), including)
+            if found is not None:
+                return found
+        return None
 
     text = read_source(path).text
     with tempfile.TemporaryDirectory(prefix="ckt-policy-") as run_dir:
-        return check_deck(text, source=str(path), run_dir=run_dir, trusted=trusted)
+        return check_deck(text, source=str(path), run_dir=run_dir, trusted=trusted, read_file=read_file)

@@ -150,3 +150,18 @@ def test_testbench_errors(amp: Path, divider: Path, capsys):
     assert "need --testbench" in _one_line_error(capsys)
     assert run(["simulate", str(amp), "--testbench", "opamp", "--dut", "amp", "--metrics", "bogus"]) == 2
     assert "unknown metric" in _one_line_error(capsys)
+
+
+@requires_ngspice
+def test_simulate_finds_includes_on_the_include_path(tmp_path, capsys):
+    lib = tmp_path / "vendor"
+    lib.mkdir()
+    (lib / "diode.lib").write_text(".model dmod d is=1e-14\n")
+    deck = tmp_path / "deck" / "top.cir"
+    deck.parent.mkdir()
+    deck.write_text('top\n.include "diode.lib"\nd1 a 0 dmod\nv1 a 0 0.6\n.dc v1 0.5 0.7 0.1\n'
+                    '.meas dc id find i(v1) at=0.6\n.end\n')
+    assert run(["simulate", str(deck), "--json"]) == 2  # not found next to the deck
+    capsys.readouterr()
+    assert run(["simulate", str(deck), "--include-path", str(lib), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "ok"
