@@ -13,7 +13,7 @@ import numpy as np
 from ckt import measure as ms
 from ckt.errors import MeasurementError
 from ckt.report.figure import pyplot, save
-from ckt.report.units import si
+from ckt.report.units import prefix, si
 
 
 def plot_step(t, v, path: str | os.PathLike, *, tol: float = 0.01, title: str = "") -> str:
@@ -37,8 +37,9 @@ def plot_step(t, v, path: str | os.PathLike, *, tol: float = 0.01, title: str = 
     va = np.real(np.asarray(v, dtype=float))
     fig, ax = plt.subplots(figsize=(7, 4))
     try:
-        ax.plot(ta, va, lw=1.0)
-        ax.set_xlabel("time (s)")
+        scale, letter = prefix(float(ta[-1] - ta[0]))
+        ax.plot((ta - ta[0]) / scale, va, lw=1.0)
+        ax.set_xlabel(f"time after the step ({letter}s)")
         ax.set_ylabel("v(out) (V)")
         ax.grid(True, alpha=0.3)
         tail = va[ta >= ta[-1] - ms.TAIL_FRACTION * (ta[-1] - ta[0])]
@@ -54,7 +55,7 @@ def plot_step(t, v, path: str | os.PathLike, *, tol: float = 0.01, title: str = 
             settle = f", settles in {si(r.settling_s, 's')}" if r.settling_s is not None else ""
             ax.set_title(f"{verdict}; overshoot {r.overshoot_pct:.3g} %{settle}, ringing {r.ringing}", fontsize=8)
             if r.settling_s is not None:
-                ax.axvline(ta[0] + r.settling_s, color="tab:red", ls="--", lw=0.8)
+                ax.axvline(r.settling_s / scale, color="tab:red", ls="--", lw=0.8)
             if r.stable:
                 lo, hi = min(r.initial, float(np.min(va))), max(r.initial, float(np.max(va)))
                 pad = 0.1 * (hi - lo or 1.0)
