@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ckt.cli.netlist import include_options
 from ckt.opt.baselines import METHODS
 
 
@@ -27,9 +28,10 @@ from ckt.opt.baselines import METHODS
 @click.option("--fd-sensitivity", is_flag=True, help="Spend 2*d extra simulations on finite differences.")
 @click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Per-simulation limit (s).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@include_options
 def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | None, seed: int, executor_kind: str,
          address: str | None, method: str, out_dir: str, resume: bool, warm: tuple[str, ...], fd_sensitivity: bool,
-         timeout_s: float, quiet: bool) -> None:
+         timeout_s: float, quiet: bool, include_path: tuple[str, ...]) -> None:
     """Size NETLIST's .param values to meet the targets of --spec (exit 0 even when infeasible)."""
     from ckt.netlist.read import read_netlist
     from ckt.opt.evaluator import SimEvaluator
@@ -40,9 +42,10 @@ def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | N
     from ckt.sim.executor import make_executor
 
     # parsed once, here (by absolute path, so its includes resolve from any folder); everything below takes it
-    net = read_netlist(Path(netlist).resolve())
+    net = read_netlist(Path(netlist).resolve(), include_path=include_path)
     spec = load_spec(spec_path)
-    check_file(netlist, trusted=spec.trust_deck).raise_if_refused()  # before any simulation; workers check again
+    # before any simulation, naming the user's file and line; the workers check every deck again
+    check_file(netlist, trusted=spec.trust_deck, include_path=include_path).raise_if_refused()
     options = RunOptions(budget=budget, batch=batch, method=method, seed=seed, resume=resume, warm_start=warm,
                          sensitivity_fd=fd_sensitivity, progress=not quiet)
     with make_executor(executor_kind, workers=workers or batch, address=address) as executor:

@@ -103,3 +103,19 @@ def test_size_with_the_opamp_testbench(tmp_path):
     report = (out / "report.md").read_text()
     assert "![open loop (Bode)](bode.png) | ![unity-gain follower step](step.png)" in report
     assert data["targets"]["stable"]["implied_by"] == "pm_deg" and "stable (implied by pm_deg" in report
+
+
+@pytest.mark.ngspice
+def test_size_finds_includes_on_the_include_path(tmp_path):
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    (vendor / "rdiv.lib").write_text(".subckt rdiv a b c\nr1 a b 1k\nr2 b c 1k\n.ends\n")
+    deck = tmp_path / "deck.cir"
+    deck.write_text('divider\n.include "rdiv.lib"\n.param rl=1k\nv1 in 0 1\nx1 in mid 0 rdiv\nrl mid 0 {rl}\n'
+                    ".dc v1 0 1 0.5\n.meas dc vmid find v(mid) at=1\n.end\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("variables:\n  rl: {min: 100, max: 10k, scale: log}\ntargets:\n  vmid: {min: 0.3}\n")
+    args = ["size", str(deck), "--spec", str(spec), "--budget", "4", "--quiet"]
+    assert run([*args, "--out", str(tmp_path / "a")]) == 2  # rdiv.lib is not next to the deck
+    assert run([*args, "--out", str(tmp_path / "b"), "--include-path", str(vendor)]) == 0
+    assert json.loads((tmp_path / "b" / "result.json").read_text())["feasible"]
