@@ -129,8 +129,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['deck']:>10} {r['n']:>10} {r['file_mb']:>8.1f} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} "
               f"{r['peak_mb']:>8} {r['cpu_us_per_n']:>9.2f}")
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    args.out.write_text(json.dumps({"machine": machine, "note": "shared, loaded machine: CPU seconds are the "
-                                    "steadier figure", "rows": rows}, indent=2) + "\n")
+    load = os.getloadavg()[0]
+    args.out.write_text(json.dumps({"machine": machine, "load_average_at_end": round(load, 2),
+                                    "note": "CPU seconds are the steadier figure on a shared machine",
+                                    "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
