@@ -208,6 +208,10 @@ class SimEvaluator:
         else:
             prepared = prepare(self._base.netlist, overrides=params)
             jobs = [SimJob(prepared.deck(), vectors=vectors, timeout_s=self.timeout_s, files=self._base.files)]
+        return self._stamped(jobs)
+
+    def _stamped(self, jobs: Sequence) -> list:
+        """``jobs`` carrying the deck's trust flag and source file (read by the deck policy)."""
         return [dataclasses.replace(j, trusted=self.trust_deck, source=self.path) for j in jobs]
 
     def evaluate(self, batch: Sequence[Mapping[str, float]]) -> Iterator[tuple[int, Outcome]]:
@@ -258,6 +262,5 @@ class SimEvaluator:
         if self.testbench is None or "ac" not in self.testbench.analyses():
             return None, None
         tb = dataclasses.replace(self.testbench, metric_names=("gain_db", "stable"))
-        jobs = [dataclasses.replace(j, trusted=self.trust_deck, source=self.path) for j in tb.jobs(params)]
-        ms = tb.metrics(self.executor.map(jobs))
+        ms = tb.metrics(self.executor.map(self._stamped(tb.jobs(params))))
         return ms.bode, ms.step
