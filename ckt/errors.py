@@ -88,6 +88,10 @@ class MeasurementError(CktError):
     """A quantity cannot be measured on the given vectors; the message is the reason."""
 
 
+class NoUnityGainError(MeasurementError):
+    """A response never falls through unity gain within its sweep, so it has no unity-gain frequency."""
+
+
 class SpecError(CktError):
     """A sizing spec file is malformed or inconsistent with its netlist."""
 

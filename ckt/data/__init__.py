@@ -1,0 +1,1 @@
+"""Circuit datasets for learning: loaders, splits, and the simulated OCB labels."""
