@@ -206,7 +206,7 @@ def test_a_changed_circuit_is_relabelled_and_the_rest_reused(tmp_path: Path) -> 
 _LABELLER = """
 import sys
 from ckt.data.ocb_label import label_netlists
-from tests.data.test_ocb_label import batch
+from tests.datasets.test_ocb_label import batch
 label_netlists(batch(int(sys.argv[2])), store=sys.argv[1], workers=1, progress=None)
 """
 
