@@ -49,14 +49,14 @@ PATTERNS: tuple[str, ...] = (
     "push_pull",
     "cascode_pair",
     "bias_branch",
-    "resistor_divider",
-    "compensation_rc",
-    "compensation_c",
     "cs_stage",
     "cg_stage",
     "source_follower",
     "current_source",
     "switch",
+    "resistor_divider",
+    "compensation_rc",
+    "compensation_c",
 )
 """Real block types, in matching priority order.
 
@@ -68,23 +68,30 @@ PATTERNS: tuple[str, ...] = (
 - ``current_mirror``: one diode-connected reference and one copy (same gate, same source net).
 - ``diff_pair``: two like devices on one non-supply source net, distinct gates and drains.
 - ``transmission_gate``: an n- and a p-device in parallel (same two channel nets).
-- ``inverter``: complementary devices, gates tied, drains tied, sources on two different supplies.
+- ``inverter``: complementary devices, gates tied, drains tied, sources apart (on the supplies, or
+  on current-starving devices).
 - ``push_pull``: complementary output pair, both driven from signal nets, joined at drains
   (common-source class AB) or at sources (complementary follower).
 - ``cascode_pair``: two like devices stacked through a net only they touch, upper gate static.
 - ``bias_branch``: a diode-connected reference (or a series stack of them) that sets a bias net,
   with the resistor that feeds it from a supply; a reference with several copies is one, each
   copy becoming a ``current_source``.
+- ``cs_stage``: common source / emitter: source on a supply (directly or through a degeneration
+  resistor), gate on a signal net.
+- ``cg_stage``: common gate / base (or cascode device): gate static, source and drain on signals.
+- ``source_follower``: drain on a supply, source on a signal net.
+- ``current_source``: source on a supply, gate on a bias net; or an ideal current source with one
+  end on a supply.
+- ``switch``: a device gated by a clock/control net.
 - ``resistor_divider``: two resistors in series whose middle net feeds only gates (bias or feedback).
 - ``compensation_rc``: a resistor and a capacitor in series, joined by a net only they touch,
   between two stage nodes (Miller with nulling resistor) or from a stage node to a supply.
 - ``compensation_c``: a capacitor between two stage nodes (Miller; in switched-capacitor
   circuits the same shape is the sampling/coupling capacitor).
-- ``cs_stage``: common source / emitter: source on a supply, gate on a signal net.
-- ``cg_stage``: common gate / base (or cascode device): gate static, source and drain on signals.
-- ``source_follower``: drain on a supply, source on a signal net.
-- ``current_source``: source on a supply, gate on a bias net.
-- ``switch``: a device gated by a clock/control net.
+
+Once every pattern has run, a resistor or capacitor from a supply to a net whose DC current only
+one transistor block carries (a drain load, a source degeneration, a follower's load, a stage's
+load capacitor) joins that block.
 """
 
 DEVICE_TYPES: tuple[str, ...] = tuple(f"device:{k.name.lower()}" for k in DeviceKind)
@@ -175,6 +182,7 @@ class _Matcher:
             self.by_drain.setdefault(t.d, []).append(t)
         self.used: set[int] = set()
         self.found: list[tuple[str, tuple[int, ...], int]] = []
+        self.block_of: dict[int, int] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def free(self, *indices: int) -> bool:
@@ -183,6 +191,7 @@ class _Matcher:
     def claim(self, kind: str, indices: Iterable[int], polarity: int = 0) -> None:
         members = tuple(indices)
         self.used.update(members)
+        self.block_of.update((i, len(self.found)) for i in members)
         self.found.append((kind, members, polarity))
 
     def static(self, net: str) -> bool:
@@ -193,6 +202,24 @@ class _Matcher:
         """The pins on ``net`` other than transistor gates (the ones that carry current)."""
         return [(i, p) for i, p in self.pins_on.get(net, ()) if not (i in self.t and self.t[i].g == net
                                                                      and _gate_pin(self.devices[i]) == p)]
+
+    def dc_pins(self, net: str) -> list[tuple[int, str]]:
+        """The pins on ``net`` that carry DC current: no gates, no capacitors."""
+        return [(i, p) for i, p in self.channel_pins(net) if self.devices[i].kind is not DeviceKind.CAPACITOR]
+
+    def rail_resistor(self, net: str, owner: int) -> int | None:
+        """A free resistor from ``net`` to a supply that, with ``owner``, alone carries ``net``'s DC current."""
+        if net in self.supplies:
+            return None
+        pins = self.dc_pins(net)
+        others = [i for i, _ in pins if i != owner]
+        if len(pins) != 2 or len(others) != 1:
+            return None
+        r = others[0]
+        dev = self.devices[r]
+        if dev.kind is not DeviceKind.RESISTOR or not self.free(r) or len(dev.terminals) != 2:
+            return None
+        return r if any(n in self.supplies for n in dev.nets if n != net) else None
 
     def free_transistors(self) -> list[_T]:
         return [t for i, t in self.t.items() if i not in self.used]
@@ -306,7 +333,7 @@ class _Matcher:
     def inverter(self) -> None:
         sup = self.supplies
         self._complementary("inverter", lambda n, p: n.g == p.g and n.g not in sup
-                            and n.s in sup and p.s in sup and n.s != p.s and n.d not in sup)
+                            and n.s != p.s and n.d not in sup)
 
     def push_pull(self) -> None:
         def signal(net: str) -> bool:
@@ -399,24 +426,52 @@ class _Matcher:
                 self.claim("compensation_c", (c,))
 
     def single_stages(self) -> None:
+        """One-device stages; a source degenerated by a resistor to a supply counts as on the supply."""
         sup = self.supplies
         for t in self.free_transistors():
+            grounded = t.s in sup or self.rail_resistor(t.s, t.index) is not None
             if t.g in self.control and t.g not in sup:
                 kind = "switch"
-            elif t.s in sup and t.d not in sup and t.g not in sup:
-                kind = "current_source" if t.g in self.bias else "cs_stage"
             elif t.d in sup and t.s not in sup and t.g not in sup:
                 kind = "source_follower"
+            elif grounded and t.d not in sup and t.g not in sup:
+                kind = "current_source" if t.g in self.bias else "cs_stage"
             elif t.s not in sup and t.d not in sup and self.static(t.g) and t.d != t.s:
                 kind = "cg_stage"
             else:
                 continue
             self.claim(kind, (t.index,), t.polarity)
+        for i in self._two_terminal(DeviceKind.ISOURCE):
+            if sum(n in sup for n in self.devices[i].nets) == 1:
+                self.claim("current_source", (i,))
+
+    def attach_loads(self) -> None:
+        """A resistor or capacitor from a supply to a net whose DC current only one transistor
+        block carries is that block's load or degeneration, and joins it."""
+        for i, dev in enumerate(self.devices):
+            if dev.kind not in (DeviceKind.RESISTOR, DeviceKind.CAPACITOR) or len(dev.terminals) != 2:
+                continue
+            ends = [n for n in dev.nets if n not in self.supplies]
+            if i in self.used or len(ends) != 1 or len(set(dev.nets)) != 2:
+                continue
+            owners = {self.block_of.get(j, -1) for j, _ in self.dc_pins(ends[0]) if j != i}
+            if len(owners) != 1 or -1 in owners:
+                continue
+            k = owners.pop()
+            kind, members, polarity = self.found[k]
+            if not any(j in self.t for j in members):
+                continue
+            self.found[k] = (kind, (*members, i), polarity)
+            self.used.add(i)
+            self.block_of[i] = k
 
     def run(self) -> None:
         for name in PATTERNS[: PATTERNS.index("cs_stage")]:
             getattr(self, name)()
         self.single_stages()
+        for name in PATTERNS[PATTERNS.index("resistor_divider"):]:
+            getattr(self, name)()
+        self.attach_loads()
 
 
 def _gate_pin(device: Device) -> str:

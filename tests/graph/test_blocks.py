@@ -111,8 +111,7 @@ def test_miller_capacitor_alone() -> None:
 )
 def test_wilson_mirror(deck: str, members: set[str]) -> None:
     netlist, g = _decompose(f"wilson\nIin vdd a 10u\n{deck}\n.end\n")
-    assert ("wilson_mirror", frozenset(members)) in _blocks(g)
-    assert g.uncovered == ("Iin",)
+    assert _blocks(g) == {("wilson_mirror", frozenset(members)), ("current_source", frozenset({"Iin"}))}
     _check_partition(netlist, g)
 
 
@@ -179,18 +178,48 @@ def test_output_stages_and_switches() -> None:
 
 def test_single_device_stages_and_cascode_pair() -> None:
     netlist, g = _decompose(
-        "stages\nM1 a sig 0 0 nmos\nM2 b vb2 a2 0 nmos\nM3 vdd a c 0 nmos\n"
+        "stages\nM1 a sig 0 0 nmos\nM2 b vb2 vin2 0 nmos\nM3 vdd a c 0 nmos\n"
         "M4 m sig2 0 0 nmos\nM5 o2 vb3 m 0 nmos\nR1 vdd a 1k\nR2 vdd b 1k\nR3 c 0 1k\nR4 vdd o2 1k\n"
-        "Ra vdd fb 1k\nRb fb 0 1k\nM6 z fb 0 0 nmos\nR5 a2 0 1k\nR6 vdd z 1k\n.end\n")
-    found = _blocks(g)
-    assert {
-        ("cs_stage", frozenset({"M1"})),
-        ("cg_stage", frozenset({"M2"})),
-        ("source_follower", frozenset({"M3"})),
-        ("cascode_pair", frozenset({"M4", "M5"})),
+        "Ra vdd fb 1k\nRb fb 0 1k\nM6 z fb 0 0 nmos\nR6 vdd z 1k\nM7 w vb7 t 0 nmos\nR7 t 0 1k\n.end\n")
+    assert _blocks(g) == {
+        ("cs_stage", frozenset({"M1", "R1"})),  # its drain load joins it
+        ("cg_stage", frozenset({"M2", "R2"})),
+        ("current_source", frozenset({"M7", "R7"})),  # degenerated
+        ("source_follower", frozenset({"M3", "R3"})),
+        ("cascode_pair", frozenset({"M4", "M5", "R4"})),
         ("resistor_divider", frozenset({"Ra", "Rb"})),
-    } <= found
+        ("cs_stage", frozenset({"M6", "R6"})),
+    }
+    assert g.coverage() == 1.0
     _check_partition(netlist, g)
+
+
+def test_loads_and_degeneration_join_their_stage() -> None:
+    netlist, g = _decompose(
+        "loads\nM1 d1 inp s 0 nmos\nRs s 0 1k\nRd vdd d1 10k\nCd d1 0 1p\n"
+        "Q1 c1 vin1 e1 npn\nQ2 c2 vin2 e1 npn\nRc1 vcc c1 1k\nRc2 vcc c2 1k\nRe e1 vee 2k\n"
+        "Ce c2 c1 1p\nM9 n2 n1 vdd vdd pmos\nM8 n2 n1 0 0 nmos\nIt vdd n1 1u\n.end\n")
+    assert _blocks(g) == {
+        ("cs_stage", frozenset({"M1", "Rs", "Rd", "Cd"})),
+        ("diff_pair", frozenset({"Q1", "Q2", "Rc1", "Rc2", "Re"})),
+        ("compensation_c", frozenset({"Ce"})),
+        ("inverter", frozenset({"M8", "M9"})),
+        ("current_source", frozenset({"It"})),
+    }
+    _check_partition(netlist, g)
+
+
+def test_a_node_two_blocks_drive_keeps_its_capacitor_apart() -> None:
+    _, g = _decompose("shared\nM1 o a 0 0 nmos\nM2 o vbp vdd vdd pmos\nM3 a vb 0 0 nmos\nCo o 0 1p\n.end\n")
+    assert "Co" in g.uncovered
+
+
+def test_current_starved_inverter() -> None:
+    _, g = _decompose(
+        "starved\nMp top vbp vdd vdd pmos\nMn bot vbn 0 0 nmos\nM1 y x bot 0 nmos\nM2 y x top vdd pmos\n.end\n")
+    found = _blocks(g)
+    assert ("inverter", frozenset({"M1", "M2"})) in found
+    assert ("current_source", frozenset({"Mp"})) in found and ("current_source", frozenset({"Mn"})) in found
 
 
 def test_cross_coupled_pair_before_diff_pair() -> None:
@@ -230,7 +259,7 @@ def test_bfs_orientation_runs_input_to_output() -> None:
     netlist, g = _decompose(
         "chain\nM3 out b 0 0 nmos\nR3 vdd out 1k\nM2 b a 0 0 nmos\nR2 vdd b 1k\nM1 a vin 0 0 nmos\nR1 vdd a 1k\n.end\n")
     stages = [b.devices for b in g.blocks if b.type == "cs_stage"]
-    assert stages == [("M1",), ("M2",), ("M3",)]
+    assert stages == [("M1", "R1"), ("M2", "R2"), ("M3", "R3")]
     _check_partition(netlist, g)
 
 
