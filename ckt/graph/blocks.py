@@ -13,10 +13,12 @@ one set of roles (drain/collector, gate/base, source/emitter), so each pattern h
 analogue; the inner device graph tells the encoder which family a block is made of, and the
 block's ``polarity`` value is +1 for n-type (NMOS, NPN) and -1 for p-type.
 
-Net roles come from names, because a flat netlist has no other record of them (callers can add
-their own): *supplies* (``VDD``, ``VSS``, ``GND``, ``0``, ``VCC``, ``5V``...), *inputs*
-(``VIN1``, ``INP``, ``VI+``...), *bias* (``VB1``, ``IBIAS``, ``VREF``...) and *control*
-(``VCLK1``, ``PHI1``, ``VCONT``...); the gate net of a bias reference is a bias net too.
+Net roles come mostly from names, because a flat netlist has little other record of them (callers
+can add their own): *supplies* (``VDD``, ``VSS``, ``GND``, ``0``, ``VCC``, ``5V``...; also nets a
+voltage source ties to a supply, and an unnamed rail found by structure, see
+``_inferred_supplies``), *inputs* (``VIN1``, ``INP``, ``VI+``...), *bias* (``VB1``, ``IBIAS``,
+``VREF``...) and *control* (``VCLK1``, ``PHI1``, ``VCONT``...); the gate net of a bias reference is
+a bias net too.
 
 Devices no pattern takes are listed in ``TwoLevelGraph.uncovered`` and also get a singleton block
 of type ``device:<kind>`` so the two-level encoder still sees every device;
@@ -31,7 +33,7 @@ from the earlier block to the later one, so the outer graph is a DAG in topologi
 from __future__ import annotations
 
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -64,7 +66,8 @@ PATTERNS: tuple[str, ...] = (
   wide-swing: cascodes on a shared bias gate, bottom gates tied to the input cascode's drain).
 - ``wilson_mirror``: diode reference, its copy feeding the gate of an output device stacked on the
   reference (the 4-device improved Wilson adds the diode that levels the copy's drain).
-- ``cross_coupled_pair``: two like devices, each gate on the other's drain (latches, negative-R loads).
+- ``cross_coupled_pair``: two like devices, each gate on the other's drain (latches, negative-R
+  loads, the regenerative pair of a StrongARM comparator).
 - ``current_mirror``: one diode-connected reference and one copy (same gate, same source net).
 - ``diff_pair``: two like devices on one non-supply source net, distinct gates and drains.
 - ``transmission_gate``: an n- and a p-device in parallel (same two channel nets).
@@ -78,7 +81,8 @@ PATTERNS: tuple[str, ...] = (
   copy becoming a ``current_source``.
 - ``cs_stage``: common source / emitter: source on a supply (directly or through a degeneration
   resistor), gate on a signal net.
-- ``cg_stage``: common gate / base (or cascode device): gate static, source and drain on signals.
+- ``cg_stage``: common gate / base (or cascode device): gate static (a bias net, or a net nothing
+  in the circuit drives), source and drain on signals.
 - ``source_follower``: drain on a supply, source on a signal net.
 - ``current_source``: source on a supply, gate on a bias net; or an ideal current source with one
   end on a supply.
@@ -282,7 +286,7 @@ class _Matcher:
             if m1.diode or not self.free(m1.index):
                 continue
             for m2 in self.by_drain.get(m1.g, ()):
-                if m2.like(m1) and m2.g == m1.d and m2.s == m1.s and self.free(m1.index, m2.index):
+                if m2.like(m1) and m2.g == m1.d and self.free(m1.index, m2.index):
                     self.claim("cross_coupled_pair", (m1.index, m2.index), m1.polarity)
                     break
 
@@ -436,7 +440,8 @@ class _Matcher:
                 kind = "source_follower"
             elif grounded and t.d not in sup and t.g not in sup:
                 kind = "current_source" if t.g in self.bias else "cs_stage"
-            elif t.s not in sup and t.d not in sup and self.static(t.g) and t.d != t.s:
+            elif t.s not in sup and t.d not in sup and t.d != t.s and (
+                    self.static(t.g) or not self.channel_pins(t.g) and t.g not in self.inputs):
                 kind = "cg_stage"
             else:
                 continue
@@ -480,12 +485,58 @@ def _gate_pin(device: Device) -> str:
 
 def net_roles(netlist: Netlist, *, supplies: Iterable[str] = (), inputs: Iterable[str] = ()) -> tuple[
         set[str], set[str], set[str]]:
-    """The supply, input and bias nets of ``netlist`` by name, plus the ones the caller names."""
+    """The supply, input and bias nets of ``netlist``: by name, plus the ones the caller names,
+    plus the supplies ``_inferred_supplies`` finds."""
     nets = netlist.nets
     sup = {n for n in nets if is_supply_net(n)} | set(supplies)
+    sup |= _inferred_supplies(netlist, sup)
     inp = ({n for n in nets if _INPUT.match(_clean(n))} | set(inputs)) - sup
     bias = {n for n in nets if _BIAS.match(_clean(n))} - sup - inp
     return sup, inp, bias
+
+
+def _inferred_supplies(netlist: Netlist, named: set[str]) -> set[str]:
+    """Supplies a netlist shows by structure, for schematics whose rails carry no telling name.
+
+    A net held to a supply by an ideal voltage source is a supply when no transistor gate sits on
+    it (a gate there makes it an input or a bias). And when no n-type (or p-type) transistor has its
+    source on a supply, the net that holds most of their sources (at least two), is no transistor's
+    drain or gate and feeds no resistor or current source (as a tail would) is their rail.
+    """
+    gates: set[str] = set()
+    not_rail: set[str] = {n for d in netlist.devices if d.kind in (DeviceKind.RESISTOR, DeviceKind.ISOURCE)
+                          for n in d.nets}
+    sources: dict[tuple[DeviceKind, str], list[str]] = {}
+    model_types = {m.name.lower(): m.type for m in netlist.all_models()}
+    for dev in netlist.devices:
+        roles = _TRANSISTORS.get(dev.kind)
+        if roles is None or not all(p in dev.pins for p in roles):
+            continue
+        d, g, src = (dev.net(p) for p in roles)
+        gates.add(g)
+        not_rail.update((d, g))
+        side = "n" if _polarity(dev, model_types) >= 0 else "p"
+        sources.setdefault((dev.kind, side), []).append(src)
+    found = set(named)
+    changed = True
+    while changed:
+        changed = False
+        for dev in netlist.devices:
+            if dev.kind is DeviceKind.VSOURCE and len(dev.terminals) == 2:
+                a, b = dev.nets
+                for x, y in ((a, b), (b, a)):
+                    if y in found and x not in found and x not in gates:
+                        found.add(x)
+                        changed = True
+    for nets in sources.values():
+        if any(n in found for n in nets):
+            continue
+        counts = {n: c for n, c in Counter(nets).items() if n not in not_rail}
+        if counts:
+            best = max(counts, key=lambda n: counts[n])  # first-seen among equals
+            if counts[best] >= 2:
+                found.add(best)
+    return found - named
 
 
 def decompose_blocks(

@@ -139,8 +139,8 @@ def test_netlist_without_blocks() -> None:
     netlist, g = _decompose("passives\nR1 a b 1k\nL1 b 0 1u\nD1 a 0 dmod\nV1 a 0 1\nC1 b 0 1p\n.end\n")
     assert g.coverage() == 0.0
     assert g.uncovered == ("R1", "L1", "D1", "V1", "C1")
-    assert [b.type for b in g.blocks] == [
-        "device:resistor", "device:inductor", "device:diode", "device:vsource", "device:capacitor"]
+    assert sorted(b.type for b in g.blocks) == [
+        "device:capacitor", "device:diode", "device:inductor", "device:resistor", "device:vsource"]
     _check_partition(netlist, g)
 
 
@@ -247,11 +247,25 @@ def test_deterministic() -> None:
 
 
 def test_caller_named_supplies_and_inputs() -> None:
-    deck = "rails\nM1 o sig rail rail nmos\nM2 sig2 q p 0 nmos\n.end\n"
+    deck = "rails\nM1 o a rail rail nmos\nRg x a 1k\nRl x o 1k\n.end\n"
     _, plain = _decompose(deck)
     assert plain.coverage() == 0.0
-    _, named = _decompose(deck, supplies=["rail"], inputs=["q"])
+    _, named = _decompose(deck, supplies=["rail"])
     assert ("cs_stage", frozenset({"M1"})) in _blocks(named)
+    chain = "chain\nM2 out a 0 0 nmos\nR2 vdd out 1k\nM1 a x 0 0 nmos\nR1 vdd a 1k\n.end\n"
+    assert [b.devices for b in _decompose(chain)[1].blocks] == [("M2", "R2"), ("M1", "R1")]
+    assert [b.devices for b in _decompose(chain, inputs=["x"])[1].blocks] == [("M1", "R1"), ("M2", "R2")]
+
+
+def test_rails_without_telling_names() -> None:
+    """A rail held by a voltage source, and an unnamed rail under several like sources."""
+    _, g = _decompose("anon\nV1 n7 GND 1.8\nM3 x x n7 n7 pmos\nM4 o x n7 n7 pmos\n"
+                      "M1 x u1 n1 n1 nmos\nM2 o u2 n1 n1 nmos\nM5 n1 u3 n9 n9 nmos\nM6 q u4 n9 n9 nmos\n"
+                      "Rq n7 q 1k\n.end\n")
+    found = _blocks(g)
+    assert ("current_mirror", frozenset({"M3", "M4"})) in found  # n7 is a supply: V1 holds it
+    assert ("diff_pair", frozenset({"M1", "M2"})) in found
+    assert ("cs_stage", frozenset({"M6", "Rq"})) in found  # n9: the n-devices' rail
 
 
 def test_bfs_orientation_runs_input_to_output() -> None:
