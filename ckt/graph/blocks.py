@@ -56,6 +56,7 @@ PATTERNS: tuple[str, ...] = (
     "source_follower",
     "current_source",
     "switch",
+    "lc_tank",
     "resistor_divider",
     "compensation_rc",
     "compensation_c",
@@ -87,16 +88,21 @@ PATTERNS: tuple[str, ...] = (
 - ``current_source``: source on a supply, gate on a bias net; or an ideal current source with one
   end on a supply.
 - ``switch``: a device gated by a clock/control net.
+- ``lc_tank``: an inductor with the capacitors, varactor diodes and resistors in parallel with it.
 - ``resistor_divider``: two resistors in series whose middle net feeds only gates (bias or feedback).
 - ``compensation_rc``: a resistor and a capacitor in series, joined by a net only they touch,
   between two stage nodes (Miller with nulling resistor) or from a stage node to a supply.
 - ``compensation_c``: a capacitor between two stage nodes (Miller; in switched-capacitor
   circuits the same shape is the sampling/coupling capacitor).
 
-Once every pattern has run, a resistor or capacitor from a supply to a net whose DC current only
-one transistor block carries (a drain load, a source degeneration, a follower's load, a stage's
-load capacitor) joins that block.
+Once every pattern has run, a resistor, capacitor or inductor from a supply to a net whose DC
+current only one transistor block carries, besides current sources and mirrors that load it (a
+drain load, a source degeneration, a follower's load, an RF choke, a stage's load capacitor),
+joins that block.
 """
+
+_SINGLE = ("cs_stage", "cg_stage", "source_follower", "current_source", "switch")
+"""The one-device stages, classified together by ``_Matcher.single_stages``."""
 
 DEVICE_TYPES: tuple[str, ...] = tuple(f"device:{k.name.lower()}" for k in DeviceKind)
 """Singleton types for devices no pattern takes."""
@@ -108,6 +114,11 @@ _TRANSISTORS = {DeviceKind.MOSFET: ("d", "g", "s"), DeviceKind.BJT: ("c", "b", "
 
 _BULK = {(DeviceKind.MOSFET, "b"), (DeviceKind.BJT, "sub")}
 """Body and substrate pins carry no signal current, so the net-degree tests of the patterns skip them."""
+
+_TANK_PARTS = (DeviceKind.INDUCTOR, DeviceKind.CAPACITOR, DeviceKind.DIODE, DeviceKind.RESISTOR)
+_PASSIVE_LOADS = (DeviceKind.RESISTOR, DeviceKind.CAPACITOR, DeviceKind.INDUCTOR)
+_LOAD_BLOCKS = {"current_source", "current_mirror", "cascode_mirror", "wilson_mirror", "bias_branch"}
+"""Blocks that load a node rather than drive it: a load capacitor there joins the driving block."""
 
 _SUPPLY = re.compile(
     r"^(0|gnd\w*|\w*gnd|gnda|vdd\w*|\w*vdd|vss\w*|\w*vss|vcc\w*|vee\w*|vpwr|vgnd|v[+-]|[+-]?\d+(\.\d+)?v)$"
@@ -388,6 +399,18 @@ class _Matcher:
         return [i for i, d in enumerate(self.devices)
                 if d.kind is kind and i not in self.used and len(d.terminals) == 2]
 
+    def lc_tank(self) -> None:
+        parallel: dict[frozenset[str], list[int]] = {}
+        for i, dev in enumerate(self.devices):
+            if dev.kind in _TANK_PARTS and len(set(dev.nets)) == 2 and len(dev.terminals) == 2:
+                parallel.setdefault(frozenset(dev.nets), []).append(i)
+        for i in self._two_terminal(DeviceKind.INDUCTOR):
+            if not self.free(i) or len(set(self.devices[i].nets)) != 2:
+                continue
+            rest = [j for j in parallel[frozenset(self.devices[i].nets)] if j != i and self.free(j)]
+            if any(self.devices[j].kind in (DeviceKind.CAPACITOR, DeviceKind.DIODE) for j in rest):
+                self.claim("lc_tank", (i, *rest))
+
     def resistor_divider(self) -> None:
         for r1 in self._two_terminal(DeviceKind.RESISTOR):
             if not self.free(r1):
@@ -451,31 +474,43 @@ class _Matcher:
                 self.claim("current_source", (i,))
 
     def attach_loads(self) -> None:
-        """A resistor or capacitor from a supply to a net whose DC current only one transistor
-        block carries is that block's load or degeneration, and joins it."""
-        for i, dev in enumerate(self.devices):
-            if dev.kind not in (DeviceKind.RESISTOR, DeviceKind.CAPACITOR) or len(dev.terminals) != 2:
-                continue
-            ends = [n for n in dev.nets if n not in self.supplies]
-            if i in self.used or len(ends) != 1 or len(set(dev.nets)) != 2:
-                continue
-            owners = {self.block_of.get(j, -1) for j, _ in self.dc_pins(ends[0]) if j != i}
-            if len(owners) != 1 or -1 in owners:
-                continue
-            k = owners.pop()
-            kind, members, polarity = self.found[k]
-            if not any(j in self.t for j in members):
-                continue
-            self.found[k] = (kind, (*members, i), polarity)
-            self.used.add(i)
-            self.block_of[i] = k
+        """A resistor, capacitor or inductor from a supply to a net whose DC current one transistor
+        block carries (beside current sources and mirrors acting as its load) is that block's load
+        or degeneration, and joins it. Repeated until nothing moves, so a load may hang off a net
+        another load has just joined."""
+        moved = True
+        while moved:
+            moved = False
+            for i, dev in enumerate(self.devices):
+                if dev.kind in _PASSIVE_LOADS and i not in self.used and len(dev.terminals) == 2:
+                    k = self._load_owner(i, dev)
+                    if k is not None:
+                        kind, members, polarity = self.found[k]
+                        self.found[k] = (kind, (*members, i), polarity)
+                        self.used.add(i)
+                        self.block_of[i] = k
+                        moved = True
+
+    def _load_owner(self, i: int, dev: Device) -> int | None:
+        ends = [n for n in dev.nets if n not in self.supplies]
+        if len(ends) != 1 or len(set(dev.nets)) != 2:
+            return None
+        owners = {self.block_of.get(j, -1) for j, _ in self.dc_pins(ends[0]) if j != i}
+        if -1 in owners:
+            return None
+        if len(owners) > 1:
+            owners = {k for k in owners if self.found[k][0] not in _LOAD_BLOCKS}
+        if len(owners) != 1:
+            return None
+        k = owners.pop()
+        return k if any(j in self.t for j in self.found[k][1]) else None
 
     def run(self) -> None:
-        for name in PATTERNS[: PATTERNS.index("cs_stage")]:
-            getattr(self, name)()
-        self.single_stages()
-        for name in PATTERNS[PATTERNS.index("resistor_divider"):]:
-            getattr(self, name)()
+        for name in PATTERNS:
+            if name not in _SINGLE:
+                getattr(self, name)()
+            elif name == _SINGLE[0]:
+                self.single_stages()
         self.attach_loads()
 
 
