@@ -337,9 +337,10 @@ class _Matcher:
 
     def _complementary(self, kind: str, test: Callable[[_T, _T], bool]) -> None:
         for n in self.free_transistors():
-            if n.polarity != 1 or not self.free(n.index):
+            joint = n.s if kind == "follower" else n.d
+            if n.polarity != 1 or not self.free(n.index) or joint in self.supplies:
                 continue
-            partners = self.by_drain.get(n.d, ()) if kind != "follower" else self.by_source.get(n.s, ())
+            partners = self.by_source.get(joint, ()) if kind == "follower" else self.by_drain.get(joint, ())
             for p in partners:
                 if p.family is n.family and p.polarity == -1 and self.free(n.index, p.index) and test(n, p):
                     self.claim("inverter" if kind == "inverter" else "push_pull", (n.index, p.index))
@@ -377,7 +378,7 @@ class _Matcher:
                 continue
             members = [ref.index]
             below = ref
-            while True:  # a series stack of diodes, joined through nets only they carry current on
+            while below.s not in self.supplies:  # a stack of diodes, joined through nets only they carry
                 nxt = next((t for t in self.by_drain.get(below.s, ()) if t.diode and t.like(ref)
                             and self.free(t.index) and t.index not in members
                             and len(self.channel_pins(below.s)) == 2), None)
@@ -638,20 +639,19 @@ def _distances(nets_of: list[tuple[str, ...]], first: list[int], supplies: set[s
         if any(n in seeds for n in nets):
             dist[b] = 0
             queue.append(b)
-    base = 0.0
-    pending = sorted(range(len(nets_of)), key=lambda b: first[b])
+    far = 0.0 if queue else -1.0
+    pending = iter(sorted(range(len(nets_of)), key=lambda b: first[b]))
     while True:
         while queue:
             b = queue.popleft()
             for n in nets_of[b]:
                 for c in blocks_on.get(n, ()):
                     if dist[c] == float("inf"):
-                        dist[c] = dist[b] + 1
+                        dist[c] = far = dist[b] + 1
                         queue.append(c)
-        rest = [b for b in pending if dist[b] == float("inf")]
-        if not rest:
+        start = next((b for b in pending if dist[b] == float("inf")), None)
+        if start is None:
             return dist
-        base = max((d for d in dist if d != float("inf")), default=-1.0) + 1
-        dist[rest[0]] = base
-        queue.append(rest[0])
+        dist[start] = far = far + 1
+        queue.append(start)
 
