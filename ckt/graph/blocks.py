@@ -378,7 +378,7 @@ class _Matcher:
                 continue
             members = [ref.index]
             below = ref
-            while below.s not in self.supplies:  # a stack of diodes, joined through nets only they carry
+            while below.s not in self.supplies:  # diodes stacked in series
                 nxt = next((t for t in self.by_drain.get(below.s, ()) if t.diode and t.like(ref)
                             and self.free(t.index) and t.index not in members
                             and len(self.channel_pins(below.s)) == 2), None)
