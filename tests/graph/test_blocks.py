@@ -311,3 +311,27 @@ def test_analoggenie_folded_cascode() -> None:
     assert kinds["diff_pair"] == 1 and kinds["cascode_mirror"] == 2
     assert ("diff_pair", frozenset({"MM3", "MM4"})) in _blocks(g)
     _check_partition(netlist, g)
+
+
+def test_device_order_does_not_change_the_blocks() -> None:
+    lines = MILLER.format(comp="Rz o1 z 1k\nCc z out 1p\nCL out 0 2p").splitlines()
+    body = [ln for ln in lines[1:] if ln and ln != ".end"]
+    _, g1 = _decompose("\n".join([lines[0], *body, ".end"]))
+    _, g2 = _decompose("\n".join([lines[0], *reversed(body), ".end"]))
+    assert _blocks(g1) == _blocks(g2)
+
+
+def test_polarity_from_model_cards() -> None:
+    deck = "cards\nM1 o i 0 0 mylow\nM2 o i vdd vdd myhigh\n.model mylow nmos\n.model myhigh pmos\n.end\n"
+    _, g = _decompose(deck)
+    assert _blocks(g) == {("inverter", frozenset({"M1", "M2"}))}
+    _, unknown = _decompose(deck.replace(".model mylow nmos\n.model myhigh pmos\n", ""))
+    assert "inverter" not in {b.type for b in unknown.blocks}  # no polarity known: no complementary pair
+
+
+def test_subcircuit_instances_stay_single() -> None:
+    netlist, g = _decompose(
+        "hier\n.subckt amp a b\nR1 a b 1k\n.ends\nX1 p q amp\nM1 q vin1 0 0 nmos\nR2 vdd q 1k\n.end\n")
+    assert ("device:subckt", frozenset({"X1"})) in _blocks(g)
+    assert g.uncovered == ("X1", "R2")  # R2's node also feeds X1, so R2 is no load of M1 alone
+    _check_partition(netlist, g)
