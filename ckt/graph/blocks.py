@@ -27,7 +27,8 @@ of type ``device:<kind>`` so the two-level encoder still sees every device;
 Outer edges join blocks that share a non-supply net. They point from the input side to the output
 side: blocks are ordered by breadth-first distance from input and bias nets (ties by the netlist
 position of their first device), block ``i`` precedes ``j`` for ``i < j``, and every edge goes
-from the earlier block to the later one, so the outer graph is a DAG in topological order.
+from the earlier block to the later one, so the outer graph is a DAG in topological order. A net
+that ``k`` blocks share gives the ``k(k-1)/2`` edges among them.
 """
 
 from __future__ import annotations
