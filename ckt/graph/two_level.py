@@ -64,8 +64,9 @@ class TwoLevelGraph:
     uncovered: tuple[str, ...] = field(default=())
 
     def coverage(self) -> float:
-        """The fraction of devices that sit in a block (1.0 when there are no devices)."""
-        covered = sum(len(b.devices) for b in self.blocks)
+        """The fraction of devices that sit in a real block (1.0 when there are no devices); the
+        singleton ``device:<kind>`` blocks a basis gives uncovered devices do not count."""
+        covered = sum(len(b.devices) for b in self.blocks if not b.type.startswith("device:"))
         total = covered + len(self.uncovered)
         return covered / total if total else 1.0
 
