@@ -1,0 +1,1 @@
+"""Circuit datasets for learning (PyTorch Geometric datasets and the generators behind them)."""
