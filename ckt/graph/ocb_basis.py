@@ -296,32 +296,34 @@ class _Reading:
         ground = {n for n in netlist.nets if n.lower() in _GROUND_NAMES}
         inp = _named(netlist, _INPUT_NAMES) or _source_node(netlist, ground)
         out = _named(netlist, _OUTPUT_NAMES)
-        if inp is None or out is None:
-            which = "input (in, vin, or a voltage source's node)" if inp is None else "output (out, vout)"
-            raise NotDecomposableError(f"no {which} net", [])
+        if inp is None:
+            raise NotDecomposableError("no input net: none is named in or vin, and there is no single voltage "
+                                       "source to find it by")
+        if out is None:
+            raise NotDecomposableError("no output net: none is named out or vout")
         bad: list[str] = []
         sources: list[Device] = []
         gms: dict[str, list[tuple[str, float, Device]]] = defaultdict(list)  # driven net -> stages
         loads: dict[tuple[str, str], list[Device]] = defaultdict(list)  # (net, "R"|"C") -> loads
         passives: list[Device] = []
         for d in netlist.devices:
-            nets = d.nets
+            nets, value = d.nets, _number(d.value)
             if d.kind is DeviceKind.VSOURCE and len(nets) == 2 and inp in nets and (set(nets) - {inp}) <= ground \
                     and nets[0] != nets[1]:
                 sources.append(d)
-            elif d.kind is DeviceKind.VCCS and len(nets) == 4 and _number(d.value) and d.value:
-                stage = _oriented(d, ground)
+            elif d.kind is DeviceKind.VCCS and len(nets) == 4 and value:
+                stage = _oriented(d, value, ground)
                 if stage is None:
                     bad.append(d.name)
                 else:
                     sense, drive, gm = stage
                     gms[drive].append((sense, gm, d))
-            elif d.kind in (DeviceKind.RESISTOR, DeviceKind.CAPACITOR) and _number(d.value) \
-                    and float(d.value) > 0 and len(nets) == 2 and nets[0] != nets[1]:
+            elif d.kind in (DeviceKind.RESISTOR, DeviceKind.CAPACITOR) and value is not None and value > 0 \
+                    and len(nets) == 2 and nets[0] != nets[1]:
                 grounded = [n for n in nets if n in ground]
                 if not grounded:
                     passives.append(d)
-                elif len(grounded) == 1 and _close(float(d.value), LOAD_R if d.kind is DeviceKind.RESISTOR else LOAD_C):
+                elif len(grounded) == 1 and _close(value, LOAD_R if d.kind is DeviceKind.RESISTOR else LOAD_C):
                     node = nets[1] if nets[0] in ground else nets[0]
                     loads[(node, d.kind.value)].append(d)
                 else:
@@ -343,8 +345,9 @@ class _Reading:
         return _Reading(inp, out, stage_nets, tuple(atoms), tuple(sources))
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _number(value: object) -> float | None:
+    """A device's value as a float; None for an expression or no value."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _named(netlist: Netlist, names: Sequence[str]) -> str | None:
@@ -360,11 +363,10 @@ def _source_node(netlist: Netlist, ground: set[str]) -> str | None:
     return nodes[0] if len(nodes) == 1 else None
 
 
-def _oriented(d: Device, ground: set[str]) -> tuple[str, str, float] | None:
+def _oriented(d: Device, gm: float, ground: set[str]) -> tuple[str, str, float] | None:
     """``(sensed net, driven net, gm)`` of a G element with one output and one control pin on ground,
     gm signed as if written ``G drive 0 sense 0 gm``; None for any other G."""
     p, n, cp, cn = d.nets
-    gm = float(d.value)  # type: ignore[arg-type]
     if n in ground and p not in ground:
         drive = p
     elif p in ground and n not in ground:
@@ -426,11 +428,11 @@ def _passive_atoms(passives: list[Device], gms: dict[str, list[tuple[str, float,
         b = c.nets[1] if c.nets[0] == net else c.nets[0]
         if a == b or a in series or b in series:
             raise NotDecomposableError("a series R-C must join two different signal nets", [r.name, c.name])
-        atoms.append(_Atom("R-C", a, b, (("r", float(r.value)), ("c", float(c.value))), (r, c)))  # type: ignore[arg-type]
+        atoms.append(_Atom("R-C", a, b, (("r", _number(r.value) or 0.0), ("c", _number(c.value) or 0.0)), (r, c)))
     for d in passives:
         if d.name not in used:
             name = "r" if d.kind is DeviceKind.RESISTOR else "c"
-            atoms.append(_Atom(d.kind.value, d.nets[0], d.nets[1], ((name, float(d.value)),), (d,)))  # type: ignore[arg-type]
+            atoms.append(_Atom(d.kind.value, d.nets[0], d.nets[1], ((name, _number(d.value) or 0.0),), (d,)))
     dangling = [d.name for d in passives if d.name not in used and any(
         n not in ports and n not in active and len(touching[n]) == 1 for n in d.nets)]
     if dangling:
@@ -455,10 +457,10 @@ def _parses(atoms: Sequence[_Atom], chain: Sequence[str]) -> Iterator[list[_Piec
     for (lo, hi), group in sorted(spans.items()):
         gms = sorted((a for a in group if a.kind == "gm"), key=lambda a: a.value)
         rest = sorted((a for a in group if a.kind != "gm"), key=lambda a: ("R", "C", "R-C").index(a.kind))
-        choices = []
+        choices: list[list[_Piece]] = []
         for partition in _partitions(gms, rest):
-            pieces = [(_piece_type(atoms_, rank), atoms_) for atoms_ in partition]
-            choices += list(_roles(pieces, lo, hi, last, is_main=(lo, hi) in main))
+            typed = [(_piece_type(atoms_, rank), atoms_) for atoms_ in partition]
+            choices += list(_roles(typed, lo, hi, last, is_main=(lo, hi) in main))
         if not choices:
             return
         options.append(choices)
