@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ckt.errors import CktError
 from ckt.graph.ocb_basis import (
     OCB_BLOCK_TYPES,
     PASSIVE_TYPES,
@@ -101,10 +102,10 @@ def generate(n: int, seed: int = 0) -> list[OcbCircuit]:
     """``n`` circuits, a new topology every 20, all fixed by ``seed``.
 
     Raises:
-        ValueError: ``n`` is negative.
+        CktError: ``n`` is negative.
     """
     if n < 0:
-        raise ValueError(f"cannot generate {n} circuits")
+        raise CktError(f"cannot generate {n} circuits: n must be 0 or more")
     rng = np.random.default_rng(seed)
     out: list[OcbCircuit] = []
     topology = None
