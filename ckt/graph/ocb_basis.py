@@ -27,11 +27,12 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ckt.errors import NotDecomposableError
+from ckt.errors import CktError, NotDecomposableError
 from ckt.graph.two_level import Block, TwoLevelGraph
-from ckt.netlist.ir import Device, DeviceKind, Netlist
+from ckt.netlist.ir import Device, DeviceKind, Expr, Netlist
+from ckt.netlist.params import evaluate_value, global_scope
 
 GM_TYPES: tuple[str, ...] = ("+gm+", "-gm+", "+gm-", "-gm-")
 """The four transconductance stages: polarity then direction."""
@@ -74,6 +75,8 @@ _OUTPUT_NAMES = ("out", "vout")
 _REL_TOL = 1e-6
 _MAX_GM = 5  # three stages and two gm bridges
 _MAX_ATOMS = 14  # each stage gm + C, a series R-C compensation, two bridges of gm + R + C
+_MAX_PER_SPAN = 4  # a stage, the compensation block and two bridges across the same two nets
+_MAX_GM_PER_SPAN = 3  # a stage and two gm bridges
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +305,7 @@ class _Reading:
         if out is None:
             raise NotDecomposableError("no output net: none is named out or vout")
         bad: list[str] = []
+        netlist = _evaluated(netlist)
         sources: list[Device] = []
         gms: dict[str, list[tuple[str, float, Device]]] = defaultdict(list)  # driven net -> stages
         loads: dict[tuple[str, str], list[Device]] = defaultdict(list)  # (net, "R"|"C") -> loads
@@ -343,6 +347,27 @@ class _Reading:
                 + (f" ({', '.join(stage_nets)})" if stage_nets else ""),
                 [d.name for a in atoms for d in a.devices if not stage_nets or {a.a, a.b} & set(stage_nets)])
         return _Reading(inp, out, stage_nets, tuple(atoms), tuple(sources))
+
+
+def _evaluated(netlist: Netlist) -> Netlist:
+    """The netlist with expression values (``{gm1}``) replaced by their numbers under its ``.param``s."""
+    if not any(isinstance(d.value, Expr) for d in netlist.devices):
+        return netlist
+    try:
+        scope = global_scope(netlist)
+    except CktError as exc:
+        raise NotDecomposableError(f"its parameters cannot be evaluated: {exc}") from exc
+    devices, failed = [], []
+    for d in netlist.devices:
+        if isinstance(d.value, Expr):
+            try:
+                d = replace(d, value=evaluate_value(d.value, scope))
+            except CktError:
+                failed.append(d.name)
+        devices.append(d)
+    if failed:
+        raise NotDecomposableError("values that do not evaluate under the netlist's parameters", failed)
+    return replace(netlist, devices=tuple(devices))
 
 
 def _number(value: object) -> float | None:
@@ -453,45 +478,58 @@ def _parses(atoms: Sequence[_Atom], chain: Sequence[str]) -> Iterator[list[_Piec
     main = [(k, k + 1) for k in range(last)]
     if any(s not in spans for s in main):
         return
-    options = []
+    options: list[list[list[_Piece]]] = []
     for (lo, hi), group in sorted(spans.items()):
         gms = sorted((a for a in group if a.kind == "gm"), key=lambda a: a.value)
         rest = sorted((a for a in group if a.kind != "gm"), key=lambda a: ("R", "C", "R-C").index(a.kind))
-        choices: list[list[_Piece]] = []
-        for partition in _partitions(gms, rest):
+        if len(gms) > _MAX_GM_PER_SPAN or len(rest) > 2 * _MAX_PER_SPAN:
+            return  # more than a stage and two bridges, or than four blocks can hold
+        choices: dict[tuple, list[_Piece]] = {}  # readings that differ only in identical atoms count once
+        for partition in _partitions(gms, rest, _MAX_PER_SPAN):
             typed = [(_piece_type(atoms_, rank), atoms_) for atoms_ in partition]
-            choices += list(_roles(typed, lo, hi, last, is_main=(lo, hi) in main))
+            for reading in _roles(typed, lo, hi, last, is_main=(lo, hi) in main):
+                choices.setdefault(tuple(sorted(p.key() for p in reading)), reading)
         if not choices:
             return
-        options.append(choices)
-    for combo in itertools.product(*options):
-        pieces = [p for group in combo for p in group]
-        comps = [p for p in pieces if p.role == "comp"]
-        bridges = [p for p in pieces if p.role == "bridge"]
-        if len(comps) <= 1 and len(bridges) <= 2:
-            yield pieces
+        options.append(list(choices.values()))
+    yield from _combine(options, [], 0, 0)
 
 
-def _partitions(gms: list[_Atom], passives: list[_Atom]) -> Iterator[list[tuple[_Atom, ...]]]:
-    """Ways to group one span's atoms into blocks: each gm with nothing, an R, a C, an R and a C,
-    or a series R-C across it; leftover passives alone or as R||C pairs."""
+def _combine(options: list[list[list[_Piece]]], chosen: list[_Piece], comps: int,
+             bridges: int) -> Iterator[list[_Piece]]:
+    """One reading per span, with at most one compensation block and two bridges in all."""
+    if not options:
+        yield chosen
+        return
+    for reading in options[0]:
+        c = comps + sum(p.role == "comp" for p in reading)
+        b = bridges + sum(p.role == "bridge" for p in reading)
+        if c <= 1 and b <= 2:
+            yield from _combine(options[1:], chosen + reading, c, b)
+
+
+def _partitions(gms: list[_Atom], passives: list[_Atom], room: int) -> Iterator[list[tuple[_Atom, ...]]]:
+    """Ways to group one span's atoms into at most ``room`` blocks: each gm with nothing, an R, a C,
+    an R and a C, or a series R-C across it; leftover passives alone or as R||C pairs."""
+    if not gms and not passives:
+        yield []
+        return
+    if room == 0:
+        return
     if gms:
         g, others = gms[0], gms[1:]
         for attach in _attachments(passives):
             left = [p for p in passives if all(p is not q for q in attach)]
-            for rest in _partitions(others, left):
+            for rest in _partitions(others, left, room - 1):
                 yield [(g, *attach), *rest]
         return
-    if not passives:
-        yield []
-        return
     first, others = passives[0], passives[1:]
-    for rest in _partitions([], others):
+    for rest in _partitions([], others, room - 1):
         yield [(first,), *rest]
     if first.kind == "R":
         for i, c in enumerate(others):
             if c.kind == "C":
-                for rest in _partitions([], others[:i] + others[i + 1:]):
+                for rest in _partitions([], others[:i] + others[i + 1:], room - 1):
                     yield [(first, c), *rest]
 
 

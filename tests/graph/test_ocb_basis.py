@@ -253,3 +253,23 @@ def test_the_error_survives_pickling():
     err = _refused(BASE + "R9 out 0 2meg\n.end\n")
     back = pickle.loads(pickle.dumps(err))
     assert str(back) == str(err) and back.devices == err.devices
+
+
+def test_parameter_expressions_are_evaluated_first():
+    deck = BASE.replace("G1 n1 0 in 0 2m", ".param gm1=2m\nG1 n1 0 in 0 {gm1}").replace(
+        "G2 out 0 n1 0 8m", "G2 out 0 n1 0 {4*gm1}")
+    g = decompose_ocb(parse_spice(deck + ".end\n"))
+    assert [dict(b.values).get("gm") for b in g.blocks[1:3]] == pytest.approx([2e-3, 8e-3])
+    err = _refused(BASE.replace("G2 out 0 n1 0 8m", "G2 out 0 n1 0 {nowhere}") + ".end\n")
+    assert err.devices == ("G2",) and "evaluate" in str(err)
+
+
+def test_many_parts_across_two_nets_are_refused_quickly():
+    import time
+
+    lines = [f"G{k} n1 0 in 0 {k + 1}m\nRL{k} n1 0 1meg\nCL{k} n1 0 50f" for k in range(3)]
+    lines += [f"R{k} in n1 {k + 1}00k\nC{k} in n1 {k + 1}00f" for k in range(4)]
+    start = time.perf_counter()
+    err = _refused(BASE.replace("G1 n1 0 in 0 2m\nRL1 n1 0 1meg\nCL1 n1 0 50f\n", "\n".join(lines) + "\n") + ".end\n")
+    assert time.perf_counter() - start < 5
+    assert "no reading" in str(err) and {"G0", "R3", "C3"} <= set(err.devices)
