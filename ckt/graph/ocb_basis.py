@@ -247,7 +247,8 @@ def decompose_ocb(netlist: Netlist) -> TwoLevelGraph:
 
     Args:
         netlist: a flat netlist with an input net (``in``/``vin``, or the node of its only voltage
-            source) and an output net (``out``/``vout``); ground is ``0`` or ``gnd``.
+            source) and an output net (``out``/``vout``, or else the one net a G element drives that
+            reads as an OCB output); ground is ``0`` or ``gnd``; ``.param`` expressions are evaluated.
 
     Returns:
         The two-level graph (basis ``"ocb"``): ``In``, the stages, the compensation block and the
@@ -256,7 +257,35 @@ def decompose_ocb(netlist: Netlist) -> TwoLevelGraph:
     Raises:
         NotDecomposableError: a device or net that no OCB circuit has; the error names the devices.
     """
-    reading = _Reading.of(netlist)
+    netlist = _evaluated(netlist)
+    ground = {n for n in netlist.nets if n.lower() in _GROUND_NAMES}
+    inp = _named(netlist, _INPUT_NAMES) or _source_node(netlist, ground)
+    if inp is None:
+        raise NotDecomposableError("no input net: none is named in or vin, and there is no single voltage "
+                                   "source to find it by")
+    named_out = _named(netlist, _OUTPUT_NAMES)
+    if named_out is not None:
+        return _decompose(_Reading.of(netlist, ground, inp, named_out))
+    # no net is named as the output: try each net a G element drives; exactly one may work
+    outs = sorted({n for d in netlist.devices if d.kind is DeviceKind.VCCS for n in d.nets[:2]} - ground - {inp})
+    found: list[TwoLevelGraph] = []
+    errors: list[NotDecomposableError] = []
+    for out in outs:
+        try:
+            found.append(_decompose(_Reading.of(netlist, ground, inp, out)))
+        except NotDecomposableError as exc:
+            errors.append(exc)
+    if len(found) == 1:
+        return found[0]
+    if not found and errors and len({str(e) for e in errors}) == 1:
+        raise errors[0]  # the same devices fail whichever net is the output
+    works = ", ".join(g.blocks[-1].nets[0] for g in found)
+    raise NotDecomposableError("no net is named out or vout, and " + (
+        f"{works} could each be the output" if found else "no net a G element drives reads as the output"
+    ) + "; name the output out")
+
+
+def _decompose(reading: _Reading) -> TwoLevelGraph:
     n_gm = sum(a.kind == "gm" for a in reading.atoms)
     if n_gm > _MAX_GM or len(reading.atoms) > _MAX_ATOMS:
         raise NotDecomposableError(f"{n_gm} gm stages and {len(reading.atoms)} parts; an OCB op-amp has at most "
@@ -295,17 +324,8 @@ class _Reading:
     sources: tuple[Device, ...]
 
     @staticmethod
-    def of(netlist: Netlist) -> _Reading:
-        ground = {n for n in netlist.nets if n.lower() in _GROUND_NAMES}
-        inp = _named(netlist, _INPUT_NAMES) or _source_node(netlist, ground)
-        out = _named(netlist, _OUTPUT_NAMES)
-        if inp is None:
-            raise NotDecomposableError("no input net: none is named in or vin, and there is no single voltage "
-                                       "source to find it by")
-        if out is None:
-            raise NotDecomposableError("no output net: none is named out or vout")
+    def of(netlist: Netlist, ground: set[str], inp: str, out: str) -> _Reading:
         bad: list[str] = []
-        netlist = _evaluated(netlist)
         sources: list[Device] = []
         gms: dict[str, list[tuple[str, float, Device]]] = defaultdict(list)  # driven net -> stages
         loads: dict[tuple[str, str], list[Device]] = defaultdict(list)  # (net, "R"|"C") -> loads

@@ -242,9 +242,14 @@ def test_a_stage_chain_that_does_not_reach_out_has_no_reading():
     assert "no reading" in str(err) and "G1" in err.devices
 
 
-def test_no_output_net():
-    err = _refused(BASE.replace("out", "y") + ".end\n")
-    assert "no output net" in str(err)
+def test_an_unnamed_output_is_found_by_structure():
+    g = decompose_ocb(parse_spice(BASE.replace("out", "y") + ".end\n"))
+    assert [b.type for b in g.blocks] == ["In", "+gm+", "+gm+", "Out"] and g.blocks[-1].nets == ("y",)
+    # when every candidate fails the same way, that failure (with its devices) is the answer
+    err = _refused(BASE.replace("out", "y") + "M1 y n1 0 0 nch\n.model nch nmos level=1\n.end\n")
+    assert err.devices == ("M1",)
+    err = _refused("no gain stage\nVin in 0 dc 0 ac 1\nR1 in y 1k\nR2 y 0 1meg\n.end\n")
+    assert "no net a G element drives" in str(err)
 
 
 def test_the_error_survives_pickling():
