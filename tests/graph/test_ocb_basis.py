@@ -98,6 +98,16 @@ def test_500_generated_circuits_decompose_to_the_generators_blocks():
     assert unambiguous >= 120 and exact >= 330  # measured: 160 and 367 of 500
 
 
+def test_both_views_of_a_generated_circuit_turn_into_two_level_tensors():
+    for c in generate(40, seed=13):
+        netlist = c.netlist()
+        for g in (c.two_level(), decompose_ocb(netlist)):
+            data = to_two_level_pyg(netlist, g, OCB_BLOCK_TYPES)
+            assert data.block_type.tolist() == [OCB_BLOCK_TYPES.index(b.type) for b in g.blocks]
+            assert sorted(set(data.inner_block.tolist())) == list(range(len(g.blocks)))
+            assert data.block_edge_index.size(1) == len(g.edges)
+
+
 def test_a_canonical_reading_is_a_fixed_point():
     for c in generate(200, seed=5):
         g = decompose_ocb(c.netlist())
