@@ -158,7 +158,8 @@ def assemble(parts: Sequence[OcbPart], devices: Sequence[Sequence[Device]]) -> T
     Outer edges follow upstream: a block on ``src -> dst`` hangs between the block that drives
     ``src`` (``In`` for ``in``, the stage ending there for a stage net) and the one that drives
     ``dst`` (``Out`` for ``out``); a stage takes an edge from its input's driver and, the last one,
-    to ``Out``. Blocks are listed in topological order, ties broken by role and then list order.
+    to ``Out``. Blocks are listed in topological order, ties broken by role and then list order;
+    each block's ``nets`` start with its ``src`` and ``dst`` (``In``/``Out``: their one net).
     """
     driver: dict[str, int] = {}
     for i, p in enumerate(parts):

@@ -288,3 +288,36 @@ def test_many_parts_across_two_nets_are_refused_quickly():
     err = _refused(BASE.replace("G1 n1 0 in 0 2m\nRL1 n1 0 1meg\nCL1 n1 0 50f\n", "\n".join(lines) + "\n") + ".end\n")
     assert time.perf_counter() - start < 5
     assert "no reading" in str(err) and {"G0", "R3", "C3"} <= set(err.devices)
+
+
+SPECTRE = """// behavioural op-amp written the way upstream's netlister writes one: a subckt per block
+subckt stage_a GND OUT IN
+    G0 (OUT GND IN GND) vccs gm=-1.0m
+    R0 (OUT GND) resistor r=1M
+    C0 (OUT GND) capacitor c=50.0f
+ends stage_a
+subckt stage_b GND OUT IN
+    G0 (OUT GND IN GND) vccs gm=0.8m
+    R0 (OUT GND) resistor r=1M
+    C0 (OUT GND) capacitor c=50.0f
+ends stage_b
+subckt rser IN OUT
+    R0 (IN net1) resistor r=0.4M
+    C0 (net1 OUT) capacitor c=300f
+ends rser
+I0 (0 net3 net2) stage_a
+I1 (0 OUT net3) stage_b
+I3 (net3 OUT) rser
+V0 (net2 0) vsource dc=0 mag=1m
+"""
+
+
+def test_a_flattened_spectre_deck_with_a_subckt_per_block():
+    from ckt.netlist.flatten import flatten
+    from ckt.netlist.parse_spectre import parse_spectre
+
+    g = decompose_ocb(flatten(parse_spectre(SPECTRE)))
+    assert [b.type for b in g.blocks] == ["In", "-gm+", "+gm+", "R-C", "Out"]
+    assert g.blocks[0].devices == ("V0",) and set(g.blocks[3].devices) == {"I3.R0", "I3.C0"}
+    assert dict(g.blocks[3].values) == pytest.approx({"r": 4e5, "c": 3e-13})
+    assert g.edges == ((0, 1), (1, 2), (1, 3), (2, 4), (3, 4))
