@@ -84,6 +84,19 @@ class SimulatorNotFoundError(CktError):
         return (type(self), (self.component, self.detail, self.fix))
 
 
+class NotDecomposableError(NetlistError):
+    """A netlist is not a circuit of the basis asked for; ``devices`` names the ones that do not fit."""
+
+    def __init__(self, message: str, devices: Sequence[str] = ()) -> None:
+        self.devices = tuple(devices)
+        listed = f": {', '.join(self.devices)}" if self.devices else ""
+        super().__init__(f"not decomposable{listed} ({message})")
+        self.reason = message
+
+    def __reduce__(self) -> tuple[type[NotDecomposableError], tuple[str, tuple[str, ...]]]:
+        return (type(self), (self.reason, self.devices))
+
+
 class MeasurementError(CktError):
     """A quantity cannot be measured on the given vectors; the message is the reason."""
 

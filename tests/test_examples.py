@@ -133,3 +133,12 @@ def test_examples_bind_to_another_pdk(name, pdk, tmp_path):
     m = measure(NETLISTS / f"{name}.cir", tmp_path, write_spice(bound))
     assert m["gain_db"] > 40 and m["pm"] > 45 and m["ugbw"] > 1e6
 
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_the_behavioural_ocb_example_meets_its_recorded_performance(tmp_path):
+    m = measure(NETLISTS / "ocb_two_stage.cir", tmp_path)
+    assert m["gain_db"] == pytest.approx(144.07, abs=0.05)
+    assert m["ugbw"] == pytest.approx(328.6e6, rel=5e-3)
+    assert m["pm"] == pytest.approx(74.0, abs=0.1)

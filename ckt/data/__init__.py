@@ -1,1 +1,1 @@
-"""Circuit datasets for learning: loaders, splits, and the simulated OCB labels."""
+"""Circuit datasets for learning: loaders, splits, the OCB generator and its simulated labels."""
