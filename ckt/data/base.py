@@ -356,9 +356,10 @@ class CircuitDataset(InMemoryDataset):
             data = to_two_level_pyg(netlist, self.decomposer.decompose(netlist), self.decomposer.block_types)
         topology = topology_hash(netlist)
         ports = set(circuit.ports)
-        first_net = data.num_nodes - len(data.net_names)  # nets are the last nodes of every view
+        nets = inline_includes(netlist, libraries=False).nets  # the nets the views number, last
+        first_net = data.num_nodes - len(nets)
         data.is_port = torch.zeros(data.num_nodes, dtype=torch.bool)
-        for i, net in enumerate(data.net_names):
+        for i, net in enumerate(nets):
             if net in ports:
                 data.is_port[first_net + i] = True
         if not self.keep_names:
