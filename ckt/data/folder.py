@@ -189,10 +189,17 @@ class FolderDataset(CircuitDataset):
         if missing:
             shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
             raise DatasetError(f"{self.labels_path}: {len(missing)} circuit(s) not found in {self.folder}: {shown}")
-        if root is None:
-            root = data_home() / "folder" / hashlib.blake2b(str(self.folder).encode(), digest_size=5).hexdigest()
+        root = root if root is not None else self.cache_root(self.folder)
         super().__init__(root, source=self.folder, view=view, n=n, force_reload=force_reload,
                          keep_names=keep_names, decomposer=decomposer, transform=transform, pre_filter=pre_filter)
+
+    @classmethod
+    def cache_root(cls, source: str | Path | None = None) -> Path:
+        """``data_home() / "folder" / <hash of the folder's absolute path>``."""
+        if source is None:
+            raise DatasetError("the folder dataset needs source= (the folder of netlists)")
+        folder = str(Path(source).expanduser().resolve())
+        return data_home() / cls.name / hashlib.blake2b(folder.encode(), digest_size=5).hexdigest()
 
     @property
     def raw_dir(self) -> str:

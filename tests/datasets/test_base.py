@@ -115,3 +115,16 @@ def test_registry_names_and_register() -> None:
         assert registry.get("ag-copy") is AnalogGenie
     finally:
         registry._DATASETS.pop("ag-copy")
+
+
+def test_edge_attr_is_rebuilt_on_access_not_stored(tmp_path: Path) -> None:
+    from ckt.graph.to_pyg import to_bipartite_pyg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DatasetWarning)
+        ds = AnalogGenie(tmp_path / "r", source=analoggenie_tar(tmp_path / "ag.tar.gz"))
+    assert "edge_attr" not in ds._data
+    expected = to_bipartite_pyg(parse_spectre(OPAMP_A))
+    item = ds[0]
+    assert torch.equal(item.edge_attr, expected.edge_attr) and torch.equal(item.x, expected.x)
+    assert torch.equal(item.edge_index, expected.edge_index)
