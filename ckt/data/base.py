@@ -247,8 +247,9 @@ class CircuitDataset(InMemoryDataset):
 
     Args:
         root: the cache folder (default ``data_home() / name``).
-        source: a local archive or URL of the raw data (default ``upstream_url``); only read when
-            ``raw/`` lacks the file or holds a different one.
+        source: a local archive or URL of the raw data; read when ``raw/`` lacks the file, or (a
+            local file given here) when ``raw/`` holds a different one. Default: the archive in the
+            reference-data folder (``reference_data``) when there is one, else ``upstream_url``.
         view: ``"bipartite"``, ``"pins"``, or ``"subgraphs"`` (needs ``decomposer``).
         n: prepare only ``n`` circuits spread over the dataset (quick runs, CI).
         force_reload: rebuild the processed file even when it exists.
@@ -295,7 +296,8 @@ class CircuitDataset(InMemoryDataset):
         self._raw_sha: str | None = None
         self._notes: list[str] = []
         root = Path(root) if root is not None else self.cache_root()
-        self._refresh_raw(root)
+        if source is not None:
+            self._refresh_raw(root)
         super().__init__(str(root), transform, None, pre_filter, log=False, force_reload=force_reload)
         for note in self._notes:  # raised here, so the warning points at the caller
             warnings.warn(note, DatasetWarning, stacklevel=2)
