@@ -477,16 +477,18 @@ class CircuitDataset(InMemoryDataset):
 
     @property
     def groups(self) -> torch.Tensor:
-        """``[N]`` the split group of each item."""
-        return torch.tensor(self.meta["groups"], dtype=torch.long)
+        """``[N]`` the split group of each item (of this subset, when the dataset was indexed)."""
+        return self._data.group[torch.as_tensor(list(self.indices()), dtype=torch.long)]
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
     def class_counts(self) -> dict[str, int]:
-        counts = Counter(self.meta["ckt_types"])
-        return {c: counts[c] for c in self.classes}
+        """Items per class, in ``classes`` order (of this subset, when the dataset was indexed)."""
+        y = self._data.y[torch.as_tensor(list(self.indices()), dtype=torch.long)]
+        counts = torch.bincount(y, minlength=len(self.classes)).tolist() if self.classes else []
+        return dict(zip(self.classes, counts))
 
     def split(self, kind: str = "group", fractions: Sequence[float] = (0.8, 0.1, 0.1),
               seed: int = 0) -> dict[str, torch.Tensor]:

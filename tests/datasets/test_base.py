@@ -128,3 +128,13 @@ def test_edge_attr_is_rebuilt_on_access_not_stored(tmp_path: Path) -> None:
     item = ds[0]
     assert torch.equal(item.edge_attr, expected.edge_attr) and torch.equal(item.x, expected.x)
     assert torch.equal(item.edge_index, expected.edge_index)
+
+
+def test_subsets_report_their_own_groups_and_counts(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DatasetWarning)
+        ds = AnalogGenie(tmp_path / "r", source=analoggenie_tar(tmp_path / "ag.tar.gz"))
+    sub = ds[torch.tensor([2, 0])]
+    assert sub.groups.tolist() == [ds.groups[2].item(), ds.groups[0].item()]
+    assert sub.class_counts()["LDO"] == 1 and sub.class_counts()["Opamp"] == 1
+    assert ds.class_counts()["Opamp"] == 2
