@@ -117,5 +117,9 @@ class AnalogGenie(CircuitDataset):
     reference_path = "analoggenie/analoggenie-dataset.tar.gz"
     classes = CLASSES
 
+    @classmethod
+    def keep_member(cls, name: str) -> bool:
+        return _role(name) is not None
+
     def read_raw(self) -> RawSet:
         return read_archive(str(self.raw_path))

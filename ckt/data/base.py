@@ -3,8 +3,9 @@
 ``CircuitDataset`` is a PyG ``InMemoryDataset`` with ckt's conventions on top:
 
 * root ``$CKT_DATA/NAME`` (else ``~/.cache/ckt/NAME``), with PyG's ``raw/`` and ``processed/``;
-* ``source=`` a local archive or an ``http(s)`` URL (fetched with ``urllib``); ``raw/SOURCE.json``
-  records where it came from, its size and sha256;
+* ``source=`` a local archive, a local folder (a clone of the upstream repository; its dataset
+  files are packed into a reproducible archive) or an ``http(s)`` URL (fetched with ``urllib``);
+  ``raw/SOURCE.json`` records where it came from, its size and sha256;
 * the processed file name carries the view, the sample size, the raw sha256 prefix and
   ``SCHEMA_VERSION``, so changing any of them rebuilds, as does ``force_reload``; a sidecar
   ``.meta.json`` holds provenance, per-circuit labels and groups, and every circuit that failed;
@@ -21,14 +22,15 @@ A subclass says how to read its raw file (``read_raw``); the base does the rest.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 import shutil
+import tarfile
 import time
 import urllib.request
 import warnings
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -150,11 +152,26 @@ class Provenance:
     prepared_utc: str = field(default="")
 
 
-def fetch(source: str, dest: Path) -> None:
-    """Copy a local file or download an ``http(s)`` URL to ``dest`` (atomically).
+def pack_folder(folder: Path, dest: Path, keep: Callable[[str], bool]) -> None:
+    """Write the files of ``folder`` that ``keep`` accepts (by archive name ``FOLDER/rel/path``) as a
+    reproducible ``.tar.gz``: sorted, zero times and owners, so the same files give the same sha256."""
+    with open(dest, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = f"{folder.name}/{path.relative_to(folder).as_posix()}"
+            if keep(name):
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = path.stat().st_size, 0o644
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+
+
+def fetch(source: str, dest: Path, keep: Callable[[str], bool] = lambda name: True) -> None:
+    """Copy a local archive, pack a local folder (its files that ``keep`` accepts) or download an
+    ``http(s)`` URL to ``dest`` (atomically).
 
     Raises:
-        DatasetError: the file is missing or the download fails.
+        DatasetError: the path is missing or the download fails.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -164,9 +181,12 @@ def fetch(source: str, dest: Path) -> None:
                 shutil.copyfileobj(response, out)
         else:
             path = Path(source).expanduser()
-            if not path.is_file():
-                raise DatasetError(f"{source}: no such file (give the dataset archive or its URL)")
-            shutil.copyfile(path, part)
+            if path.is_dir():
+                pack_folder(path, part, keep)
+            elif path.is_file():
+                shutil.copyfile(path, part)
+            else:
+                raise DatasetError(f"{source}: no such file or folder (give the dataset archive, folder or URL)")
     except OSError as exc:
         part.unlink(missing_ok=True)
         raise DatasetError(f"{source}: cannot fetch: {exc}") from exc
@@ -325,18 +345,32 @@ class CircuitDataset(InMemoryDataset):
     def raw_path(self) -> Path:
         return Path(self.raw_dir) / self.archive
 
+    @classmethod
+    def keep_member(cls, name: str) -> bool:
+        """Whether a file of a source folder (``FOLDER/rel/path``) belongs in the packed raw archive."""
+        return True
+
     def _refresh_raw(self, root: Path) -> None:
         """Drop a raw copy that differs from an explicitly given local source, so it is copied anew."""
         raw = root / "raw" / self.archive
         src = Path(self.source).expanduser()
-        if raw.is_file() and not self.source.startswith(("http://", "https://")) and src.is_file():
-            if src.stat().st_size != raw.stat().st_size or sha256_file(src) != sha256_file(raw):
-                raw.unlink()
+        if not raw.is_file() or self.source.startswith(("http://", "https://")):
+            return
+        if src.is_dir():
+            packed = raw.with_name(raw.name + ".check")
+            pack_folder(src, packed, self.keep_member)
+            differs = sha256_file(packed) != sha256_file(raw)
+            packed.unlink()
+        else:
+            differs = src.is_file() and (
+                src.stat().st_size != raw.stat().st_size or sha256_file(src) != sha256_file(raw))
+        if differs:
+            raw.unlink()
 
     def download(self) -> None:
         if not self.source:
             raise DatasetError(f"{self.name}: no raw data in {self.raw_dir} and no source to fetch it from")
-        fetch(self.source, self.raw_path)
+        fetch(self.source, self.raw_path, self.keep_member)
         record = {"source": self.source, "size": self.raw_path.stat().st_size, "sha256": sha256_file(self.raw_path)}
         (Path(self.raw_dir) / "SOURCE.json").write_text(json.dumps(record, indent=1) + "\n")
 

@@ -19,6 +19,12 @@ CLASSES = ("DISO-Amplifier", "SISO-Amplifier", "DIDO-Amplifier", "Comparator", "
 """The six ``ckt_type`` values, most frequent first."""
 
 
+def is_netlist_member(name: str) -> bool:
+    """``.../net/*.txt``: where Image2Net keeps its netlists."""
+    parts = PurePosixPath(name).parts
+    return len(parts) >= 2 and parts[-2] == "net" and parts[-1].endswith(".txt")
+
+
 def read_archive(path: str) -> RawSet:
     """Every ``net/*.txt`` circuit of an Image2Net archive (the project's tarball or a GitHub archive).
 
@@ -32,8 +38,7 @@ def read_archive(path: str) -> RawSet:
     try:
         with tarfile.open(path) as tar:
             for member in tar:
-                parts = PurePosixPath(member.name).parts
-                if not (member.isfile() and len(parts) >= 2 and parts[-2] == "net" and parts[-1].endswith(".txt")):
+                if not (member.isfile() and is_netlist_member(member.name)):
                     continue
                 f = tar.extractfile(member)
                 assert f is not None
@@ -69,6 +74,10 @@ class Image2Net(CircuitDataset):
     upstream_url = f"{upstream_repo}/archive/{upstream_commit}.tar.gz"
     reference_path = "image2net/image2net-netlists.tar.gz"
     classes = CLASSES
+
+    @classmethod
+    def keep_member(cls, name: str) -> bool:
+        return is_netlist_member(name)
 
     def read_raw(self) -> RawSet:
         return read_archive(str(self.raw_path))

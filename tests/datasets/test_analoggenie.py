@@ -180,3 +180,21 @@ def test_reference_data_matches_the_readme_counts(tmp_path_factory) -> None:
     sides = [set(groups[idx].tolist()) for idx in split.values()]
     assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
     assert sum(len(v) for v in split.values()) == 3350
+
+
+def test_a_cloned_folder_is_a_source(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    with tarfile.open(analoggenie_tar(tmp_path / "ag.tar.gz")) as tar:
+        tar.extractall(clone, filter="data")
+    (clone / "Dataset" / "5" / "Book5.png").write_bytes(b"\x89PNG not needed")
+    ds = prepare(tmp_path / "root", clone / "Dataset")
+    assert len(ds) == 3 and ds.provenance.source == str(clone / "Dataset")
+    with tarfile.open(ds.raw_path) as tar:
+        names = tar.getnames()
+    assert "Dataset/5/5.cir" in names and not any(n.endswith((".png", ".md")) or "Opamp" in n for n in names)
+    first = ds.raw_sha256()
+    os.utime(clone / "Dataset" / "5" / "5.cir", (5, 5))  # times do not change the packed archive
+    assert prepare(tmp_path / "root", clone / "Dataset").raw_sha256() == first
+    (clone / "Dataset" / "6" / "6.cir").write_text(AG_CIRCUITS[5][0])  # content does
+    again = prepare(tmp_path / "root", clone / "Dataset")
+    assert again.raw_sha256() != first and again.processed_paths[0] != ds.processed_paths[0]

@@ -56,3 +56,15 @@ def test_reference_data_matches_the_readme_counts(tmp_path: Path) -> None:
     assert len(ds) == 346 and not ds.failures
     assert ds.class_counts() == {"DISO-Amplifier": 91, "SISO-Amplifier": 81, "DIDO-Amplifier": 64,
                                  "Comparator": 51, "Bandgap": 43, "LDO": 16}
+
+
+def test_a_cloned_folder_is_a_source(tmp_path: Path) -> None:
+    import tarfile
+
+    clone = tmp_path / "Image2Net"
+    with tarfile.open(image2net_tar(tmp_path / "i2n.tar.gz")) as tar:
+        tar.extractall(clone, filter="data")
+    ds = Image2Net(tmp_path / "root", source=clone)
+    assert len(ds) == 2
+    with tarfile.open(ds.raw_path) as tar:
+        assert sorted(tar.getnames()) == ["Image2Net/net/001.txt", "Image2Net/net/7_netlist_dict.txt"]
