@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,7 @@ def prepare(name: str, root: str | None, source: str | None, n: int | None, forc
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ds = cls(root, **kwargs)
+        ds = cls(root, progress=_progress_line(cls.name), **kwargs)
     elapsed = time.perf_counter() - start
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
@@ -68,6 +70,18 @@ def prepare(name: str, root: str | None, source: str | None, n: int | None, forc
     else:
         click.echo(f"{ds.name}: {report['circuits']} circuits, {report['failed']} failed, "
                    f"{report['groups']} groups, {elapsed:.1f} s -> {report['processed']}")
+
+
+def _progress_line(name: str) -> Callable[[int, int], None] | None:
+    """``name: done/total circuits`` rewritten in place on a terminal's stderr; nothing in logs."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if done % 50 == 0 or done == total:
+            click.echo(f"\r{name}: {done}/{total} circuits", err=True, nl=done == total)
+
+    return show
 
 
 @dataset.command()

@@ -275,6 +275,7 @@ class CircuitDataset(InMemoryDataset):
         force_reload: rebuild the processed file even when it exists.
         keep_names: keep the bookkeeping lists that rebuild each netlist (``ckt.graph.to_pyg``).
         decomposer: the block basis of the ``subgraphs`` view.
+        progress: called as ``progress(done, total)`` after each circuit while processing.
         transform, pre_filter: as in PyG.
     """
 
@@ -301,9 +302,11 @@ class CircuitDataset(InMemoryDataset):
         force_reload: bool = False,
         keep_names: bool = False,
         decomposer: Decomposer | None = None,
+        progress: Callable[[int, int], None] | None = None,
         transform: Callable[[Data], Data] | None = None,
         pre_filter: Callable[[Data], bool] | None = None,
     ) -> None:
+        self.progress = progress
         if view not in VIEWS:
             raise DatasetError(f"unknown view {view!r}; use one of {', '.join(VIEWS)}")
         if view == "subgraphs" and decomposer is None:
@@ -444,7 +447,9 @@ class CircuitDataset(InMemoryDataset):
         items: list[Data] = []
         kept: list[Circuit] = []
         hashes: list[str] = []
-        for c in circuits:
+        for done, c in enumerate(circuits, 1):
+            if self.progress is not None:
+                self.progress(done, len(circuits))
             try:
                 data, topology = self.graph_of(c)
             except CktError as exc:

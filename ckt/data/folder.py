@@ -171,6 +171,7 @@ class FolderDataset(CircuitDataset):
         force_reload: bool = False,
         keep_names: bool = False,
         decomposer: Decomposer | None = None,
+        progress: Callable[[int, int], None] | None = None,
         transform: Callable[[Data], Data] | None = None,
         pre_filter: Callable[[Data], bool] | None = None,
     ) -> None:
@@ -191,7 +192,8 @@ class FolderDataset(CircuitDataset):
             raise DatasetError(f"{self.labels_path}: {len(missing)} circuit(s) not found in {self.folder}: {shown}")
         root = root if root is not None else self.cache_root(self.folder)
         super().__init__(root, source=self.folder, view=view, n=n, force_reload=force_reload,
-                         keep_names=keep_names, decomposer=decomposer, transform=transform, pre_filter=pre_filter)
+                         keep_names=keep_names, decomposer=decomposer, progress=progress, transform=transform,
+                         pre_filter=pre_filter)
 
     @classmethod
     def cache_root(cls, source: str | Path | None = None) -> Path:

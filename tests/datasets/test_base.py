@@ -138,3 +138,12 @@ def test_subsets_report_their_own_groups_and_counts(tmp_path: Path) -> None:
     assert sub.groups.tolist() == [ds.groups[2].item(), ds.groups[0].item()]
     assert sub.class_counts()["LDO"] == 1 and sub.class_counts()["Opamp"] == 1
     assert ds.class_counts()["Opamp"] == 2
+
+
+def test_progress_is_reported_per_circuit(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DatasetWarning)
+        AnalogGenie(tmp_path / "r", source=analoggenie_tar(tmp_path / "ag.tar.gz"),
+                    progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
