@@ -18,6 +18,13 @@ from ckt.netlist.parse_components import parse_components
 CLASSES = ("DISO-Amplifier", "SISO-Amplifier", "DIDO-Amplifier", "Comparator", "Bandgap", "LDO")
 """The six ``ckt_type`` values, most frequent first."""
 
+ANALOGGENIE_TYPE = {
+    "DISO-Amplifier": "Opamp", "SISO-Amplifier": "Opamp", "DIDO-Amplifier": "Opamp",
+    "Comparator": "Comparator", "Bandgap": "Bandgap_Ref", "LDO": "LDO",
+}
+"""Each Image2Net type as the AnalogGenie class it falls in, for transfer between the two: AnalogToBi
+files every amplifier (single-stage ones included, IDs 1-68) as ``Opamp``."""
+
 
 def is_netlist_member(name: str) -> bool:
     """``.../net/*.txt``: where Image2Net keeps its netlists."""

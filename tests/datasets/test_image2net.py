@@ -68,3 +68,11 @@ def test_a_cloned_folder_is_a_source(tmp_path: Path) -> None:
     assert len(ds) == 2
     with tarfile.open(ds.raw_path) as tar:
         assert sorted(tar.getnames()) == ["Image2Net/net/001.txt", "Image2Net/net/7_netlist_dict.txt"]
+
+
+def test_every_type_maps_to_an_analoggenie_class() -> None:
+    from ckt.data.analoggenie import CLASSES as AG_CLASSES
+    from ckt.data.image2net import ANALOGGENIE_TYPE
+
+    assert set(ANALOGGENIE_TYPE) == set(CLASSES)
+    assert set(ANALOGGENIE_TYPE.values()) <= set(AG_CLASSES)
