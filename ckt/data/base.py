@@ -464,7 +464,8 @@ class CircuitDataset(InMemoryDataset):
         for data, g in zip(items, groups):
             data.group = g
         if not items:
-            raise DatasetError(f"{self.name}: no circuit could be read from {self.raw_path}")
+            why = f"; first failure: {failures[0].circuit}: {failures[0].reason}" if failures else ""
+            raise DatasetError(f"{self.name}: no circuit could be read from {self.raw_path}{why}")
         data, slices = self.collate(items)
         torch.save({"format": FORMAT, "schema": SCHEMA_VERSION, "data": data.to_dict(), "slices": slices},
                    self.processed_paths[0])

@@ -198,3 +198,9 @@ def test_a_cloned_folder_is_a_source(tmp_path: Path) -> None:
     (clone / "Dataset" / "6" / "6.cir").write_text(AG_CIRCUITS[5][0])  # content does
     again = prepare(tmp_path / "root", clone / "Dataset")
     assert again.raw_sha256() != first and again.processed_paths[0] != ds.processed_paths[0]
+
+
+def test_nothing_readable_is_an_error_with_the_reason(tmp_path: Path) -> None:
+    src = analoggenie_tar(tmp_path / "bad.tar.gz", {7: ("MM0 (a b c d pmos4\n", "VDD", None)})
+    with pytest.raises(DatasetError, match=r"no circuit could be read.*first failure: 7: .*unbalanced"):
+        AnalogGenie(tmp_path / "root", source=src)
