@@ -190,3 +190,11 @@ class EnvironmentFailure(SimulationError):
         self.n = n
         super().__init__(f"all {n} simulations of the first batch failed with the same error, so the setup "
                          f"(not the designs) is at fault; stopping: {message}")
+
+
+class DatasetError(CktError):
+    """A dataset's source cannot be fetched or read, or its labels do not match its circuits."""
+
+
+class DatasetWarning(CktWarning):
+    """A dataset was built, but some of its circuits were renamed, skipped or could not be read."""

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pdk": ("ckt.cli.pdk:pdk", "List and inspect the bundled PDK model sets."),
     "simulate": ("ckt.cli.simulate:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
     "size": ("ckt.cli.size:size", "Size a netlist against a spec file."),
+    "dataset": ("ckt.cli.dataset:dataset", "Prepare and inspect circuit datasets (AnalogGenie, Image2Net, a folder)."),
     "doctor": ("ckt.cli.doctor:doctor", "Check that ngspice, PySpice, torch, the PDKs and the cache are usable."),
 }
 

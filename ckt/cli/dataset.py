@@ -1,0 +1,151 @@
+"""``ckt dataset``: prepare a registered dataset into its cache, and summarise a prepared one
+(counts, label statistics, split sizes, provenance) as text or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ckt.data import registry
+from ckt.errors import DatasetError
+
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def _dataset_options(f: Any) -> Any:
+    f = click.option("--root", type=click.Path(file_okay=False), default=None,
+                     help="Cache folder (default $CKT_DATA/NAME, else ~/.cache/ckt/NAME).")(f)
+    f = click.option("--source", default=None,
+                     help="Local archive, URL, or (folder dataset) the folder of netlists.")(f)
+    return click.argument("name")(f)
+
+
+@click.group()
+def dataset() -> None:
+    """Prepare and inspect circuit datasets (AnalogGenie, Image2Net, a folder of your own)."""
+
+
+@dataset.command()
+@_dataset_options
+@click.option("-n", "n", type=int, default=None, help="Prepare only N circuits, spread over the dataset.")
+@click.option("--force", is_flag=True, help="Rebuild the processed file even if it exists.")
+@click.option("--view", type=click.Choice(["bipartite", "pins"]), default="bipartite", show_default=True,
+              help="Graph view of each circuit.")
+@click.option("--labels", type=click.Path(dir_okay=False), default=None,
+              help="Folder dataset: the labels CSV (default SOURCE/labels.csv).")
+@click.option("--label", "label", default=None, help="Folder dataset: the class column.")
+@click.option("--target", "targets", multiple=True, help="Folder dataset: a regression column (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def prepare(name: str, root: str | None, source: str | None, n: int | None, force: bool, view: str,
+            labels: str | None, label: str | None, targets: tuple[str, ...], as_json: bool) -> None:
+    """Read dataset NAME from its source (the reference data when present, else upstream) and
+    cache its graphs."""
+    cls = registry.get(name)
+    kwargs: dict[str, Any] = {"source": source, "n": n, "force_reload": force, "view": view}
+    if cls.name == "folder":
+        kwargs.update(labels=labels, label=label, targets=targets)
+    elif labels or label or targets:
+        raise DatasetError("--labels, --label and --target are for the folder dataset only")
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = cls(root, progress=_progress_line(cls.name), **kwargs)
+    elapsed = time.perf_counter() - start
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    report = summary(ds.meta)
+    report["processed"] = ds.processed_paths[0]
+    report["seconds"] = round(elapsed, 2)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+    else:
+        click.echo(f"{ds.name}: {report['circuits']} circuits, {report['failed']} failed, "
+                   f"{report['groups']} groups, {elapsed:.1f} s -> {report['processed']}")
+
+
+def _progress_line(name: str) -> Callable[[int, int], None] | None:
+    """``name: done/total circuits`` rewritten in place on a terminal's stderr; nothing in logs."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if done % 50 == 0 or done == total:
+            click.echo(f"\r{name}: {done}/{total} circuits", err=True, nl=done == total)
+
+    return show
+
+
+@dataset.command()
+@_dataset_options
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def info(name: str, root: str | None, source: str | None, as_json: bool) -> None:
+    """Summarise the last prepared version of dataset NAME: counts, labels, splits, provenance."""
+    cls = registry.get(name)
+    folder = Path(root) if root is not None else cls.cache_root(source)
+    metas = sorted((folder / "processed").glob("*.meta.json"), key=lambda p: p.stat().st_mtime)
+    if not metas:
+        raise DatasetError(f"{name} is not prepared in {folder}; run: ckt dataset prepare {name}")
+    report = summary(json.loads(metas[-1].read_text()))
+    report["processed"] = str(metas[-1].with_name(metas[-1].name.removesuffix(".meta.json") + ".pt"))
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    prov = report["provenance"]
+    click.echo(f"{prov['dataset']}: {report['circuits']} circuits ({report['view']} view"
+               f"{', sample of ' + str(report['n']) if report['n'] else ''}), {report['failed']} failed, "
+               f"{report['renamed_circuits']} with renamed duplicate devices")
+    click.echo(f"  source {prov['source']} (sha256 {prov['sha256'][:16]}..., {prov['size']} bytes)"
+               + (f", upstream {prov['upstream']} @ {prov['commit']}" if prov["commit"] else ""))
+    if report["classes"]:
+        click.echo(f"  {len(report['classes'])} classes:")
+        for c, k in report["classes"].items():
+            click.echo(f"    {c:<20} {k}")
+    for t, stats in report["targets"].items():
+        click.echo(f"  target {t}: mean {stats['mean']:.4g}, std {stats['std']:.4g}, "
+                   f"min {stats['min']:.4g}, max {stats['max']:.4g}")
+    click.echo(f"  {report['groups']} groups (largest {report['largest_group']})")
+    for kind, sizes in report["splits"].items():
+        click.echo(f"  {kind} split {'/'.join(str(round(f * 100)) for f in SPLIT_FRACTIONS)}, seed 0: "
+                   + ", ".join(f"{k} {v}" for k, v in sizes.items()))
+    for note in report["notes"]:
+        click.echo(f"  {note}")
+    for f in report["failures"][:5]:
+        click.echo(f"  failed {f['circuit']}: {f['reason']}")
+
+
+def summary(meta: dict[str, Any]) -> dict[str, Any]:
+    """What ``info`` reports, from a prepared dataset's meta record."""
+    from ckt.data.splits import group_split, random_split
+
+    groups = meta["groups"]
+    counts = Counter(meta["ckt_types"])
+    targets: dict[str, dict[str, float]] = {}
+    for j, t in enumerate(meta["target_names"]):
+        values = [row[j] for row in meta["targets"]]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        targets[t] = {"mean": mean, "std": std, "min": min(values), "max": max(values)}
+    splits: dict[str, dict[str, int]] = {}
+    notes: list[str] = []
+    try:
+        splits["group"] = {k: len(v) for k, v in group_split(groups, SPLIT_FRACTIONS, 0).items()}
+    except DatasetError as exc:  # too few groups for three sides
+        notes.append(f"no group split: {exc}")
+    splits["random"] = {k: len(v) for k, v in random_split(len(groups), SPLIT_FRACTIONS, 0).items()}
+    return {
+        "provenance": meta["provenance"], "view": meta["view"], "n": meta["n"],
+        "circuits": len(meta["circuits"]), "failed": len(meta["failures"]),
+        "renamed_circuits": meta["renamed_circuits"], "renamed_devices": meta["renamed_devices"],
+        "classes": {c: counts[c] for c in meta["classes"]}, "targets": targets,
+        "groups": len(set(groups)), "largest_group": max(Counter(groups).values()) if groups else 0,
+        "splits": splits, "failures": meta["failures"], "notes": notes,
+    }
