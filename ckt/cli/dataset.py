@@ -31,26 +31,40 @@ def _dataset_options(f: Any) -> Any:
 
 @click.group()
 def dataset() -> None:
-    """Prepare and inspect circuit datasets (AnalogGenie, Image2Net, a folder of your own)."""
+    """Prepare and inspect circuit datasets (AnalogGenie, Image2Net, OCB regenerated, a folder of your own)."""
 
 
 @dataset.command()
 @_dataset_options
 @click.option("-n", "n", type=int, default=None, help="Prepare only N circuits, spread over the dataset.")
 @click.option("--force", is_flag=True, help="Rebuild the processed file even if it exists.")
-@click.option("--view", type=click.Choice(["bipartite", "pins"]), default="bipartite", show_default=True,
-              help="Graph view of each circuit.")
+@click.option("--view", type=click.Choice(["bipartite", "pins", "subgraphs"]), default=None,
+              help="Graph view of each circuit (default: bipartite; ocb: subgraphs, its OCB blocks).")
+@click.option("--seed", type=int, default=0, show_default=True, help="ocb: the generator's seed.")
+@click.option("--workers", type=int, default=None, help="ocb: simulation workers (default all CPUs).")
+@click.option("--executor", "executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="ocb: where the labelling simulations run.")
+@click.option("--address", default=None, help="ocb with --executor ray: the cluster address (auto: running one).")
 @click.option("--labels", type=click.Path(dir_okay=False), default=None,
               help="Folder dataset: the labels CSV (default SOURCE/labels.csv).")
 @click.option("--label", "label", default=None, help="Folder dataset: the class column.")
 @click.option("--target", "targets", multiple=True, help="Folder dataset: a regression column (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def prepare(name: str, root: str | None, source: str | None, n: int | None, force: bool, view: str,
+def prepare(name: str, root: str | None, source: str | None, n: int | None, force: bool, view: str | None,
+            seed: int, workers: int | None, executor: str, address: str | None,
             labels: str | None, label: str | None, targets: tuple[str, ...], as_json: bool) -> None:
     """Read dataset NAME from its source (the reference data when present, else upstream) and
     cache its graphs."""
     cls = registry.get(name)
-    kwargs: dict[str, Any] = {"source": source, "n": n, "force_reload": force, "view": view}
+    kwargs: dict[str, Any] = {"n": n, "force_reload": force}
+    if view is not None:
+        kwargs["view"] = view
+    if cls.name == "ocb":
+        if source is not None:
+            raise DatasetError("ocb is generated and simulated here; it takes no --source")
+        kwargs.update(seed=seed, workers=workers, executor=executor, address=address)
+    else:
+        kwargs["source"] = source
     if cls.name == "folder":
         kwargs.update(labels=labels, label=label, targets=targets)
     elif labels or label or targets:

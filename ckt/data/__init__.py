@@ -15,6 +15,7 @@ _LAZY = {
     "AnalogGenie": "ckt.data.analoggenie",
     "Image2Net": "ckt.data.image2net",
     "FolderDataset": "ckt.data.folder",
+    "OCB": "ckt.data.ocb",
     "CircuitDataset": "ckt.data.base",
     "SCHEMA_VERSION": "ckt.data.base",
     "group_split": "ckt.data.splits",

@@ -480,7 +480,7 @@ class CircuitDataset(InMemoryDataset):
         }
         Path(self.processed_paths[1]).write_text(json.dumps(meta, indent=1) + "\n")
         if failures:
-            self._notes.append(f"{self.name}: {len(failures)} circuit(s) could not be read and are left out "
+            self._notes.append(f"{self.name}: {len(failures)} circuit(s) are left out "
                                f"(see .failures), first: {failures[0].circuit}: {failures[0].reason}")
         if renamed:
             self._notes.append(f"{self.name}: {renamed} circuit(s) reuse instance names for different devices; "

@@ -15,6 +15,7 @@ _DATASETS: dict[str, str | type[CircuitDataset]] = {
     "analoggenie": "ckt.data.analoggenie:AnalogGenie",
     "image2net": "ckt.data.image2net:Image2Net",
     "folder": "ckt.data.folder:FolderDataset",
+    "ocb": "ckt.data.ocb:OCB",
 }
 
 
