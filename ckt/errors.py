@@ -173,3 +173,12 @@ class EnvironmentFailure(SimulationError):
         self.n = n
         super().__init__(f"all {n} simulations of the first batch failed with the same error, so the setup "
                          f"(not the designs) is at fault; stopping: {message}")
+
+
+class CheckpointError(CktError):
+    """A model checkpoint that cannot be used here: not a ckt checkpoint, another schema version, or
+    another model than the one asked for; the message names the reason."""
+
+
+class ModelConfigError(CktError):
+    """A model or training config names an unknown encoder, head or option, or an impossible size."""
