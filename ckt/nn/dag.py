@@ -173,7 +173,7 @@ class DAGNN(Encoder):
 
     def __init__(self, in_dim: int = IN_DIM, hidden: int = 64, out_dim: int = 64, layers: int = 2,
                  pool: str = "sum", num_block_types: int = 32) -> None:
-        super().__init__()
+        super().__init__(in_dim)
         self.out_dim = out_dim
         self.pool_kind = pool
         self.num_block_types = num_block_types
@@ -195,11 +195,11 @@ class DAGNN(Encoder):
             if bt.numel() and int(bt.max()) >= self.num_block_types:
                 raise ModelConfigError(f"block type {int(bt.max())} is outside the encoder's "
                                        f"{self.num_block_types} block types (raise num_block_types)")
-            h = self.block_embedding(bt).index_add(0, data.inner_block, self.inp(data.x[data.inner_node]))
+            h = self.block_embedding(bt).index_add(0, data.inner_block, self.inp(self.features(data.x[data.inner_node])))
             batch = block_batch(data)
             _, keep = topological_levels(data.block_edge_index, bt.size(0), batch)
             return h, data.block_edge_index[:, keep], batch
-        return self.inp(data.x), flat_dag(data), graph_batch(data)
+        return self.inp(self.features(data.x)), flat_dag(data), graph_batch(data)
 
     def forward(self, data: Data) -> Tensor:
         h, edges, batch = self._graph(data)

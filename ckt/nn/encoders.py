@@ -23,6 +23,7 @@ from torch_geometric.nn import GATv2Conv, GCNConv, GINEConv, global_add_pool, gl
 
 from ckt.errors import ModelConfigError
 from ckt.graph.features import BIPARTITE_NODE_COLUMNS, EDGE_TYPES
+from ckt.nn.normalise import FeatureNormaliser
 
 IN_DIM = len(BIPARTITE_NODE_COLUMNS)
 """Node feature width of the bipartite view, the default input of every encoder."""
@@ -85,15 +86,26 @@ class Encoder(nn.Module):
     """Base of every encoder: ``forward(data) -> Tensor[num_graphs, out_dim]``.
 
     Subclasses store the keyword arguments they were built with in ``config`` so ``ckt.nn.model``
-    can rebuild them from a checkpoint.
+    can rebuild them from a checkpoint, and read node features through ``features``, which
+    standardises the numeric columns per device kind (``ckt.nn.normalise``) with statistics of the
+    training graphs (``set_input_normalisation``, called by ``fit``; saved in the state dict).
     """
 
     name: str = ""
     out_dim: int
     config: dict[str, Any]
 
-    def forward(self, data: Data) -> Tensor:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    def __init__(self, in_dim: int) -> None:
+        super().__init__()
+        self.normaliser = FeatureNormaliser(in_dim)
+
+    def set_input_normalisation(self, x: Tensor) -> None:
+        """Take the feature statistics from ``x [nodes, in_dim]``, the training graphs' nodes."""
+        self.normaliser.fit(x)
+
+    def features(self, x: Tensor) -> Tensor:
+        """``x`` with its numeric columns standardised."""
+        return self.normaliser(x)
 
 
 class _FlatEncoder(Encoder):
@@ -102,7 +114,7 @@ class _FlatEncoder(Encoder):
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, layers: int, pool: str, dropout: float,
                  num_edge_types: int, edge_features: bool) -> None:
-        super().__init__()
+        super().__init__(in_dim)
         pool_check(pool)
         self.out_dim = out_dim
         self.pool_kind = pool
@@ -117,7 +129,7 @@ class _FlatEncoder(Encoder):
         raise NotImplementedError
 
     def forward(self, data: Data) -> Tensor:
-        h = self.inp(data.x)
+        h = self.inp(self.features(data.x))
         e = None if self.edge_embedding is None else self.edge_embedding(data.edge_type)
         for conv, norm in zip(self.convs, self.norms):
             out = conv(h, data.edge_index) if e is None else conv(h, data.edge_index, e)

@@ -76,7 +76,7 @@ class GPS(Encoder):
     def __init__(self, in_dim: int = IN_DIM, hidden: int = 64, out_dim: int = 64, layers: int = 3,
                  heads: int = 4, pe: str | None = "rw", pe_dim: int = 8, pool: str = "sum",
                  dropout: float = 0.0, num_edge_types: int = NUM_EDGE_TYPES) -> None:
-        super().__init__()
+        super().__init__(in_dim)
         pool_check(pool)
         if hidden % heads:
             raise ModelConfigError(f"hidden ({hidden}) must be a multiple of heads ({heads})")
@@ -95,7 +95,7 @@ class GPS(Encoder):
         self.out = nn.Linear(hidden, out_dim)
 
     def forward(self, data: Data) -> Tensor:
-        h = self.inp(data.x)
+        h = self.inp(self.features(data.x))
         if self.pe_inp is not None and self.pe is not None:
             h = h + self.pe_inp(positional_encoding(data, self.pe, self.pe_dim))
         e = self.edge_embedding(data.edge_type)

@@ -135,6 +135,7 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
 
     seed_everything(int(opts["seed"]))
     generator = torch.Generator().manual_seed(int(opts["seed"]))
+    model.encoder.set_input_normalisation(torch.cat([d.x for d in train]))
     if isinstance(model.head, RegressionHead):
         model.head.set_normalisation(torch.cat([model.head.target(d.y, -1) for d in train]))
     model.to(device)
@@ -170,7 +171,7 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
             loss = model.head.loss(out_t, batch.y)
             loss.backward()
             optimizer.step()
-            total += float(loss) * out_t.size(0)
+            total += float(loss.detach()) * out_t.size(0)
             n += out_t.size(0)
         val_loss = _mean_loss(model, val, opts["batch_size"], device)
         improved = val_loss < state["best_val_loss"]

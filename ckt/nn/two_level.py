@@ -35,7 +35,7 @@ class TwoLevelEncoder(Encoder):
     def __init__(self, in_dim: int = IN_DIM, hidden: int = 64, out_dim: int = 64, inner_layers: int = 2,
                  outer_layers: int = 3, num_block_types: int = 32, pool: str = "sum",
                  dropout: float = 0.0, num_edge_types: int = NUM_EDGE_TYPES) -> None:
-        super().__init__()
+        super().__init__(in_dim)
         pool_check(pool)
         self.config = dict(in_dim=in_dim, hidden=hidden, out_dim=out_dim, inner_layers=inner_layers,
                            outer_layers=outer_layers, num_block_types=num_block_types, pool=pool,
@@ -63,7 +63,7 @@ class TwoLevelEncoder(Encoder):
         if bt.numel() and int(bt.max()) >= self.num_block_types:
             raise ModelConfigError(f"block type {int(bt.max())} is outside the encoder's "
                                    f"{self.num_block_types} block types (raise num_block_types)")
-        h = self.inp(data.x[data.inner_node])
+        h = self.inp(self.features(data.x[data.inner_node]))
         e = self.edge_embedding(data.inner_edge_type)
         for conv, norm in zip(self.inner, self.inner_norms):
             step = torch.relu(norm(conv(h, data.inner_edge_index, e)))
