@@ -195,7 +195,8 @@ class DAGNN(Encoder):
             if bt.numel() and int(bt.max()) >= self.num_block_types:
                 raise ModelConfigError(f"block type {int(bt.max())} is outside the encoder's "
                                        f"{self.num_block_types} block types (raise num_block_types)")
-            h = self.block_embedding(bt).index_add(0, data.inner_block, self.inp(self.features(data.x[data.inner_node])))
+            inner = self.inp(self.features(data.x[data.inner_node]))
+            h = self.block_embedding(bt).index_add(0, data.inner_block, inner)
             batch = block_batch(data)
             _, keep = topological_levels(data.block_edge_index, bt.size(0), batch)
             return h, data.block_edge_index[:, keep], batch

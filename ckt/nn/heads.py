@@ -52,13 +52,15 @@ class RegressionHead(Head):
         self.targets = list(targets)
         self.config = dict(task=self.task, targets=self.targets, hidden=hidden)
         self.net = mlp([in_dim, hidden, len(self.targets)])
+        self.mean: Tensor
+        self.std: Tensor
         self.register_buffer("mean", torch.zeros(len(self.targets)))
         self.register_buffer("std", torch.ones(len(self.targets)))
 
     def set_normalisation(self, y: Tensor) -> None:
         """Standardise by the mean and standard deviation of ``y [N, targets]`` (a constant target keeps 1)."""
-        y = self.target(y, -1).double()
-        std = y.std(0, unbiased=False) if y.size(0) > 1 else torch.ones(y.size(1), dtype=y.dtype)
+        y = self.target(y, -1).double().to(self.mean.device)
+        std = y.std(0, unbiased=False) if y.size(0) > 1 else torch.ones_like(y[0])
         self.mean.copy_(y.mean(0).float())
         self.std.copy_(torch.where(std > 0, std, torch.ones_like(std)).float())
 

@@ -64,10 +64,11 @@ class FeatureNormaliser(nn.Module):
     @torch.no_grad()
     def fit(self, x: Tensor) -> None:
         """Take the statistics from ``x [nodes, in_dim]`` (the training graphs' nodes)."""
+        x = x.to(self.mean.device)
         group = self.groups(x)
         values, masks = x[:, self.value_columns].double(), self._masks(x).double()
         rows = self.mean.size(0)
-        count = torch.zeros(rows, values.size(1), dtype=torch.double).index_add_(0, group, masks)
+        count = torch.zeros(rows, values.size(1), dtype=torch.double, device=x.device).index_add_(0, group, masks)
         total = torch.zeros_like(count).index_add_(0, group, values * masks)
         mean = total / count.clamp(min=1)
         square = torch.zeros_like(count).index_add_(0, group, (values - mean[group]) ** 2 * masks)

@@ -61,7 +61,7 @@ def seed_everything(seed: int) -> None:
 def loader(data: Sequence[Data], batch_size: int, shuffle: bool = False,
            generator: torch.Generator | None = None) -> DataLoader:
     """A PyG ``DataLoader`` that also batches two-level graphs (``follow_batch=["block_type"]``)."""
-    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator,  # type: ignore[arg-type]
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator,
                       follow_batch=["block_type"])
 
 

@@ -197,3 +197,18 @@ def test_fit_refuses_bad_options_and_empty_splits() -> None:
         fit(model("gin", targets), train, [], {"progress": False})
     with pytest.raises(ModelConfigError, match="unknown head task"):
         build_model({"encoder": {"name": "gin"}, "head": {"task": "ranking"}})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_fit_on_cuda_and_load_on_the_cpu(name: str, tmp_path: Path) -> None:
+    train, targets = task(name, 8, 12)
+    m = model(name, targets)
+    fit(m, train, train[:4], {"epochs": 2, "batch_size": 4, "device": "cuda", "progress": False,
+                              "out": str(tmp_path)})
+    assert next(m.parameters()).is_cuda
+    on_gpu = predict(m, train, device="cuda")
+    on_cpu = predict(load_model(tmp_path / "best.pt"), train, device="cpu")
+    assert torch.allclose(on_gpu, on_cpu, atol=1e-4, rtol=1e-4)
+    fit(model(name, targets), train, train[:4], {"epochs": 3, "batch_size": 4, "device": "cuda",
+                                                 "progress": False, "out": str(tmp_path), "resume": True})
