@@ -9,7 +9,7 @@ reports metrics in raw units, ``load_model`` reads a checkpoint back (``weights_
 from __future__ import annotations
 
 from ckt.nn.checkpoint import SCHEMA_VERSION, load_model, read_checkpoint, save_checkpoint
-from ckt.nn.dag import DAGNN, flat_dag, input_net_mask, topological_levels
+from ckt.nn.dag import DAGNN, flat_orientation, input_net_mask, topological_levels
 from ckt.nn.encoders import GAT, GCN, GIN, Encoder
 from ckt.nn.gps import GPS, positional_encoding
 from ckt.nn.heads import ClassificationHead, Head, RegressionHead
@@ -20,7 +20,7 @@ from ckt.nn.two_level import TwoLevelEncoder
 __all__ = [
     "DAGNN", "ENCODERS", "GAT", "GCN", "GIN", "GPS", "HEADS", "SCHEMA_VERSION", "CircuitModel",
     "ClassificationHead", "Encoder", "Head", "RegressionHead", "TwoLevelEncoder", "build_encoder",
-    "build_model", "evaluate", "fit", "flat_dag", "input_net_mask", "load_model", "loader",
+    "build_model", "evaluate", "fit", "flat_orientation", "input_net_mask", "load_model", "loader",
     "positional_encoding", "predict", "read_checkpoint", "save_checkpoint", "seed_everything",
     "topological_levels",
 ]

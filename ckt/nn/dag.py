@@ -16,7 +16,9 @@ Which DAG:
   nets named like inputs: ``in``, ``inp``, ``vin_n``...), otherwise the ground and supply nets (the
   ``net:ground`` / ``net:supply`` columns of ``x``); a connected component with no source starts
   from its lowest-index node. Each edge ``u - v`` is kept in the one direction that increases
-  ``(BFS depth, node index)``, a total order, so the result is always acyclic.
+  ``(BFS depth, node index)``, a total order, so the result is always acyclic. Edge types
+  (``edge_type``) enter the attention scores and the messages; edges between blocks share one
+  learned type.
 """
 
 from __future__ import annotations
@@ -30,11 +32,11 @@ from torch_geometric.data import Data
 from torch_geometric.utils import softmax
 
 from ckt.errors import ModelConfigError
-from ckt.graph.features import BIPARTITE_NODE_COLUMNS
-from ckt.nn.encoders import IN_DIM, Encoder, block_batch, graph_batch, num_graphs, pool, pool_check
+from ckt.graph.features import BIPARTITE_NODE_COLUMNS, PIN_NODE_COLUMNS
+from ckt.nn.encoders import IN_DIM, NUM_EDGE_TYPES, Encoder, block_batch, graph_batch, num_graphs, pool, pool_check
 
 _INPUT_NAME = re.compile(r"^v?in(put)?[_]?([pn+-]|\d)?$", re.IGNORECASE)
-_RAIL_COLUMNS = [BIPARTITE_NODE_COLUMNS.index("net:ground"), BIPARTITE_NODE_COLUMNS.index("net:supply")]
+_RAILS = ("net:ground", "net:supply")
 
 
 def input_net_mask(data: Data) -> Tensor:
@@ -55,8 +57,9 @@ def _sources(data: Data) -> Tensor:
     mask = getattr(data, "dag_source", None)
     if mask is not None and bool(mask.any()):
         return mask.bool()
-    if data.x.size(1) == len(BIPARTITE_NODE_COLUMNS):
-        return data.x[:, _RAIL_COLUMNS].sum(1) > 0
+    for columns in (BIPARTITE_NODE_COLUMNS, PIN_NODE_COLUMNS):
+        if data.x.size(1) == len(columns):
+            return data.x[:, [columns.index(c) for c in _RAILS]].sum(1) > 0
     return torch.zeros(data.num_nodes, dtype=torch.bool, device=data.x.device)
 
 
@@ -128,28 +131,28 @@ def topological_levels(edge_index: Tensor, num_nodes: int, batch: Tensor) -> tup
     return level, keep
 
 
-def flat_dag(data: Data) -> Tensor:
-    """The breadth-first DAG orientation of a flat graph (module docstring): a ``[2, E']`` edge index."""
+def flat_orientation(data: Data) -> Tensor:
+    """``[num_edges]`` bool: the edges of a flat graph kept by its breadth-first DAG orientation
+    (module docstring); of each edge stored both ways exactly one direction is kept."""
     n = data.num_nodes
     batch = graph_batch(data)
     depth = bfs_depth(data.edge_index, n, _sources(data), batch)
     key = depth * n + torch.arange(n, device=depth.device)
     src, dst = data.edge_index
-    forward = key[src] < key[dst]
-    return data.edge_index[:, forward]
+    return key[src] < key[dst]
 
 
 class _DagPass(nn.Module):
-    """One sweep in topological order: ``h_v = GRU(x_v, sum_u softmax(a(h_u, x_v)) W h_u)``."""
+    """One sweep in topological order: ``h_v = GRU(x_v, sum_u softmax(a(h_u, x_v, e_uv)) (W h_u + e_uv))``."""
 
     def __init__(self, in_dim: int, hidden: int) -> None:
         super().__init__()
         self.hidden = hidden
         self.gru = nn.GRUCell(in_dim, hidden)
-        self.score = nn.Linear(hidden + in_dim, 1)
+        self.score = nn.Linear(2 * hidden + in_dim, 1)
         self.message = nn.Linear(hidden, hidden)
 
-    def forward(self, x: Tensor, edge_index: Tensor, level: Tensor) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor, e: Tensor, level: Tensor) -> Tensor:
         n = x.size(0)
         h = x.new_zeros(n, self.hidden)
         src, dst = edge_index
@@ -157,11 +160,11 @@ class _DagPass(nn.Module):
         for t in range(int(level.max()) + 1 if n else 0):
             nodes = (level == t).nonzero().squeeze(1)
             on = edge_level == t
-            s, d = src[on], dst[on]
+            s, d, e_on = src[on], dst[on], e[on]
             m = x.new_zeros(n, self.hidden)
             if s.numel():
-                alpha = softmax(self.score(torch.cat([h[s], x[d]], 1)), d, num_nodes=n)
-                m = m.index_add(0, d, alpha * self.message(h[s]))
+                alpha = softmax(self.score(torch.cat([h[s], x[d], e_on], 1)), d, num_nodes=n)
+                m = m.index_add(0, d, alpha * (self.message(h[s]) + e_on))
             h = h.index_copy(0, nodes, self.gru(x[nodes], m[nodes]))
         return h
 
@@ -172,24 +175,27 @@ class DAGNN(Encoder):
     name = "dagnn"
 
     def __init__(self, in_dim: int = IN_DIM, hidden: int = 64, out_dim: int = 64, layers: int = 2,
-                 pool: str = "sum", num_block_types: int = 32) -> None:
+                 pool: str = "sum", num_block_types: int = 32, num_edge_types: int = NUM_EDGE_TYPES) -> None:
         super().__init__(in_dim)
         self.out_dim = out_dim
         self.pool_kind = pool
         self.num_block_types = num_block_types
+        self.num_edge_types = num_edge_types
         self.config = dict(in_dim=in_dim, hidden=hidden, out_dim=out_dim, layers=layers, pool=pool,
-                           num_block_types=num_block_types)
+                           num_block_types=num_block_types, num_edge_types=num_edge_types)
         pool_check(pool)
         self.inp = nn.Linear(in_dim, hidden)
         self.block_embedding = nn.Embedding(num_block_types, hidden)
+        # the flat graph's edge types, then one more for the edges between blocks
+        self.edge_embedding = nn.Embedding(num_edge_types + 1, hidden)
         self.forward_passes = nn.ModuleList(_DagPass(hidden if i == 0 else 2 * hidden, hidden)
                                             for i in range(layers))
         self.reverse_passes = nn.ModuleList(_DagPass(hidden if i == 0 else 2 * hidden, hidden)
                                             for i in range(layers))
         self.out = nn.Linear(2 * hidden, out_dim)
 
-    def _graph(self, data: Data) -> tuple[Tensor, Tensor, Tensor]:
-        """Node features, DAG edges and node-to-graph index of the graph the sweeps run on."""
+    def _graph(self, data: Data) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Node features, DAG edges, their types and the node-to-graph index of the graph swept."""
         if getattr(data, "block_type", None) is not None:
             bt = data.block_type
             if bt.numel() and int(bt.max()) >= self.num_block_types:
@@ -199,13 +205,16 @@ class DAGNN(Encoder):
             h = self.block_embedding(bt).index_add(0, data.inner_block, inner)
             batch = block_batch(data)
             _, keep = topological_levels(data.block_edge_index, bt.size(0), batch)
-            return h, data.block_edge_index[:, keep], batch
-        return self.inp(self.features(data.x)), flat_dag(data), graph_batch(data)
+            edges = data.block_edge_index[:, keep]
+            return h, edges, torch.full_like(edges[0], self.num_edge_types), batch
+        keep = flat_orientation(data)
+        return self.inp(self.features(data.x)), data.edge_index[:, keep], data.edge_type[keep], graph_batch(data)
 
     def forward(self, data: Data) -> Tensor:
-        h, edges, batch = self._graph(data)
+        h, edges, edge_type, batch = self._graph(data)
+        e = self.edge_embedding(edge_type)
         level, _ = topological_levels(edges, h.size(0), batch)
         reverse_level = (int(level.max()) if level.numel() else 0) - level
         for fwd, rev in zip(self.forward_passes, self.reverse_passes):
-            h = torch.cat([fwd(h, edges, level), rev(h, edges.flip(0), reverse_level)], 1)
+            h = torch.cat([fwd(h, edges, e, level), rev(h, edges.flip(0), e, reverse_level)], 1)
         return self.out(pool(self.pool_kind, h, batch, num_graphs(data)))

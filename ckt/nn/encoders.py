@@ -14,6 +14,7 @@ scalar edge weight, so GCN ignores edge types.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
@@ -82,7 +83,7 @@ def mlp(dims: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class Encoder(nn.Module):
+class Encoder(nn.Module, ABC):
     """Base of every encoder: ``forward(data) -> Tensor[num_graphs, out_dim]``.
 
     Subclasses store the keyword arguments they were built with in ``config`` so ``ckt.nn.model``
@@ -107,6 +108,10 @@ class Encoder(nn.Module):
         """``x`` with its numeric columns standardised."""
         return self.normaliser(x)
 
+    @abstractmethod
+    def forward(self, data: Data) -> Tensor:
+        """``[num_graphs, out_dim]`` graph embeddings of ``data``."""
+
 
 class _FlatEncoder(Encoder):
     """Shared shape of the flat encoders: input projection, ``layers`` convolutions with residuals,
@@ -125,8 +130,9 @@ class _FlatEncoder(Encoder):
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         self.out = nn.Linear(hidden, out_dim)
 
-    def _conv(self, hidden: int) -> nn.Module:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def _conv(self, hidden: int) -> nn.Module:
+        """One message-passing layer of width ``hidden``."""
 
     def forward(self, data: Data) -> Tensor:
         h = self.inp(self.features(data.x))

@@ -8,6 +8,7 @@ units (hertz, decibels) without the training set.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,20 +19,23 @@ from ckt.errors import ModelConfigError
 from ckt.nn.encoders import mlp
 
 
-class Head(nn.Module):
+class Head(nn.Module, ABC):
     """Base of the heads: ``forward(z) -> outputs``, ``loss(outputs, y)``, ``predict(outputs)``."""
 
     task: str = ""
     config: dict[str, Any]
 
-    def target(self, y: Tensor, n: int) -> Tensor:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def target(self, y: Tensor, n: int) -> Tensor:
+        """The batch's ``y`` shaped for ``loss``."""
 
-    def loss(self, out: Tensor, y: Tensor) -> Tensor:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def loss(self, out: Tensor, y: Tensor) -> Tensor:
+        """The training loss of outputs ``out`` against targets ``y``."""
 
-    def predict(self, out: Tensor) -> Tensor:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def predict(self, out: Tensor) -> Tensor:
+        """Outputs in the user's terms (raw units or class indices)."""
 
 
 class RegressionHead(Head):

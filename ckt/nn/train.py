@@ -123,6 +123,8 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
         CheckpointError: ``resume`` from a checkpoint of another model or other training options.
     """
     opts = _options(config or {})
+    if opts["resume"] and opts["out"] is None:
+        raise ModelConfigError("resume=True needs out= (the folder holding last.pt)")
     if len(train) == 0 or len(val) == 0:
         raise ModelConfigError(f"fit needs non-empty train and validation splits (got {len(train)} and {len(val)})")
     if log is None:
@@ -155,6 +157,8 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
         _set_rng_state(saved["rng"], generator)
         state = {k: saved[k] for k in state}
         log(f"resumed from {last} after epoch {state['epoch']}")
+    elif opts["resume"]:
+        log(f"no checkpoint at {last}: starting a new run")
 
     epochs = int(opts["epochs"])
     for epoch in range(state["epoch"] + 1, epochs + 1):

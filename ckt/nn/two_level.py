@@ -13,7 +13,9 @@ It reads the ``TwoLevelData`` layout of ``ckt.graph.two_level``:
 4. readout over each graph's blocks (``block_type_batch``).
 
 Unlike CktGNN's released code, the inner GNN always runs, so two circuits with the same block
-topology but different device values get different embeddings.
+topology but different device values get different embeddings. Devices that no block covers
+(``TwoLevelGraph.uncovered``, device-level decompositions only) do not enter the embedding; use a
+flat encoder, or report ``coverage``, where that matters.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from torch_geometric.data import Data
 from ckt.errors import ModelConfigError
 from ckt.graph.features import BIPARTITE_NODE_COLUMNS
 from ckt.graph.two_level import Block, TwoLevelGraph, to_two_level_pyg
-from ckt.nn.dag import flat_dag, input_net_mask, topological_levels
+from ckt.nn.dag import flat_orientation, input_net_mask, topological_levels
 from ckt.nn.gps import positional_encoding
 from ckt.nn.model import ENCODERS, build_encoder
 from ckt.nn.train import loader
@@ -26,6 +26,12 @@ def flat_graphs() -> list[Data]:
 
 def two_level_graphs() -> list[Data]:
     return [ocb_like(1e-3, 2e-3)[0], ocb_like(3e-3, 1e-3, 1e-12)[0], ocb_like(5e-4, 4e-3, 3e-12)[0]]
+
+
+def flat_levels(data: Data) -> torch.Tensor:
+    """Topological levels of a single flat graph's breadth-first orientation."""
+    keep, single = flat_orientation(data), torch.zeros(data.num_nodes, dtype=torch.long)
+    return topological_levels(data.edge_index[:, keep], data.num_nodes, single)[0]
 
 
 def graphs_for(name: str) -> list[Data]:
@@ -149,9 +155,9 @@ def test_topological_levels_keep_a_dag_and_break_cycles() -> None:
     assert level.tolist() == [0, 1, 1, 2, 0, 1, 2] and keep.tolist() == [True] * 4 + [True, True, False]
 
 
-def test_flat_dag_orients_every_edge_once_from_the_sources() -> None:
+def test_flat_orientation_orients_every_edge_once_from_the_sources() -> None:
     data = rc_ladder(1e3, 1e-12, 3)
-    edges = flat_dag(data)
+    edges = data.edge_index[:, flat_orientation(data)]
     half = data.edge_index.size(1) // 2
     assert edges.size(1) == half
     undirected = {frozenset(e) for e in data.edge_index.t().tolist()}
@@ -164,7 +170,7 @@ def test_flat_dag_orients_every_edge_once_from_the_sources() -> None:
     data.dag_source = input_net_mask(data)
     inp = data.num_nodes - len(data.net_names) + data.net_names.index("in")
     assert data.dag_source.nonzero().squeeze(1).tolist() == [inp]
-    level, _ = topological_levels(flat_dag(data), data.num_nodes, torch.zeros(data.num_nodes, dtype=torch.long))
+    level = flat_levels(data)
     assert level[inp] == 0 and level[ground] > 0
 
 
@@ -199,3 +205,24 @@ def test_bad_input_is_a_typed_error() -> None:
     unfollowed = next(iter(DataLoader(two_level_graphs(), batch_size=3)))
     with pytest.raises(ModelConfigError, match="follow_batch"):
         encoder("two_level")(unfollowed)
+
+
+def test_dagnn_on_the_pin_view_starts_at_the_rails() -> None:
+    from ckt.graph.to_pyg import to_pins_pyg
+    from ckt.netlist import parse_spice
+
+    data = to_pins_pyg(parse_spice("* p\nV1 vdd 0 DC 1\nR1 vdd a 1k\nR2 a 0 1k\n.end\n"))
+    level = flat_levels(data)
+    first_net = data.num_nodes - len(data.net_names)
+    rails = [first_net + data.net_names.index(n) for n in ("vdd", "0")]
+    assert level[rails].tolist() == [0, 0] and (level[first_net + data.net_names.index("a")] > 0)
+    z = encoder("dagnn", in_dim=data.x.size(1), num_edge_types=4)
+    assert z(data).shape == (1, 8)
+
+
+def test_dagnn_sees_edge_types() -> None:
+    enc = encoder("dagnn")
+    data = cs_amp(2e-6)
+    other = data.clone()
+    other.edge_type = torch.zeros_like(data.edge_type)
+    assert not torch.allclose(embed(enc, [data]), embed(enc, [other]), atol=1e-5)

@@ -212,3 +212,31 @@ def test_fit_on_cuda_and_load_on_the_cpu(name: str, tmp_path: Path) -> None:
     assert torch.allclose(on_gpu, on_cpu, atol=1e-4, rtol=1e-4)
     fit(model(name, targets), train, train[:4], {"epochs": 3, "batch_size": 4, "device": "cuda",
                                                  "progress": False, "out": str(tmp_path), "resume": True})
+
+
+def test_resume_without_a_checkpoint_starts_fresh_and_needs_a_folder(tmp_path: Path) -> None:
+    train, targets = task("gin", 4, 13)
+    lines: list[str] = []
+    history = fit(model("gin", targets), train, train, {"epochs": 1, "out": str(tmp_path), "resume": True},
+                  log=lines.append)
+    assert len(history) == 1 and "starting a new run" in lines[0] and (tmp_path / "last.pt").exists()
+    with pytest.raises(ModelConfigError, match="needs out="):
+        fit(model("gin", targets), train, train, {"resume": True})
+
+
+def test_fit_takes_an_in_memory_dataset_of_two_level_graphs() -> None:
+    from torch_geometric.data import InMemoryDataset
+
+    class Graphs(InMemoryDataset):
+        def __init__(self, graphs: list[Data]) -> None:
+            super().__init__()
+            self.data, self.slices = self.collate(graphs)
+
+    graphs = two_level_task(8, 14)
+    dataset = Graphs(graphs)
+    assert torch.equal(dataset[3].inner_edge_index, graphs[3].inner_edge_index)
+    config = {"epochs": 2, "batch_size": 4, "progress": False}
+    from_list, from_dataset = model("two_level", ["log_gm"]), model("two_level", ["log_gm"])
+    a = fit(from_list, graphs[:6], graphs[6:], config)
+    b = fit(from_dataset, dataset[:6], dataset[6:], config)
+    assert [h["val_loss"] for h in a] == pytest.approx([h["val_loss"] for h in b], rel=1e-6)
