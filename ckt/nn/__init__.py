@@ -13,7 +13,7 @@ from ckt.nn.dag import DAGNN, flat_orientation, input_net_mask, topological_leve
 from ckt.nn.encoders import GAT, GCN, GIN, Encoder
 from ckt.nn.gps import GPS, positional_encoding
 from ckt.nn.heads import ClassificationHead, Head, RegressionHead
-from ckt.nn.model import ENCODERS, HEADS, CircuitModel, build_encoder, build_model
+from ckt.nn.model import ENCODERS, HEADS, CircuitModel, build_encoder, build_model, register_encoder
 from ckt.nn.train import evaluate, fit, loader, predict, seed_everything
 from ckt.nn.two_level import TwoLevelEncoder
 
@@ -21,6 +21,6 @@ __all__ = [
     "DAGNN", "ENCODERS", "GAT", "GCN", "GIN", "GPS", "HEADS", "SCHEMA_VERSION", "CircuitModel",
     "ClassificationHead", "Encoder", "Head", "RegressionHead", "TwoLevelEncoder", "build_encoder",
     "build_model", "evaluate", "fit", "flat_orientation", "input_net_mask", "load_model", "loader",
-    "positional_encoding", "predict", "read_checkpoint", "save_checkpoint", "seed_everything",
+    "positional_encoding", "predict", "read_checkpoint", "register_encoder", "save_checkpoint", "seed_everything",
     "topological_levels",
 ]

@@ -7,7 +7,8 @@ loads with ``weights_only=True`` and names everything needed to rebuild the mode
      "head": {"task": "regression", "targets": ["gain_db", "pm_deg"], "hidden": 64}}
 
 Encoder names: ``ENCODERS`` (``"two_level"``, ``"gin"``, ``"gcn"``, ``"gat"``, ``"dagnn"``,
-``"gps"``); missing encoder keys take the class defaults, and ``CircuitModel.config`` lists them all.
+``"gps"``; ``register_encoder`` adds more); missing encoder keys take the class defaults, and
+``CircuitModel.config`` lists them all.
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ ENCODERS: dict[str, type[Encoder]] = {
     cls.name: cls for cls in (TwoLevelEncoder, GIN, GCN, GAT, DAGNN, GPS)
 }
 """Encoder classes by config name."""
+
+def register_encoder(cls: type[Encoder]) -> type[Encoder]:
+    """Add an encoder class to ``ENCODERS`` under its ``name`` (usable as a class decorator).
+
+    Raises:
+        ModelConfigError: the name is empty or taken by another class.
+    """
+    if not cls.name or ENCODERS.get(cls.name, cls) is not cls:
+        raise ModelConfigError(f"encoder name {cls.name!r} is empty or already registered")
+    ENCODERS[cls.name] = cls
+    return cls
+
 
 HEADS: dict[str, type[Head]] = {"regression": RegressionHead, "classification": ClassificationHead}
 """Head classes by task."""

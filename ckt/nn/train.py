@@ -1,7 +1,8 @@
 """Training and evaluation of a ``CircuitModel`` on lists (or Datasets) of PyG ``Data`` with ``y``.
 
 ``fit`` follows what a careful experiment needs: seeded, a progress line per epoch, a checkpoint
-each epoch (``OUT/last.pt`` with optimizer and random-number states, ``OUT/best.pt`` the best model),
+each epoch (``OUT/last.pt`` with optimizer and random-number states, ``OUT/best.pt`` the best model,
+``OUT/history.json`` the per-epoch losses),
 ``resume=True`` continuing from ``last.pt`` exactly as if never stopped, and early stopping and
 model selection on the validation split only (the test split never enters ``fit``). It runs on the
 CPU unless CUDA is there (``device`` overrides).
@@ -13,6 +14,7 @@ the standardisation), and for classification accuracy, macro-F1 and the confusio
 from __future__ import annotations
 
 import copy
+import json
 import math
 import random
 import sys
@@ -68,7 +70,13 @@ def loader(data: Sequence[Data], batch_size: int, shuffle: bool = False,
 def _device(name: str | None) -> torch.device:
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ModelConfigError(f"device {name!r}: {exc}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelConfigError(f"device {name!r} asked for, but CUDA is not available here")
+    return device
 
 
 def _options(config: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +204,7 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
             save_checkpoint(out / "last.pt", model, training)
             if improved:
                 save_checkpoint(out / "best.pt", model, {"epoch": epoch, "val_loss": val_loss})
+            (out / "history.json").write_text(json.dumps(state["history"], indent=1) + "\n")
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     return list(state["history"])

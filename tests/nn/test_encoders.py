@@ -226,3 +226,24 @@ def test_dagnn_sees_edge_types() -> None:
     other = data.clone()
     other.edge_type = torch.zeros_like(data.edge_type)
     assert not torch.allclose(embed(enc, [data]), embed(enc, [other]), atol=1e-5)
+
+
+def test_register_encoder_adds_a_name_once() -> None:
+    from ckt.nn.encoders import GIN
+    from ckt.nn.model import register_encoder
+
+    class Wide(GIN):
+        name = "wide_gin_test"
+
+    try:
+        register_encoder(Wide)
+        assert isinstance(build_encoder({"name": "wide_gin_test", **SMALL}), Wide)
+        assert register_encoder(Wide) is Wide  # the same class again is fine
+
+        class Other(GIN):
+            name = "wide_gin_test"
+
+        with pytest.raises(ModelConfigError, match="already registered"):
+            register_encoder(Other)
+    finally:
+        ENCODERS.pop("wide_gin_test", None)

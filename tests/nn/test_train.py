@@ -3,6 +3,7 @@ uninterrupted run, selection and stopping follow the validation split, metrics, 
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from pathlib import Path
@@ -110,6 +111,7 @@ def test_early_stopping_and_selection_use_the_validation_split(tmp_path: Path) -
     assert _mean_loss(m, val, 4, torch.device("cpu")) == pytest.approx(history[best]["val_loss"], rel=1e-6)
     saved = read_checkpoint(tmp_path / "best.pt")
     assert saved["training"]["epoch"] == best + 1
+    assert json.loads((tmp_path / "history.json").read_text()) == history
 
 
 def test_evaluate_reports_raw_units() -> None:
@@ -193,6 +195,9 @@ def test_fit_refuses_bad_options_and_empty_splits() -> None:
     train, targets = task("gin", 2, 11)
     with pytest.raises(ModelConfigError, match="unknown training options"):
         fit(model("gin", targets), train, train, {"epoch": 3})
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelConfigError, match="CUDA is not available"):
+            fit(model("gin", targets), train, train, {"device": "cuda"})
     with pytest.raises(ModelConfigError, match="non-empty"):
         fit(model("gin", targets), train, [], {"progress": False})
     with pytest.raises(ModelConfigError, match="unknown head task"):
