@@ -13,9 +13,9 @@ Which DAG:
   for device-level blocks) loses its back edges as ``topological_levels`` says.
 - a flat graph (bipartite or pin view, edges stored both ways): a breadth-first orientation. The
   sources are the nodes in ``data.dag_source`` when the dataset set it (``input_net_mask`` marks
-  nets named like inputs: ``in``, ``inp``, ``vin_n``...), otherwise the ground and supply nets (the
-  ``net:ground`` / ``net:supply`` columns of ``x``); a connected component with no source starts
-  from its lowest-index node. Each edge ``u - v`` is kept in the one direction that increases
+  nets named like inputs: ``in``, ``inp``, ``vin_n``...); a graph with none marked uses its ground
+  and supply nets (the ``net:ground`` / ``net:supply`` columns of ``x``); a connected component
+  with no source starts from its lowest-index node. Each edge ``u - v`` is kept in the one direction that increases
   ``(BFS depth, node index)``, a total order, so the result is always acyclic. Edge types
   (``edge_type``) enter the attention scores and the messages; edges between blocks share one
   learned type.
@@ -53,14 +53,23 @@ def input_net_mask(data: Data) -> Tensor:
     return mask
 
 
-def _sources(data: Data) -> Tensor:
-    mask = getattr(data, "dag_source", None)
-    if mask is not None and bool(mask.any()):
-        return mask.bool()
+def _rails(data: Data) -> Tensor:
     for columns in (BIPARTITE_NODE_COLUMNS, PIN_NODE_COLUMNS):
         if data.x.size(1) == len(columns):
             return data.x[:, [columns.index(c) for c in _RAILS]].sum(1) > 0
     return torch.zeros(data.num_nodes, dtype=torch.bool, device=data.x.device)
+
+
+def _sources(data: Data, batch: Tensor) -> Tensor:
+    """Marked input nets where a graph has some (``dag_source``), else that graph's rails."""
+    rails = _rails(data)
+    marked = getattr(data, "dag_source", None)
+    if marked is None:
+        return rails
+    marked = marked.bool()
+    has_marks = torch.zeros(int(batch.max()) + 1, dtype=torch.long, device=batch.device).index_add_(
+        0, batch, marked.long()) > 0
+    return torch.where(has_marks[batch], marked, rails)
 
 
 def bfs_depth(edge_index: Tensor, num_nodes: int, sources: Tensor, batch: Tensor) -> Tensor:
@@ -136,7 +145,7 @@ def flat_orientation(data: Data) -> Tensor:
     (module docstring); of each edge stored both ways exactly one direction is kept."""
     n = data.num_nodes
     batch = graph_batch(data)
-    depth = bfs_depth(data.edge_index, n, _sources(data), batch)
+    depth = bfs_depth(data.edge_index, n, _sources(data, batch), batch)
     key = depth * n + torch.arange(n, device=depth.device)
     src, dst = data.edge_index
     return key[src] < key[dst]

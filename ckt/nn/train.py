@@ -213,7 +213,13 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
 @torch.no_grad()
 def predict(model: CircuitModel, data: Sequence[Data], batch_size: int = 64,
             device: str | None = None) -> Tensor:
-    """Predictions for ``data`` in order: raw-unit targets ``[N, T]`` or class indices ``[N]``."""
+    """Predictions for ``data`` in order: raw-unit targets ``[N, T]`` or class indices ``[N]``.
+
+    Raises:
+        ModelConfigError: ``data`` is empty.
+    """
+    if len(data) == 0:
+        raise ModelConfigError("nothing to predict: the graph list is empty")
     dev = _device(device)
     model.to(dev).eval()
     return torch.cat([model.head.predict(model(b.to(dev))).cpu() for b in loader(data, batch_size)])

@@ -247,3 +247,15 @@ def test_register_encoder_adds_a_name_once() -> None:
             register_encoder(Other)
     finally:
         ENCODERS.pop("wide_gin_test", None)
+
+
+def test_dagnn_batch_with_and_without_marked_inputs_matches_one_by_one() -> None:
+    enc = encoder("dagnn")
+    marked, unmarked = rc_ladder(1e3, 1e-12, 3), rc_ladder(2e3, 1e-12, 2)
+    marked.dag_source = input_net_mask(marked)
+    unmarked.dag_source = torch.zeros(unmarked.num_nodes, dtype=torch.bool)
+    together = embed(enc, [marked, unmarked])
+    assert torch.allclose(together, torch.cat([embed(enc, [marked]), embed(enc, [unmarked])]), atol=1e-5)
+    # the unmarked graph falls back to its rails, as it does with no mask at all
+    del unmarked.dag_source
+    assert torch.allclose(together[1], embed(enc, [unmarked])[0], atol=1e-5)

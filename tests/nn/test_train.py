@@ -200,6 +200,8 @@ def test_fit_refuses_bad_options_and_empty_splits() -> None:
             fit(model("gin", targets), train, train, {"device": "cuda"})
     with pytest.raises(ModelConfigError, match="non-empty"):
         fit(model("gin", targets), train, [], {"progress": False})
+    with pytest.raises(ModelConfigError, match="empty"):
+        evaluate(model("gin", targets), [])
     with pytest.raises(ModelConfigError, match="unknown head task"):
         build_model({"encoder": {"name": "gin"}, "head": {"task": "ranking"}})
 
