@@ -198,3 +198,12 @@ class DatasetError(CktError):
 
 class DatasetWarning(CktWarning):
     """A dataset was built, but some of its circuits were renamed, skipped or could not be read."""
+
+
+class CheckpointError(CktError):
+    """A model checkpoint that cannot be used here: not a ckt checkpoint, another schema version, or
+    another model than the one asked for; the message names the reason."""
+
+
+class ModelConfigError(CktError):
+    """A model or training config names an unknown encoder, head or option, or an impossible size."""

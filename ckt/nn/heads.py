@@ -1,0 +1,121 @@
+"""Prediction heads on graph embeddings: regression with per-target standardisation, classification.
+
+A head owns its loss and the map from its outputs back to the user's units, so the trainer and
+``evaluate`` treat both tasks alike. The regression head keeps each target's training mean and
+standard deviation as buffers: they travel in the state dict, so a checkpoint predicts in raw
+units (hertz, decibels) without the training set.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ckt.errors import ModelConfigError
+from ckt.nn.encoders import mlp
+
+
+class Head(nn.Module, ABC):
+    """Base of the heads: ``forward(z) -> outputs``, ``loss(outputs, y)``, ``predict(outputs)``."""
+
+    task: str = ""
+    config: dict[str, Any]
+
+    @abstractmethod
+    def target(self, y: Tensor, n: int) -> Tensor:
+        """The batch's ``y`` shaped for ``loss``."""
+
+    @abstractmethod
+    def loss(self, out: Tensor, y: Tensor) -> Tensor:
+        """The training loss of outputs ``out`` against targets ``y``."""
+
+    @abstractmethod
+    def predict(self, out: Tensor) -> Tensor:
+        """Outputs in the user's terms (raw units or class indices)."""
+
+
+class RegressionHead(Head):
+    """An MLP to one output per target, trained on standardised targets, predicting raw units.
+
+    Args:
+        in_dim: embedding width.
+        targets: target names, the columns of ``y`` in order.
+        hidden: MLP width.
+    """
+
+    task = "regression"
+
+    def __init__(self, in_dim: int, targets: Sequence[str], hidden: int = 64) -> None:
+        super().__init__()
+        if not targets:
+            raise ModelConfigError("a regression head needs at least one target name")
+        self.targets = list(targets)
+        self.config = dict(task=self.task, targets=self.targets, hidden=hidden)
+        self.net = mlp([in_dim, hidden, len(self.targets)])
+        self.mean: Tensor
+        self.std: Tensor
+        self.register_buffer("mean", torch.zeros(len(self.targets)))
+        self.register_buffer("std", torch.ones(len(self.targets)))
+
+    def set_normalisation(self, y: Tensor) -> None:
+        """Standardise by the mean and standard deviation of ``y [N, targets]`` (a constant target keeps 1)."""
+        y = self.target(y, -1).double().to(self.mean.device)
+        std = y.std(0, unbiased=False) if y.size(0) > 1 else torch.ones_like(y[0])
+        self.mean.copy_(y.mean(0).float())
+        self.std.copy_(torch.where(std > 0, std, torch.ones_like(std)).float())
+
+    def normalisation(self) -> dict[str, dict[str, float]]:
+        """Per-target ``{"mean", "std"}`` in raw units, for a checkpoint's metadata."""
+        return {t: {"mean": float(m), "std": float(s)} for t, m, s in zip(self.targets, self.mean, self.std)}
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+    def target(self, y: Tensor, n: int) -> Tensor:
+        """``y`` as ``[n, targets]`` floats (``n = -1`` infers it); per-graph ``y`` of shape
+        ``[targets]`` or ``[1, targets]`` both batch to this."""
+        return y.reshape(n, len(self.targets)).float()
+
+    def loss(self, out: Tensor, y: Tensor) -> Tensor:
+        return nn.functional.mse_loss(out, (self.target(y, out.size(0)) - self.mean) / self.std)
+
+    def predict(self, out: Tensor) -> Tensor:
+        """Raw-unit predictions ``[n, targets]``."""
+        return out * self.std + self.mean
+
+
+class ClassificationHead(Head):
+    """An MLP to one logit per class, cross-entropy loss, ``predict`` gives class indices.
+
+    Args:
+        in_dim: embedding width.
+        classes: class names, in label-index order.
+        hidden: MLP width.
+    """
+
+    task = "classification"
+
+    def __init__(self, in_dim: int, classes: Sequence[str], hidden: int = 64) -> None:
+        super().__init__()
+        if len(classes) < 2:
+            raise ModelConfigError(f"a classification head needs at least two classes, got {list(classes)}")
+        self.classes = list(classes)
+        self.config = dict(task=self.task, classes=self.classes, hidden=hidden)
+        self.net = mlp([in_dim, hidden, len(self.classes)])
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+    def target(self, y: Tensor, n: int) -> Tensor:
+        """``y`` as ``[n]`` class indices."""
+        return y.reshape(n).long()
+
+    def loss(self, out: Tensor, y: Tensor) -> Tensor:
+        return nn.functional.cross_entropy(out, self.target(y, out.size(0)))
+
+    def predict(self, out: Tensor) -> Tensor:
+        return out.argmax(1)
