@@ -10,7 +10,7 @@ by size and then by pin order (``mosfet:d``, ``mosfet:g``, ..., ``mosfet:d+g``, 
 ``mosfet:d+g+s+b``), and a last ``other`` entry for subcircuit instances, unknown elements and any
 pin set that is not a subset of its kind's canonical pins: 135 types in all.
 
-Bipartite node features ``x`` (``BIPARTITE_NODE_COLUMNS``, 35 columns):
+Bipartite node features ``x`` (``BIPARTITE_NODE_COLUMNS``, 36 columns):
 
 ====== ======================= =====================================================================
 column name                    meaning
@@ -27,13 +27,16 @@ column name                    meaning
 29-30  w:log10, w:mask         same for the ``w`` parameter (metres)
 31-32  l:log10, l:mask         same for ``l``
 33-34  m:log10, m:mask         same for the multiplier ``m``
+35     value:negative          1 when the primary value is negative (a VCCS of negative
+                               transconductance inverts where a positive one does not; ``log10|v|``
+                               alone cannot tell them apart)
 ====== ======================= =====================================================================
 
-Pin-level node features (``PIN_NODE_COLUMNS``, 52 columns): ``node:device``, ``node:pin``,
+Pin-level node features (``PIN_NODE_COLUMNS``, 53 columns): ``node:device``, ``node:pin``,
 ``node:net``, then the 21 kind columns and 2 polarity columns (device nodes), 16 ``pin:<role>``
 columns (pin nodes; roles are the union of canonical pin names in first-seen ``TERMINALS`` order,
-then ``pin:other`` for subcircuit/unknown pins), the 2 net flags (net nodes) and the 8 numeric
-columns (device nodes).
+then ``pin:other`` for subcircuit/unknown pins), the 2 net flags (net nodes), the 8 numeric
+columns and ``value:negative`` (device nodes).
 """
 
 from __future__ import annotations
@@ -74,12 +77,14 @@ NUMERIC_PARAMS: tuple[str, ...] = ("value", "w", "l", "m")
 """Device quantities given as log10 + mask column pairs (``value`` is ``Device.value``)."""
 
 _NUMERIC_COLUMNS = tuple(f"{q}:{c}" for q in NUMERIC_PARAMS for c in ("log10", "mask"))
+_SIGN_COLUMN = "value:negative"
 _KIND_COLUMNS = tuple(f"kind:{k.name}" for k in KINDS)
 _POLARITY_COLUMNS = ("polarity:n", "polarity:p")
 _NET_COLUMNS = ("net:ground", "net:supply")
 
 BIPARTITE_NODE_COLUMNS: tuple[str, ...] = (
     ("node:device", "node:net") + _KIND_COLUMNS + _POLARITY_COLUMNS + _NET_COLUMNS + _NUMERIC_COLUMNS
+    + (_SIGN_COLUMN,)
 )
 PIN_NODE_COLUMNS: tuple[str, ...] = (
     ("node:device", "node:pin", "node:net")
@@ -88,6 +93,7 @@ PIN_NODE_COLUMNS: tuple[str, ...] = (
     + tuple(f"pin:{r}" for r in PIN_ROLES)
     + _NET_COLUMNS
     + _NUMERIC_COLUMNS
+    + (_SIGN_COLUMN,)
 )
 
 _GROUND = re.compile(r"^(0|[ad]?gnd[a-z0-9_]*|ground|vgnd)!?$", re.IGNORECASE)
@@ -177,6 +183,8 @@ def device_columns(device: Device, models: dict[str, str] | None = None) -> dict
     for name, v in zip(_NUMERIC_COLUMNS, numeric_features(device)):
         if v:
             cols[name] = v
+    if isinstance(device.value, (int, float)) and device.value < 0:
+        cols[_SIGN_COLUMN] = 1.0
     return cols
 
 

@@ -158,7 +158,7 @@ def test_bipartite_feature_columns():
     n = every_kind()
     data = to_bipartite_pyg(n)
     n_dev, n_net = len(n.devices), len(n.nets)
-    assert data.x.shape == (n_dev + n_net, len(BIPARTITE_NODE_COLUMNS)) == (n_dev + n_net, 35)
+    assert data.x.shape == (n_dev + n_net, len(BIPARTITE_NODE_COLUMNS)) == (n_dev + n_net, 36)
     assert data.node_type.tolist() == [0] * n_dev + [1] * n_net
     mos = _row(data, BIPARTITE_NODE_COLUMNS, 0)
     assert mos == {
@@ -203,7 +203,7 @@ def test_pin_view_columns_and_edges():
     n = every_kind()
     data = to_pins_pyg(n)
     n_dev, n_pin, n_net = len(n.devices), sum(len(d.terminals) for d in n.devices), len(n.nets)
-    assert data.x.shape == (n_dev + n_pin + n_net, len(PIN_NODE_COLUMNS)) == (n_dev + n_pin + n_net, 52)
+    assert data.x.shape == (n_dev + n_pin + n_net, len(PIN_NODE_COLUMNS)) == (n_dev + n_pin + n_net, 53)
     assert data.node_type.tolist() == [0] * n_dev + [1] * n_pin + [2] * n_net
     assert data.edge_index.shape == (2, 4 * n_pin)
     assert data.edge_type.tolist() == [0] * n_pin + [1] * n_pin + [2] * n_pin + [3] * n_pin
