@@ -66,9 +66,11 @@ def test_loss_falls_on_a_tiny_learnable_task(name: str) -> None:
     m.encoder.set_input_normalisation(torch.cat([d.x for d in train]))
     m.head.set_normalisation(torch.cat([d.y for d in train]))
     before = _mean_loss(m, train, 12, torch.device("cpu"))
-    history = fit(m, train, val, {"epochs": 30, "batch_size": 4, "lr": 3e-3, "progress": False, "patience": 30})
+    # The flat encoders' sum readouts are large on ladders: at 3e-3 GIN can collapse to the mean.
+    lr = 3e-3 if name in ("two_level", "dagnn") else 1e-3
+    history = fit(m, train, val, {"epochs": 40, "batch_size": 4, "lr": lr, "progress": False, "patience": 40})
     after = _mean_loss(m, train, 12, torch.device("cpu"))
-    assert len(history) == 30
+    assert len(history) == 40
     assert after < 0.5 * before, (before, after, [round(h["train_loss"], 3) for h in history])
 
 
