@@ -10,7 +10,7 @@ the invalid encoding on both, as upstream's 769 such rows do) and with invalid r
 
 Writes ``NAME.json`` (per label: KS D, p-value, sizes, quantiles of both; status counts; timing)
 and ``NAME.png`` (histograms overlaid, one panel per label) into ``--out``; the labels themselves
-go to ``NAME_labels.jsonl`` there, so an interrupted run resumes.
+go to ``NAME_labels.jsonl`` there (or ``--store``), so an interrupted run resumes.
 
 Usage::
 
@@ -134,6 +134,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
     parser.add_argument("--name", default="ocb_distribution")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="label store to reuse and extend (default OUT/NAME_labels.jsonl; the OCB dataset's "
+                             "$CKT_DATA/ocb/raw/labels-n10000-seed0.jsonl holds the same circuits' labels)")
     args = parser.parse_args()
     if not args.reference.exists():
         raise SystemExit(f"reference labels not found: {args.reference}")
@@ -141,7 +144,7 @@ def main() -> None:
     described, nets, topologies = circuits(args)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    labels = label_netlists(nets, store=args.out / f"{args.name}_labels.jsonl", kind=args.executor,
+    labels = label_netlists(nets, store=args.store or args.out / f"{args.name}_labels.jsonl", kind=args.executor,
                             workers=args.workers, address=args.address)
     wall = time.perf_counter() - t0
     ours = {name: np.array([getattr(lab, name) for lab in labels]) for name in LABELS}

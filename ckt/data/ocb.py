@@ -12,7 +12,9 @@ with ``decompose_ocb``, the same path ``ckt predict`` takes for a netlist a user
 Items are ``TwoLevelData`` (the ``subgraphs`` view: OCB blocks over the bipartite tensors, so flat
 encoders read them too) or plain bipartite/pin views. ``y`` is ``[1, 4]`` in raw units
 (``TARGETS``: DC gain in dB, unity-gain bandwidth in Hz, phase margin in degrees, FoM), ``y_ocb``
-the same circuit in OCB's encoded units (gain, bw, pm, fom as in ``perform101.csv``). Circuits
+the same circuit in OCB's encoded units (gain, bw, pm, fom as in ``perform101.csv``), ``stages``
+its number of main-path stages (2 or 3: the out-of-distribution split trains on one, tests on the
+other). Circuits
 without a valid label (no unity-gain crossing, a failed run) are kept out of the items and listed
 in ``failures`` with their status. A topology's 20 value variants share a ``group``, so the default
 ``split("group")`` never puts one topology on both sides.
@@ -79,6 +81,7 @@ class OCB(CircuitDataset):
         self.address = address
         self.timeout_s = timeout_s
         self._encoded: dict[str, tuple[float, ...]] = {}
+        self._stages: dict[str, int] = {}
         if kwargs.pop("source", None) is not None:
             raise DatasetError("ocb: the circuits are generated, there is no --source to read")
         decomposer = OCB_DECOMPOSER if view == "subgraphs" else None
@@ -136,6 +139,7 @@ class OCB(CircuitDataset):
                     continue
                 target = (label["gain_db"], label["ugbw_hz"], label["pm_deg"], label["fom"])
                 self._encoded[cid] = tuple(label[k] for k in ENCODED)
+                self._stages[cid] = int(record["stages"])
                 circuits.append(Circuit(id=cid, netlist=netlist, source_key=f"topology{record['topology_id']}",
                                         target=target, ports=("in", "out")))
         return RawSet(tuple(circuits), tuple(failures))
@@ -143,4 +147,5 @@ class OCB(CircuitDataset):
     def graph_of(self, circuit: Circuit) -> tuple[Data, str]:
         data, topology = super().graph_of(circuit)
         data.y_ocb = torch.tensor([self._encoded[circuit.id]], dtype=torch.float)
+        data.stages = torch.tensor([self._stages[circuit.id]])
         return data, topology

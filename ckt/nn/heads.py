@@ -45,17 +45,24 @@ class RegressionHead(Head):
         in_dim: embedding width.
         targets: target names, the columns of ``y`` in order.
         hidden: MLP width.
+        log_targets: targets regressed as log10 (positive quantities spanning decades).
     """
 
     task = "regression"
 
-    def __init__(self, in_dim: int, targets: Sequence[str], hidden: int = 64) -> None:
+    def __init__(self, in_dim: int, targets: Sequence[str], hidden: int = 64, log_targets: Sequence[str] = ()) -> None:
         super().__init__()
         if not targets:
             raise ModelConfigError("a regression head needs at least one target name")
+        unknown = sorted(set(log_targets) - set(targets))
+        if unknown:
+            raise ModelConfigError(f"log_targets {unknown} are not among the targets {list(targets)}")
         self.targets = list(targets)
-        self.config = dict(task=self.task, targets=self.targets, hidden=hidden)
+        self.log_targets = [t for t in self.targets if t in set(log_targets)]
+        self.config = dict(task=self.task, targets=self.targets, hidden=hidden, log_targets=self.log_targets)
         self.net = mlp([in_dim, hidden, len(self.targets)])
+        self.logged: Tensor
+        self.register_buffer("logged", torch.tensor([t in self.log_targets for t in self.targets]), persistent=False)
         self.mean: Tensor
         self.std: Tensor
         self.register_buffer("mean", torch.zeros(len(self.targets)))
@@ -63,13 +70,23 @@ class RegressionHead(Head):
 
     def set_normalisation(self, y: Tensor) -> None:
         """Standardise by the mean and standard deviation of ``y [N, targets]`` (a constant target keeps 1)."""
-        y = self.target(y, -1).double().to(self.mean.device)
+        y = self.scaled(self.target(y, -1).double().to(self.mean.device))
         std = y.std(0, unbiased=False) if y.size(0) > 1 else torch.ones_like(y[0])
         self.mean.copy_(y.mean(0).float())
         self.std.copy_(torch.where(std > 0, std, torch.ones_like(std)).float())
 
+    def scaled(self, y: Tensor) -> Tensor:
+        """``y`` with the ``log_targets`` columns as log10: what the network regresses. A quantity
+        spanning decades (bandwidth in hertz) is learnt on its log, and predicted back in raw units."""
+        if not self.log_targets:
+            return y
+        if bool((y[:, self.logged] <= 0).any()):
+            raise ModelConfigError(f"log_targets {self.log_targets} need positive values")
+        return torch.where(self.logged, y.clamp(min=1e-300).log10(), y)
+
     def normalisation(self) -> dict[str, dict[str, float]]:
-        """Per-target ``{"mean", "std"}`` in raw units, for a checkpoint's metadata."""
+        """Per-target ``{"mean", "std"}`` of what the network regresses (log10 for ``log_targets``),
+        for a checkpoint's metadata."""
         return {t: {"mean": float(m), "std": float(s)} for t, m, s in zip(self.targets, self.mean, self.std)}
 
     def forward(self, z: Tensor) -> Tensor:
@@ -81,11 +98,12 @@ class RegressionHead(Head):
         return y.reshape(n, len(self.targets)).float()
 
     def loss(self, out: Tensor, y: Tensor) -> Tensor:
-        return nn.functional.mse_loss(out, (self.target(y, out.size(0)) - self.mean) / self.std)
+        return nn.functional.mse_loss(out, (self.scaled(self.target(y, out.size(0))) - self.mean) / self.std)
 
     def predict(self, out: Tensor) -> Tensor:
         """Raw-unit predictions ``[n, targets]``."""
-        return out * self.std + self.mean
+        z = out * self.std + self.mean
+        return torch.where(self.logged, torch.pow(10.0, z), z) if self.log_targets else z
 
 
 class ClassificationHead(Head):

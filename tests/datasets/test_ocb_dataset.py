@@ -27,7 +27,7 @@ def test_items_are_two_level_graphs_with_raw_and_encoded_labels(ocb: OCB) -> Non
     assert len(ocb) + len(ocb.failures) == 60
     item = ocb[0]
     assert isinstance(item, TwoLevelData)
-    assert item.y.shape == (1, 4) and item.y_ocb.shape == (1, 4)
+    assert item.y.shape == (1, 4) and item.y_ocb.shape == (1, 4) and int(item.stages) in (2, 3)
     assert all(OCB_BLOCK_TYPES[t] for t in item.block_type.tolist())
     # The encoded units are the raw ones in OCB's formulas.
     gain_db, ugbw, pm_deg, fom = item.y[0].tolist()

@@ -249,3 +249,19 @@ def test_fit_takes_an_in_memory_dataset_of_two_level_graphs() -> None:
     a = fit(from_list, graphs[:6], graphs[6:], config)
     b = fit(from_dataset, dataset[:6], dataset[6:], config)
     assert [h["val_loss"] for h in a] == pytest.approx([h["val_loss"] for h in b], rel=1e-6)
+
+
+def test_log_targets_are_learnt_on_their_log_and_predicted_in_raw_units() -> None:
+    train, _ = task("gin", 12, 1)
+    for d in train:  # log_r -> r itself, a quantity spanning three decades
+        d.y = torch.tensor([[10 ** float(d.y[0, 0]), float(d.y[0, 1])]])
+    m = build_model({"encoder": {"name": "gin", "hidden": 16, "out_dim": 16},
+                     "head": {"task": "regression", "targets": ["r", "stages"], "hidden": 16, "log_targets": ["r"]}})
+    m.head.set_normalisation(torch.cat([d.y for d in train]))
+    logs = torch.tensor([math.log10(float(d.y[0, 0])) for d in train], dtype=torch.float64)
+    assert float(m.head.mean[0]) == pytest.approx(float(logs.mean()), rel=1e-5)
+    raw = m.head.predict(torch.zeros(1, 2))
+    assert float(raw[0, 0]) == pytest.approx(10 ** float(m.head.mean[0]), rel=1e-5)
+    assert float(raw[0, 1]) == pytest.approx(float(m.head.mean[1]), rel=1e-5)
+    with pytest.raises(ModelConfigError, match="not among the targets"):
+        build_model({"encoder": {"name": "gin"}, "head": {"task": "regression", "targets": ["a"], "log_targets": ["b"]}})
