@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pdk": ("ckt.cli.pdk:pdk", "List and inspect the bundled PDK model sets."),
     "simulate": ("ckt.cli.simulate:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
     "size": ("ckt.cli.size:size", "Size a netlist against a spec file."),
-    "dataset": ("ckt.cli.dataset:dataset", "Prepare and inspect circuit datasets (AnalogGenie, Image2Net, OCB, a folder)."),
+    "dataset": ("ckt.cli.dataset:dataset", "Prepare and inspect circuit datasets."),
     "train": ("ckt.cli.learn:train", "Train a model (an encoder on a dataset)."),
     "eval": ("ckt.cli.learn:eval_", "Evaluate a trained model on its test split."),
     "predict": ("ckt.cli.learn:predict", "Predict op-amp specs of netlists with a trained encoder."),
