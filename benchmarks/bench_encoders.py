@@ -43,7 +43,7 @@ from ckt.data import ocb_gen
 from ckt.graph.ocb_basis import OCB_BLOCK_TYPES, decompose_ocb
 from ckt.graph.two_level import TwoLevelData, to_two_level_pyg
 from ckt.netlist.ir import Netlist
-from ckt.nn import ENCODERS, CircuitModel, build_model, loader, predict
+from ckt.nn import ENCODERS, CircuitModel, RegressionHead, build_model, loader, predict
 from ckt.sim.backends import ngspice_version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,9 @@ def model_for(name: str, graphs: Sequence[TwoLevelData]) -> CircuitModel:
     model = build_model({"encoder": encoder, "head": {"task": "regression", "targets": list(TARGETS),
                                                       "hidden": HIDDEN}})
     model.encoder.set_input_normalisation(torch.cat([g.x for g in graphs]))
-    model.head.set_normalisation(torch.cat([g.y for g in graphs]))
+    head = model.head
+    assert isinstance(head, RegressionHead)
+    head.set_normalisation(torch.cat([g.y for g in graphs]))
     return model
 
 
