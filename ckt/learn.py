@@ -80,8 +80,8 @@ def split_dataset(ds: CircuitDataset, kind: str, seed: int) -> dict[str, torch.T
     index = torch.as_tensor(list(ds.indices()), dtype=torch.long)
     stages = stages[index]
     three = torch.nonzero(stages == 3).flatten()
-    inner = group_split(ds.groups[three], (0.9, 0.1, 0.0), seed)
-    return {"train": three[inner["train"]], "val": three[inner["val"]],
+    inner = group_split(ds.groups[three], (0.9, 0.1), seed)  # two sides: train and (named test) val
+    return {"train": three[inner["train"]], "val": three[inner["test"]],
             "test": torch.nonzero(stages == 2).flatten()}
 
 

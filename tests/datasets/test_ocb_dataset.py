@@ -19,12 +19,12 @@ pytestmark = [pytest.mark.ngspice, pytest.mark.skipif(not have_ngspice(), reason
 
 @pytest.fixture(scope="module")
 def ocb(tmp_path_factory: pytest.TempPathFactory) -> OCB:
-    return OCB(tmp_path_factory.mktemp("ocb"), n=60, seed=3, workers=2)
+    return OCB(tmp_path_factory.mktemp("ocb"), n=80, seed=1, workers=2)  # topologies of 2 and 3 stages
 
 
 def test_items_are_two_level_graphs_with_raw_and_encoded_labels(ocb: OCB) -> None:
     assert registry.get("ocb") is OCB
-    assert len(ocb) + len(ocb.failures) == 60
+    assert len(ocb) + len(ocb.failures) == 80
     item = ocb[0]
     assert isinstance(item, TwoLevelData)
     assert item.y.shape == (1, 4) and item.y_ocb.shape == (1, 4) and int(item.stages) in (2, 3)
@@ -52,7 +52,7 @@ def test_a_topologys_variants_share_a_group(ocb: OCB) -> None:
 
 
 def test_a_second_open_reads_the_cache_and_the_raw_file_is_plain_json(ocb: OCB) -> None:
-    again = OCB(ocb.root, n=60, seed=3)
+    again = OCB(ocb.root, n=80, seed=1)
     assert torch.equal(again._data.y, ocb._data.y)
     record = json.loads(ocb.raw_path.read_text().splitlines()[0])
     assert record["index"] == 0 and record["netlist"].startswith(".title ocb circuit 0")
@@ -63,3 +63,14 @@ def test_ocb_takes_no_source(tmp_path) -> None:
         OCB(tmp_path, n=20, source="x.tar.gz")
     with pytest.raises(DatasetError, match="positive"):
         OCB(tmp_path, n=0)
+
+
+def test_the_ood_split_trains_on_three_stages_and_tests_on_two(ocb: OCB) -> None:
+    from ckt.learn import split_dataset
+
+    split = split_dataset(ocb, "ood", seed=0)
+    stages = ocb._data.stages
+    assert set(stages[split["test"]].tolist()) == {2}
+    assert set(stages[torch.cat([split["train"], split["val"]])].tolist()) == {3}
+    assert not set(ocb.groups[split["train"]].tolist()) & set(ocb.groups[split["val"]].tolist())
+    assert len(split["train"]) + len(split["val"]) + len(split["test"]) == len(ocb)
