@@ -54,9 +54,10 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from ckt.errors import NetlistParseError
 from ckt.netlist.ir import (
@@ -132,6 +133,46 @@ _XSPICE_PIECE = re.compile(r"[\[\]()~]|[^\s\[\]()~]+")
 _NEEDS_MODEL = frozenset(
     {DeviceKind.MOSFET, DeviceKind.DIODE, DeviceKind.JFET, DeviceKind.MESFET, DeviceKind.SWITCH}
 )
+
+
+class _DeviceSlots:
+    """``Device``'s slots without its frozen ``__setattr__``: the reader fills them and then makes
+    the object a ``Device`` (``__class__`` assignment between classes of one slot layout). The
+    frozen dataclass's own constructor sets each field through ``object.__setattr__`` and costs
+    four times as much, a tenth of a million-device parse; the result is the same frozen object."""
+
+    __slots__ = Device.__slots__
+
+    def __init__(
+        self, name: str, kind: DeviceKind, terminals: tuple[tuple[str, str], ...], model: str | None,
+        value: Value | None, params: tuple[tuple[str, Value], ...], spec: str, loc: SourceLoc,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.terminals = terminals
+        self.model = model
+        self.value = value
+        self.params = params
+        self.spec = spec
+        self.loc = loc
+        self.__class__ = Device  # type: ignore[assignment]
+
+
+class _SourceLocSlots:
+    """``SourceLoc`` built like ``_DeviceSlots`` (one per device line)."""
+
+    __slots__ = SourceLoc.__slots__
+
+    def __init__(self, file: str | None, line: int) -> None:
+        self.file = file
+        self.line = line
+        self.__class__ = SourceLoc  # type: ignore[assignment]
+
+
+_device = cast("Callable[..., Device]", _DeviceSlots)
+"""``Device(name, kind, terminals, model, value, params, spec, loc)``, all eight given."""
+_loc = cast("Callable[[str | None, int], SourceLoc]", _SourceLocSlots)
+"""``SourceLoc(file, line)``."""
 
 
 class _LineError(Exception):
@@ -370,7 +411,7 @@ def _xspice_ports(conns: list[str], scope: _Scope) -> tuple[tuple[tuple[str, str
 # Scopes and parse state
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """A device whose reading needs definitions seen later (X instances, BJTs, R/C/L)."""
 
@@ -378,6 +419,10 @@ class _Pending:
     letter: str
     toks: list[str]
     loc: SourceLoc
+
+
+_Pairs = dict[str, tuple[str, str]]
+"""One pin's ``(pin, net)`` pairs by node token."""
 
 
 @dataclass
@@ -396,21 +441,36 @@ class _Scope:
     model_lines: dict[tuple[str | None, str], int] = field(default_factory=dict)  # (section, lower name) -> line
     section: str | None = None  # the .lib section that holds this definition
     directives: set[str] = field(default_factory=set)  # other tools' '#' words already warned about
-    pairs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    pins: dict[str, _Pairs] = field(default_factory=dict)  # pin name -> its pairs
+    two: tuple[_Pairs, _Pairs] = field(init=False)  # the pairs of pins p, n (fast paths)
+    mos: tuple[_Pairs, _Pairs, _Pairs, _Pairs] = field(init=False)  # d, g, s, b
+    bjt: tuple[_Pairs, _Pairs, _Pairs] = field(init=False)  # c, b, e
 
-    mos_pairs: tuple[dict, dict, dict, dict] = field(default_factory=lambda: ({}, {}, {}, {}))
+    def __post_init__(self) -> None:
+        self.two = (self.pairs("p"), self.pairs("n"))
+        self.mos = (self.pairs("d"), self.pairs("g"), self.pairs("s"), self.pairs("b"))
+        self.bjt = (self.pairs("c"), self.pairs("b"), self.pairs("e"))
 
-    def term_into(self, cache: dict[str, tuple[str, str]], pin: str, tok: str) -> tuple[str, str]:
-        """Fill a per-pin cache (node token -> shared pair) on a miss; MOSFET fast path."""
+    def pairs(self, pin: str) -> _Pairs:
+        """The pair cache of ``pin``: one shared ``(pin, net)`` tuple per distinct pair (memory)."""
+        cache = self.pins.get(pin)
+        if cache is None:
+            cache = self.pins[pin] = {}
+        return cache
+
+    def term_into(self, cache: _Pairs, pin: str, tok: str) -> tuple[str, str]:
+        """Fill ``pin``'s pair cache (node token -> shared pair) on a miss; for the fast paths."""
         p = cache[tok] = (pin, self.net(tok))
         return p
 
     def term(self, pin: str, tok: str) -> tuple[str, str]:
-        """The ``(pin, net)`` pair for a node token; one shared tuple per distinct pair (memory)."""
-        key = (pin, tok)
-        p = self.pairs.get(key)
+        """The ``(pin, net)`` pair for a node token."""
+        cache = self.pins.get(pin)
+        if cache is None:
+            cache = self.pairs(pin)
+        p = cache.get(tok)
         if p is None:
-            p = self.pairs[key] = (pin, self.net(tok))
+            p = cache[tok] = (pin, self.net(tok))
         return p
 
     def net(self, tok: str) -> str:
@@ -507,7 +567,7 @@ class _Reader:
         parts = line.split(None, 1)
         word = parts[0][1:].lower()
         rest = parts[1].strip() if len(parts) > 1 else ""
-        loc = SourceLoc(self.file, lineno)
+        loc = _loc(self.file, lineno)
         scope = self.stack[-1]
         if word == "subckt":
             self.open_subckt(lineno, rest, loc)
@@ -676,49 +736,78 @@ class _Reader:
 
     # -- elements
     def element(self, lineno: int, line: str) -> None:
+        """Read one element line. The shapes that fill big decks (plain R/C/L with a number, MOSFET,
+        diode, BJT with three nodes, instance of a subcircuit defined above) are read here directly;
+        these fast paths give exactly what ``element_general`` gives and leave it every other line."""
         if line[0] == "#":
             self.directive(lineno, line)
             return
         toks = _tokenize(line)
         name = toks[0]
         letter = name[0].upper()
-        loc = SourceLoc(self.file, lineno)
         if "=" in name or not (letter.isalpha() or letter == "_"):
             raise _LineError(f"not an element line (name {name!r})")
+        loc = _loc(self.file, lineno)
         scope = self.stack[-1]
+        item: Device | _Pending | None = None
+        n = len(toks)
         if letter == "M":
-            dev = self.mosfet(toks, loc)
-            names = scope.names
-            key = name.lower()
-            if key in names:
-                self.add(dev, lineno)
-            else:
-                names[key] = lineno
-                scope.items.append(dev)
+            item = self.mosfet(toks, loc, scope)
+        elif letter == "R" or letter == "C" or letter == "L":
+            if n == 4 and "=" not in toks[1] and "=" not in toks[2]:
+                num = parse_number(toks[3])
+                if num is not None and math.isfinite(num):  # a number cannot be a model name
+                    p, m = scope.two
+                    tp = p.get(toks[1]) or scope.term_into(p, "p", toks[1])
+                    tn = m.get(toks[2]) or scope.term_into(m, "n", toks[2])
+                    item = _device(name, LETTER_KIND[letter], (tp, tn), None, num, (), "", loc)
+        elif letter == "X":
+            if "=" not in line and ":" not in line:  # no parameters, no params: keyword
+                ports = self.ctx.lookup_subckt(self, toks[-1])
+                if ports is not None and len(ports) == n - 2:  # defined above: the first definition is final
+                    terms = tuple(scope.term(pin, net) for pin, net in zip(ports, toks[1:-1]))
+                    item = _device(name, DeviceKind.SUBCKT, terms, toks[-1], None, (), "", loc)
+        elif letter == "Q":
+            if n == 5 and "=" not in line and ":" not in line:  # three nodes and a model, nothing after
+                c, b, e = scope.bjt
+                tc = c.get(toks[1]) or scope.term_into(c, "c", toks[1])
+                tb = b.get(toks[2]) or scope.term_into(b, "b", toks[2])
+                te = e.get(toks[3]) or scope.term_into(e, "e", toks[3])
+                item = _device(name, DeviceKind.BJT, (tc, tb, te), toks[4], None, (), "", loc)
+        elif letter == "D":
+            if n == 4 and "=" not in toks[3]:
+                p, m = scope.two
+                tp = p.get(toks[1]) or scope.term_into(p, "p", toks[1])
+                tn = m.get(toks[2]) or scope.term_into(m, "n", toks[2])
+                item = _device(name, DeviceKind.DIODE, (tp, tn), toks[3], None, (), "", loc)
+        if item is None:
+            item = self.element_general(letter, toks, loc, scope, line)
+        names = scope.names
+        count = len(names)
+        names.setdefault(name.lower(), lineno)
+        if len(names) > count:
+            scope.items.append(item)
         else:
-            num = parse_number(toks[3]) if letter in "RCL" and len(toks) > 3 else None
-            if num is not None and math.isfinite(num):
-                # a numeric value cannot be a model name: nothing to wait for
-                if len(toks) == 4 and "=" not in toks[1] and "=" not in toks[2]:  # the plain R1 a b 1k
-                    terms = (scope.term("p", toks[1]), scope.term("n", toks[2]))
-                    item: Device | _Pending = Device(name, LETTER_KIND[letter], terms, None, num, (), "", loc)
-                else:
-                    item = self.pending(_Pending(name, letter, toks, loc), scope)
-            elif letter in _MODEL_LAST:
-                item = self.model_last(letter, toks, loc, scope)
-            elif (letter == "X" and "=" not in line and toks[-1].lower() in self.subckt_ports
-                  or letter == "Q" and len(toks) == 5 and "=" not in line):
-                # decided already: a subcircuit defined above (the first definition is final), or
-                # a BJT with three nodes and a model and nothing after it
-                item = self.pending(_Pending(name, letter, toks, loc), scope)
-            elif letter in "XQRCL" or letter not in LETTER_KIND:
-                item = _Pending(name, letter, toks, loc)
-                self.touch_nets(letter, toks, scope)
-            else:
-                item = self.device(LETTER_KIND[letter], toks, loc, scope)
-            self.add(item, lineno)
+            self.add_duplicate(item, lineno)
         if scope.merged:
             self.report_merges(scope, lineno)
+
+    def element_general(self, letter: str, toks: list[str], loc: SourceLoc, scope: _Scope, line: str) -> Device | _Pending:
+        """Any element line: devices whose reading needs definitions seen later stay ``_Pending``."""
+        num = parse_number(toks[3]) if letter in "RCL" and len(toks) > 3 else None
+        if num is not None and math.isfinite(num):
+            return self.pending(_Pending(toks[0], letter, toks, loc), scope)  # nothing to wait for
+        if letter in _MODEL_LAST:
+            return self.model_last(letter, toks, loc, scope)
+        if (letter == "X" and "=" not in line and toks[-1].lower() in self.subckt_ports
+                or letter == "Q" and len(toks) == 5 and "=" not in line):
+            # decided already: a subcircuit defined above (the first definition is final), or
+            # a BJT with three nodes and a model and nothing after it
+            return self.pending(_Pending(toks[0], letter, toks, loc), scope)
+        if letter in "XQRCL" or letter not in LETTER_KIND:
+            self.touch_nets(letter, toks, scope)
+            return _Pending(toks[0], letter, toks, loc)
+        return self.device(LETTER_KIND[letter], toks, loc, scope)
 
     def report_merges(self, scope: _Scope, line: int) -> None:
         """Warn once per new spelling of a known net (SPICE folds case: ``Out`` and ``OUT`` are one)."""
@@ -731,7 +820,7 @@ class _Reader:
         """Another tool's directive (TopSpice ``#AUTOPLOT``, ``#REVISION:``...), which ngspice rejects:
         kept verbatim as a ``Statement`` (keyword ``#word``) for the writer; warned once per word."""
         word = line.split(None, 1)[0].lower().rstrip(":")
-        self.statements.append(Statement(word, line, SourceLoc(self.file, lineno)))
+        self.statements.append(Statement(word, line, _loc(self.file, lineno)))
         seen = self.stack[0].directives
         if word not in seen:
             seen.add(word)
@@ -766,7 +855,7 @@ class _Reader:
             if extra:
                 raise _LineError(f"{name}: {extra[0]!r} after the parameters")
             terms, spec = _xspice_ports(conns, scope)
-            return Device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), spec, loc)
+            return _device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), spec, loc)
         fixed = _FIXED_NODES.get(letter)
         if fixed is not None and len(conns) != fixed[0]:
             self.diag("warning", loc.line, f"{name}: a {fixed[1]} has {fixed[0]} nodes, not {len(conns)}", "node-count")
@@ -774,7 +863,7 @@ class _Reader:
             self.diag("warning", loc.line, f"{name}: coupled lines need 2 x (lines + 1) nodes, not {len(conns)}",
                       "node-count")
         terms = tuple(scope.term(str(i + 1), n) for i, n in enumerate(conns))
-        return Device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), " ".join(extra), loc)
+        return _device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), " ".join(extra), loc)
 
     def touch_nets(self, letter: str, toks: list[str], scope: _Scope) -> None:
         """Register a deferred device's certain node tokens now, so net spellings are canonical in
@@ -788,40 +877,39 @@ class _Reader:
         for t in pos[:n]:
             scope.net(t)
 
-    def add(self, item: Device | _Pending, lineno: int) -> None:
+    def add_duplicate(self, item: Device | _Pending, lineno: int) -> None:
+        """Keep a device whose name (case folded) is taken in its scope, renamed ``NAME__2``
+        (``__3``...), with a warning naming both lines."""
         scope = self.stack[-1]
         key = item.name.lower()
-        first = scope.names.get(key)
-        if first is not None:
-            n = 2
-            while f"{key}__{n}" in scope.names:
-                n += 1
-            new = f"{item.name}__{n}"
-            where = f"{self.file or '<string>'}"
-            self.diag(
-                "warning", lineno,
-                f"duplicate instance name {item.name} (first at {where}:{first}); renamed {new}", "duplicate-name",
-            )
-            if isinstance(item, _Pending):
-                item.name = new
-            else:
-                item = Device(new, item.kind, item.terminals, item.model, item.value, item.params, item.spec, item.loc)
-            key = new.lower()
-        scope.names[key] = lineno
+        first = scope.names[key]
+        n = 2
+        while f"{key}__{n}" in scope.names:
+            n += 1
+        new = f"{item.name}__{n}"
+        where = f"{self.file or '<string>'}"
+        self.diag(
+            "warning", lineno,
+            f"duplicate instance name {item.name} (first at {where}:{first}); renamed {new}", "duplicate-name",
+        )
+        if isinstance(item, _Pending):
+            item.name = new
+        else:
+            item = _device(new, item.kind, item.terminals, item.model, item.value, item.params, item.spec, item.loc)
+        scope.names[new.lower()] = lineno
         scope.items.append(item)
 
-    def mosfet(self, toks: list[str], loc: SourceLoc) -> Device:
+    def mosfet(self, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
         """The common case, kept lean: a million-MOSFET deck spends most of its time here."""
         if len(toks) < 6 or "=" in toks[5] or toks[5] in _MOS_FLAGS:
             return self.mosfet_general(toks, loc)
-        scope = self.stack[-1]
-        d, g, src, b = scope.mos_pairs
+        d, g, src, b = scope.mos
         td = d.get(toks[1]) or scope.term_into(d, "d", toks[1])
         tg = g.get(toks[2]) or scope.term_into(g, "g", toks[2])
         ts = src.get(toks[3]) or scope.term_into(src, "s", toks[3])
         tb = b.get(toks[4]) or scope.term_into(b, "b", toks[4])
         if len(toks) == 6:
-            return Device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, (), "", loc)
+            return _device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, (), "", loc)
         params: list[tuple[str, Value]] = []
         extra: list[str] = []
         cache = self.ctx.kv
@@ -838,7 +926,7 @@ class _Reader:
             if any(t.lower() == "thermal" for t in extra):
                 return self.mosfet_general(toks, loc)
             spec = " ".join(extra)
-        return Device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, tuple(params), spec, loc)
+        return _device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, tuple(params), spec, loc)
 
     def mosfet_general(self, toks: list[str], loc: SourceLoc) -> Device:
         """A MOSFET off the fast path. ngspice's VDMOS reads ``M d g s model`` (no bulk) and, with the
@@ -859,7 +947,7 @@ class _Reader:
         scope = self.stack[-1]
         terms = tuple(scope.term(pins[i], pos[i]) for i in range(n))
         rest = pos[n + 1 :] + flags + extra
-        return Device(name, _MOSFET, terms, pos[n], None, tuple(params), " ".join(rest), loc)
+        return _device(name, _MOSFET, terms, pos[n], None, tuple(params), " ".join(rest), loc)
 
     def device(self, kind: DeviceKind, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
         """Read a fixed-shape element (everything except X, Q, R/C/L and unknown letters)."""
@@ -868,7 +956,7 @@ class _Reader:
             pos = [t for t in toks[1:] if _split_kv(t) is None]
             if len(pos) < 3:
                 raise _LineError(f"{name}: mutual inductor needs two inductors and a coupling")
-            return Device(name, kind, (), None, to_value(pos[-1]), (), " ".join(pos[:-1]), loc)
+            return _device(name, kind, (), None, to_value(pos[-1]), (), " ".join(pos[:-1]), loc)
         nodes = _NODES[kind]
         if kind in (DeviceKind.VCVS, DeviceKind.VCCS) and len(toks) > 3 and _eg_form(toks[3]):
             nodes = 2
@@ -888,14 +976,14 @@ class _Reader:
                 value, rest = to_value(rest[1]), rest[2:]
             elif rest and _split_kv(rest[0]) is None and rest[0].split("(")[0].lower() not in _SOURCE_KEYWORDS:
                 value, rest = to_value(rest[0]), rest[1:]
-            return Device(name, kind, terminals, None, value, (), " ".join(rest), loc)
+            return _device(name, kind, terminals, None, value, (), " ".join(rest), loc)
         if kind is DeviceKind.BEHAVIORAL or nodes == 2 and kind in (DeviceKind.VCVS, DeviceKind.VCCS):
-            return Device(name, kind, terminals, None, None, (), " ".join(rest), loc)
+            return _device(name, kind, terminals, None, None, (), " ".join(rest), loc)
         if kind in (DeviceKind.CCCS, DeviceKind.CCVS):
             if not rest:
                 raise _LineError(f"{name}: missing controlling source")
             if rest[0].upper().startswith("POLY"):
-                return Device(name, kind, terminals, None, None, (), " ".join(rest), loc)
+                return _device(name, kind, terminals, None, None, (), " ".join(rest), loc)
             spec, rest = rest[0], rest[1:]
             if rest and _split_kv(rest[0]) is None:
                 value, rest = to_value(rest[0]), rest[1:]
@@ -929,7 +1017,7 @@ class _Reader:
                 params.append(pair)
         if extra:
             spec = " ".join([spec, *extra]) if spec else " ".join(extra)
-        return Device(name, kind, terminals, model, value, tuple(params), spec, loc)
+        return _device(name, kind, terminals, model, value, tuple(params), spec, loc)
 
     def resolve(self, scope: _Scope) -> tuple[Device, ...]:
         """Turn the scope's pending records into Devices now that definitions are known."""
@@ -981,7 +1069,7 @@ class _Reader:
             elif len(ports) != len(nets):
                 raise _LineError(f"{name}: {len(nets)} nodes but subcircuit {sub} has {len(ports)} ports")
             terms = tuple(scope.term(pin, n) for pin, n in zip(ports, nets))
-            return Device(name, DeviceKind.SUBCKT, terms, sub, None, tuple(params), " ".join(extra), p.loc)
+            return _device(name, DeviceKind.SUBCKT, terms, sub, None, tuple(params), " ".join(extra), p.loc)
         if p.letter == "Q":
             if len(pos) < 4:
                 raise _LineError(f"{name}: too few nodes for a BJT (need 3 or 4 and a model)")
@@ -998,7 +1086,7 @@ class _Reader:
             rest = pos[n + 1 :]
             area = to_value(rest[0]) if rest else None
             spec = " ".join(rest[1:] + extra)
-            return Device(name, DeviceKind.BJT, terms, pos[n], area, tuple(params), spec, p.loc)
+            return _device(name, DeviceKind.BJT, terms, pos[n], area, tuple(params), spec, p.loc)
         if p.letter in "RCL":
             kind = LETTER_KIND[p.letter]
             if len(pos) < 2:
@@ -1019,10 +1107,10 @@ class _Reader:
                         value = v
                         del params[i]
                         break
-            return Device(name, kind, terms, model, value, tuple(params), " ".join(rest + extra), p.loc)
+            return _device(name, kind, terms, model, value, tuple(params), " ".join(rest + extra), p.loc)
         self.diag("warning", line, f"{name}: unknown element letter {p.letter!r}; pins numbered", "unknown-element")
         terms = tuple(scope.term(str(i + 1), n) for i, n in enumerate(pos))
-        return Device(name, DeviceKind.UNKNOWN, terms, None, None, tuple(params), " ".join(extra), p.loc)
+        return _device(name, DeviceKind.UNKNOWN, terms, None, None, tuple(params), " ".join(extra), p.loc)
 
     def empty(self) -> bool:
         """Nothing at all was read (only a title and comments)."""
