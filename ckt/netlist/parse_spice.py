@@ -792,7 +792,9 @@ class _Reader:
         if scope.merged:
             self.report_merges(scope, lineno)
 
-    def element_general(self, letter: str, toks: list[str], loc: SourceLoc, scope: _Scope, line: str) -> Device | _Pending:
+    def element_general(
+        self, letter: str, toks: list[str], loc: SourceLoc, scope: _Scope, line: str
+    ) -> Device | _Pending:
         """Any element line: devices whose reading needs definitions seen later stay ``_Pending``."""
         num = parse_number(toks[3]) if letter in "RCL" and len(toks) > 3 else None
         if num is not None and math.isfinite(num):
