@@ -169,6 +169,31 @@ class _SourceLocSlots:
         self.__class__ = SourceLoc  # type: ignore[assignment]
 
 
+class _NetlistSlots:
+    """``Netlist`` built like ``_DeviceSlots``, without its ``__post_init__`` check of unique device
+    names (a tenth of a big parse): the reader makes names unique as it reads (``add_duplicate``)."""
+
+    __slots__ = Netlist.__slots__
+
+    def __init__(
+        self, title: str, devices: tuple[Device, ...], subckts: tuple[Subckt, ...], params: tuple[Param, ...],
+        models: tuple[Model, ...], includes: tuple[Include, ...], statements: tuple[Statement, ...],
+        globals: tuple[str, ...], diagnostics: tuple[Diagnostic, ...] = (),
+    ) -> None:
+        self.title = title
+        self.devices = devices
+        self.subckts = subckts
+        self.params = params
+        self.models = models
+        self.includes = includes
+        self.statements = statements
+        self.globals = globals
+        self.diagnostics = diagnostics
+        self.__class__ = Netlist  # type: ignore[assignment]
+
+
+_netlist = cast("Callable[..., Netlist]", _NetlistSlots)
+"""``Netlist(**fields)`` of a reader's scope, whose device names are unique by construction."""
 _device = cast("Callable[..., Device]", _DeviceSlots)
 """``Device(name, kind, terminals, model, value, params, spec, loc)``, all eight given."""
 _loc = cast("Callable[[str | None, int], SourceLoc]", _SourceLocSlots)
@@ -441,6 +466,7 @@ class _Scope:
     model_lines: dict[tuple[str | None, str], int] = field(default_factory=dict)  # (section, lower name) -> line
     section: str | None = None  # the .lib section that holds this definition
     directives: set[str] = field(default_factory=set)  # other tools' '#' words already warned about
+    deferred: bool = False  # items holds a _Pending
     pins: dict[str, _Pairs] = field(default_factory=dict)  # pin name -> its pairs
     two: tuple[_Pairs, _Pairs] = field(init=False)  # the pairs of pins p, n (fast paths)
     mos: tuple[_Pairs, _Pairs, _Pairs, _Pairs] = field(init=False)  # d, g, s, b
@@ -523,34 +549,38 @@ class _Reader:
         in_section: str | None = None
         opened = 0
         found = section is None
+        element = self.element
         for lineno, line in lines:
-            if line[0] == ".":
-                low = line.lower()
-                word = low.split(None, 1)[0]
-                if word == ".end":
-                    if self.included:
-                        continue  # ngspice reads on: .end only ends the top-level deck
-                    break
-                name = _lib_section(line) if word == ".lib" else None
-                if name is not None:
-                    if in_section is not None:
-                        self.diag("error", lineno, f".lib {name} opened inside section {in_section}", "lib-nested")
-                    in_section = self.lib_section = name
-                    opened = lineno
-                    found = found or name == section
-                    continue
-                if word == ".endl":
-                    if in_section is None:
-                        self.diag("error", lineno, ".endl without .lib section", "endl-unmatched")
-                    in_section = self.lib_section = None
-                    continue
+            if line[0] != ".":
+                if section is None or in_section == section:
+                    try:
+                        element(lineno, line)
+                    except _LineError as exc:
+                        self.diag("error", lineno, str(exc), "syntax")
+                continue
+            low = line.lower()
+            word = low.split(None, 1)[0]
+            if word == ".end":
+                if self.included:
+                    continue  # ngspice reads on: .end only ends the top-level deck
+                break
+            name = _lib_section(line) if word == ".lib" else None
+            if name is not None:
+                if in_section is not None:
+                    self.diag("error", lineno, f".lib {name} opened inside section {in_section}", "lib-nested")
+                in_section = self.lib_section = name
+                opened = lineno
+                found = found or name == section
+                continue
+            if word == ".endl":
+                if in_section is None:
+                    self.diag("error", lineno, ".endl without .lib section", "endl-unmatched")
+                in_section = self.lib_section = None
+                continue
             if section is not None and in_section != section:
                 continue
             try:
-                if line[0] == ".":
-                    self.dot(lineno, line)
-                else:
-                    self.element(lineno, line)
+                self.dot(lineno, line)
             except _LineError as exc:
                 self.diag("error", lineno, str(exc), "syntax")
         if section is not None and not found:
@@ -742,7 +772,13 @@ class _Reader:
         if line[0] == "#":
             self.directive(lineno, line)
             return
-        toks = _tokenize(line)
+        if (
+            "(" in line or "{" in line or "'" in line or '"' in line or ")" in line or "}" in line
+            or "=" in line and (" =" in line or "= " in line or "\t=" in line or "=\t" in line)
+        ):
+            toks = _tokenize(line)
+        else:
+            toks = line.split()  # what _tokenize gives a plain line, without the call
         name = toks[0]
         letter = name[0].upper()
         if "=" in name or not (letter.isalpha() or letter == "_"):
@@ -782,6 +818,8 @@ class _Reader:
                 item = _device(name, DeviceKind.DIODE, (tp, tn), toks[3], None, (), "", loc)
         if item is None:
             item = self.element_general(letter, toks, loc, scope, line)
+            if item.__class__ is _Pending:
+                scope.deferred = True
         names = scope.names
         count = len(names)
         names.setdefault(name.lower(), lineno)
@@ -1023,6 +1061,10 @@ class _Reader:
 
     def resolve(self, scope: _Scope) -> tuple[Device, ...]:
         """Turn the scope's pending records into Devices now that definitions are known."""
+        if not scope.deferred:
+            done = tuple(scope.items)
+            scope.items = []
+            return done
         out: list[Device] = []
         for item in scope.items:
             if isinstance(item, _Pending):
@@ -1134,7 +1176,7 @@ class _Reader:
         )
 
     def finish(self) -> Netlist:
-        return Netlist(**self.fields())
+        return _netlist(**self.fields())
 
 
 class _SectionMissing(Exception):
@@ -1362,7 +1404,7 @@ def _parse_top_gc_paused(text: str, file: str | None, ctx: _Context) -> Netlist:
     fields = reader.fields()  # binds instances, which may add diagnostics
     if any(d.severity == "error" for d in ctx.diags):
         raise NetlistParseError(ctx.diags)
-    return Netlist(**fields, diagnostics=tuple(ctx.diags))
+    return _netlist(**fields, diagnostics=tuple(ctx.diags))
 
 
 def read_spice(path: str | Path, *, include_path: Sequence[str | Path] = ()) -> Netlist:
