@@ -471,6 +471,7 @@ class _Scope:
     two: tuple[_Pairs, _Pairs] = field(init=False)  # the pairs of pins p, n (fast paths)
     mos: tuple[_Pairs, _Pairs, _Pairs, _Pairs] = field(init=False)  # d, g, s, b
     bjt: tuple[_Pairs, _Pairs, _Pairs] = field(init=False)  # c, b, e
+    cells: dict[str, tuple[tuple[str, _Pairs], ...]] = field(default_factory=dict)  # see _Reader.cell
 
     def __post_init__(self) -> None:
         self.two = (self.pairs("p"), self.pairs("n"))
@@ -799,9 +800,15 @@ class _Reader:
                     item = _device(name, LETTER_KIND[letter], (tp, tn), None, num, (), "", loc)
         elif letter == "X":
             if "=" not in line and ":" not in line:  # no parameters, no params: keyword
-                ports = self.ctx.lookup_subckt(self, toks[-1])
-                if ports is not None and len(ports) == n - 2:  # defined above: the first definition is final
-                    terms = tuple(scope.term(pin, net) for pin, net in zip(ports, toks[1:-1]))
+                cell = scope.cells.get(toks[-1]) or self.cell(scope, toks[-1])
+                if cell is not None and len(cell) == n - 2:  # defined above: the first definition is final
+                    terms: tuple[tuple[str, str], ...]
+                    if n == 4:
+                        (p0, c0), (p1, c1) = cell
+                        terms = (c0.get(toks[1]) or scope.term_into(c0, p0, toks[1]),
+                                 c1.get(toks[2]) or scope.term_into(c1, p1, toks[2]))
+                    else:
+                        terms = tuple([c.get(t) or scope.term_into(c, p, t) for (p, c), t in zip(cell, toks[1:-1])])
                     item = _device(name, DeviceKind.SUBCKT, terms, toks[-1], None, (), "", loc)
         elif letter == "Q":
             if n == 5 and "=" not in line and ":" not in line:  # three nodes and a model, nothing after
@@ -829,6 +836,15 @@ class _Reader:
             self.add_duplicate(item, lineno)
         if scope.merged:
             self.report_merges(scope, lineno)
+
+    def cell(self, scope: _Scope, sub: str) -> tuple[tuple[str, _Pairs], ...] | None:
+        """The ports of subcircuit ``sub`` (as spelt) with their pair caches in ``scope``, None while
+        it is not defined; remembered once found, as the first definition of a name is final."""
+        ports = self.ctx.lookup_subckt(self, sub)
+        if ports is None:
+            return None
+        cell = scope.cells[sub] = tuple((pin, scope.pairs(pin)) for pin in ports)
+        return cell
 
     def element_general(
         self, letter: str, toks: list[str], loc: SourceLoc, scope: _Scope, line: str
