@@ -125,6 +125,9 @@ _MOS_FLAGS = frozenset(f for w in ("off", "thermal") for f in (w, w.upper(), w.c
 """Instance flags that may follow a MOSFET's model; one in the model's place sends the line off the
 fast path (a VDMOS ``M1 d g s vdm off`` has no bulk)."""
 
+_TAILS_KEPT = 1 << 16
+"""How many distinct MOSFET parameter texts one parse remembers (a bound on memory)."""
+
 _MODEL_LAST = frozenset("ANOPUY")
 """Element letters whose model is the last positional token, every token before it a node: XSPICE
 ``A``, OSDI ``N``, lossy line ``O``, coupled lines ``P``, uniform RC line ``U``, lossy line ``Y``."""
@@ -778,11 +781,16 @@ class _Reader:
             self.directive(lineno, line)
             return
         fast = self.fast_paths
+        tail: str | None = None
         if not fast or (
             "(" in line or "{" in line or "'" in line or '"' in line or ")" in line or "}" in line
             or "=" in line and (" =" in line or "= " in line or "\t=" in line or "=\t" in line)
         ):
             toks = _tokenize(line)
+        elif line[0] == "M" or line[0] == "m":
+            toks = line.split(None, 6)  # what follows the model stays one string (see mosfet)
+            if len(toks) == 7:
+                tail = toks.pop()
         else:
             toks = line.split()  # what _tokenize gives a plain line, without the call
         name = toks[0]
@@ -796,7 +804,7 @@ class _Reader:
         if not fast:
             pass  # the reference: element_general below reads every line
         elif letter == "M":
-            item = self.mosfet(toks, loc, scope)
+            item = self.mosfet(toks, tail, loc, scope)
         elif letter == "R" or letter == "C" or letter == "L":
             if n == 4 and "=" not in toks[1] and "=" not in toks[2]:
                 num = parse_number(toks[3])
@@ -964,38 +972,52 @@ class _Reader:
         scope.names[new.lower()] = lineno
         scope.items.append(item)
 
-    def mosfet(self, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
-        """The common case, kept lean: a million-MOSFET deck spends most of its time here."""
+    def mosfet(self, toks: list[str], tail: str | None, loc: SourceLoc, scope: _Scope) -> Device:
+        """The common case, kept lean: a million-MOSFET deck spends most of its time here. On a
+        plain line what follows the model comes as one string, ``tail``, read once per distinct
+        text (decks repeat ``W=1u L=180n`` many times); ``toks`` holds the tokens before it."""
         if (
             len(toks) < 6 or toks[5] in _MOS_FLAGS
             or "=" in toks[1] or "=" in toks[2] or "=" in toks[3] or "=" in toks[4] or "=" in toks[5]
         ):
-            return self.mosfet_general(toks, loc)
+            return self.mosfet_general(toks + tail.split() if tail else toks, loc)
         params: tuple[tuple[str, Value], ...] = ()
         spec = ""
-        if len(toks) > 6:
-            pairs: list[tuple[str, Value]] = []
-            extra: list[str] = []
-            cache = self.ctx.kv
-            for tok in toks[6:]:
-                pair = cache.get(tok)
-                if pair is None:
-                    pair = _kv_pair(tok, cache)
-                    if pair is None:
-                        extra.append(tok)
-                        continue
-                pairs.append(pair)
-            if extra:
-                if any(t.lower() == "thermal" for t in extra):
-                    return self.mosfet_general(toks, loc)
-                spec = " ".join(extra)
-            params = tuple(pairs)
+        if tail is not None:
+            after = self.ctx.tails.get(tail)
+            if after is None:
+                after = self.mosfet_after(tail.split())
+                if len(self.ctx.tails) < _TAILS_KEPT:
+                    self.ctx.tails[tail] = after
+            params, spec, thermal = after
+            if thermal:
+                return self.mosfet_general(toks + tail.split(), loc)
+        elif len(toks) > 6:
+            params, spec, thermal = self.mosfet_after(toks[6:])
+            if thermal:
+                return self.mosfet_general(toks, loc)
         d, g, src, b = scope.mos  # nets are registered only once the line is known to be good
         td = d.get(toks[1]) or scope.term_into(d, "d", toks[1])
         tg = g.get(toks[2]) or scope.term_into(g, "g", toks[2])
         ts = src.get(toks[3]) or scope.term_into(src, "s", toks[3])
         tb = b.get(toks[4]) or scope.term_into(b, "b", toks[4])
         return _device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, params, spec, loc)
+
+    def mosfet_after(self, toks: list[str]) -> tuple[tuple[tuple[str, Value], ...], str, bool]:
+        """``(parameters, spec, thermal)`` of the tokens after a MOSFET's model; with the
+        ``thermal`` flag the line is a VDMOS for ``mosfet_general``."""
+        pairs: list[tuple[str, Value]] = []
+        extra: list[str] = []
+        cache = self.ctx.kv
+        for tok in toks:
+            pair = cache.get(tok)
+            if pair is None:
+                pair = _kv_pair(tok, cache)
+                if pair is None:
+                    extra.append(tok)
+                    continue
+            pairs.append(pair)
+        return tuple(pairs), " ".join(extra), any(t.lower() == "thermal" for t in extra)
 
     def mosfet_general(self, toks: list[str], loc: SourceLoc) -> Device:
         """A MOSFET off the fast path. ngspice's VDMOS reads ``M d g s model`` (no bulk) and, with the
@@ -1230,6 +1252,7 @@ class _Context:
         self.cache: dict[tuple[str, str | None], _Parsed] = {}
         self.texts: dict[str, list[tuple[int, str]]] = {}
         self.kv: dict[str, tuple[str, Value]] = {}
+        self.tails: dict[str, tuple[tuple[tuple[str, Value], ...], str, bool]] = {}  # see _Reader.mosfet
 
     def lookup_subckt(self, reader: _Reader, name: str) -> tuple[str, ...] | None:
         return reader.subckt_ports.get(name.lower())

@@ -71,6 +71,10 @@ M9 d g s b nch
 + w=1u
 M10 d g s b nch w=1u extra
 M11 d g s b nch w= 1u
+M12 d g s b nch w=1u l=180n m=2
+M13 d g s b nch w=1u  l=180n m=2
+M14 d g s tj tc vdm w=1u thermal
+M15 d g s b nch w=1u extra
 * subcircuit instances
 X1 a y inv
 x2 A Y INV
