@@ -50,6 +50,7 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import os
 import re
@@ -246,30 +247,33 @@ def _logical_lines(
     pending_no = 0
     control: list[str] | None = None
     control_no = 0
-    lineno = 0
     # split("\n"), not splitlines(): form feeds or U+0085 (latin-1 byte 0x85) are not line ends
     # in SPICE and must not shift the line numbers of diagnostics.
-    for raw in text.split("\n"):
-        lineno += 1
+    raws = text.split("\n")
+    start = 0
+    if titled:
+        first = raws[0].strip()
+        if not first.startswith((".", "*")):
+            yield 1, ".title " + first if first else ".title"
+            start = 1
+    for lineno, raw in enumerate(itertools.islice(raws, start, None), start + 1):
         if control is not None:
             control.append(raw.rstrip())
             if raw.strip().lower().startswith(".endc"):
                 yield control_no, "\n".join(control)
                 control = None
             continue
-        if lineno == 1 and titled:
-            first = raw.strip()
-            if not first.startswith((".", "*")):
-                yield 1, ".title " + first if first else ".title"
-                continue
         line = raw.strip()
-        if not line or line[0] == "*":
+        if not line:
+            continue
+        c = line[0]  # stays the first character when a comment is cut off below
+        if c == "*":
             continue
         if (";" in line or "$" in line or "//" in line) and line[:6].lower() != ".title":
             line = (_strip_include_comment(line) if _INCLUDE_LINE.match(line) else _strip_inline_comment(line)).rstrip()
             if not line:
                 continue
-        if line[0] == "+":
+        if c == "+":
             if pending is None:
                 pending, pending_no = line[1:].strip(), lineno  # orphan '+': read as a line
             else:
@@ -284,7 +288,7 @@ def _logical_lines(
         elif pending:
             yield pending_no, pending
         more = None
-        if line[0] == "." and line[1:9].lower() == "control" and (len(line) == 8 or line[8] in " \t"):
+        if c == "." and line[1:9].lower() == "control" and (len(line) == 8 or line[8] in " \t"):
             pending = None
             control, control_no = [raw.strip()], lineno
             continue
