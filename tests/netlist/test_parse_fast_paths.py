@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import pickle
 import random
 
 import pytest
@@ -253,6 +254,7 @@ def test_the_builders_set_every_field_and_give_the_frozen_ir_class():
     assert dev == ref and hash(dev) == hash(ref) and dev.loc == ref.loc
     with pytest.raises(dataclasses.FrozenInstanceError):
         dev.name = "R2"  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(dev)) == dev and dataclasses.replace(dev, name="R2").name == "R2"
     for builder, cls in ((_DeviceSlots, Device), (_SourceLocSlots, SourceLoc), (_NetlistSlots, Netlist)):
         params = builder.__init__.__code__.co_varnames[1 : builder.__init__.__code__.co_argcount]
         assert params == tuple(f.name for f in dataclasses.fields(cls)) == cls.__slots__
