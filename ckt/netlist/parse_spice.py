@@ -50,13 +50,15 @@ Documented decisions (SPICE dialects disagree, so these are choices):
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from ckt.errors import NetlistParseError
 from ckt.netlist.ir import (
@@ -124,6 +126,9 @@ _MOS_FLAGS = frozenset(f for w in ("off", "thermal") for f in (w, w.upper(), w.c
 """Instance flags that may follow a MOSFET's model; one in the model's place sends the line off the
 fast path (a VDMOS ``M1 d g s vdm off`` has no bulk)."""
 
+_TAILS_KEPT = 1 << 16
+"""How many distinct MOSFET parameter texts one parse remembers (a bound on memory)."""
+
 _MODEL_LAST = frozenset("ANOPUY")
 """Element letters whose model is the last positional token, every token before it a node: XSPICE
 ``A``, OSDI ``N``, lossy line ``O``, coupled lines ``P``, uniform RC line ``U``, lossy line ``Y``."""
@@ -132,6 +137,71 @@ _XSPICE_PIECE = re.compile(r"[\[\]()~]|[^\s\[\]()~]+")
 _NEEDS_MODEL = frozenset(
     {DeviceKind.MOSFET, DeviceKind.DIODE, DeviceKind.JFET, DeviceKind.MESFET, DeviceKind.SWITCH}
 )
+
+
+class _DeviceSlots:
+    """``Device``'s slots without its frozen ``__setattr__``: the reader fills them and then makes
+    the object a ``Device`` (``__class__`` assignment between classes of one slot layout). The
+    frozen dataclass's own constructor sets each field through ``object.__setattr__`` and costs
+    four times as much, a tenth of a million-device parse; the result is the same frozen object."""
+
+    __slots__ = Device.__slots__
+
+    def __init__(
+        self, name: str, kind: DeviceKind, terminals: tuple[tuple[str, str], ...], model: str | None,
+        value: Value | None, params: tuple[tuple[str, Value], ...], spec: str, loc: SourceLoc,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.terminals = terminals
+        self.model = model
+        self.value = value
+        self.params = params
+        self.spec = spec
+        self.loc = loc
+        self.__class__ = Device  # type: ignore[assignment]
+
+
+class _SourceLocSlots:
+    """``SourceLoc`` built like ``_DeviceSlots`` (one per device line)."""
+
+    __slots__ = SourceLoc.__slots__
+
+    def __init__(self, file: str | None, line: int) -> None:
+        self.file = file
+        self.line = line
+        self.__class__ = SourceLoc  # type: ignore[assignment]
+
+
+class _NetlistSlots:
+    """``Netlist`` built like ``_DeviceSlots``, without its ``__post_init__`` check of unique device
+    names (a tenth of a big parse): the reader makes names unique as it reads (``add_duplicate``)."""
+
+    __slots__ = Netlist.__slots__
+
+    def __init__(
+        self, title: str, devices: tuple[Device, ...], subckts: tuple[Subckt, ...], params: tuple[Param, ...],
+        models: tuple[Model, ...], includes: tuple[Include, ...], statements: tuple[Statement, ...],
+        globals: tuple[str, ...], diagnostics: tuple[Diagnostic, ...] = (),
+    ) -> None:
+        self.title = title
+        self.devices = devices
+        self.subckts = subckts
+        self.params = params
+        self.models = models
+        self.includes = includes
+        self.statements = statements
+        self.globals = globals
+        self.diagnostics = diagnostics
+        self.__class__ = Netlist  # type: ignore[assignment]
+
+
+_netlist = cast("Callable[..., Netlist]", _NetlistSlots)
+"""``Netlist(**fields)`` of a reader's scope, whose device names are unique by construction."""
+_device = cast("Callable[..., Device]", _DeviceSlots)
+"""``Device(name, kind, terminals, model, value, params, spec, loc)``, all eight given."""
+_loc = cast("Callable[[str | None, int], SourceLoc]", _SourceLocSlots)
+"""``SourceLoc(file, line)``."""
 
 
 class _LineError(Exception):
@@ -177,30 +247,33 @@ def _logical_lines(
     pending_no = 0
     control: list[str] | None = None
     control_no = 0
-    lineno = 0
     # split("\n"), not splitlines(): form feeds or U+0085 (latin-1 byte 0x85) are not line ends
     # in SPICE and must not shift the line numbers of diagnostics.
-    for raw in text.split("\n"):
-        lineno += 1
+    raws = text.split("\n")
+    start = 0
+    if titled:
+        first = raws[0].strip()
+        if not first.startswith((".", "*")):
+            yield 1, ".title " + first if first else ".title"
+            start = 1
+    for lineno, raw in enumerate(itertools.islice(raws, start, None), start + 1):
         if control is not None:
             control.append(raw.rstrip())
             if raw.strip().lower().startswith(".endc"):
                 yield control_no, "\n".join(control)
                 control = None
             continue
-        if lineno == 1 and titled:
-            first = raw.strip()
-            if not first.startswith((".", "*")):
-                yield 1, ".title " + first if first else ".title"
-                continue
         line = raw.strip()
-        if not line or line[0] == "*":
+        if not line:
+            continue
+        c = line[0]  # stays the first character when a comment is cut off below
+        if c == "*":
             continue
         if (";" in line or "$" in line or "//" in line) and line[:6].lower() != ".title":
             line = (_strip_include_comment(line) if _INCLUDE_LINE.match(line) else _strip_inline_comment(line)).rstrip()
             if not line:
                 continue
-        if line[0] == "+":
+        if c == "+":
             if pending is None:
                 pending, pending_no = line[1:].strip(), lineno  # orphan '+': read as a line
             else:
@@ -215,7 +288,7 @@ def _logical_lines(
         elif pending:
             yield pending_no, pending
         more = None
-        if line[0] == "." and line[1:9].lower() == "control" and (len(line) == 8 or line[8] in " \t"):
+        if c == "." and line[1:9].lower() == "control" and (len(line) == 8 or line[8] in " \t"):
             pending = None
             control, control_no = [raw.strip()], lineno
             continue
@@ -370,7 +443,7 @@ def _xspice_ports(conns: list[str], scope: _Scope) -> tuple[tuple[tuple[str, str
 # Scopes and parse state
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """A device whose reading needs definitions seen later (X instances, BJTs, R/C/L)."""
 
@@ -378,6 +451,10 @@ class _Pending:
     letter: str
     toks: list[str]
     loc: SourceLoc
+
+
+_Pairs = dict[str, tuple[str, str]]
+"""One pin's ``(pin, net)`` pairs by node token."""
 
 
 @dataclass
@@ -396,21 +473,38 @@ class _Scope:
     model_lines: dict[tuple[str | None, str], int] = field(default_factory=dict)  # (section, lower name) -> line
     section: str | None = None  # the .lib section that holds this definition
     directives: set[str] = field(default_factory=set)  # other tools' '#' words already warned about
-    pairs: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    deferred: bool = False  # items holds a _Pending
+    pins: dict[str, _Pairs] = field(default_factory=dict)  # pin name -> its pairs
+    two: tuple[_Pairs, _Pairs] = field(init=False)  # the pairs of pins p, n (fast paths)
+    mos: tuple[_Pairs, _Pairs, _Pairs, _Pairs] = field(init=False)  # d, g, s, b
+    bjt: tuple[_Pairs, _Pairs, _Pairs] = field(init=False)  # c, b, e
+    cells: dict[str, tuple[tuple[str, _Pairs], ...]] = field(default_factory=dict)  # see _Reader.cell
 
-    mos_pairs: tuple[dict, dict, dict, dict] = field(default_factory=lambda: ({}, {}, {}, {}))
+    def __post_init__(self) -> None:
+        self.two = (self.pairs("p"), self.pairs("n"))
+        self.mos = (self.pairs("d"), self.pairs("g"), self.pairs("s"), self.pairs("b"))
+        self.bjt = (self.pairs("c"), self.pairs("b"), self.pairs("e"))
 
-    def term_into(self, cache: dict[str, tuple[str, str]], pin: str, tok: str) -> tuple[str, str]:
-        """Fill a per-pin cache (node token -> shared pair) on a miss; MOSFET fast path."""
+    def pairs(self, pin: str) -> _Pairs:
+        """The pair cache of ``pin``: one shared ``(pin, net)`` tuple per distinct pair (memory)."""
+        cache = self.pins.get(pin)
+        if cache is None:
+            cache = self.pins[pin] = {}
+        return cache
+
+    def term_into(self, cache: _Pairs, pin: str, tok: str) -> tuple[str, str]:
+        """Fill ``pin``'s pair cache (node token -> shared pair) on a miss; for the fast paths."""
         p = cache[tok] = (pin, self.net(tok))
         return p
 
     def term(self, pin: str, tok: str) -> tuple[str, str]:
-        """The ``(pin, net)`` pair for a node token; one shared tuple per distinct pair (memory)."""
-        key = (pin, tok)
-        p = self.pairs.get(key)
+        """The ``(pin, net)`` pair for a node token."""
+        cache = self.pins.get(pin)
+        if cache is None:
+            cache = self.pairs(pin)
+        p = cache.get(tok)
         if p is None:
-            p = self.pairs[key] = (pin, self.net(tok))
+            p = cache[tok] = (pin, self.net(tok))
         return p
 
     def net(self, tok: str) -> str:
@@ -430,6 +524,10 @@ class _Scope:
 
 class _Reader:
     """Parses one file (or one ``.lib`` section of it) into a Netlist, following includes."""
+
+    fast_paths = True
+    """Read the common element shapes directly (``element``); off, every line takes the general
+    path, which the tests use as the reference the fast paths must equal."""
 
     def __init__(
         self, ctx: _Context, file: str | None, chain: tuple[tuple[str, str | None], ...], included: bool = False
@@ -463,34 +561,38 @@ class _Reader:
         in_section: str | None = None
         opened = 0
         found = section is None
+        element = self.element
         for lineno, line in lines:
-            if line[0] == ".":
-                low = line.lower()
-                word = low.split(None, 1)[0]
-                if word == ".end":
-                    if self.included:
-                        continue  # ngspice reads on: .end only ends the top-level deck
-                    break
-                name = _lib_section(line) if word == ".lib" else None
-                if name is not None:
-                    if in_section is not None:
-                        self.diag("error", lineno, f".lib {name} opened inside section {in_section}", "lib-nested")
-                    in_section = self.lib_section = name
-                    opened = lineno
-                    found = found or name == section
-                    continue
-                if word == ".endl":
-                    if in_section is None:
-                        self.diag("error", lineno, ".endl without .lib section", "endl-unmatched")
-                    in_section = self.lib_section = None
-                    continue
+            if line[0] != ".":
+                if section is None or in_section == section:
+                    try:
+                        element(lineno, line)
+                    except _LineError as exc:
+                        self.diag("error", lineno, str(exc), "syntax")
+                continue
+            low = line.lower()
+            word = low.split(None, 1)[0]
+            if word == ".end":
+                if self.included:
+                    continue  # ngspice reads on: .end only ends the top-level deck
+                break
+            name = _lib_section(line) if word == ".lib" else None
+            if name is not None:
+                if in_section is not None:
+                    self.diag("error", lineno, f".lib {name} opened inside section {in_section}", "lib-nested")
+                in_section = self.lib_section = name
+                opened = lineno
+                found = found or name == section
+                continue
+            if word == ".endl":
+                if in_section is None:
+                    self.diag("error", lineno, ".endl without .lib section", "endl-unmatched")
+                in_section = self.lib_section = None
+                continue
             if section is not None and in_section != section:
                 continue
             try:
-                if line[0] == ".":
-                    self.dot(lineno, line)
-                else:
-                    self.element(lineno, line)
+                self.dot(lineno, line)
             except _LineError as exc:
                 self.diag("error", lineno, str(exc), "syntax")
         if section is not None and not found:
@@ -507,7 +609,7 @@ class _Reader:
         parts = line.split(None, 1)
         word = parts[0][1:].lower()
         rest = parts[1].strip() if len(parts) > 1 else ""
-        loc = SourceLoc(self.file, lineno)
+        loc = _loc(self.file, lineno)
         scope = self.stack[-1]
         if word == "subckt":
             self.open_subckt(lineno, rest, loc)
@@ -676,49 +778,113 @@ class _Reader:
 
     # -- elements
     def element(self, lineno: int, line: str) -> None:
+        """Read one element line. The shapes that fill big decks (plain R/C/L with a number, MOSFET,
+        diode, BJT with three nodes, instance of a subcircuit defined above) are read here directly;
+        these fast paths give exactly what ``element_general`` gives and leave it every other line."""
         if line[0] == "#":
             self.directive(lineno, line)
             return
-        toks = _tokenize(line)
+        fast = self.fast_paths
+        tail: str | None = None
+        if not fast or (
+            "(" in line or "{" in line or "'" in line or '"' in line or ")" in line or "}" in line
+            or "=" in line and (" =" in line or "= " in line or "\t=" in line or "=\t" in line)
+        ):
+            toks = _tokenize(line)
+        elif line[0] == "M" or line[0] == "m":
+            toks = line.split(None, 6)  # what follows the model stays one string (see mosfet)
+            if len(toks) == 7:
+                tail = toks.pop()
+        else:
+            toks = line.split()  # what _tokenize gives a plain line, without the call
         name = toks[0]
         letter = name[0].upper()
-        loc = SourceLoc(self.file, lineno)
         if "=" in name or not (letter.isalpha() or letter == "_"):
             raise _LineError(f"not an element line (name {name!r})")
+        loc = _loc(self.file, lineno)
         scope = self.stack[-1]
-        if letter == "M":
-            dev = self.mosfet(toks, loc)
-            names = scope.names
-            key = name.lower()
-            if key in names:
-                self.add(dev, lineno)
-            else:
-                names[key] = lineno
-                scope.items.append(dev)
+        item: Device | _Pending | None = None
+        n = len(toks)
+        if not fast:
+            pass  # the reference: element_general below reads every line
+        elif letter == "M":
+            item = self.mosfet(toks, tail, loc, scope)
+        elif letter == "R" or letter == "C" or letter == "L":
+            if n == 4 and "=" not in toks[1] and "=" not in toks[2]:
+                num = parse_number(toks[3])
+                if num is not None and math.isfinite(num):  # a number cannot be a model name
+                    p, m = scope.two
+                    tp = p.get(toks[1]) or scope.term_into(p, "p", toks[1])
+                    tn = m.get(toks[2]) or scope.term_into(m, "n", toks[2])
+                    item = _device(name, LETTER_KIND[letter], (tp, tn), None, num, (), "", loc)
+        elif letter == "X":
+            if "=" not in line and ":" not in line:  # no parameters, no params: keyword
+                cell = scope.cells.get(toks[-1]) or self.cell(scope, toks[-1])
+                if cell is not None and len(cell) == n - 2:  # defined above: the first definition is final
+                    terms: tuple[tuple[str, str], ...]
+                    if n == 4:
+                        (p0, c0), (p1, c1) = cell
+                        terms = (c0.get(toks[1]) or scope.term_into(c0, p0, toks[1]),
+                                 c1.get(toks[2]) or scope.term_into(c1, p1, toks[2]))
+                    else:
+                        terms = tuple([c.get(t) or scope.term_into(c, p, t) for (p, c), t in zip(cell, toks[1:-1])])
+                    item = _device(name, DeviceKind.SUBCKT, terms, toks[-1], None, (), "", loc)
+        elif letter == "Q":
+            if n == 5 and "=" not in line and ":" not in line:  # three nodes and a model, nothing after
+                c, b, e = scope.bjt
+                tc = c.get(toks[1]) or scope.term_into(c, "c", toks[1])
+                tb = b.get(toks[2]) or scope.term_into(b, "b", toks[2])
+                te = e.get(toks[3]) or scope.term_into(e, "e", toks[3])
+                item = _device(name, DeviceKind.BJT, (tc, tb, te), toks[4], None, (), "", loc)
+        elif letter == "D":
+            if n == 4 and "=" not in toks[3]:
+                p, m = scope.two
+                tp = p.get(toks[1]) or scope.term_into(p, "p", toks[1])
+                tn = m.get(toks[2]) or scope.term_into(m, "n", toks[2])
+                item = _device(name, DeviceKind.DIODE, (tp, tn), toks[3], None, (), "", loc)
+        if item is None:
+            item = self.element_general(letter, toks, loc, scope, line)
+            if item.__class__ is _Pending:
+                scope.deferred = True
+        names = scope.names
+        count = len(names)
+        names.setdefault(name.lower(), lineno)
+        if len(names) > count:
+            scope.items.append(item)
         else:
-            num = parse_number(toks[3]) if letter in "RCL" and len(toks) > 3 else None
-            if num is not None and math.isfinite(num):
-                # a numeric value cannot be a model name: nothing to wait for
-                if len(toks) == 4 and "=" not in toks[1] and "=" not in toks[2]:  # the plain R1 a b 1k
-                    terms = (scope.term("p", toks[1]), scope.term("n", toks[2]))
-                    item: Device | _Pending = Device(name, LETTER_KIND[letter], terms, None, num, (), "", loc)
-                else:
-                    item = self.pending(_Pending(name, letter, toks, loc), scope)
-            elif letter in _MODEL_LAST:
-                item = self.model_last(letter, toks, loc, scope)
-            elif (letter == "X" and "=" not in line and toks[-1].lower() in self.subckt_ports
-                  or letter == "Q" and len(toks) == 5 and "=" not in line):
-                # decided already: a subcircuit defined above (the first definition is final), or
-                # a BJT with three nodes and a model and nothing after it
-                item = self.pending(_Pending(name, letter, toks, loc), scope)
-            elif letter in "XQRCL" or letter not in LETTER_KIND:
-                item = _Pending(name, letter, toks, loc)
-                self.touch_nets(letter, toks, scope)
-            else:
-                item = self.device(LETTER_KIND[letter], toks, loc, scope)
-            self.add(item, lineno)
+            self.add_duplicate(item, lineno)
         if scope.merged:
             self.report_merges(scope, lineno)
+
+    def cell(self, scope: _Scope, sub: str) -> tuple[tuple[str, _Pairs], ...] | None:
+        """The ports of subcircuit ``sub`` (as spelt) with their pair caches in ``scope``, None while
+        it is not defined; remembered once found, as the first definition of a name is final."""
+        ports = self.ctx.lookup_subckt(self, sub)
+        if ports is None:
+            return None
+        cell = scope.cells[sub] = tuple((pin, scope.pairs(pin)) for pin in ports)
+        return cell
+
+    def element_general(
+        self, letter: str, toks: list[str], loc: SourceLoc, scope: _Scope, line: str
+    ) -> Device | _Pending:
+        """Any element line: devices whose reading needs definitions seen later stay ``_Pending``."""
+        if letter == "M":
+            return self.mosfet_general(toks, loc)
+        num = parse_number(toks[3]) if letter in "RCL" and len(toks) > 3 else None
+        if num is not None and math.isfinite(num):
+            return self.pending(_Pending(toks[0], letter, toks, loc), scope)  # nothing to wait for
+        if letter in _MODEL_LAST:
+            return self.model_last(letter, toks, loc, scope)
+        if (letter == "X" and "=" not in line and toks[-1].lower() in self.subckt_ports
+                or letter == "Q" and len(toks) == 5 and "=" not in line):
+            # decided already: a subcircuit defined above (the first definition is final), or
+            # a BJT with three nodes and a model and nothing after it
+            return self.pending(_Pending(toks[0], letter, toks, loc), scope)
+        if letter in "XQRCL" or letter not in LETTER_KIND:
+            self.touch_nets(letter, toks, scope)
+            return _Pending(toks[0], letter, toks, loc)
+        return self.device(LETTER_KIND[letter], toks, loc, scope)
 
     def report_merges(self, scope: _Scope, line: int) -> None:
         """Warn once per new spelling of a known net (SPICE folds case: ``Out`` and ``OUT`` are one)."""
@@ -731,7 +897,7 @@ class _Reader:
         """Another tool's directive (TopSpice ``#AUTOPLOT``, ``#REVISION:``...), which ngspice rejects:
         kept verbatim as a ``Statement`` (keyword ``#word``) for the writer; warned once per word."""
         word = line.split(None, 1)[0].lower().rstrip(":")
-        self.statements.append(Statement(word, line, SourceLoc(self.file, lineno)))
+        self.statements.append(Statement(word, line, _loc(self.file, lineno)))
         seen = self.stack[0].directives
         if word not in seen:
             seen.add(word)
@@ -766,7 +932,7 @@ class _Reader:
             if extra:
                 raise _LineError(f"{name}: {extra[0]!r} after the parameters")
             terms, spec = _xspice_ports(conns, scope)
-            return Device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), spec, loc)
+            return _device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), spec, loc)
         fixed = _FIXED_NODES.get(letter)
         if fixed is not None and len(conns) != fixed[0]:
             self.diag("warning", loc.line, f"{name}: a {fixed[1]} has {fixed[0]} nodes, not {len(conns)}", "node-count")
@@ -774,7 +940,7 @@ class _Reader:
             self.diag("warning", loc.line, f"{name}: coupled lines need 2 x (lines + 1) nodes, not {len(conns)}",
                       "node-count")
         terms = tuple(scope.term(str(i + 1), n) for i, n in enumerate(conns))
-        return Device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), " ".join(extra), loc)
+        return _device(name, DeviceKind.UNKNOWN, terms, model, None, tuple(params), " ".join(extra), loc)
 
     def touch_nets(self, letter: str, toks: list[str], scope: _Scope) -> None:
         """Register a deferred device's certain node tokens now, so net spellings are canonical in
@@ -788,57 +954,74 @@ class _Reader:
         for t in pos[:n]:
             scope.net(t)
 
-    def add(self, item: Device | _Pending, lineno: int) -> None:
+    def add_duplicate(self, item: Device | _Pending, lineno: int) -> None:
+        """Keep a device whose name (case folded) is taken in its scope, renamed ``NAME__2``
+        (``__3``...), with a warning naming both lines."""
         scope = self.stack[-1]
         key = item.name.lower()
-        first = scope.names.get(key)
-        if first is not None:
-            n = 2
-            while f"{key}__{n}" in scope.names:
-                n += 1
-            new = f"{item.name}__{n}"
-            where = f"{self.file or '<string>'}"
-            self.diag(
-                "warning", lineno,
-                f"duplicate instance name {item.name} (first at {where}:{first}); renamed {new}", "duplicate-name",
-            )
-            if isinstance(item, _Pending):
-                item.name = new
-            else:
-                item = Device(new, item.kind, item.terminals, item.model, item.value, item.params, item.spec, item.loc)
-            key = new.lower()
-        scope.names[key] = lineno
+        first = scope.names[key]
+        n = 2
+        while f"{key}__{n}" in scope.names:
+            n += 1
+        new = f"{item.name}__{n}"
+        where = f"{self.file or '<string>'}"
+        self.diag(
+            "warning", lineno,
+            f"duplicate instance name {item.name} (first at {where}:{first}); renamed {new}", "duplicate-name",
+        )
+        if isinstance(item, _Pending):
+            item.name = new
+        else:
+            item = _device(new, item.kind, item.terminals, item.model, item.value, item.params, item.spec, item.loc)
+        scope.names[new.lower()] = lineno
         scope.items.append(item)
 
-    def mosfet(self, toks: list[str], loc: SourceLoc) -> Device:
-        """The common case, kept lean: a million-MOSFET deck spends most of its time here."""
-        if len(toks) < 6 or "=" in toks[5] or toks[5] in _MOS_FLAGS:
-            return self.mosfet_general(toks, loc)
-        scope = self.stack[-1]
-        d, g, src, b = scope.mos_pairs
+    def mosfet(self, toks: list[str], tail: str | None, loc: SourceLoc, scope: _Scope) -> Device:
+        """The common case, kept lean: a million-MOSFET deck spends most of its time here. On a
+        plain line what follows the model comes as one string, ``tail``, read once per distinct
+        text (decks repeat ``W=1u L=180n`` many times); ``toks`` holds the tokens before it."""
+        if (
+            len(toks) < 6 or toks[5] in _MOS_FLAGS
+            or "=" in toks[1] or "=" in toks[2] or "=" in toks[3] or "=" in toks[4] or "=" in toks[5]
+        ):
+            return self.mosfet_general(toks + tail.split() if tail else toks, loc)
+        params: tuple[tuple[str, Value], ...] = ()
+        spec = ""
+        if tail is not None:
+            after = self.ctx.tails.get(tail)
+            if after is None:
+                after = self.mosfet_after(tail.split())
+                if len(self.ctx.tails) < _TAILS_KEPT:
+                    self.ctx.tails[tail] = after
+            params, spec, thermal = after
+            if thermal:
+                return self.mosfet_general(toks + tail.split(), loc)
+        elif len(toks) > 6:
+            params, spec, thermal = self.mosfet_after(toks[6:])
+            if thermal:
+                return self.mosfet_general(toks, loc)
+        d, g, src, b = scope.mos  # nets are registered only once the line is known to be good
         td = d.get(toks[1]) or scope.term_into(d, "d", toks[1])
         tg = g.get(toks[2]) or scope.term_into(g, "g", toks[2])
         ts = src.get(toks[3]) or scope.term_into(src, "s", toks[3])
         tb = b.get(toks[4]) or scope.term_into(b, "b", toks[4])
-        if len(toks) == 6:
-            return Device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, (), "", loc)
-        params: list[tuple[str, Value]] = []
+        return _device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, params, spec, loc)
+
+    def mosfet_after(self, toks: list[str]) -> tuple[tuple[tuple[str, Value], ...], str, bool]:
+        """``(parameters, spec, thermal)`` of the tokens after a MOSFET's model; with the
+        ``thermal`` flag the line is a VDMOS for ``mosfet_general``."""
+        pairs: list[tuple[str, Value]] = []
         extra: list[str] = []
         cache = self.ctx.kv
-        for tok in toks[6:]:
+        for tok in toks:
             pair = cache.get(tok)
             if pair is None:
                 pair = _kv_pair(tok, cache)
                 if pair is None:
                     extra.append(tok)
                     continue
-            params.append(pair)
-        spec = ""
-        if extra:
-            if any(t.lower() == "thermal" for t in extra):
-                return self.mosfet_general(toks, loc)
-            spec = " ".join(extra)
-        return Device(toks[0], _MOSFET, (td, tg, ts, tb), toks[5], None, tuple(params), spec, loc)
+            pairs.append(pair)
+        return tuple(pairs), " ".join(extra), any(t.lower() == "thermal" for t in extra)
 
     def mosfet_general(self, toks: list[str], loc: SourceLoc) -> Device:
         """A MOSFET off the fast path. ngspice's VDMOS reads ``M d g s model`` (no bulk) and, with the
@@ -859,7 +1042,7 @@ class _Reader:
         scope = self.stack[-1]
         terms = tuple(scope.term(pins[i], pos[i]) for i in range(n))
         rest = pos[n + 1 :] + flags + extra
-        return Device(name, _MOSFET, terms, pos[n], None, tuple(params), " ".join(rest), loc)
+        return _device(name, _MOSFET, terms, pos[n], None, tuple(params), " ".join(rest), loc)
 
     def device(self, kind: DeviceKind, toks: list[str], loc: SourceLoc, scope: _Scope) -> Device:
         """Read a fixed-shape element (everything except X, Q, R/C/L and unknown letters)."""
@@ -868,7 +1051,7 @@ class _Reader:
             pos = [t for t in toks[1:] if _split_kv(t) is None]
             if len(pos) < 3:
                 raise _LineError(f"{name}: mutual inductor needs two inductors and a coupling")
-            return Device(name, kind, (), None, to_value(pos[-1]), (), " ".join(pos[:-1]), loc)
+            return _device(name, kind, (), None, to_value(pos[-1]), (), " ".join(pos[:-1]), loc)
         nodes = _NODES[kind]
         if kind in (DeviceKind.VCVS, DeviceKind.VCCS) and len(toks) > 3 and _eg_form(toks[3]):
             nodes = 2
@@ -888,14 +1071,14 @@ class _Reader:
                 value, rest = to_value(rest[1]), rest[2:]
             elif rest and _split_kv(rest[0]) is None and rest[0].split("(")[0].lower() not in _SOURCE_KEYWORDS:
                 value, rest = to_value(rest[0]), rest[1:]
-            return Device(name, kind, terminals, None, value, (), " ".join(rest), loc)
+            return _device(name, kind, terminals, None, value, (), " ".join(rest), loc)
         if kind is DeviceKind.BEHAVIORAL or nodes == 2 and kind in (DeviceKind.VCVS, DeviceKind.VCCS):
-            return Device(name, kind, terminals, None, None, (), " ".join(rest), loc)
+            return _device(name, kind, terminals, None, None, (), " ".join(rest), loc)
         if kind in (DeviceKind.CCCS, DeviceKind.CCVS):
             if not rest:
                 raise _LineError(f"{name}: missing controlling source")
             if rest[0].upper().startswith("POLY"):
-                return Device(name, kind, terminals, None, None, (), " ".join(rest), loc)
+                return _device(name, kind, terminals, None, None, (), " ".join(rest), loc)
             spec, rest = rest[0], rest[1:]
             if rest and _split_kv(rest[0]) is None:
                 value, rest = to_value(rest[0]), rest[1:]
@@ -929,10 +1112,14 @@ class _Reader:
                 params.append(pair)
         if extra:
             spec = " ".join([spec, *extra]) if spec else " ".join(extra)
-        return Device(name, kind, terminals, model, value, tuple(params), spec, loc)
+        return _device(name, kind, terminals, model, value, tuple(params), spec, loc)
 
     def resolve(self, scope: _Scope) -> tuple[Device, ...]:
         """Turn the scope's pending records into Devices now that definitions are known."""
+        if not scope.deferred:
+            done = tuple(scope.items)
+            scope.items = []
+            return done
         out: list[Device] = []
         for item in scope.items:
             if isinstance(item, _Pending):
@@ -981,7 +1168,7 @@ class _Reader:
             elif len(ports) != len(nets):
                 raise _LineError(f"{name}: {len(nets)} nodes but subcircuit {sub} has {len(ports)} ports")
             terms = tuple(scope.term(pin, n) for pin, n in zip(ports, nets))
-            return Device(name, DeviceKind.SUBCKT, terms, sub, None, tuple(params), " ".join(extra), p.loc)
+            return _device(name, DeviceKind.SUBCKT, terms, sub, None, tuple(params), " ".join(extra), p.loc)
         if p.letter == "Q":
             if len(pos) < 4:
                 raise _LineError(f"{name}: too few nodes for a BJT (need 3 or 4 and a model)")
@@ -998,7 +1185,7 @@ class _Reader:
             rest = pos[n + 1 :]
             area = to_value(rest[0]) if rest else None
             spec = " ".join(rest[1:] + extra)
-            return Device(name, DeviceKind.BJT, terms, pos[n], area, tuple(params), spec, p.loc)
+            return _device(name, DeviceKind.BJT, terms, pos[n], area, tuple(params), spec, p.loc)
         if p.letter in "RCL":
             kind = LETTER_KIND[p.letter]
             if len(pos) < 2:
@@ -1019,10 +1206,10 @@ class _Reader:
                         value = v
                         del params[i]
                         break
-            return Device(name, kind, terms, model, value, tuple(params), " ".join(rest + extra), p.loc)
+            return _device(name, kind, terms, model, value, tuple(params), " ".join(rest + extra), p.loc)
         self.diag("warning", line, f"{name}: unknown element letter {p.letter!r}; pins numbered", "unknown-element")
         terms = tuple(scope.term(str(i + 1), n) for i, n in enumerate(pos))
-        return Device(name, DeviceKind.UNKNOWN, terms, None, None, tuple(params), " ".join(extra), p.loc)
+        return _device(name, DeviceKind.UNKNOWN, terms, None, None, tuple(params), " ".join(extra), p.loc)
 
     def empty(self) -> bool:
         """Nothing at all was read (only a title and comments)."""
@@ -1044,7 +1231,7 @@ class _Reader:
         )
 
     def finish(self) -> Netlist:
-        return Netlist(**self.fields())
+        return _netlist(**self.fields())
 
 
 class _SectionMissing(Exception):
@@ -1069,6 +1256,7 @@ class _Context:
         self.cache: dict[tuple[str, str | None], _Parsed] = {}
         self.texts: dict[str, list[tuple[int, str]]] = {}
         self.kv: dict[str, tuple[str, Value]] = {}
+        self.tails: dict[str, tuple[tuple[tuple[str, Value], ...], str, bool]] = {}  # see _Reader.mosfet
 
     def lookup_subckt(self, reader: _Reader, name: str) -> tuple[str, ...] | None:
         return reader.subckt_ports.get(name.lower())
@@ -1272,7 +1460,7 @@ def _parse_top_gc_paused(text: str, file: str | None, ctx: _Context) -> Netlist:
     fields = reader.fields()  # binds instances, which may add diagnostics
     if any(d.severity == "error" for d in ctx.diags):
         raise NetlistParseError(ctx.diags)
-    return Netlist(**fields, diagnostics=tuple(ctx.diags))
+    return _netlist(**fields, diagnostics=tuple(ctx.diags))
 
 
 def read_spice(path: str | Path, *, include_path: Sequence[str | Path] = ()) -> Netlist:
