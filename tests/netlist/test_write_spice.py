@@ -115,7 +115,10 @@ def test_ngspice_accepts_written_deck(tmp_path: Path):
 # ---------------------------------------------------------------- property: random canonical IRs
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True)
-net_names = st.one_of(st.sampled_from(["0", "gnd", "vdd", "out", "in"]), names)
+# A net named like a model is ambiguous in SPICE itself (``Q1 c b e mq mq``: is ``mq`` the
+# substrate or the model?), for ngspice as for ckt, so nets never take the models' names here.
+net_names = st.one_of(st.sampled_from(["0", "gnd", "vdd", "out", "in"]),
+                      names.filter(lambda n: n not in ("mq", "mm", "md")))
 numbers = st.floats(allow_nan=False, allow_infinity=False)
 exprs = st.sampled_from(["2*w", "w/l + 1u", "max(a, b)", "vdd/2", "c ? 1 : 2", "sqrt(x)^2"]).map(Expr)
 values = st.one_of(numbers, exprs)
