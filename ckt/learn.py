@@ -103,6 +103,7 @@ class TrainRequest:
     patience: int = 20
     hidden: int = 64
     log_targets: tuple[str, ...] = ()
+    balanced: bool = False
     resume: bool = False
     device: str | None = None
     progress: bool = True
@@ -135,6 +136,10 @@ def _model_config(req: TrainRequest, ds: CircuitDataset) -> dict[str, Any]:
         encoder.setdefault("num_block_types", len(ds.decomposer.block_types))
     if req.targets == (CLASS_TARGET,):
         head: dict[str, Any] = {"task": "classification", "classes": list(ds.classes), "hidden": req.hidden}
+        if req.balanced:
+            head["balanced"] = True
+    elif req.balanced:
+        raise ModelConfigError(f"balanced weights classes; {', '.join(req.targets)} is regression")
     else:
         head = {"task": "regression", "targets": list(req.targets), "hidden": req.hidden,
                 "log_targets": list(req.log_targets)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import torch
 from click.testing import CliRunner
 
 from ckt.cli import main
-from ckt.data import AnalogGenie, FolderDataset, Image2Net
+from ckt.data import AnalogGenie, FolderDataset, Image2Net, registry
 from ckt.errors import DatasetError, ModelConfigError
-from ckt.learn import MODEL_FILE, TrainRequest, check_targets, evaluate_encoder, train_encoder
+from ckt.learn import MODEL_FILE, TrainRequest, check_targets, evaluate_encoder, split_dataset, train_encoder
+from ckt.nn import load_model
 from tests.datasets.fixtures import I2N_AMP, I2N_BANDGAP, LDO_DUPLICATES, OPAMP_A, analoggenie_tar, image2net_tar
 
 PORTS = "VDD VSS VIN1 VIN2 VOUT1 VB1"
@@ -141,3 +143,31 @@ def test_cli_train_then_eval(roots: dict[str, Path], tmp_path: Path) -> None:
                                   str(roots["image2net"]), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n"] == 3
+
+
+def test_balanced_classification(roots: dict[str, Path], tmp_path: Path) -> None:
+    record = train_encoder(_request(roots, tmp_path / "b", epochs=1, balanced=True), log=lambda line: None)
+    assert record["config"]["head"]["balanced"] is True
+    ds = AnalogGenie(roots["analoggenie"])
+    labels = [int(ds[int(i)].y) for i in split_dataset(ds, "group", 0)["train"]]
+    counts = Counter(labels)
+    expected = [len(labels) / (len(counts) * counts[c]) if c in counts else 1.0 for c in range(len(ds.classes))]
+    assert load_model(tmp_path / "b" / "best.pt").head.class_weight.tolist() == pytest.approx(expected)
+
+
+def test_balanced_needs_classification(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"amp{i}.scs").write_text(OPAMP_A + "CC0 (VOUT1 VSS) capacitor\n" * i)
+    (folder / "labels.csv").write_text("circuit,gain\n" + "".join(f"amp{i},{i}\n" for i in range(3)))
+
+    class Mine(FolderDataset):
+        def __init__(self, root: Path | None = None, **kw: object) -> None:
+            super().__init__(tmp_path / "root", source=folder, targets=["gain"], **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setitem(registry._DATASETS, "mine", Mine)
+    req = TrainRequest(dataset="mine", encoder="gin", targets=("gain",), out=tmp_path / "m", split="random",
+                       balanced=True, epochs=1, progress=False)
+    with pytest.raises(ModelConfigError, match="balanced weights classes; gain is regression"):
+        train_encoder(req, log=lambda line: None)
