@@ -103,6 +103,7 @@ class TrainRequest:
     patience: int = 20
     hidden: int = 64
     log_targets: tuple[str, ...] = ()
+    balanced: bool = False
     resume: bool = False
     device: str | None = None
     progress: bool = True
@@ -135,6 +136,10 @@ def _model_config(req: TrainRequest, ds: CircuitDataset) -> dict[str, Any]:
         encoder.setdefault("num_block_types", len(ds.decomposer.block_types))
     if req.targets == (CLASS_TARGET,):
         head: dict[str, Any] = {"task": "classification", "classes": list(ds.classes), "hidden": req.hidden}
+        if req.balanced:
+            head["balanced"] = True
+    elif req.balanced:
+        raise ModelConfigError(f"balanced weights classes; {', '.join(req.targets)} is regression")
     else:
         head = {"task": "regression", "targets": list(req.targets), "hidden": req.hidden,
                 "log_targets": list(req.log_targets)}
@@ -214,7 +219,8 @@ def read_model_record(folder: str | Path) -> dict[str, Any]:
 def evaluate_encoder(folder: str | Path, dataset: str | None = None, root: str | Path | None = None,
                      split: str | None = None) -> dict[str, Any]:
     """Metrics of a trained model on the test side of its split (or of ``split``) of ``dataset``
-    (default: the one it was trained on); on another dataset, on all of it (transfer).
+    (default: the one it was trained on, from the ``root`` it was trained from unless given); on
+    another dataset, on all of it (transfer).
 
     Raises:
         ModelConfigError, CheckpointError, DatasetError: see ``read_model_record``, ``load_model``.
@@ -224,6 +230,8 @@ def evaluate_encoder(folder: str | Path, dataset: str | None = None, root: str |
     record = read_model_record(folder)
     model = load_model(Path(folder) / "best.pt")
     name = dataset or record["dataset"]
+    if root is None and name == record["dataset"]:
+        root = record["request"].get("root")  # the cache it was trained from, not the default one
     ds = open_dataset(name, record["encoder"], root, record["n"] if name == record["dataset"] else None)
     targets = check_targets(ds, record["targets"])
     if name == record["dataset"]:

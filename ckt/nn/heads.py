@@ -113,17 +113,40 @@ class ClassificationHead(Head):
         in_dim: embedding width.
         classes: class names, in label-index order.
         hidden: MLP width.
+        balanced: weight the loss of each class by its inverse training frequency
+            (``set_class_weights``), so a rare type counts as much as a common one; the weights
+            travel in the state dict.
     """
 
     task = "classification"
 
-    def __init__(self, in_dim: int, classes: Sequence[str], hidden: int = 64) -> None:
+    def __init__(self, in_dim: int, classes: Sequence[str], hidden: int = 64, balanced: bool = False) -> None:
         super().__init__()
         if len(classes) < 2:
             raise ModelConfigError(f"a classification head needs at least two classes, got {list(classes)}")
         self.classes = list(classes)
+        self.balanced = balanced
         self.config = dict(task=self.task, classes=self.classes, hidden=hidden)
+        if balanced:  # only then: unweighted checkpoints keep their layout
+            self.config["balanced"] = True
+            self.class_weight: Tensor
+            self.register_buffer("class_weight", torch.ones(len(self.classes)))
         self.net = mlp([in_dim, hidden, len(self.classes)])
+
+    def set_class_weights(self, y: Tensor) -> None:
+        """Weights ``N / (K * count)`` from the training labels ``y [N]`` (K: the classes present),
+        so they average 1 over the training samples; a class absent from ``y`` keeps weight 1.
+
+        Raises:
+            ModelConfigError: the head is not ``balanced``.
+        """
+        if not self.balanced:
+            raise ModelConfigError("class weights need a head built with balanced=True")
+        counts = torch.bincount(self.target(y, -1).cpu(), minlength=len(self.classes)).double()
+        present = counts > 0
+        weight = torch.ones_like(counts)
+        weight[present] = counts.sum() / (int(present.sum()) * counts[present])
+        self.class_weight.copy_(weight.float())
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z)
@@ -133,7 +156,8 @@ class ClassificationHead(Head):
         return y.reshape(n).long()
 
     def loss(self, out: Tensor, y: Tensor) -> Tensor:
-        return nn.functional.cross_entropy(out, self.target(y, out.size(0)))
+        weight = self.class_weight if self.balanced else None
+        return nn.functional.cross_entropy(out, self.target(y, out.size(0)), weight=weight)
 
     def predict(self, out: Tensor) -> Tensor:
         return out.argmax(1)

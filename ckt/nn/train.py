@@ -117,7 +117,8 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
     """Train ``model`` on ``train``, select and stop on ``val``; return one history row per epoch.
 
     Leaves ``model`` holding the weights of its best validation epoch. A regression head is
-    standardised on ``train``'s targets (once; a resumed run takes them from the checkpoint).
+    standardised on ``train``'s targets, a balanced classification head weighted by ``train``'s
+    class counts (once; a resumed run takes them from the checkpoint).
 
     Args:
         model: the model to train (its head decides the loss).
@@ -148,6 +149,8 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
     model.encoder.set_input_normalisation(torch.cat([d.x for d in train]))
     if isinstance(model.head, RegressionHead):
         model.head.set_normalisation(torch.cat([model.head.target(d.y, -1) for d in train]))
+    elif isinstance(model.head, ClassificationHead) and model.head.balanced:
+        model.head.set_class_weights(torch.cat([model.head.target(d.y, -1) for d in train]))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_val_loss": math.inf, "best_epoch": 0,
