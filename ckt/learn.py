@@ -53,10 +53,13 @@ def decomposer_for(dataset: str) -> Decomposer:
 
 
 def open_dataset(name: str, encoder: str, root: str | Path | None = None, n: int | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> CircuitDataset:
-    """Dataset ``name`` in the view ``encoder`` reads (prepared on first use, cached after)."""
+                 progress: Callable[[int, int], None] | None = None,
+                 options: dict[str, Any] | None = None) -> CircuitDataset:
+    """Dataset ``name`` in the view ``encoder`` reads (prepared on first use, cached after);
+    ``options`` are the dataset's own arguments (the folder dataset's ``source``, ``labels``,
+    ``label``, ``targets``)."""
     cls = registry.get(name)
-    kwargs: dict[str, Any] = {"n": n, "progress": progress}
+    kwargs: dict[str, Any] = {"n": n, "progress": progress, **(options or {})}
     if cls.name == "ocb":
         pass  # always the subgraph view: it carries the flat tensors too
     elif encoder in BLOCK_ENCODERS:
@@ -108,6 +111,8 @@ class TrainRequest:
     device: str | None = None
     progress: bool = True
     encoder_options: dict[str, Any] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    """The dataset's own arguments (folder: ``source``, ``labels``, ``label``, ``targets``)."""
 
 
 class _Targets:
@@ -177,7 +182,7 @@ def train_encoder(req: TrainRequest, log: Callable[[str], None] | None = None) -
     from ckt.nn import build_model, evaluate, fit
 
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    ds = open_dataset(req.dataset, req.encoder, req.root, req.n)
+    ds = open_dataset(req.dataset, req.encoder, req.root, req.n, options=req.dataset_options)
     targets = check_targets(ds, req.targets)
     req = TrainRequest(**{**asdict(req), "targets": targets})
     split = split_dataset(ds, req.split, req.seed)
@@ -232,7 +237,9 @@ def evaluate_encoder(folder: str | Path, dataset: str | None = None, root: str |
     name = dataset or record["dataset"]
     if root is None and name == record["dataset"]:
         root = record["request"].get("root")  # the cache it was trained from, not the default one
-    ds = open_dataset(name, record["encoder"], root, record["n"] if name == record["dataset"] else None)
+    same = name == record["dataset"]
+    ds = open_dataset(name, record["encoder"], root, record["n"] if same else None,
+                      options=record["request"].get("dataset_options") if same else None)
     targets = check_targets(ds, record["targets"])
     if name == record["dataset"]:
         index = split_dataset(ds, split or record["split"], record["seed"])["test"]

@@ -171,3 +171,25 @@ def test_balanced_needs_classification(tmp_path: Path, monkeypatch: pytest.Monke
                        balanced=True, epochs=1, progress=False)
     with pytest.raises(ModelConfigError, match="balanced weights classes; gain is regression"):
         train_encoder(req, log=lambda line: None)
+
+
+def test_a_folder_of_ones_own_netlists_trains_and_evaluates_from_the_cli(tmp_path: Path) -> None:
+    """``ckt train encoder --dataset folder --source DIR``: the dataset's own options ride in
+    model.json, so ``ckt eval encoder`` rebuilds the same data."""
+    from ckt.cli import run
+
+    src = tmp_path / "mine"
+    src.mkdir()
+    rows = ["circuit,tau"]
+    for k in range(1, 10):  # RC ladders of 1..9 sections: nine topologies, nine groups
+        lines = [f"ladder {k}"] + [f"R{i} n{i} n{i + 1} 1k\nC{i} n{i + 1} 0 1p" for i in range(k)] + [".end"]
+        (src / f"l{k}.cir").write_text("\n".join(lines) + "\n")
+        rows.append(f"l{k},{k * 1e-9}")
+    (src / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "model"
+    argv = ["train", "encoder", "--dataset", "folder", "--source", str(src), "--target", "tau", "--model", "gin",
+            "--root", str(tmp_path / "cache"), "--out", str(out), "--epochs", "2", "--hidden", "8"]
+    assert run(argv) == 0
+    record = json.loads((out / "model.json").read_text())
+    assert record["request"]["dataset_options"]["source"] == str(src)
+    assert run(["eval", "encoder", str(out), "--json"]) == 0

@@ -36,16 +36,25 @@ def train() -> None:
 @click.option("--balanced", is_flag=True, help="Classification: weight the loss by inverse class frequency.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
+@click.option("--source", default=None, help="folder dataset: the folder of netlists.")
+@click.option("--labels", type=click.Path(dir_okay=False), default=None,
+              help="folder dataset: the labels CSV (default SOURCE/labels.csv).")
+@click.option("--label", default=None, help="folder dataset: the class column (then --target ckt_type).")
 @click.option("--json", "as_json", is_flag=True, help="Print model.json at the end.")
 def train_encoder_cmd(dataset: str, encoder: str, targets: tuple[str, ...], out: str, root: str | None,
                       n: int | None, split: str, seed: int, epochs: int, batch_size: int, lr: float,
                       patience: int, hidden: int, log_targets: tuple[str, ...], balanced: bool, resume: bool,
-                      device: str | None, as_json: bool) -> None:
+                      device: str | None, source: str | None, labels: str | None, label: str | None,
+                      as_json: bool) -> None:
     """Train an encoder with a regression or classification head; select and stop on validation."""
+    options: dict[str, object] = {}
+    if source is not None or labels is not None or label is not None:
+        options = {"source": source, "labels": labels, "label": label,
+                   "targets": [t for t in targets if t != "ckt_type"]}
     record = train_encoder(TrainRequest(
         dataset=dataset, encoder=encoder, targets=targets, out=Path(out), root=Path(root) if root else None, n=n,
         split=split, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, hidden=hidden,
-        log_targets=log_targets, balanced=balanced, resume=resume, device=device))
+        log_targets=log_targets, balanced=balanced, resume=resume, device=device, dataset_options=options))
     if as_json:
         click.echo(json.dumps(record, indent=1))
     else:
