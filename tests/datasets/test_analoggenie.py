@@ -127,7 +127,7 @@ def test_sample_of_n_spreads_over_ids(tmp_path: Path, archive: Path) -> None:
 def test_unreadable_circuit_is_counted_not_dropped(tmp_path: Path) -> None:
     circuits = {5: AG_CIRCUITS[5], 6: AG_CIRCUITS[6], 7: ("MM0 (a b c d pmos4\n", "VDD", "p")}
     src = analoggenie_tar(tmp_path / "bad.tar.gz", circuits)
-    with pytest.warns(DatasetWarning, match=r"1 circuit\(s\) could not be read.*7: NetlistParseError"):
+    with pytest.warns(DatasetWarning, match=r"1 circuit\(s\) are left out.*7: NetlistParseError"):
         ds = AnalogGenie(tmp_path / "root", source=src)
     assert len(ds) == 2
     (failure,) = ds.failures

@@ -82,7 +82,7 @@ def test_subgraphs_view_through_a_decomposer(tmp_path: Path) -> None:
     assert int(batch.block_edge_index.max()) == 5 + 6 + 4 - 1  # shifted per graph
 
     strict = Decomposer("strict", _refuse_resistors, toy.block_types)
-    with pytest.warns(DatasetWarning, match="could not be read"):
+    with pytest.warns(DatasetWarning, match="are left out"):
         ds = AnalogGenie(tmp_path / "r2", source=src, view="subgraphs", decomposer=strict)
     assert [ds[i].circuit for i in range(len(ds))] == ["5", "6"]
     assert ds.failures[0].circuit == "2200" and "not decomposable" in ds.failures[0].reason
@@ -104,10 +104,10 @@ def test_batches_collate_labels_and_groups(tmp_path: Path) -> None:
 
 
 def test_registry_names_and_register() -> None:
-    assert {"analoggenie", "image2net", "folder"} <= set(registry.names())
+    assert {"analoggenie", "image2net", "folder", "ocb"} <= set(registry.names())
     assert registry.get("AnalogGenie") is AnalogGenie
-    with pytest.raises(DatasetError, match="unknown dataset 'ocb'.*analoggenie"):
-        registry.get("ocb")
+    with pytest.raises(DatasetError, match="unknown dataset 'spice3'.*analoggenie"):
+        registry.get("spice3")
     with pytest.raises(DatasetError, match="already registered"):
         registry.register("analoggenie", AnalogGenie)
     registry.register("ag-copy", "ckt.data.analoggenie:AnalogGenie")

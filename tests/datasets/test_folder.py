@@ -95,7 +95,7 @@ def test_unreadable_netlist_is_a_counted_failure(tmp_path: Path, folder: Path) -
     (folder / "broken.scs").write_text("MM0 (a b c d pmos4\n")
     (folder / "empty.sp").write_text("* only a subckt\n.subckt x a b\nR1 a b 1k\n.ends\n.end\n")
     (folder / "labels.csv").write_text("circuit,kind\nrc,filter\nbroken,bad\nempty,bad\n")
-    with pytest.warns(DatasetWarning, match=r"2 circuit\(s\) could not be read"):
+    with pytest.warns(DatasetWarning, match=r"2 circuit\(s\) are left out"):
         ds = FolderDataset(tmp_path / "cache", source=folder)
     assert len(ds) == 1
     reasons = {f.circuit: f.reason for f in ds.failures}

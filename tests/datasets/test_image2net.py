@@ -35,7 +35,7 @@ def test_same_topology_under_other_names_shares_a_group(tmp_path: Path) -> None:
 def test_unknown_type_and_bad_literal_are_counted(tmp_path: Path) -> None:
     files = {"001.txt": I2N_AMP, "002.txt": I2N_AMP.replace("SISO-Amplifier", "Mixer"), "003.txt": "{'ckt_type': "}
     src = image2net_tar(tmp_path / "i2n.tar.gz", files)
-    with pytest.warns(DatasetWarning, match=r"2 circuit\(s\) could not be read"):
+    with pytest.warns(DatasetWarning, match=r"2 circuit\(s\) are left out"):
         ds = Image2Net(tmp_path / "root", source=src)
     assert len(ds) == 1
     reasons = {f.circuit: f.reason for f in ds.failures}
