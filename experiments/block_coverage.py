@@ -34,38 +34,15 @@ ROOT = Path(__file__).resolve().parents[1]
 NAME = "block_coverage"
 sys.path.insert(0, str(ROOT))
 
+from ckt.data.analoggenie import circuit_type as analoggenie_type  # noqa: E402
 from ckt.errors import CktError  # noqa: E402
 from ckt.graph.blocks import PATTERNS, decompose_blocks, is_supply_net  # noqa: E402
 from ckt.graph.two_level import TwoLevelGraph  # noqa: E402
 from ckt.netlist import DeviceKind, Netlist, parse_components, parse_spectre  # noqa: E402
 
-# AnalogToBi's ID ranges (inclusive), as listed in ../shared/data/README.md; other IDs are General.
-AG_TYPES: dict[str, tuple[tuple[int, int], ...]] = {
-    "Opamp": ((1, 97), (184, 355), (461, 492), (614, 621), (628, 631), (636, 639), (669, 687), (702, 725),
-              (822, 833), (868, 902), (907, 914), (921, 932), (953, 1029), (1781, 2180)),
-    "Mirror": ((98, 159), (604, 613), (622, 623), (834, 867)),
-    "Comparator": ((632, 635), (738, 749), (1039, 1041), (1045, 1080)),
-    "Mixer": ((494, 520), (1091, 1099)),
-    "LDO": ((2181, 2630),),
-    "Oscillator": ((403, 437), (521, 544), (640, 646), (1109, 1190)),
-    "Filter": ((651, 651), (768, 788)),
-    "Bandgap_Ref": ((368, 384), (624, 627), (1461, 1780)),
-    "Power_Amp": ((578, 592), (1100, 1108)),
-    "Voltage_Regulator": ((726, 737),),
-    "Power_converter": ((1191, 1460),),
-    "PLL": ((438, 440), (545, 577), (647, 650), (819, 821)),
-    "Switched_Cap": ((385, 395), (750, 767), (789, 811), (1044, 1044), (2631, 3502)),
-    "ADC_DAC": ((812, 818), (1042, 1043)),
-}
 TRANSISTORS = (DeviceKind.MOSFET, DeviceKind.BJT, DeviceKind.JFET)
 
 
-def analoggenie_type(ident: int) -> str:
-    """The AnalogToBi circuit type of AnalogGenie circuit ``ident``."""
-    for name, ranges in AG_TYPES.items():
-        if any(lo <= ident <= hi for lo, hi in ranges):
-            return name
-    return "General"
 
 
 def analoggenie(tarball: Path) -> Iterator[tuple[str, str, Netlist | str]]:
