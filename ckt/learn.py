@@ -181,7 +181,8 @@ def train_encoder(req: TrainRequest, log: Callable[[str], None] | None = None) -
     """
     from ckt.nn import build_model, evaluate, fit
 
-    say = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    quiet: Callable[[str], None] = lambda line: None  # noqa: E731
+    say = log or ((lambda line: print(line, file=sys.stderr, flush=True)) if req.progress else quiet)
     ds = open_dataset(req.dataset, req.encoder, req.root, req.n, options=req.dataset_options)
     targets = check_targets(ds, req.targets)
     req = TrainRequest(**{**asdict(req), "targets": targets})
