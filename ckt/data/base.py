@@ -95,6 +95,8 @@ class Circuit:
         target: regression targets, in ``target_names`` order.
         ports: external nets (flagged in ``is_port``).
         renamed: how many reused instance names the reader made unique.
+        extra: ``(name, values)`` pairs a dataset adds to the item as ``name = tensor([values])``
+            (OCB: its encoded labels ``y_ocb``, its stage count ``stages``).
     """
 
     id: str
@@ -104,6 +106,7 @@ class Circuit:
     target: tuple[float, ...] = ()
     ports: tuple[str, ...] = ()
     renamed: int = 0
+    extra: tuple[tuple[str, float | int | tuple[float, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,6 +436,8 @@ class CircuitDataset(InMemoryDataset):
             data.y = torch.tensor([circuit.target], dtype=torch.float).reshape(1, len(self.target_names))
         data.circuit = circuit.id
         data.ckt_type = circuit.ckt_type
+        for key, value in circuit.extra:
+            data[key] = torch.tensor([value])
         return data, topology
 
     def process(self) -> None:

@@ -27,9 +27,6 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
-from torch_geometric.data import Data
-
 from ckt.data.base import Circuit, CircuitDataset, Decomposer, Failure, RawSet
 from ckt.errors import CktError, DatasetError
 from ckt.graph.ocb_basis import OCB_BLOCK_TYPES, decompose_ocb
@@ -80,8 +77,6 @@ class OCB(CircuitDataset):
         self.executor_kind = executor
         self.address = address
         self.timeout_s = timeout_s
-        self._encoded: dict[str, tuple[float, ...]] = {}
-        self._stages: dict[str, int] = {}
         if kwargs.pop("source", None) is not None:
             raise DatasetError("ocb: the circuits are generated, there is no --source to read")
         decomposer = OCB_DECOMPOSER if view == "subgraphs" else None
@@ -138,14 +133,7 @@ class OCB(CircuitDataset):
                     failures.append(Failure(cid, f"{self.raw_path}:{line_no}", f"{type(exc).__name__}: {exc}"))
                     continue
                 target = (label["gain_db"], label["ugbw_hz"], label["pm_deg"], label["fom"])
-                self._encoded[cid] = tuple(label[k] for k in ENCODED)
-                self._stages[cid] = int(record["stages"])
+                extra = (("y_ocb", tuple(float(label[k]) for k in ENCODED)), ("stages", int(record["stages"])))
                 circuits.append(Circuit(id=cid, netlist=netlist, source_key=f"topology{record['topology_id']}",
-                                        target=target, ports=("in", "out")))
+                                        target=target, ports=("in", "out"), extra=extra))
         return RawSet(tuple(circuits), tuple(failures))
-
-    def graph_of(self, circuit: Circuit) -> tuple[Data, str]:
-        data, topology = super().graph_of(circuit)
-        data.y_ocb = torch.tensor([self._encoded[circuit.id]], dtype=torch.float)
-        data.stages = torch.tensor([self._stages[circuit.id]])
-        return data, topology
