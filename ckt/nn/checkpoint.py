@@ -73,9 +73,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except OSError:
         raise
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError or zipfile errors
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a ckt model checkpoint (it does not load as tensors and plain data "
-                              f"with weights_only=True: {first})") from exc
+                              f"with weights_only=True; {type(exc).__name__})") from exc
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         found = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointError(f"{path}: not a ckt model checkpoint (format {found!r}, expected {FORMAT!r})")
