@@ -74,9 +74,11 @@ def _wrap(tokens: list[str]) -> str:
 
 
 def _include(inc: Include) -> str:
+    # The reader ends a quoted path at its closing quote: quote with the one the path lacks.
+    q = "'" if '"' in inc.path and "'" not in inc.path else '"'
     if inc.section is not None:
-        return f'.lib "{inc.path}" {inc.section}'
-    return f'.include "{inc.path}"'
+        return f".lib {q}{inc.path}{q} {inc.section}"
+    return f".include {q}{inc.path}{q}"
 
 
 def _param(p: Param) -> str:

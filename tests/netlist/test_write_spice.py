@@ -227,3 +227,10 @@ def test_whatever_parses_round_trips(lines):
     except NetlistParseError:
         return
     assert parse_spice(write_spice(n)) == n
+
+
+def test_an_include_path_holding_a_double_quote_is_written_in_single_quotes() -> None:
+    # Found by test_whatever_parses_round_trips: `.include R1 "` was written as `.include "R1 ""`.
+    n = parse_spice('.include R1 "')
+    assert "'R1 \"'" in write_spice(n)
+    assert parse_spice(write_spice(n)) == n
