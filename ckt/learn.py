@@ -77,11 +77,10 @@ def split_dataset(ds: CircuitDataset, kind: str, seed: int) -> dict[str, torch.T
         return ds.split(kind, FRACTIONS, seed)
     if kind != "ood":
         raise DatasetError(f"unknown split {kind!r}; use one of {', '.join(SPLITS)}")
-    stages = getattr(ds._data, "stages", None)
+    stages = ds.extra_values("stages")
     if stages is None:
         raise DatasetError(f"{ds.name}: the ood split needs OCB stage counts (train 3-stage, test 2-stage)")
-    index = torch.as_tensor(list(ds.indices()), dtype=torch.long)
-    stages = stages[index]
+    stages = stages.flatten()
     three = torch.nonzero(stages == 3).flatten()
     inner = group_split(ds.groups[three], (0.9, 0.1), seed)  # two sides: train and (named test) val
     return {"train": three[inner["train"]], "val": three[inner["test"]],
@@ -106,6 +105,7 @@ class TrainRequest:
     patience: int = 20
     hidden: int = 64
     log_targets: tuple[str, ...] = ()
+    circular_targets: tuple[str, ...] = ()
     balanced: bool = False
     resume: bool = False
     device: str | None = None
@@ -148,6 +148,8 @@ def _model_config(req: TrainRequest, ds: CircuitDataset) -> dict[str, Any]:
     else:
         head = {"task": "regression", "targets": list(req.targets), "hidden": req.hidden,
                 "log_targets": list(req.log_targets)}
+        if req.circular_targets:
+            head["circular_targets"] = list(req.circular_targets)
     return {"encoder": encoder, "head": head}
 
 
@@ -248,30 +250,28 @@ def evaluate_encoder(folder: str | Path, dataset: str | None = None, root: str |
         index = torch.arange(len(ds))
     items = _items(ds, index, targets)
     if targets == (CLASS_TARGET,):
-        items = _as_model_classes(items, ds.classes, record["config"]["head"]["classes"], name)
+        items = _as_model_classes(items, ds, record["config"]["head"]["classes"])
     metrics = evaluate(model, items)
     side = (split or record["split"]) if name == record["dataset"] else "all"
     return _finite({"model": str(folder), "dataset": name, "split": side, **metrics})
 
 
-def _as_model_classes(items: list[Data], have: Sequence[str], model_classes: Sequence[str],
-                      dataset: str) -> list[Data]:
-    """Relabel class indices of ``have`` into the model's class list; circuits of a class the model
-    does not know are left out (transfer between datasets with different type lists)."""
-    if list(have) == list(model_classes):
+def _as_model_classes(items: list[Data], ds: CircuitDataset, model_classes: Sequence[str]) -> list[Data]:
+    """Relabel ``ds``'s class indices into the model's class list (through ``ds.class_aliases``);
+    circuits of a class the model does not know are left out (transfer between datasets with
+    different type lists)."""
+    if list(ds.classes) == list(model_classes):
         return items
-    from ckt.data.image2net import ANALOGGENIE_TYPE
-
     where = {c: i for i, c in enumerate(model_classes)}
     out = []
     for d in items:
-        name = have[int(d.y)]
-        mapped = name if name in where else ANALOGGENIE_TYPE.get(name)
+        name = ds.classes[int(d.y)]
+        mapped = name if name in where else ds.class_aliases.get(name)
         if mapped in where:
             d.y = torch.tensor([where[mapped]])
             out.append(d)
     if not out:
-        raise DatasetError(f"{dataset}: none of its classes is one the model knows ({', '.join(model_classes)})")
+        raise DatasetError(f"{ds.name}: none of its classes is one the model knows ({', '.join(model_classes)})")
     return out
 
 

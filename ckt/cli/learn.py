@@ -33,6 +33,8 @@ def train() -> None:
 @click.option("--patience", type=int, default=20, show_default=True, help="Epochs without a better validation loss.")
 @click.option("--hidden", type=int, default=64, show_default=True)
 @click.option("--log-target", "log_targets", multiple=True, help="A target regressed on its log10 (e.g. ugbw).")
+@click.option("--circular-target", "circular_targets", multiple=True,
+              help="An angle in degrees regressed as (cos, sin), so +-180 meet (e.g. pm_deg).")
 @click.option("--balanced", is_flag=True, help="Classification: weight the loss by inverse class frequency.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
@@ -43,7 +45,8 @@ def train() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print model.json at the end.")
 def train_encoder_cmd(dataset: str, encoder: str, targets: tuple[str, ...], out: str, root: str | None,
                       n: int | None, split: str, seed: int, epochs: int, batch_size: int, lr: float,
-                      patience: int, hidden: int, log_targets: tuple[str, ...], balanced: bool, resume: bool,
+                      patience: int, hidden: int, log_targets: tuple[str, ...], circular_targets: tuple[str, ...],
+                      balanced: bool, resume: bool,
                       device: str | None, source: str | None, labels: str | None, label: str | None,
                       as_json: bool) -> None:
     """Train an encoder with a regression or classification head; select and stop on validation."""
@@ -54,7 +57,7 @@ def train_encoder_cmd(dataset: str, encoder: str, targets: tuple[str, ...], out:
     record = train_encoder(TrainRequest(
         dataset=dataset, encoder=encoder, targets=targets, out=Path(out), root=Path(root) if root else None, n=n,
         split=split, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, hidden=hidden,
-        log_targets=log_targets, balanced=balanced, resume=resume, device=device, dataset_options=options))
+        log_targets=log_targets, circular_targets=circular_targets, balanced=balanced, resume=resume, device=device, dataset_options=options))
     if as_json:
         click.echo(json.dumps(record, indent=1))
     else:

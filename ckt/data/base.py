@@ -294,6 +294,9 @@ class CircuitDataset(InMemoryDataset):
     """Class names ``y`` indexes (empty for regression)."""
     target_names: tuple[str, ...] = ()
     """Regression targets, the columns of ``y`` (empty for classification)."""
+    class_aliases: ClassVar[dict[str, str]] = {}
+    """Each class as the name another dataset gives it (Image2Net's amplifier types are AnalogGenie's
+    ``Opamp``), so a classifier trained there can be scored here on the classes they share."""
 
     def __init__(
         self,
@@ -524,6 +527,14 @@ class CircuitDataset(InMemoryDataset):
     def groups(self) -> torch.Tensor:
         """``[N]`` the split group of each item (of this subset, when the dataset was indexed)."""
         return self._data.group[torch.as_tensor(list(self.indices()), dtype=torch.long)]
+
+    def extra_values(self, name: str) -> torch.Tensor | None:
+        """The per-circuit ``Circuit.extra`` values ``name`` of this (subset's) items, in item order
+        (``[N]`` or ``[N, k]``); None when the dataset carries no such values."""
+        values = getattr(self._data, name, None)
+        if values is None:
+            return None
+        return values[torch.as_tensor(list(self.indices()), dtype=torch.long)]
 
     @property
     def num_classes(self) -> int:

@@ -81,6 +81,7 @@ class Image2Net(CircuitDataset):
     upstream_url = f"{upstream_repo}/archive/{upstream_commit}.tar.gz"
     reference_path = "image2net/image2net-netlists.tar.gz"
     classes = CLASSES
+    class_aliases = ANALOGGENIE_TYPE
 
     @classmethod
     def keep_member(cls, name: str) -> bool:

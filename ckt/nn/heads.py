@@ -46,34 +46,51 @@ class RegressionHead(Head):
         targets: target names, the columns of ``y`` in order.
         hidden: MLP width.
         log_targets: targets regressed as log10 (positive quantities spanning decades).
+        circular_targets: angles in degrees regressed as the unit vector (cos, sin) and predicted
+            back in (-180, 180]: a phase margin of 179 degrees and one of -179 are neighbours, which a
+            straight regression of the folded number cannot learn.
     """
 
     task = "regression"
 
-    def __init__(self, in_dim: int, targets: Sequence[str], hidden: int = 64, log_targets: Sequence[str] = ()) -> None:
+    def __init__(self, in_dim: int, targets: Sequence[str], hidden: int = 64, log_targets: Sequence[str] = (),
+                 circular_targets: Sequence[str] = ()) -> None:
         super().__init__()
         if not targets:
             raise ModelConfigError("a regression head needs at least one target name")
-        unknown = sorted(set(log_targets) - set(targets))
-        if unknown:
-            raise ModelConfigError(f"log_targets {unknown} are not among the targets {list(targets)}")
+        for option, names in (("log_targets", log_targets), ("circular_targets", circular_targets)):
+            unknown = sorted(set(names) - set(targets))
+            if unknown:
+                raise ModelConfigError(f"{option} {unknown} are not among the targets {list(targets)}")
+        both = sorted(set(log_targets) & set(circular_targets))
+        if both:
+            raise ModelConfigError(f"{both} cannot be both log and circular targets")
         self.targets = list(targets)
         self.log_targets = [t for t in self.targets if t in set(log_targets)]
+        self.circular_targets = [t for t in self.targets if t in set(circular_targets)]
         self.config = dict(task=self.task, targets=self.targets, hidden=hidden, log_targets=self.log_targets)
-        self.net = mlp([in_dim, hidden, len(self.targets)])
+        if self.circular_targets:  # only then: earlier checkpoints keep their config
+            self.config["circular_targets"] = self.circular_targets
+        # outputs: one column per target (the cosine for a circular one), then one sine per circular target
+        self.net = mlp([in_dim, hidden, len(self.targets) + len(self.circular_targets)])
         self.logged: Tensor
         self.register_buffer("logged", torch.tensor([t in self.log_targets for t in self.targets]), persistent=False)
+        self.circular: Tensor
+        self.register_buffer("circular", torch.tensor([t in self.circular_targets for t in self.targets]),
+                             persistent=False)
         self.mean: Tensor
         self.std: Tensor
         self.register_buffer("mean", torch.zeros(len(self.targets)))
         self.register_buffer("std", torch.ones(len(self.targets)))
 
     def set_normalisation(self, y: Tensor) -> None:
-        """Standardise by the mean and standard deviation of ``y [N, targets]`` (a constant target keeps 1)."""
+        """Standardise by the mean and standard deviation of ``y [N, targets]`` (a constant target keeps 1;
+        a circular target is already on the unit circle and keeps 0 and 1)."""
         y = self.scaled(self.target(y, -1).double().to(self.mean.device))
         std = y.std(0, unbiased=False) if y.size(0) > 1 else torch.ones_like(y[0])
-        self.mean.copy_(y.mean(0).float())
-        self.std.copy_(torch.where(std > 0, std, torch.ones_like(std)).float())
+        std = torch.where((std > 0) & ~self.circular, std, torch.ones_like(std))
+        self.mean.copy_(torch.where(self.circular, torch.zeros_like(std), y.mean(0)).float())
+        self.std.copy_(std.float())
 
     def scaled(self, y: Tensor) -> Tensor:
         """``y`` with the ``log_targets`` columns as log10: what the network regresses. A quantity
@@ -98,12 +115,24 @@ class RegressionHead(Head):
         return y.reshape(n, len(self.targets)).float()
 
     def loss(self, out: Tensor, y: Tensor) -> Tensor:
-        return nn.functional.mse_loss(out, (self.scaled(self.target(y, out.size(0))) - self.mean) / self.std)
+        z = (self.scaled(self.target(y, out.size(0))) - self.mean) / self.std
+        if not self.circular_targets:
+            return nn.functional.mse_loss(out, z)
+        angle = torch.deg2rad(z)
+        truth = torch.cat([torch.where(self.circular, angle.cos(), z), angle[:, self.circular].sin()], 1)
+        return nn.functional.mse_loss(out, truth)
 
     def predict(self, out: Tensor) -> Tensor:
         """Raw-unit predictions ``[n, targets]``."""
-        z = out * self.std + self.mean
-        return torch.where(self.logged, torch.pow(10.0, z), z) if self.log_targets else z
+        k = len(self.targets)
+        z = out[:, :k] * self.std + self.mean
+        if self.log_targets:
+            z = torch.where(self.logged, torch.pow(10.0, z), z)
+        if self.circular_targets:
+            angle = torch.rad2deg(torch.atan2(out[:, k:], out[:, :k][:, self.circular]))
+            z = z.clone()
+            z[:, self.circular] = torch.where(angle <= -180.0, angle + 360.0, angle)
+        return z
 
 
 class ClassificationHead(Head):

@@ -239,7 +239,8 @@ def evaluate(model: CircuitModel, data: Sequence[Data], batch_size: int = 64,
     """Metrics of ``model`` on ``data`` (graphs with ``y``).
 
     Regression: ``{"task", "n", "targets": {name: {"rmse", "pearson"}}}`` in raw units (Pearson is
-    NaN for a constant target or prediction). Classification: ``{"task", "n", "accuracy",
+    NaN for a constant target or prediction), and for a circular target also ``circular_mae``, the
+    mean absolute angle error in degrees. Classification: ``{"task", "n", "accuracy",
     "macro_f1", "confusion", "classes"}``; ``confusion[i][j]`` counts class ``i`` predicted as
     ``j``; macro-F1 averages over the classes that occur in the truth or the predictions.
     """
@@ -248,9 +249,13 @@ def evaluate(model: CircuitModel, data: Sequence[Data], batch_size: int = 64,
     y = torch.cat([head.target(d.y, -1) for d in data]).double() if isinstance(head, RegressionHead) \
         else torch.cat([head.target(d.y, -1) for d in data])
     if isinstance(head, RegressionHead):
-        return {"task": head.task, "n": len(data), "targets": {
-            t: {"rmse": float(((pred[:, i] - y[:, i]) ** 2).mean().sqrt()), "pearson": _pearson(pred[:, i], y[:, i])}
-            for i, t in enumerate(head.targets)}}
+        targets: dict[str, dict[str, float]] = {}
+        for i, t in enumerate(head.targets):
+            targets[t] = {"rmse": float(((pred[:, i] - y[:, i]) ** 2).mean().sqrt()),
+                          "pearson": _pearson(pred[:, i], y[:, i])}
+            if t in head.circular_targets:  # the error round the circle: 179 against -179 is 2 degrees off
+                targets[t]["circular_mae"] = float(((pred[:, i] - y[:, i] + 180.0) % 360.0 - 180.0).abs().mean())
+        return {"task": head.task, "n": len(data), "targets": targets}
     assert isinstance(head, ClassificationHead)
     k = len(head.classes)
     confusion = torch.zeros(k, k, dtype=torch.long)

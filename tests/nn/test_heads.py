@@ -48,3 +48,50 @@ def test_fit_sets_the_weights_and_the_checkpoint_keeps_them(tmp_path: Path) -> N
     loaded = load_model(tmp_path / "best.pt")
     assert loaded.config["head"]["balanced"] is True
     assert loaded.head.class_weight.tolist() == pytest.approx([8 / 12, 2.0])
+
+
+def test_a_circular_target_is_regressed_on_the_unit_circle_and_predicted_in_degrees() -> None:
+    from ckt.nn.heads import RegressionHead
+
+    head = RegressionHead(4, ["gain", "pm"], circular_targets=["pm"])
+    assert head.config["circular_targets"] == ["pm"]
+    assert head.net[-1].out_features == 3  # gain, cos(pm), sin(pm)
+    y = torch.tensor([[10.0, 179.0], [20.0, -179.0], [30.0, 90.0]])
+    head.set_normalisation(y)
+    assert head.mean.tolist() == pytest.approx([20.0, 0.0]) and float(head.std[1]) == 1.0
+    # outputs that are exactly the truth's (standardised gain, cos, sin) cost nothing
+    angle = torch.deg2rad(y[:, 1])
+    perfect = torch.stack([(y[:, 0] - 20.0) / head.std[0], angle.cos(), angle.sin()], 1)
+    assert float(head.loss(perfect, y)) == pytest.approx(0.0, abs=1e-10)
+    back = head.predict(perfect)
+    assert back[:, 0].tolist() == pytest.approx([10.0, 20.0, 30.0], rel=1e-5)
+    assert back[:, 1].tolist() == pytest.approx([179.0, -179.0, 90.0], abs=1e-3)
+    # 179 and -179 are neighbours: a prediction of 179 for -179 costs what 2 degrees cost
+    near = perfect.clone()
+    near[1, 1:] = perfect[0, 1:]
+    far = perfect.clone()
+    far[1, 1:] = perfect[2, 1:]
+    assert float(head.loss(near, y)) < float(head.loss(far, y)) / 100
+    assert head.predict(torch.tensor([[0.0, -1.0, 0.0]]))[0, 1] == pytest.approx(180.0)  # -180 folds to 180
+
+
+def test_circular_targets_are_checked_and_old_configs_keep_their_layout() -> None:
+    from ckt.nn.heads import RegressionHead
+
+    assert "circular_targets" not in RegressionHead(4, ["a"]).config
+    with pytest.raises(ModelConfigError, match="not among the targets"):
+        RegressionHead(4, ["a"], circular_targets=["b"])
+    with pytest.raises(ModelConfigError, match="both log and circular"):
+        RegressionHead(4, ["a"], log_targets=["a"], circular_targets=["a"])
+
+
+def test_evaluate_reports_the_error_round_the_circle() -> None:
+    from ckt.nn.train import evaluate
+
+    train = flat_task(8, 0)
+    for k, d in enumerate(train):
+        d.y = torch.tensor([[170.0 + 5 * k - (360.0 if 170.0 + 5 * k > 180 else 0.0)]])
+    m = build_model({"encoder": {"name": "gin", "hidden": 8, "out_dim": 8},
+                     "head": {"task": "regression", "targets": ["pm"], "hidden": 8, "circular_targets": ["pm"]}})
+    report = evaluate(m, train)["targets"]["pm"]
+    assert 0.0 <= report["circular_mae"] <= 180.0 and report["circular_mae"] <= report["rmse"] + 1e-9
