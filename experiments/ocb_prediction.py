@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=15)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--circular", nargs="*", default=["pm_deg"],
+                    help="targets learnt as angles on the unit circle (default pm_deg; none: plain regression)")
     ap.add_argument("--root", type=Path, default=None, help="OCB dataset cache (default $CKT_DATA/ocb)")
     ap.add_argument("--runs", type=Path, default=ROOT / "experiments" / "runs" / "ocb_prediction")
     ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
@@ -75,13 +77,14 @@ def main() -> None:
                     record = train_encoder(TrainRequest(
                         dataset="ocb", encoder=encoder, targets=TARGETS, out=folder, root=args.root, split=split,
                         seed=seed, epochs=args.epochs, patience=args.patience, lr=args.lr, log_targets=("ugbw",),
-                        progress=True))
+                        circular_targets=tuple(args.circular), progress=True))
                 best = min(json.loads((folder / "history.json").read_text()), key=lambda h: h["val_loss"])
                 runs.append({"split": split, "encoder": encoder, "seed": seed, "sizes": record["sizes"],
-                             "best_epoch": best["epoch"], "test": record["test"]["targets"]})
+                             "best_epoch": best["epoch"], "val": record["val"]["targets"],
+                             "test": record["test"]["targets"]})
     table = summarise(runs, args.splits, args.encoders)
     result = {
-        "protocol": PROTOCOL, "epochs": args.epochs, "patience": args.patience, "lr": args.lr, "seeds": args.seeds,
+        "protocol": PROTOCOL, "circular_targets": args.circular, "epochs": args.epochs, "patience": args.patience, "lr": args.lr, "seeds": args.seeds,
         "published_pearson_random_split": {t: {"model": m, "pearson": p} for t, (m, p) in PUBLISHED_PEARSON.items()},
         "table": table, "runs": runs, "seconds": round(time.time() - start, 1),
         "machine": f"{platform.machine()}, {platform.python_version()}",
@@ -110,6 +113,9 @@ def summarise(runs: list[dict], splits: list[str], encoders: list[str]) -> dict:
                 e = np.array([m["test"][t]["rmse"] for m in mine])
                 row[t] = {"pearson_mean": float(np.nanmean(r)), "pearson_std": float(np.nanstd(r)),
                           "rmse_mean": float(e.mean()), "rmse_std": float(e.std()), "n_seeds": len(mine)}
+                if all("circular_mae" in m["test"][t] for m in mine):
+                    c = np.array([m["test"][t]["circular_mae"] for m in mine])
+                    row[t].update(circular_mae_mean=float(c.mean()), circular_mae_std=float(c.std()))
             table[split][encoder] = row
     return table
 

@@ -151,7 +151,9 @@ def summary(meta: dict[str, Any]) -> dict[str, Any]:
     splits: dict[str, dict[str, int]] = {}
     notes: list[str] = []
     try:
-        splits["group"] = {k: len(v) for k, v in group_split(groups, SPLIT_FRACTIONS, 0).items()}
+        types = sorted(counts)
+        strata = [types.index(t) for t in meta["ckt_types"]] if any(types) else None  # as CircuitDataset.split
+        splits["group"] = {k: len(v) for k, v in group_split(groups, SPLIT_FRACTIONS, 0, strata=strata).items()}
     except DatasetError as exc:  # too few groups for three sides
         notes.append(f"no group split: {exc}")
     splits["random"] = {k: len(v) for k, v in random_split(len(groups), SPLIT_FRACTIONS, 0).items()}

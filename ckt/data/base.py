@@ -548,11 +548,14 @@ class CircuitDataset(InMemoryDataset):
 
     def split(self, kind: str = "group", fractions: Sequence[float] = (0.8, 0.1, 0.1),
               seed: int = 0) -> dict[str, torch.Tensor]:
-        """Index tensors per split: ``"group"`` keeps every group on one side, ``"random"`` does not."""
+        """Index tensors per split: ``"group"`` keeps every group on one side (stratified by class on
+        a typed dataset, so a type's groups spread over the sides), ``"random"`` does not."""
         from ckt.data.splits import group_split, random_split
 
         if kind == "group":
-            return group_split(self.groups, fractions, seed)
+            strata = self._data.y[torch.as_tensor(list(self.indices()), dtype=torch.long)].flatten() \
+                if self.classes else None
+            return group_split(self.groups, fractions, seed, strata=strata)
         if kind == "random":
             return random_split(len(self), fractions, seed)
         raise DatasetError(f"unknown split {kind!r}; use group or random")

@@ -61,3 +61,22 @@ def test_too_few_groups_are_refused() -> None:
         group_split([0, 0, 1, 1], (0.8, 0.1, 0.1))
     with pytest.raises(DatasetError, match="k-fold"):
         group_kfold([0, 1], k=3)
+
+
+def test_a_stratified_group_split_spreads_every_class_over_the_sides() -> None:
+    # class 0: 30 groups of 2 items; class 1: 10 groups of 1 item, all numbered last
+    groups = torch.tensor([g for g in range(30) for _ in range(2)] + list(range(30, 40)))
+    labels = torch.tensor([0] * 60 + [1] * 10)
+    for seed in range(5):
+        split = group_split(groups, (0.8, 0.1, 0.1), seed, strata=labels)
+        sides = [set(groups[idx].tolist()) for idx in split.values()]
+        assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+        for c, n in ((0, 60), (1, 10)):
+            per_side = [int((labels[idx] == c).sum()) for idx in split.values()]
+            assert per_side[1] >= 1 and per_side[2] >= 1, (seed, c, per_side)
+            assert abs(per_side[0] - 0.8 * n) <= 2
+    # a group holding two classes goes with its majority, whole
+    mixed = group_split(torch.tensor([0, 0, 0, 1, 2, 3]), (0.5, 0.5), 0, strata=torch.tensor([1, 1, 0, 0, 0, 1]))
+    assert {0, 1, 2} <= set(mixed["train"].tolist()) or {0, 1, 2} <= set(mixed["test"].tolist())
+    with pytest.raises(DatasetError, match="labels for"):
+        group_split(groups, (0.5, 0.5), 0, strata=labels[:5])
