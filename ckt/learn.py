@@ -67,6 +67,16 @@ def open_dataset(name: str, encoder: str, root: str | Path | None = None, n: int
     return cls(root, **kwargs)
 
 
+def preparing(name: str, say: Callable[[str], None]) -> Callable[[int, int], None]:
+    """A dataset ``progress`` callback saying ``NAME: preparing done/total circuits`` every tenth, so
+    a first run that builds the cache (minutes for OCB) shows it is working, in a log as on a terminal."""
+    def show(done: int, total: int) -> None:
+        if done == total or done % max(total // 10, 1) == 0:
+            say(f"{name}: preparing {done}/{total} circuits")
+
+    return show
+
+
 def split_dataset(ds: CircuitDataset, kind: str, seed: int) -> dict[str, torch.Tensor]:
     """Index tensors ``train``/``val``/``test`` for split ``kind`` (module docstring).
 
@@ -185,7 +195,8 @@ def train_encoder(req: TrainRequest, log: Callable[[str], None] | None = None) -
 
     quiet: Callable[[str], None] = lambda line: None  # noqa: E731
     say = log or ((lambda line: print(line, file=sys.stderr, flush=True)) if req.progress else quiet)
-    ds = open_dataset(req.dataset, req.encoder, req.root, req.n, options=req.dataset_options)
+    ds = open_dataset(req.dataset, req.encoder, req.root, req.n, options=req.dataset_options,
+                      progress=preparing(req.dataset, say) if req.progress else None)
     targets = check_targets(ds, req.targets)
     req = TrainRequest(**{**asdict(req), "targets": targets})
     split = split_dataset(ds, req.split, req.seed)

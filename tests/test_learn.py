@@ -193,3 +193,21 @@ def test_a_folder_of_ones_own_netlists_trains_and_evaluates_from_the_cli(tmp_pat
     record = json.loads((out / "model.json").read_text())
     assert record["request"]["dataset_options"]["source"] == str(src)
     assert run(["eval", "encoder", str(out), "--json"]) == 0
+
+
+def test_a_first_run_says_it_is_preparing_the_dataset(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"amp{i}.scs").write_text(OPAMP_A + "CC0 (VOUT1 VSS) capacitor\n" * i)
+    (folder / "labels.csv").write_text("circuit,gain\n" + "".join(f"amp{i},{i}\n" for i in range(4)))
+    lines: list[str] = []
+    train_encoder(TrainRequest(dataset="folder", encoder="gin", targets=("gain",), out=tmp_path / "m",
+                               root=tmp_path / "root", split="random", epochs=1, hidden=8,
+                               dataset_options={"source": str(folder), "targets": ["gain"]}), log=lines.append)
+    assert [line for line in lines if "preparing" in line][-1] == "folder: preparing 4/4 circuits"
+    lines.clear()  # the cache is there now: nothing to prepare
+    train_encoder(TrainRequest(dataset="folder", encoder="gin", targets=("gain",), out=tmp_path / "m2",
+                               root=tmp_path / "root", split="random", epochs=1, hidden=8,
+                               dataset_options={"source": str(folder), "targets": ["gain"]}), log=lines.append)
+    assert not [line for line in lines if "preparing" in line]

@@ -46,7 +46,7 @@ from ckt.graph.two_level import TwoLevelData, TwoLevelGraph, to_two_level_pyg
 from ckt.netlist.inline import inline_includes
 from ckt.netlist.ir import Netlist
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever an item's layout changes; part of every processed file name."""
 
 VIEWS = ("bipartite", "pins", "subgraphs")

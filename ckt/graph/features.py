@@ -10,7 +10,7 @@ by size and then by pin order (``mosfet:d``, ``mosfet:g``, ..., ``mosfet:d+g``, 
 ``mosfet:d+g+s+b``), and a last ``other`` entry for subcircuit instances, unknown elements and any
 pin set that is not a subset of its kind's canonical pins: 135 types in all.
 
-Bipartite node features ``x`` (``BIPARTITE_NODE_COLUMNS``, 36 columns):
+Bipartite node features ``x`` (``BIPARTITE_NODE_COLUMNS``, 45 columns):
 
 ====== ======================= =====================================================================
 column name                    meaning
@@ -30,13 +30,15 @@ column name                    meaning
 35     value:negative          1 when the primary value is negative (a VCCS of negative
                                transconductance inverts where a positive one does not; ``log10|v|``
                                alone cannot tell them apart)
+36-44  role:<ROLE>             the net's role by its name (``NET_ROLES``): input, output, bias,
+                               reference, common_mode, clock, control, rf, logic
 ====== ======================= =====================================================================
 
-Pin-level node features (``PIN_NODE_COLUMNS``, 53 columns): ``node:device``, ``node:pin``,
+Pin-level node features (``PIN_NODE_COLUMNS``, 62 columns): ``node:device``, ``node:pin``,
 ``node:net``, then the 21 kind columns and 2 polarity columns (device nodes), 16 ``pin:<role>``
 columns (pin nodes; roles are the union of canonical pin names in first-seen ``TERMINALS`` order,
 then ``pin:other`` for subcircuit/unknown pins), the 2 net flags (net nodes), the 8 numeric
-columns and ``value:negative`` (device nodes).
+columns and ``value:negative`` (device nodes), the 9 role columns (net nodes).
 """
 
 from __future__ import annotations
@@ -82,9 +84,25 @@ _KIND_COLUMNS = tuple(f"kind:{k.name}" for k in KINDS)
 _POLARITY_COLUMNS = ("polarity:n", "polarity:p")
 _NET_COLUMNS = ("net:ground", "net:supply")
 
+NET_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((f"role:{name}", re.compile(pattern, re.IGNORECASE)) for name, pattern in (
+    ("input", r"^[vi]?in(_?[pnm+-])?\d*$"),
+    ("output", r"^[vi]?out(_?[pnm+-])?\d*$"),
+    ("bias", r"^([vi]b[np]?\d*|[vi]bias[a-z0-9_]*|[vi]bb\d*|iref\d*)$"),
+    ("reference", r"^v?ref[a-z0-9_]*$"),
+    ("common_mode", r"^v?cm[a-z0-9_]*$"),
+    ("clock", r"^v?(clk|ckl|clock|phi)[a-z0-9_]*$"),
+    ("control", r"^v?(cont|ctrl|ctl|tune)[a-z0-9_]*$"),
+    ("rf", r"^v?(lo|rf|if)(_?[pnm+-])?\d*$"),
+    ("logic", r"^v?(logic|latch|hold|track)[a-z0-9_]*$"),
+))
+"""A net's role as designers name pins (``VIN1``, ``out_p``, ``VB2``/``IBIAS``, ``VREF``, ``VCM``,
+``CLK``, ``VCTRL``, ``LO``/``RF``/``IF``, ``VLATCH``): what a port is for says much of what a circuit
+is (a mixer has LO and RF ports, a comparator a clock) and where its signal enters and leaves."""
+_ROLE_COLUMNS = tuple(name for name, _ in NET_ROLES)
+
 BIPARTITE_NODE_COLUMNS: tuple[str, ...] = (
     ("node:device", "node:net") + _KIND_COLUMNS + _POLARITY_COLUMNS + _NET_COLUMNS + _NUMERIC_COLUMNS
-    + (_SIGN_COLUMN,)
+    + (_SIGN_COLUMN,) + _ROLE_COLUMNS
 )
 PIN_NODE_COLUMNS: tuple[str, ...] = (
     ("node:device", "node:pin", "node:net")
@@ -94,6 +112,7 @@ PIN_NODE_COLUMNS: tuple[str, ...] = (
     + _NET_COLUMNS
     + _NUMERIC_COLUMNS
     + (_SIGN_COLUMN,)
+    + _ROLE_COLUMNS
 )
 
 _GROUND = re.compile(r"^(0|[ad]?gnd[a-z0-9_]*|ground|vgnd)!?$", re.IGNORECASE)
@@ -195,6 +214,10 @@ def net_columns(net: str) -> dict[str, float]:
         cols["net:ground"] = 1.0
     if is_supply_name(net):
         cols["net:supply"] = 1.0
+    bare = net.rstrip("!")
+    for name, pattern in NET_ROLES:
+        if pattern.match(bare):
+            cols[name] = 1.0
     return cols
 
 

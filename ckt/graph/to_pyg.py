@@ -6,12 +6,12 @@ subgraph samplers for circuits expect one node set with type columns. The pin vi
 ``pins.NODE_TYPES`` and ``pins.PYG_EDGE_TYPES``) split it into the ``HeteroData`` layout of the
 CirGPS parasitic datasets.
 
-Bipartite (``to_bipartite_pyg``): ``x [D+N, 36]`` (``features.BIPARTITE_NODE_COLUMNS``),
+Bipartite (``to_bipartite_pyg``): ``x [D+N, 45]`` (``features.BIPARTITE_NODE_COLUMNS``),
 ``node_type [D+N]`` (0 device, 1 net), ``edge_index [2, 2E]`` (columns ``0..E-1`` device → net,
 ``E..2E-1`` the same edges net → device), ``edge_type [2E]`` (index into ``features.EDGE_TYPES``),
 ``edge_attr [2E, 135]`` (its one-hot).
 
-Pin level (``to_pins_pyg``): ``x [D+P+N, 53]`` (``features.PIN_NODE_COLUMNS``), ``node_type``
+Pin level (``to_pins_pyg``): ``x [D+P+N, 62]`` (``features.PIN_NODE_COLUMNS``), ``node_type``
 (0 device, 1 pin, 2 net — ``pins.NODE_TYPES``), ``edge_index [2, 4P]`` (device → pin, pin → net,
 then both reversed, ``P`` columns each), ``edge_type [4P]`` (0 device → pin, 1 pin → net,
 2 pin → device, 3 net → pin: ``pins.PYG_EDGE_TYPES``).

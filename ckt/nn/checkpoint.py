@@ -28,8 +28,9 @@ from ckt.nn.heads import ClassificationHead, RegressionHead
 from ckt.nn.model import CircuitModel, build_model
 
 FORMAT = "ckt.nn.checkpoint"
-SCHEMA_VERSION = 1
-"""Bumped whenever the checkpoint layout or an encoder's parameter layout changes."""
+SCHEMA_VERSION = 2
+"""Bumped whenever the checkpoint layout, an encoder's parameter layout or the graph features a model
+reads change (version 2: the net-role columns)."""
 
 
 def checkpoint_payload(model: CircuitModel, training: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -158,7 +158,7 @@ def test_bipartite_feature_columns():
     n = every_kind()
     data = to_bipartite_pyg(n)
     n_dev, n_net = len(n.devices), len(n.nets)
-    assert data.x.shape == (n_dev + n_net, len(BIPARTITE_NODE_COLUMNS)) == (n_dev + n_net, 36)
+    assert data.x.shape == (n_dev + n_net, len(BIPARTITE_NODE_COLUMNS)) == (n_dev + n_net, 45)
     assert data.node_type.tolist() == [0] * n_dev + [1] * n_net
     mos = _row(data, BIPARTITE_NODE_COLUMNS, 0)
     assert mos == {
@@ -177,8 +177,22 @@ def test_bipartite_feature_columns():
     nets = {name: _row(data, BIPARTITE_NODE_COLUMNS, n_dev + i) for i, name in enumerate(data.net_names)}
     assert nets["0"] == {"node:net": 1.0, "net:ground": 1.0}
     assert nets["vdd"] == {"node:net": 1.0, "net:supply": 1.0}
-    assert nets["out"] == {"node:net": 1.0}
+    assert nets["out"] == {"node:net": 1.0, "role:output": 1.0}  # a net's role by its name
     assert data.x.dtype == torch.float32
+
+
+@pytest.mark.parametrize(("net", "role"), [
+    ("VIN1", "input"), ("inp", "input"), ("in_n", "input"), ("IIN2", "input"), ("VOUT3", "output"),
+    ("outp", "output"), ("VB2", "bias"), ("ibias_n", "bias"), ("IREF1", "bias"), ("vbp", "bias"),
+    ("VREF1", "reference"), ("VCM1", "common_mode"), ("CLK", "clock"), ("VCLK2", "clock"),
+    ("VCTRL", "control"), ("VCONT1", "control"), ("VLO1", "rf"), ("rf_p", "rf"), ("VLATCH1", "logic"),
+    ("VDD", None), ("0", None), ("net7", None), ("vbat", None), ("bin", None), ("inv", None), ("outer", None),
+])
+def test_net_roles_follow_designers_pin_names(net: str, role: str | None) -> None:
+    from ckt.graph.features import net_columns
+
+    roles = [c.removeprefix("role:") for c in net_columns(net) if c.startswith("role:")]
+    assert roles == ([role] if role else [])
 
 
 def test_bipartite_edges_both_ways_with_one_hot_types():
@@ -203,7 +217,7 @@ def test_pin_view_columns_and_edges():
     n = every_kind()
     data = to_pins_pyg(n)
     n_dev, n_pin, n_net = len(n.devices), sum(len(d.terminals) for d in n.devices), len(n.nets)
-    assert data.x.shape == (n_dev + n_pin + n_net, len(PIN_NODE_COLUMNS)) == (n_dev + n_pin + n_net, 53)
+    assert data.x.shape == (n_dev + n_pin + n_net, len(PIN_NODE_COLUMNS)) == (n_dev + n_pin + n_net, 62)
     assert data.node_type.tolist() == [0] * n_dev + [1] * n_pin + [2] * n_net
     assert data.edge_index.shape == (2, 4 * n_pin)
     assert data.edge_type.tolist() == [0] * n_pin + [1] * n_pin + [2] * n_pin + [3] * n_pin
