@@ -16,15 +16,19 @@ Choices, each one a designer's default rather than a guess at the original sizes
   not, resistors and inductors pass, capacitors are open. The shortest path from each input to
   the output decides; when both inputs agree or a path is ambiguous VIN1 is taken as ``inp`` and
   ``polarity`` says ``assumed``. ``ExportedOpAmp.swapped()`` gives the other mapping, so a caller
-  can let the testbench decide (its open-loop gain is missing with an "inverting" reason when the
-  mapping is wrong).
+  can let the testbench decide: ``orient`` simulates the default sizes and swaps the inputs when
+  only the swapped mapping amplifies without inverting.
 * **A single input** (VIN1 alone): VIN1 is ``inp`` and the DUT gets an extra port ``INN_NC`` that
   nothing inside connects to, since the testbench needs an ``inn``. The DC servo then closes no
   loop (the amplifier sits open loop with VIN1 at the common mode) and the follower check cannot
   pass: such a circuit is exported, but it is not an op-amp the testbench can certify.
 * **Sizes tied by symmetry**: devices in one automorphism orbit (``ckt.gen.symmetry``) share their
   parameters: one ``w_*``/``l_*`` pair per MOSFET orbit, one ``r_*``/``c_*``/``ind_*`` per passive
-  orbit, one ``area_*`` per BJT or diode orbit, named after the orbit's first device.
+  orbit, one ``area_*`` per BJT or diode orbit, named after the orbit's first device. A
+  single-ended output breaks the global symmetry of most op-amps, yet a designer still matches the
+  input pair, so with ``match_inputs`` (the default) two same-model transistors whose gates (bases)
+  are the two inputs and whose sources (emitters) and bulks share nets are tied too, with their
+  orbits.
 * **Ranges** (log scale): L from the PDK's minimum to 10x, W from its minimum width to 100x, R 100
   ohm-1 Mohm, C 10 fF-10 pF, L 1 nH-1 uH, BJT/diode area 1-100, bias currents 1-100 uA (the
   direction from what the port feeds: an NMOS or NPN drain/collector is fed from ``vdd``, a PMOS or
@@ -42,6 +46,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -53,6 +58,9 @@ from ckt.opt.space import Variable
 from ckt.opt.spec import Objective, Spec, Target, TestbenchSpec
 from ckt.pdk.bind import bind
 from ckt.pdk.registry import Pdk, get_pdk
+
+if TYPE_CHECKING:
+    from ckt.sim.executor_base import Executor
 
 DEFAULT_PDK = "ptm180"
 """1.8 V leaves headroom for the cascode stacks common in the data."""
@@ -96,7 +104,8 @@ class ExportedOpAmp:
         variables: the design space, one per tied group and bias port.
         defaults: ``(variable, value)`` at mid-range, the values the netlist's ``.param``s hold.
         groups: ``(variable, device names)``: which devices each size variable sets.
-        polarity: ``rule`` (the sign rule chose inp), ``assumed`` (VIN1 taken as inp), ``single``.
+        polarity: how ``inp`` was chosen: ``rule`` (the sign rule), ``assumed`` (undecided: VIN1),
+            ``single`` (one input), ``swapped`` (``swapped()``), ``simulated`` (``orient`` swapped it).
         internal: ports of the source kept as internal nets (extra outputs).
     """
 
@@ -182,7 +191,7 @@ def size_limits(pdk: Pdk) -> tuple[float, float]:
 
 
 def export_opamp(netlist: Netlist, ports: Iterable[str], *, pdk: str | Pdk = DEFAULT_PDK, name: str = "opamp",
-                 ckt_type: str = "Opamp") -> ExportedOpAmp:
+                 ckt_type: str = "Opamp", match_inputs: bool = True) -> ExportedOpAmp:
     """A generated (or dataset) op-amp as a sizable DUT for the op-amp testbench (see the module docstring).
 
     Args:
@@ -191,6 +200,7 @@ def export_opamp(netlist: Netlist, ports: Iterable[str], *, pdk: str | Pdk = DEF
         pdk: a PDK name or ``Pdk``: what the MOSFETs are bound to and where the size ranges come from.
         name: the DUT subcircuit's name.
         ckt_type: the circuit's type; only ``Opamp`` is exported.
+        match_inputs: tie the input pair even where no automorphism maps its halves onto each other.
 
     Raises:
         ExportError: not an op-amp, a device kind the export cannot size (a subcircuit instance, a
@@ -264,7 +274,10 @@ def export_opamp(netlist: Netlist, ports: Iterable[str], *, pdk: str | Pdk = DEF
             defaults[mag] = _mid(*I_RANGE, True)
             sink[role] = mag
     lmin, wmin = size_limits(pdk)
-    devices, groups = _sized_devices(netlist, port_nets, lmin, wmin, variables, defaults)
+    orbits = device_orbits(netlist, port_nets)
+    if match_inputs and len(vins) > 1:
+        orbits = _merge_input_pair(netlist, orbits, roles["inp"], roles["inn"])
+    devices, groups = _sized_devices(netlist, orbits, lmin, wmin, variables, defaults)
     params = [Param(k, v) for k, v in defaults.items()] + [Param(r, Expr(f"-{m}")) for r, m in sink.items()]
     used = {d.model for d in devices if d.kind in (DeviceKind.BJT, DeviceKind.DIODE)}
     models = tuple(Model(m, "d" if m == "ckt_diode" else m[4:], DIODE_CARD if m == "ckt_diode" else BJT_CARD)
@@ -297,14 +310,46 @@ def _mid(lo: float, hi: float, log: bool) -> float:
     return float(f"{v:.4g}")
 
 
-def _sized_devices(netlist: Netlist, ports: set[str], lmin: float, wmin: float, variables: list[Variable],
-                   defaults: dict[str, float]) -> tuple[tuple[Device, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+def _merge_input_pair(netlist: Netlist, orbits: tuple[tuple[str, ...], ...], a: str,
+                      b: str) -> tuple[tuple[str, ...], ...]:
+    """``orbits`` with the orbits of each matched input pair joined (see the module docstring)."""
+    control = {DeviceKind.MOSFET: ("g", "s", "b"), DeviceKind.BJT: ("b", "e", "sub")}
+    on: dict[str, list[Device]] = {a: [], b: []}
+    for d in netlist.devices:
+        pins = control.get(d.kind)
+        if pins is not None and dict(d.terminals).get(pins[0]) in on:
+            on[dict(d.terminals)[pins[0]]].append(d)
+    of = {n: i for i, orbit in enumerate(orbits) for n in orbit}
+    parent = list(range(len(orbits)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for x in on[a]:
+        for y in on[b]:
+            pins = control[x.kind]
+            tx, ty = dict(x.terminals), dict(y.terminals)
+            if x.kind is y.kind and x.model == y.model and all(tx.get(p) == ty.get(p) for p in pins[1:]):
+                parent[root(of[y.name])] = root(of[x.name])
+    merged: dict[int, list[str]] = {}
+    for i, orbit in enumerate(orbits):
+        merged.setdefault(root(i), []).extend(orbit)
+    order = {d.name: i for i, d in enumerate(netlist.devices)}
+    return tuple(sorted((tuple(sorted(o, key=order.__getitem__)) for o in merged.values()),
+                        key=lambda o: order[o[0]]))
+
+
+def _sized_devices(netlist: Netlist, orbits: tuple[tuple[str, ...], ...], lmin: float, wmin: float,
+                   variables: list[Variable], defaults: dict[str, float]
+                   ) -> tuple[tuple[Device, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
     """The devices reading their orbit's parameters, and ``(variable, devices)`` per size variable."""
     by_name = {d.name: d for d in netlist.devices}
     assigned: dict[str, Device] = {}
     groups: list[tuple[str, tuple[str, ...]]] = []
     names: set[str] = {v.name for v in variables}
-    for orbit in device_orbits(netlist, ports):
+    for orbit in orbits:
         first = by_name[orbit[0]]
         tag = _SAFE.sub("_", first.name.lower())
         prefix = _SIZERS[first.kind]
@@ -411,3 +456,40 @@ def input_signs(netlist: Netlist, vin1: str, vin2: str, out: str, ports: set[str
     edges = _signal_edges(netlist)
     blocked = (set(ports) | _SUPPLIES) - {out}
     return _path_sign(edges, vin1, out, blocked), _path_sign(edges, vin2, out, blocked)
+
+
+ORIENT_MIN_GAIN = 1.0
+"""Low-frequency open-loop gain (V/V) a mapping must reach, non-inverting, for ``orient`` to call it
+right: a wrong mapping turns the testbench's DC servo into positive feedback, the output latches
+at a rail and the little gain left has either sign."""
+
+
+def orient(exported: ExportedOpAmp, executor: Executor | None = None, *, timeout_s: float = 20.0) -> ExportedOpAmp:
+    """``exported`` with ``inp``/``inn`` as the testbench finds them at the default sizes.
+
+    The open-loop AC deck is simulated with the export's mapping and, unless it amplifies without
+    inverting (gain at the sweep's first point at least ``ORIENT_MIN_GAIN``, in phase), with the
+    inputs swapped; the swapped export (``polarity`` ``simulated``) is returned when it does. In
+    every other case (neither amplifies, a simulation fails, a single input) ``exported`` is
+    returned unchanged.
+    """
+    if dict(exported.ports)["inn"] == NC_PORT:
+        return exported
+    if _amplifies(exported, executor, timeout_s):
+        return exported
+    other = exported.swapped()
+    if _amplifies(other, executor, timeout_s):
+        return replace(other, polarity="simulated")
+    return exported
+
+
+def _amplifies(exported: ExportedOpAmp, executor: Executor | None, timeout_s: float) -> bool:
+    from ckt.sim.testbench.opamp import OpAmpTestbench, measure
+
+    tb = OpAmpTestbench(exported.netlist, exported.name, ports=dict(exported.ports), pdk=exported.pdk,
+                        vdd=exported.vdd, metric_names=("gain_db",), timeout_s=timeout_s)
+    m = measure(tb, {}, executor)
+    if m.bode is None:
+        return False
+    h0 = complex(m.bode[1][0])
+    return h0.real > 0 and abs(h0) >= ORIENT_MIN_GAIN

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ckt.errors import ExportError
-from ckt.gen.export import NC_PORT, ExportedOpAmp, export_opamp, input_signs, write_export
+from ckt.gen.export import NC_PORT, ExportedOpAmp, export_opamp, input_signs, orient, write_export
 from ckt.netlist.ir import Device, DeviceKind, Expr, Netlist
 from ckt.netlist.params import global_scope
 from ckt.netlist.read import read_netlist
@@ -68,16 +68,19 @@ def test_ota_roles_polarity_and_design_space():
     assert roles["ib1"] == "IB1" and roles["vss"] == "VSS" and roles["vdd"] == "VDD"
     assert e.netlist.subckts[0].ports[:5] == ("VSS", "VDD", "VIN2", "VIN1", "VOUT1")
     assert input_signs(OTA, "VIN1", "VIN2", "VOUT1", set(OTA_PORTS)) == (-1, 1)
-    # no symmetry in a single-ended OTA: 6 W/L pairs, plus the bias current
-    assert e.n_device_params == e.n_tied_params == 12
+    # no automorphism in a single-ended OTA; the input pair is matched by the designer's rule
+    assert e.n_device_params == 12 and e.n_tied_params == 10
+    assert dict(e.groups)["w_m1"] == ("M1", "M2") and params_of(e, "M2") == ("w_m1", "l_m1")
     names = {v.name for v in e.variables}
-    assert names == {f"{k}_m{i}" for k in "wl" for i in range(1, 7)} | {"ib1"}
+    assert names == {f"{k}_m{i}" for k in "wl" for i in (1, 3, 4, 5, 6)} | {"ib1"}
+    untied = export_opamp(OTA, OTA_PORTS, match_inputs=False)
+    assert untied.n_tied_params == 12 and params_of(untied, "M2") == ("w_m2", "l_m2")
     scope = global_scope(e.netlist)
     for v in e.variables:  # defaults at mid-range (geometric for log ranges)
         mid = math.sqrt(v.lo * v.hi) if v.log else (v.lo + v.hi) / 2
         assert scope[v.name.lower()] == pytest.approx(mid, rel=1e-3)
         assert dict(e.defaults)[v.name] == pytest.approx(mid, rel=1e-3)
-    w = next(v for v in e.variables if v.name == "w_m1")
+    w = next(v for v in e.variables if v.name == "w_m3")
     lv = next(v for v in e.variables if v.name == "l_m1")
     assert (lv.lo, lv.hi, w.lo) == (pytest.approx(180e-9), pytest.approx(1.8e-6), pytest.approx(360e-9))
     assert all(d.model in ("NMOS", "PMOS") for d in e.netlist.subckts[0].devices)  # bound to PTM 180 nm
@@ -212,6 +215,9 @@ def test_ota_operating_point_converges_and_the_rule_picked_the_right_input(execu
     assert not m.failed and m.values["gain_db"] > 20 and m.values["power_w"] > 0
     wrong = op_point(e.swapped(), executor)
     assert "inverting" in wrong.missing["gain_db"]
+    assert orient(e, executor) == e
+    fixed = orient(e.swapped(), executor)
+    assert fixed.polarity == "simulated" and fixed.ports == e.ports
 
 
 @pytest.mark.ngspice
