@@ -8,9 +8,10 @@ the testbench port roles, and the design space (``ckt.opt.space.Variable``s, def
 Choices, each one a designer's default rather than a guess at the original sizes:
 
 * **Ports -> testbench roles** (``ckt.sim.testbench.opamp``): VSS -> ``vss``, VDD -> ``vdd``, VOUT1 ->
-  ``out`` (IOUT1 when there is no voltage output); further outputs stay internal nets (a fully
-  differential circuit is measured single-ended at VOUT1). Bias ports become bias roles of their
-  own lower-case name: ``V*`` ports (VB, VCM, VREF, extra VIN...) DC voltages, ``I*`` ports currents.
+  ``out`` (IOUT1 when there is no voltage output); further outputs (VOUT*, IOUT*) stay internal
+  nets (a fully differential circuit is measured single-ended at VOUT1). Every other port becomes
+  a bias role of its own lower-case name: ``V*`` ports (VB, VCM, VREF, VIN3...) DC voltages, ``I*``
+  ports (IB, IIN...) DC currents.
 * **Which input is non-inverting**: a cheap sign rule on the low-frequency signal paths (see
   ``input_signs``): common source and common emitter invert, followers and common gate/base do
   not, resistors and inductors pass, capacitors are open. The shortest path from each input to
@@ -238,11 +239,9 @@ def export_opamp(netlist: Netlist, ports: Iterable[str], *, pdk: str | Pdk = DEF
     if not outs:
         raise ExportError(f"{name}: no output (VOUT1, or IOUT1) among the ports {' '.join(sorted(port_nets))}")
     roles["out"] = outs[0]
-    internal = tuple(o for o in outs[1:] if _VOUT.match(o))
-    extra_ports: list[str] = []
+    internal = tuple(sorted(p for p in port_nets if (_VOUT.match(p) or _IOUT.match(p)) and p != outs[0]))
     if len(vins) == 1:
         roles["inp"], roles["inn"] = vins[0], NC_PORT
-        extra_ports.append(NC_PORT)
         polarity = "single"
     else:
         s1, s2 = input_signs(netlist, vins[0], vins[1], outs[0], port_nets)

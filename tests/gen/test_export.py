@@ -136,6 +136,20 @@ def test_single_input_gets_an_unconnected_inn():
         e.swapped()
 
 
+def test_extra_outputs_stay_internal_and_other_ports_are_biases():
+    net = Netlist(devices=(
+        mos("M1", "VOUT1", "VIN1", "t", "VSS"), mos("M2", "IOUT1", "VIN2", "t", "VSS"),
+        mos("M3", "t", "IIN1", "VSS", "VSS"), mos("M4", "IIN1", "IIN1", "VSS", "VSS"),
+        mos("M5", "VOUT1", "VREF1", "VDD", "VDD", "pmos4"), mos("M6", "IOUT1", "VREF1", "VDD", "VDD", "pmos4"),
+    ))
+    e = export_opamp(net, ("VDD", "VSS", "VIN1", "VIN2", "VOUT1", "IOUT1", "IIN1", "VREF1", "VB9"))
+    roles = dict(e.ports)
+    assert roles["out"] == "VOUT1" and e.internal == ("IOUT1",) and "IOUT1" not in roles.values()
+    assert roles["iin1"] == "IIN1" and roles["vref1"] == "VREF1"
+    assert "vb9" not in roles  # a listed port no device touches is no port of the DUT
+    assert set(e.netlist.subckts[0].ports) == {"VDD", "VSS", "VIN1", "VIN2", "VOUT1", "IIN1", "VREF1"}
+
+
 @pytest.mark.parametrize("net, ports, match", [
     (OTA, ("VSS", "VIN1", "VIN2", "VOUT1", "IB1"), None),  # VDD is a net though not listed: still a supply
     (Netlist(devices=(mos("M1", "VOUT1", "VIN1", "VSS", "VSS"),)), ("VSS", "VIN1", "VOUT1"), "no VDD net"),
