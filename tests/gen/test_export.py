@@ -252,7 +252,22 @@ def test_a_short_sizing_run_completes(tmp_path: Path, executor):
     spec = e.spec()
     evaluator = SimEvaluator(e.netlist, spec, executor, timeout_s=20)
     assert evaluator.initial == pytest.approx(dict(e.defaults))
-    result = size(spec, evaluator, tmp_path / "run", RunOptions(budget=6, batch=3, progress=False),
+    result = size(spec, evaluator, tmp_path / "run", RunOptions(budget=4, batch=2, progress=False),
                   initial=evaluator.initial, netlist=e.netlist)
-    assert result.n_sims == 6 and result.best is not None
+    assert result.n_sims == 4 and result.best is not None
     assert (tmp_path / "run" / "result.json").is_file()
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_a_short_sizing_run_of_a_real_opamp_completes(opamps, tmp_path: Path, executor):
+    from ckt.opt.evaluator import SimEvaluator
+    from ckt.opt.run import RunOptions, size
+
+    c = next(c for c in opamps if c.id == "1915")
+    e = export_opamp(c.netlist, c.ports, name="opamp1915")
+    spec = e.spec()
+    evaluator = SimEvaluator(e.netlist, spec, executor, timeout_s=20)
+    result = size(spec, evaluator, tmp_path / "run", RunOptions(budget=4, batch=2, progress=False),
+                  initial=evaluator.initial, netlist=e.netlist)
+    assert result.n_sims == 4 and result.best is not None and result.best["status"] == "ok"
