@@ -207,3 +207,8 @@ class CheckpointError(CktError):
 
 class ModelConfigError(CktError):
     """A model or training config names an unknown encoder, head or option, or an impossible size."""
+
+
+class ExportError(CktError):
+    """A circuit cannot be exported as a sizable op-amp DUT (a missing supply, input or output, or a
+    device the export cannot size); the message names the part at fault."""

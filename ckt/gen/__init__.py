@@ -1,0 +1,1 @@
+"""Op-amp topology generation: tokens, grammar, model, and export of generated circuits to sizable SPICE."""
