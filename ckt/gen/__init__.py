@@ -1,0 +1,1 @@
+"""Circuit topology generation: tokens, grammar, model, rules, export."""
