@@ -7,10 +7,12 @@ circuit; every other device's pins are told apart (a MOSFET's drain is not its g
 
 ``canonical_hash`` is a Weisfeiler–Lehman hash of that labelled device–net graph: equal for
 isomorphic circuits, and almost always different otherwise — but WL cannot tell some regular graphs
-apart, so a shared hash only makes two circuits *candidates*. ``isomorphic`` settles it exactly
-(networkx VF2 with node and edge labels), and ``unique_and_novel`` buckets by hash then confirms
-with ``isomorphic``: a collision never merges two different circuits. Which nets are ports is
-``ckt.gen.rules.port_nets`` (ground reads as the port ``GND``), the same definition the rules use.
+apart, so a shared hash only makes two circuits *candidates* (AnalogGenie itself holds such a pair:
+two quadrature oscillators, IDs 542 and 543, that differ only in the sign of one coupling).
+``isomorphic`` settles it exactly (networkx VF2 with node and edge labels), and ``unique_and_novel``
+buckets by hash then confirms with ``isomorphic``: a collision never merges two different circuits.
+Which nets are ports is ``ckt.gen.rules.port_nets`` (ground reads as the port ``GND``), the same
+definition the rules use.
 """
 
 from __future__ import annotations

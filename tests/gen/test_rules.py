@@ -8,7 +8,15 @@ from collections import Counter
 import pytest
 
 from ckt.gen.rules import (
-    DEFAULT, REQUIREMENTS, RULES, PortNeed, Requirement, check_circuit, is_valid, port_nets, requirement,
+    DEFAULT,
+    REQUIREMENTS,
+    RULES,
+    PortNeed,
+    Requirement,
+    check_circuit,
+    is_valid,
+    port_nets,
+    requirement,
 )
 from ckt.netlist.ir import Device, DeviceKind, Netlist
 from tests.conftest import shared
@@ -57,8 +65,9 @@ def test_pins_malformed_terminals() -> None:
     unnamed = two(DeviceKind.RESISTOR, "R1", "VOUT1", "")
     assert rules_broken((*OTA, unnamed))["pins"] == 1
     # a BJT with or without its substrate pin is well formed
-    assert rules_broken((*OTA, npn("Q1", "VDD", "VOUT1", "e1", None), two(DeviceKind.RESISTOR, "R1", "e1", "VSS"))) == {}
-    assert rules_broken((*OTA, npn("Q1", "VDD", "VOUT1", "e1"), two(DeviceKind.RESISTOR, "R1", "e1", "VSS"))) == {}
+    load = two(DeviceKind.RESISTOR, "R1", "e1", "VSS")
+    assert rules_broken((*OTA, npn("Q1", "VDD", "VOUT1", "e1", None), load)) == {}
+    assert rules_broken((*OTA, npn("Q1", "VDD", "VOUT1", "e1"), load)) == {}
 
 
 def test_one_net_shorted_devices() -> None:
