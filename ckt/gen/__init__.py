@@ -1,1 +1,1 @@
-"""Op-amp topology generation: tokens, grammar, model, and export of generated circuits to sizable SPICE."""
+"""Circuit topology generation: tokens, grammar, model, rules, export."""
