@@ -16,7 +16,7 @@ from ckt.gen.tokens import GeneratedCircuit, decode, encode, to_text
 from ckt.gen.vocab import Vocab
 from ckt.netlist.ir import Device, DeviceKind, Netlist
 
-from ..conftest import SHARED_DATA
+from ..conftest import shared
 
 V = Vocab.default()
 MOS = DeviceKind.MOSFET
@@ -309,10 +309,9 @@ def test_the_isomorphism_helper_tells_circuits_apart() -> None:
 
 @pytest.fixture(scope="module")
 def analoggenie():
-    archive = SHARED_DATA / "analoggenie" / "analoggenie-dataset.tar.gz"
-    if not archive.exists():
-        pytest.skip(f"reference data not available: {archive}")
     from ckt.data.analoggenie import read_archive
+
+    archive = shared("analoggenie", "analoggenie-dataset.tar.gz")
 
     return read_archive(str(archive)).circuits
 
