@@ -15,8 +15,7 @@ from ckt.errors import TokenizeError
 from ckt.gen.tokens import GeneratedCircuit, decode, encode, to_text
 from ckt.gen.vocab import Vocab
 from ckt.netlist.ir import Device, DeviceKind, Netlist
-
-from ..conftest import shared
+from tests.conftest import shared
 
 V = Vocab.default()
 MOS = DeviceKind.MOSFET
