@@ -212,3 +212,36 @@ class ModelConfigError(CktError):
 class ExportError(CktError):
     """A circuit cannot be exported as a sizable op-amp DUT (a missing supply, input or output, or a
     device the export cannot size); the message names the part at fault."""
+
+
+class TokenizeError(CktError):
+    """A circuit the generator's tokens cannot express (a device of no family, too many nets), or a token
+    sequence that is not a well-formed circuit walk.
+
+    Attributes:
+        position: index of the offending token in the sequence, None when the problem is not in one.
+    """
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        self.message = message
+        self.position = position
+        super().__init__(f"token {position}: {message}" if position is not None else message)
+
+    def __reduce__(self) -> tuple[type[TokenizeError], tuple[str, int | None]]:
+        return (type(self), (self.message, self.position))
+
+
+class GrammarError(CktError):
+    """A token pushed that the generator's grammar does not allow there (only a bug reaches it).
+
+    Attributes:
+        position: index of the offending token in the sequence, None when the problem is not in one.
+    """
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        self.message = message
+        self.position = position
+        super().__init__(f"token {position}: {message}" if position is not None else message)
+
+    def __reduce__(self) -> tuple[type[GrammarError], tuple[str, int | None]]:
+        return (type(self), (self.message, self.position))
