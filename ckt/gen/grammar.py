@@ -195,7 +195,7 @@ class Grammar:
             GrammarError: ``max_len`` is too short for any circuit of that type.
         """
         state = GrammarState(self, ckt_type)
-        need = state._cost(INF)
+        need = state._cost(-1)
         if need > self.max_len - 2:
             raise GrammarError(f"max_len {self.max_len} is too short for a {ckt_type} circuit "
                                f"(the shortest needs {need + 2} tokens)")
