@@ -82,7 +82,6 @@ class Grammar:
         kinds = [vocab.kind(i) for i in range(n)]
         self.n_tokens = n
         self.fams = vocab.families
-        self.fam_index = {f.name: k for k, f in enumerate(self.fams)}
         self.dev_fam = np.full(n, -1, dtype=np.int64)
         self.dev_ids: list[np.ndarray] = []
         for k, f in enumerate(self.fams):
@@ -96,8 +95,7 @@ class Grammar:
         self.is_port[self.port_ids] = True
         self.is_net = np.zeros(n, dtype=bool)
         self.is_net[self.net_ids] = True
-        self.is_edge = np.array([k == "edge" for k in kinds], dtype=bool)
-        self.edge_ids = np.flatnonzero(self.is_edge)
+        self.edge_ids = np.array([i for i, k in enumerate(kinds) if k == "edge"], dtype=np.int64)
         self.full: list[int] = []
         self.gate: list[int] = []
         self.cond: list[int] = []
@@ -794,14 +792,14 @@ class GrammarState:
         return best
 
 
+@lru_cache(maxsize=1 << 16)
 def _visits(req: _Req, present: frozenset[int], cond: frozenset[int]) -> tuple[int, int]:
     """Fewest absent ports to add (each on a conducting terminal) so that ``req`` holds, and the
-    fewest absent candidates left for a conducting need not met yet (large when none is unmet)."""
-    return _visits_cached(req, present, cond)
+    fewest absent candidates left for a conducting need not met yet (large when none is unmet).
 
-
-@lru_cache(maxsize=1 << 16)
-def _visits_cached(req: _Req, present: frozenset[int], cond: frozenset[int]) -> tuple[int, int]:
+    Only absent ports are counted as visits, so the completion always lands on a port with nothing
+    on it yet; a present port that touches only control terminals is not relied on to conduct later.
+    """
     deficits = []
     margin = INF
     for ids, minimum, conducting in req.needs:
@@ -844,7 +842,7 @@ def _best_absent(req: _Req, present: frozenset[int], cond: frozenset[int]) -> in
         if p in present or s in seen:
             continue
         seen.add(s)
-        m, _ = _visits_cached(req, present | {p}, cond | {p})
+        m, _ = _visits(req, present | {p}, cond | {p})
         if m < best_m:
             best, best_m = p, m
     return best

@@ -214,12 +214,17 @@ def test_every_analoggenie_encoding_is_accepted_exactly_when_it_decodes_valid(vo
     circuits = read_archive(str(shared("analoggenie", "analoggenie-dataset.tar.gz"))).circuits
     g = Grammar(vocab, max_len=1024)
     accepted: Counter[str] = Counter()
+    valid: Counter[str] = Counter()
     for c in circuits:
-        original_ok = not check_circuit(c.netlist, c.ckt_type, c.ports)
+        if check_circuit(c.netlist, c.ckt_type, c.ports):
+            continue
         for rng in (None, random.Random(int(c.id))):
             seq = encode(c.netlist, c.ckt_type, c.ports, vocab, rng=rng)
             d = decode(seq, vocab)
             ok = not check_circuit(d.netlist, d.ckt_type, d.ports)
             assert g.accepts(seq) == ok, (c.id, rng is None)
-            accepted[c.ckt_type] += ok and original_ok
-    assert sum(accepted.values()) > 2 * 3000
+            accepted[c.ckt_type] += ok
+            valid[c.ckt_type] += 1
+    # The few valid circuits whose encoding is not valid name a net like a port their port file omits.
+    assert set(accepted) == set(vocab.types) and sum(accepted.values()) >= 0.99 * sum(valid.values()), (
+        accepted, valid)
