@@ -143,6 +143,23 @@ def test_the_length_reserve_refuses_what_cannot_finish(vocab: Vocab) -> None:
     assert len(walk_to_eos(state, np.random.default_rng(0))) <= 24
 
 
+@pytest.mark.parametrize(("prefix", "cost"), [
+    # two MOSFETs hung on VSS by their bulks alone: a port to visit first, then each closed in four
+    ("VSS <pins:b> NM1 <pins:b> VSS <pins:b> NM2 <pins:b> VSS", 13),
+    # nothing left to visit: closing NM1 from VSS takes a detour (d+g out, back, s out)
+    ("VDD <pins:p> R1 <pins:n> VSS <pins:b> NM1 <pins:b> VSS", 9),
+])
+def test_bulk_only_mosfets_cost_a_detour_and_still_finish_exactly_in_time(vocab, prefix, cost) -> None:
+    seq = ids(vocab, "Mirror", prefix)
+    g = Grammar(vocab, max_len=len(seq) + cost)
+    for seed in range(6):
+        state = g.start("Mirror")
+        for t in seq[2:]:
+            state.push(t)
+        assert state._cost(-1) == cost
+        assert_valid(vocab, g.max_len, walk_to_eos(state, np.random.default_rng(seed)))
+
+
 def walk_to_eos(state, rng: np.random.Generator) -> list[int]:
     while not state.finished:
         choices = np.flatnonzero(state._allowed())
