@@ -70,6 +70,9 @@ class _Req:
 class Grammar:
     """The grammar over ``vocab`` for sequences of at most ``max_len`` tokens (``<bos>``, ``<eos>`` included).
 
+    Holds the lookup tables every state shares (per family: pin masks of the edge tokens, which pin
+    sets may go on one net, gates, conducting pins; per type: the port requirement over port ids).
+
     Args:
         vocab: the token vocabulary.
         max_len: the longest sequence; the grammar reserves room for every open obligation.
@@ -318,7 +321,7 @@ class GrammarState:
             left = g.max_len - len(self._tokens) - 1
             return (f"{name} leaves obligations that need more than the {left} tokens left "
                     f"(max_len {g.max_len})")
-        if t == v.eos:
+        if t == v.eos and self._phase == _NODE:
             return "<eos> before every obligation is met: " + "; ".join(self._open_obligations())
         expect = {_START: "a net", _NODE: "an edge or <eos>", _TO_DEV: "a device", _TO_NET: "a net"}[self._phase]
         kind = v.kind(t)
