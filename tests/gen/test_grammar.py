@@ -21,8 +21,7 @@ from ckt.gen.grammar import _DELTA, INF, Grammar
 from ckt.gen.rules import check_circuit
 from ckt.gen.tokens import decode, encode
 from ckt.gen.vocab import Vocab
-
-from ..conftest import shared
+from tests.conftest import shared
 
 
 @pytest.fixture(scope="module")
