@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ckt.errors import TokenizeError
+from ckt.gen.rules import port_nets
 from ckt.gen.vocab import GND, GROUND_NET, Family, Vocab
 from ckt.netlist.inline import inline_includes
 from ckt.netlist.ir import Device, Netlist
@@ -65,7 +66,8 @@ def encode(
         netlist: the circuit (flat: subcircuit instances are devices of their family).
         ckt_type: its class (one of ``vocab.types``).
         ports: its external nets; those no device touches cannot appear in a walk and are dropped.
-            Net ``"0"`` is ground, ``GND``, whether listed or not.
+            Net ``"0"`` is ground, ``GND``, whether listed or not; a net named as ports are
+            (``VB1``, ``VDD``: ``ckt.gen.rules.port_nets``) is a port even when not listed.
         vocab: the vocabulary.
         rng: None for the canonical walk; a generator for a random walk and random numbering.
         max_len: refuse sequences longer than this (``<bos>`` and ``<eos>`` included).
@@ -80,7 +82,7 @@ def encode(
         raise TokenizeError("the circuit has no devices to walk")
     table = _family_of(vocab)
     families = [_device_family(d, table) for d in devices]
-    port_set = set(ports)
+    port_set = set(port_nets(netlist, ports))  # the rules' definition: listed, or named as ports are
     n_dev = len(devices)
     net_node: dict[str, int] = {}
     edges: list[tuple[int, int, int]] = []  # (device node, net node, edge token)
