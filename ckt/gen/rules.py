@@ -15,21 +15,35 @@ valid). The rules, in ``RULES`` order, and why each one exists:
   allowed (80 real AnalogGenie devices are wired so).
 * ``dangling`` — every internal net (not a port, not ground) touches at least two devices. A net
   on one terminal, or on several pins of one device only, carries no signal anywhere: it floats.
-* ``gate-only`` — no internal net touched only by MOSFET gates: nothing sets its voltage, so the
-  gates float (in the data these are bias lines whose port was lost when a block was cut out).
+* ``gate-only`` — no internal net touched only by control terminals (MOSFET gates, BJT bases):
+  nothing sets its voltage or feeds the base current, so it floats (in the data these are mostly
+  bias lines whose port was lost when an op-amp was cut out of, or pasted into, a larger circuit).
 * ``connected`` — the device–net graph is one piece (and not empty); a part connected to nothing
   is not part of the circuit.
 * ``supply`` — every piece of the graph reaches a supply net (``VDD``, ``VSS``, ground), so every
   device can be biased; with ``connected`` this is one check of the whole circuit.
-* ``ports`` — the ports its type needs (``REQUIREMENTS``; types not listed use ``DEFAULT``).
+* ``ports`` — the ports its type needs (``REQUIREMENTS``; types not listed use ``DEFAULT``): an
+  op-amp a ``VDD``, a low rail, an input and an output (current inputs ``IIN*`` and outputs
+  ``IOUT*`` count: 37 and 29 real op-amps, current-mode and OTA stages, have them); an LDO a low
+  rail, an output and a supply it draws from (``VDD`` or a ``VIN*`` on a conducting terminal: 90
+  real LDOs have no ``VDD`` and take their supply from ``VIN1``); a current mirror only a low rail
+  (17 real mirrors have no ``VDD``); every other type a low rail and one more port. ``VSS`` or
+  ground is the low rail everywhere: the data's ``VSS`` sometimes touches only bulks (its circuits
+  return current through ground), so no need asks a rail to conduct except the LDO's supply.
 
-Ports are the names given that some device touches (a listed port on no net is ignored: it is
-not part of the netlist), plus ground. Net ``"0"`` is ground (the BJT substrate net of the data)
-and is always a port, with the port name ``GND``; a net named ``GND`` is the same ground.
+Which nets are ports (``port_nets``): those listed that some device touches (a listed port on no
+net is ignored: it is not part of the netlist), ground, and every net named the way the data names
+ports — upper-case letters then digits (``VIN1``, ``VB2``, ``LOGICA1``) or a rail (``VDD``,
+``VSS``) — even when the port list forgot it: internal nets are lower-case (the data's ``netNN``,
+a decoded ``nN``), and 34 AnalogGenie circuits use a port name (4 of them ``VDD``) for a net their
+port file omits, which would otherwise read as a floating bias line or a missing supply. Net
+``"0"`` is ground (the BJT substrate net of the data), with the port name ``GND``; a net named
+``GND`` is the same ground.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -46,6 +60,9 @@ GROUND = "GND"
 GROUND_NETS = frozenset({"0", GROUND})
 SUPPLIES = frozenset({"VDD", "VSS", GROUND})
 """Port names that are supply rails (``supply`` rule)."""
+
+PORT_STYLE = re.compile(r"[A-Z]+[0-9]+|VDD|VSS")
+"""A net named so is a port even when the port list omits it (see the module docstring)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +81,14 @@ class PortNeed:
 
     ``PortNeed(names=("VSS", "GND"))`` is "VSS or GND"; ``PortNeed(prefixes=("VIN",))`` is "at
     least one of VIN1, VIN2, ..."; a need may mix both (``names=("VDD",), prefixes=("VIN",)``).
+    With ``conducting`` a port counts only when it touches a conducting terminal (``CONDUCTING``):
+    a supply must feed current into the circuit, not only bias a gate.
     """
 
     names: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
     minimum: int = 1
+    conducting: bool = False
 
     def matches(self, port: str) -> bool:
         return port in self.names or any(
@@ -77,7 +97,8 @@ class PortNeed:
     def describe(self) -> str:
         options = [*self.names, *(f"{p}*" for p in self.prefixes)]
         head = " or ".join(options)
-        return head if self.minimum == 1 else f"{self.minimum} of {head}"
+        head = head if self.minimum == 1 else f"{self.minimum} of {head}"
+        return f"{head} (on a conducting terminal)" if self.conducting else head
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +109,16 @@ class Requirement:
     needs: tuple[PortNeed, ...]
     min_ports: int = 2
 
-    def missing(self, ports: Iterable[str]) -> tuple[str, ...]:
-        """Descriptions of what ``ports`` (port names, ground as ``GND``) lack; empty: all met."""
-        have = set(ports)
-        out = [n.describe() for n in self.needs if sum(map(n.matches, have)) < n.minimum]
+    def missing(self, ports: Iterable[str], conducting: Iterable[str] = ()) -> tuple[str, ...]:
+        """Descriptions of what ``ports`` lack; empty: all met.
+
+        Args:
+            ports: the circuit's port names (ground as ``GND``).
+            conducting: those of them that touch a conducting terminal.
+        """
+        have, conducts = set(ports), set(conducting)
+        out = [n.describe() for n in self.needs
+               if sum(map(n.matches, conducts if n.conducting else have)) < n.minimum]
         if len(have) < self.min_ports:
             out.append(f"{self.min_ports} ports in all (has {len(have)})")
         return tuple(out)
@@ -106,10 +133,10 @@ REQUIREMENTS: dict[str, Requirement] = {
     "Opamp": Requirement(needs=(
         PortNeed(names=("VDD",)), _SUPPLY_LOW,
         PortNeed(prefixes=("VIN", "IIN")), PortNeed(prefixes=("VOUT", "IOUT")),
-    ), min_ports=4),
+    )),
     "LDO": Requirement(needs=(
-        _SUPPLY_LOW, PortNeed(names=("VDD",), prefixes=("VIN",)), PortNeed(prefixes=("VOUT",)),
-    ), min_ports=3),
+        _SUPPLY_LOW, PortNeed(names=("VDD",), prefixes=("VIN",), conducting=True), PortNeed(prefixes=("VOUT",)),
+    )),
     "Mirror": Requirement(needs=(_SUPPLY_LOW,), min_ports=2),
 }
 """Per-type port needs (AnalogGenie type names, ``ckt.data.analoggenie.CLASSES``)."""
@@ -118,6 +145,27 @@ REQUIREMENTS: dict[str, Requirement] = {
 def requirement(ckt_type: str) -> Requirement:
     """The port requirement of ``ckt_type`` (``DEFAULT`` for a type without its own)."""
     return REQUIREMENTS.get(ckt_type, DEFAULT)
+
+
+CONTROL: frozenset[tuple[DeviceKind, str]] = frozenset({
+    (DeviceKind.MOSFET, "g"), (DeviceKind.MOSFET, "b"), (DeviceKind.BJT, "b"), (DeviceKind.BJT, "sub"),
+    (DeviceKind.CAPACITOR, "p"), (DeviceKind.CAPACITOR, "n"),
+})
+"""Terminals that carry no supply current: gates, bulks, bases, substrates, capacitor plates.
+Every other terminal (drain, source, collector, emitter, R, L, diode, subcircuit pins) conducts."""
+
+GATES: frozenset[tuple[DeviceKind, str]] = frozenset({(DeviceKind.MOSFET, "g"), (DeviceKind.BJT, "b")})
+"""Control terminals that cannot set a net's voltage (``gate-only`` rule)."""
+
+
+def port_nets(netlist: Netlist, ports: Iterable[str]) -> frozenset[str]:
+    """The nets of ``netlist`` that are ports: listed in ``ports``, ground, or named as ports are.
+
+    The one definition of "port" for rules and tokens alike, so a circuit the rules pass encodes
+    with the same nets as ports.
+    """
+    listed = set(ports)
+    return frozenset(n for n in netlist.nets if n in listed or n in GROUND_NETS or PORT_STYLE.fullmatch(n))
 
 
 def port_name(net: str) -> str:
@@ -156,7 +204,7 @@ def check_circuit(netlist: Netlist, ckt_type: str, ports: Sequence[str]) -> tupl
     """
     devices = netlist.devices
     nets = netlist.nets
-    port_nets = {n for n in nets if n in set(ports) or n in GROUND_NETS}
+    external = port_nets(netlist, ports)
     out: list[Violation] = []
 
     for d in devices:
@@ -180,19 +228,19 @@ def check_circuit(netlist: Netlist, ckt_type: str, ports: Sequence[str]) -> tupl
         for pin, net in d.terminals:
             touching[net].append((d, pin))
     for net in nets:
-        if net in port_nets:
+        if net in external:
             continue
         names = tuple(dict.fromkeys(d.name for d, _ in touching[net]))
         if len(names) < 2:
             out.append(Violation("dangling", names, (net,),
                                  f"internal net {net} touches only {', '.join(names)}: it floats"))
     for net in nets:
-        if net in port_nets:
+        if net in external:
             continue
-        if all(d.kind is DeviceKind.MOSFET and pin == "g" for d, pin in touching[net]):
+        if all((d.kind, pin) in GATES for d, pin in touching[net]):
             names = tuple(dict.fromkeys(d.name for d, _ in touching[net]))
             out.append(Violation("gate-only", names, (net,),
-                                 f"internal net {net} touches only MOSFET gates ({', '.join(names)}): it floats"))
+                                 f"internal net {net} touches only gates and bases ({', '.join(names)}): it floats"))
 
     g = nx.Graph()
     g.add_nodes_from(("d", d.name) for d in devices)
@@ -208,12 +256,13 @@ def check_circuit(netlist: Netlist, ckt_type: str, ports: Sequence[str]) -> tupl
         out.append(Violation("connected", ds, ns, f"{', '.join(ds)} not connected to the rest of the circuit"))
     for part in parts:
         ds, ns = members(part)
-        if not any(n in port_nets and port_name(n) in SUPPLIES for n in ns):
+        if not any(n in external and port_name(n) in SUPPLIES for n in ns):
             out.append(Violation("supply", ds, ns, f"{', '.join(ds)} reach no supply (VDD, VSS, ground)"))
 
-    missing = requirement(ckt_type).missing(port_name(n) for n in port_nets)
+    conducting = (port_name(n) for n in external if any((d.kind, pin) not in CONTROL for d, pin in touching[n]))
+    missing = requirement(ckt_type).missing((port_name(n) for n in external), conducting)
     if missing:
-        out.append(Violation("ports", (), tuple(n for n in nets if n in port_nets),
+        out.append(Violation("ports", (), tuple(n for n in nets if n in external),
                              f"a {ckt_type or 'circuit'} needs {'; '.join(missing)}"))
     return tuple(out)
 
