@@ -99,8 +99,8 @@ class _Block(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.proj = nn.Linear(config.d_model, config.d_model)
         self.ln2 = nn.LayerNorm(config.d_model)
-        self.mlp = nn.Sequential(nn.Linear(config.d_model, config.d_ff), nn.GELU(),
-                                 nn.Linear(config.d_ff, config.d_model))
+        self.fc1 = nn.Linear(config.d_model, config.d_ff)
+        self.fc2 = nn.Linear(config.d_ff, config.d_model)
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
@@ -113,7 +113,7 @@ class _Block(nn.Module):
         # dropout on the attention weights: it would force the CPU's slow unfused attention path.
         att = F.scaled_dot_product_attention(q, k, v, is_causal=past is None)
         x = x + self.drop(self.proj(att.transpose(1, 2).reshape(b, t, d)))
-        x = x + self.drop(self.mlp(self.ln2(x)))
+        x = x + self.drop(self.fc2(F.gelu(self.fc1(self.ln2(x)))))
         return x, (k, v)
 
 
@@ -145,7 +145,7 @@ class GeneratorModel(nn.Module):
                 nn.init.normal_(module.weight, std=0.02)
         for block in self.blocks:
             assert isinstance(block, _Block)
-            for proj in (block.proj, block.mlp[2]):
+            for proj in (block.proj, block.fc2):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * self.config.n_layers))
 
     def _run(self, ids: Tensor, offset: int, cache: Cache | None) -> tuple[Tensor, Cache]:
