@@ -1,0 +1,225 @@
+"""The generator grammar: it masks every rule of ``ckt.gen.rules``, never dead-ends, and accepts the data.
+
+Hand-written sequences check each rule at the token that breaks it; random masked walks (uniform over
+the allowed tokens, tight and loose ``max_len``) must always reach ``<eos>`` and decode to a circuit the
+independent rule check passes; the reserved length must be a cost some token always lowers; and every
+AnalogGenie encoding must be accepted exactly when its decoded circuit passes the rules.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from ckt.errors import GrammarError
+from ckt.gen.grammar import _DELTA, INF, Grammar
+from ckt.gen.rules import check_circuit
+from ckt.gen.tokens import decode, encode
+from ckt.gen.vocab import Vocab
+
+from ..conftest import shared
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocab:
+    return Vocab.default()
+
+
+@pytest.fixture(scope="module")
+def grammar(vocab: Vocab) -> Grammar:
+    return Grammar(vocab, max_len=256)
+
+
+def ids(vocab: Vocab, ckt_type: str, text: str) -> list[int]:
+    return [vocab.bos, vocab.type_token(ckt_type), *(vocab.id(t) for t in text.split())]
+
+
+OPAMP = ("VIN1 <pins:g> NM1 <pins:d> VOUT1 <pins:p> R1 <pins:n> VDD <pins:n> R1 <pins:p> VOUT1 <pins:d> NM1 "
+         "<pins:s+b> VSS <eos>")
+
+
+def rejected_at(grammar: Grammar, seq: list[int]) -> tuple[int | None, str]:
+    with pytest.raises(GrammarError) as info:
+        grammar.check(seq)
+    return info.value.position, info.value.message
+
+
+def test_a_small_opamp_is_accepted_and_decodes_valid(grammar: Grammar, vocab: Vocab) -> None:
+    seq = ids(vocab, "Opamp", OPAMP)
+    grammar.check(seq + [vocab.pad] * 3)
+    circuit = decode(seq, vocab)
+    assert check_circuit(circuit.netlist, circuit.ckt_type, circuit.ports) == ()
+
+
+@pytest.mark.parametrize(("ckt_type", "text", "bad", "why"), [
+    ("Opamp", "VIN1 <pins:d+g+s>", 3, "fits no device"),                  # ds-short is one edge
+    ("Opamp", "VIN1 <pins:p+n>", 3, "fits no device"),                    # one-net: R, C, L, D
+    ("Opamp", "VIN1 <pins:c+b+e>", 3, "fits no device"),                  # one-net: BJT (sub left out)
+    ("Opamp", "VIN1 <pins:g> R1", 4, "has no pins"),                      # family must hold the pins
+    ("Opamp", "VIN1 <pins:g> NM1 <pins:g+s>", 5, "already on a net"),     # a pin on one net only
+    ("Opamp", "VIN1 <pins:g> NM1 <pins:d> VOUT1 <pins:g> NM1", 8, "already sits on"),
+    ("Opamp", "VIN1 <pins:g> NM1 <pins:d> VOUT1 <pins:d> NM1 <pins:s> VOUT1", 10, "already sits on"),
+    ("Opamp", "VIN1 <pins:g> NM1 <pins:d> VOUT1 <pins:d> NM1 <pins:d> VDD", 10, "its edge to VOUT1"),
+    ("Opamp", "VIN1 <pins:g> NM1 <eos>", 5, "NM1 has pins d+s+b on no net"),
+    ("Opamp", "VIN1 <pins:g> <pins:d>", 4, "where a device must come"),
+    ("Opamp", "<pins:g>", 2, "where a net must come"),
+    ("Opamp", "VSS <pins:p> R1 <pins:n> VDD <eos>", 7, "ports are not all there"),
+    ("LDO", "VDD <pins:g> NM1 <pins:d> VOUT1 <pins:d> NM1 <pins:s+b> VSS <eos>", 11, "ports are not all there"),
+    ("Mirror", "VSS <pins:p> R1 <pins:n> VDD <pins:p> R2 <pins:n> N1 <eos>", 11, "N1 needs two devices"),
+    ("Mirror", "VSS <pins:s+b> NM1 <pins:d> VDD <pins:d> NM1 <pins:g> N1 <pins:g> NM2 <pins:d> VDD <pins:d> NM2 "
+               "<pins:s+b> VSS <eos>", 19, "N1 needs two devices and a non-gate"),
+    ("Mirror", "VSS <pins:s+b> NM1 <pins:d> VDD <eos> <pins:g>", 7, "NM1 has pins g on no net"),
+])
+def test_each_rule_is_refused_at_the_token_that_breaks_it(grammar, vocab, ckt_type, text, bad, why) -> None:
+    position, message = rejected_at(grammar, ids(vocab, ckt_type, text))
+    assert position == bad
+    assert why in message
+
+
+@pytest.mark.parametrize(("ckt_type", "text"), [
+    ("Mirror", "VSS <pins:p> R1 <pins:n> VDD <pins:p> R2 <pins:n> N1 <pins:p> R3 <pins:n> VSS <eos>"),
+    ("LDO", "VDD <pins:s+b> PM1 <pins:d> VOUT1 <pins:d> PM1 <pins:g> VSS <pins:p> C1 <pins:n> VOUT1 <eos>"),
+    # a MOS capacitor: drain and source tied, the gate elsewhere
+    ("Mirror", "VSS <pins:d+s+b> NM1 <pins:g> VDD <eos>"),
+    # a BJT with collector, base and emitter apart, substrate on ground
+    ("General", "GND <pins:sub> NPN1 <pins:c> VDD <pins:c> NPN1 <pins:b+e> VSS <eos>"),
+])
+def test_valid_circuits_of_every_kind_are_accepted(grammar, vocab, ckt_type, text) -> None:
+    seq = ids(vocab, ckt_type, text)
+    grammar.check(seq)
+    circuit = decode(seq, vocab)
+    assert check_circuit(circuit.netlist, circuit.ckt_type, circuit.ports) == ()
+
+
+def test_push_refuses_what_allowed_refuses_and_stops_after_eos(grammar: Grammar, vocab: Vocab) -> None:
+    state = grammar.start("Opamp")
+    mask = state.allowed()
+    assert isinstance(mask, torch.Tensor) and mask.dtype == torch.bool and mask.shape == (len(vocab),)
+    assert not mask[vocab.eos] and mask[vocab.id("VDD")] and not mask[vocab.id("NM1")]
+    with pytest.raises(GrammarError) as info:
+        state.push(vocab.id("<pins:g>"))
+    assert info.value.position == 2
+    for t in OPAMP.split():
+        state.push(vocab.id(t))
+    assert state.finished and not state.allowed().any()
+    assert state.tokens == tuple(ids(vocab, "Opamp", OPAMP))
+    with pytest.raises(GrammarError):
+        state.push(vocab.pad)
+
+
+def test_check_wants_bos_type_eos_and_only_padding_after(grammar: Grammar, vocab: Vocab) -> None:
+    seq = ids(vocab, "Opamp", OPAMP)
+    assert rejected_at(grammar, seq[1:])[0] == 0
+    assert rejected_at(grammar, [vocab.bos, vocab.id("VDD")] + seq[2:])[0] == 1
+    assert rejected_at(grammar, seq[:-1])[0] == len(seq) - 1
+    assert rejected_at(grammar, seq + [vocab.id("VDD")])[0] == len(seq)
+    assert grammar.accepts(seq) and not grammar.accepts(seq[:-1])
+
+
+def test_a_max_len_too_short_for_the_type_is_refused_up_front(vocab: Vocab) -> None:
+    # the shortest op-amp completion: VIN1 <p> R1 <n> VOUT1 <p> R2 <n> VDD <p> R3 <n> VSS <eos>
+    with pytest.raises(GrammarError, match="too short .* needs 16 tokens"):
+        Grammar(vocab, max_len=15).start("Opamp")
+    state = Grammar(vocab, max_len=16).start("Opamp")
+    assert len(walk_to_eos(state, np.random.default_rng(0))) == 16
+
+
+def test_the_length_reserve_refuses_what_cannot_finish(vocab: Vocab) -> None:
+    # 24 tokens: at the dangling net N1 with NM1 half wired and three ports to reach, the completion
+    # takes exactly the 17 tokens left; a BJT hung on N1 by its substrate alone would need more.
+    g = Grammar(vocab, max_len=24)
+    state = g.start("Opamp")
+    for t in "VIN1 <pins:g> NM1 <pins:d> N1".split():
+        state.push(vocab.id(t))
+    assert state._cost(-1) == 24 - len(state.tokens)
+    sub = vocab.id("<pins:sub>")
+    assert state._syntax()[sub] and not state.allowed()[sub]
+    assert state.why_not(sub).startswith("<pins:sub> leaves obligations that need more than the 16 tokens left")
+    assert len(walk_to_eos(state, np.random.default_rng(0))) <= 24
+
+
+def walk_to_eos(state, rng: np.random.Generator) -> list[int]:
+    while not state.finished:
+        choices = np.flatnonzero(state._allowed())
+        assert len(choices), f"dead end after {len(state.tokens)} tokens"
+        state.push(int(rng.choice(choices)))
+    return list(state.tokens)
+
+
+def random_walks(vocab: Vocab, lengths: tuple[int, ...], per_type: int, seed: int):
+    rng = np.random.default_rng(seed)
+    for max_len in lengths:
+        g = Grammar(vocab, max_len=max_len)
+        for ckt_type in vocab.types:
+            for _ in range(per_type):
+                yield max_len, ckt_type, walk_to_eos(g.start(ckt_type), rng)
+
+
+def assert_valid(vocab: Vocab, max_len: int, seq: list[int]) -> None:
+    assert len(seq) <= max_len
+    circuit = decode(seq, vocab)
+    assert check_circuit(circuit.netlist, circuit.ckt_type, circuit.ports) == (), seq
+
+
+def test_random_masked_walks_always_finish_valid(vocab: Vocab) -> None:
+    count = 0
+    for max_len, _, seq in random_walks(vocab, (16, 24, 40, 96), per_type=1, seed=1):
+        assert_valid(vocab, max_len, seq)
+        count += 1
+    assert count == 4 * len(vocab.types)
+
+
+@pytest.mark.slow
+def test_many_random_masked_walks_always_finish_valid(vocab: Vocab) -> None:
+    lengths = Counter()
+    for max_len, _, seq in random_walks(vocab, (16, 20, 24, 32, 64, 128, 300), per_type=6, seed=2):
+        assert_valid(vocab, max_len, seq)
+        lengths[max_len] += 1
+    assert sum(lengths.values()) == 7 * 6 * len(vocab.types)
+
+
+def test_the_cost_always_has_a_step_down_and_rises_by_at_most_delta(vocab: Vocab) -> None:
+    """On every state of random walks: some token lowers the completion cost by one or more (so the
+    grammar cannot dead-end), no token raises it by more than ``_DELTA`` (so loose steps may skip the
+    length check), and trying one token per class (``_classes``) masks what trying every token does."""
+    rng = np.random.default_rng(3)
+    rises = []
+    for max_len, walks in ((40, 5), (400, 2)):
+        g = Grammar(vocab, max_len=max_len)
+        for w in range(walks):
+            state = g.start(vocab.types[(7 * w + max_len) % len(vocab.types)])
+            while not state.finished:
+                cost = state._cost(-1)
+                syntax = state._syntax()
+                after = {int(t): state._try(int(t), -1) for t in np.flatnonzero(syntax)}
+                assert min(after.values()) <= cost - 1
+                assert state._danger() or max(after.values()) < INF
+                rises.append(max(c for c in after.values() if c < INF) - cost)
+                budget = max_len - len(state.tokens) - 1
+                brute = np.zeros_like(syntax)
+                brute[[t for t, c in after.items() if c <= budget]] = True
+                assert (state._fit(syntax.copy(), budget) == brute).all()
+                state.push(int(rng.choice(np.flatnonzero(state._allowed()))))
+    assert max(rises) <= _DELTA
+
+
+@pytest.mark.slow
+def test_every_analoggenie_encoding_is_accepted_exactly_when_it_decodes_valid(vocab: Vocab) -> None:
+    from ckt.data.analoggenie import read_archive
+
+    circuits = read_archive(str(shared("analoggenie", "analoggenie-dataset.tar.gz"))).circuits
+    g = Grammar(vocab, max_len=1024)
+    accepted: Counter[str] = Counter()
+    for c in circuits:
+        original_ok = not check_circuit(c.netlist, c.ckt_type, c.ports)
+        for rng in (None, random.Random(int(c.id))):
+            seq = encode(c.netlist, c.ckt_type, c.ports, vocab, rng=rng)
+            d = decode(seq, vocab)
+            ok = not check_circuit(d.netlist, d.ckt_type, d.ports)
+            assert g.accepts(seq) == ok, (c.id, rng is None)
+            accepted[c.ckt_type] += ok and original_ok
+    assert sum(accepted.values()) > 2 * 3000
