@@ -111,10 +111,12 @@ class Vocab:
     max_nets: int = 64
     tokens: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _ids: dict[str, int] = field(init=False, repr=False, compare=False)
-    _kinds: tuple[TokenKind, ...] = field(init=False, repr=False, compare=False)
+    kinds: tuple[TokenKind, ...] = field(init=False, repr=False, compare=False)
     _device: dict[int, tuple[str, int]] = field(init=False, repr=False, compare=False)
     _edge_pins: dict[int, tuple[str, ...]] = field(init=False, repr=False, compare=False)
     _family_edges: dict[str, dict[tuple[str, ...], int]] = field(init=False, repr=False, compare=False)
+    _edge_sets: dict[str, frozenset[int]] = field(init=False, repr=False, compare=False)
+    _ports: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._validate()
@@ -147,8 +149,10 @@ class Vocab:
         ids = {t: i for i, t in enumerate(tokens)}
         if len(ids) != len(tokens):
             raise TokenizeError("vocabulary: two kinds of token share one spelling")
-        for name, value in (("tokens", tuple(tokens)), ("_ids", ids), ("_kinds", tuple(kinds)),
-                            ("_device", device), ("_edge_pins", edge_pins), ("_family_edges", family_edges)):
+        for name, value in (("tokens", tuple(tokens)), ("_ids", ids), ("kinds", tuple(kinds)),
+                            ("_device", device), ("_edge_pins", edge_pins), ("_family_edges", family_edges),
+                            ("_edge_sets", {f: frozenset(t.values()) for f, t in family_edges.items()}),
+                            ("_ports", frozenset(ids[p] for p in self.ports))):
             object.__setattr__(self, name, value)
 
     def _validate(self) -> None:
@@ -191,13 +195,16 @@ class Vocab:
             raise TokenizeError(f"{token!r} is not a token of this vocabulary") from None
 
     def token(self, i: int) -> str:
-        if not 0 <= i < len(self.tokens):
-            raise TokenizeError(f"token id {i} is outside the vocabulary (0..{len(self.tokens) - 1})")
-        return self.tokens[i]
+        if i >= 0:
+            try:
+                return self.tokens[i]
+            except IndexError:
+                pass
+        raise TokenizeError(f"token id {i} is outside the vocabulary (0..{len(self.tokens) - 1})")
 
     def kind(self, i: int) -> TokenKind:
         self.token(i)
-        return self._kinds[i]
+        return self.kinds[i]
 
     def type_token(self, ckt_type: str) -> int:
         """The id of ``<type:ckt_type>``; raises ``TokenizeError`` for an unknown class."""
@@ -235,7 +242,8 @@ class Vocab:
         return self.tokens[i]
 
     def is_port(self, i: int) -> bool:
-        return self.kind(i) == "net" and _INTERNAL.fullmatch(self.tokens[i]) is None
+        self.token(i)
+        return i in self._ports
 
     def internal_token(self, index: int) -> int:
         if not 1 <= index <= self.max_nets:
@@ -265,15 +273,19 @@ class Vocab:
     def edge_ids(self, family: str) -> tuple[int, ...]:
         """Ids of the edge tokens ``family``'s devices may use."""
         self.family(family)
-        return tuple(sorted(self._family_edges[family].values()))
+        return tuple(sorted(set(self._family_edges[family].values())))
+
+    def allows_edge(self, family: str, i: int) -> bool:
+        """Whether edge token ``i`` names pins that ``family``'s devices have."""
+        return i in self._edge_sets[family]
 
     @property
     def type_ids(self) -> tuple[int, ...]:
-        return tuple(i for i, k in enumerate(self._kinds) if k == "type")
+        return tuple(i for i, k in enumerate(self.kinds) if k == "type")
 
     @property
     def net_ids(self) -> tuple[int, ...]:
-        return tuple(i for i, k in enumerate(self._kinds) if k == "net")
+        return tuple(i for i, k in enumerate(self.kinds) if k == "net")
 
     @property
     def port_ids(self) -> tuple[int, ...]:
