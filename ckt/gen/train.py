@@ -52,7 +52,7 @@ from ckt.nn.checkpoint import config_differences
 ANALOGGENIE = "analoggenie/analoggenie-dataset.tar.gz"
 """The AnalogGenie archive's place in the reference-data folder."""
 
-_RUN_KEYS = ("out", "archive", "epochs", "resume", "device", "progress", "log_every")
+_RUN_KEYS = ("out", "archive", "epochs", "resume", "device", "threads", "progress", "log_every")
 """Options a resumed run may change; every other one must match the checkpoint."""
 
 _REDRAWS = 20
@@ -82,6 +82,7 @@ class GeneratorTrainRequest:
         seed: seeds the weights, the walks, the batch order and dropout.
         check_rules: train only on circuits ``ckt.gen.rules.check_circuit`` accepts.
         device: ``"cpu"``, ``"cuda"``... (None: CUDA when available).
+        threads: CPU threads for torch (None: torch's default; 1 is faster on a CPU other jobs share).
         resume: continue from ``out/last.pt`` when it exists.
         progress: print progress lines (to the log callback or stderr).
         log_every: a progress line every this many batches (0: per epoch only).
@@ -98,9 +99,9 @@ class GeneratorTrainRequest:
     n_heads: int = 4
     d_ff: int = 512
     dropout: float = 0.1
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 32
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.01
     warmup: int = 200
     grad_clip: float = 1.0
@@ -108,6 +109,7 @@ class GeneratorTrainRequest:
     seed: int = 0
     check_rules: bool = True
     device: str | None = None
+    threads: int | None = None
     resume: bool = False
     progress: bool = True
     log_every: int = 50
@@ -119,6 +121,8 @@ class GeneratorTrainRequest:
         for name in ("warmup", "patience", "log_every"):
             if getattr(self, name) < 0:
                 raise ModelConfigError(f"generator training: {name} must not be negative, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise ModelConfigError(f"generator training: threads must be at least 1, got {self.threads}")
         if not self.lr > 0:
             raise ModelConfigError(f"generator training: lr must be positive, got {self.lr}")
         if self.resume and self.out is None:
@@ -324,6 +328,34 @@ def _options(request: GeneratorTrainRequest) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in _RUN_KEYS}
 
 
+def _train_epoch(model: GeneratorModel, optimizer: torch.optim.Optimizer, seqs: Sequence[Sequence[int]],
+                 request: GeneratorTrainRequest, state: dict[str, Any], epoch: int, pad: int, device: torch.device,
+                 log: Callable[[str], None]) -> float:
+    """One pass over ``seqs`` in the epoch's batch order (advancing ``state["step"]``); the
+    token-averaged training loss."""
+    start = time.perf_counter()
+    plan = batches([len(s) for s in seqs], request.batch_size, random.Random(f"{request.seed}/order/{epoch}"))
+    model.train()
+    total, count, tokens_seen = 0.0, 0, 0
+    for b, rows in enumerate(plan, 1):
+        ids = pad_batch([seqs[i] for i in rows], pad).to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = request.lr * min(1.0, (state["step"] + 1) / max(request.warmup, 1))
+        loss_sum, n = sequence_loss(model, ids, pad)
+        optimizer.zero_grad(set_to_none=True)
+        (loss_sum / max(n, 1)).backward()
+        if request.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), request.grad_clip)
+        optimizer.step()
+        state["step"] += 1
+        total, count, tokens_seen = total + float(loss_sum.detach()), count + n, tokens_seen + ids.numel()
+        if request.log_every and b % request.log_every == 0:
+            elapsed = time.perf_counter() - start
+            log(f"  epoch {epoch} batch {b}/{len(plan)}  loss {total / count:.4g}  "
+                f"{tokens_seen / elapsed:,.0f} tokens/s  {elapsed:.0f}s")
+    return total / max(count, 1)
+
+
 def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] | None = None,
                     vocab: Vocab | None = None, log: Callable[[str], None] | None = None) -> TrainResult:
     """Train a generator as ``request`` says; leave it at its best validation epoch.
@@ -346,7 +378,7 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
                           request.types, request.fractions, request.split_seed, request.check_rules)
     if not corpus.val:
         raise DatasetError("generator training needs a validation split (give three fractions)")
-    reasons = Counter(r.split(":")[0] for _, r in corpus.skipped)
+    reasons = Counter(r if r.startswith("rules:") else r.split(":")[0] for _, r in corpus.skipped)
     log(f"circuits: {len(corpus.train)} train, {len(corpus.val)} val, {len(corpus.test)} test; "
         f"{len(corpus.skipped)} left out" + (f" ({', '.join(f'{k} {n}' for k, n in sorted(reasons.items()))})"
                                               if reasons else ""))
@@ -358,6 +390,8 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
                              n_layers=request.n_layers, n_heads=request.n_heads, d_ff=request.d_ff,
                              dropout=request.dropout)
     device = pick_device(request.device)
+    if request.threads is not None:
+        torch.set_num_threads(request.threads)
     out = Path(request.out) if request.out is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -396,27 +430,9 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
         if state["bad_epochs"] >= request.patience > 0:
             log(f"early stop: no better validation loss for {request.patience} epochs")
             break
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         seqs, missed = epoch_sequences(corpus.train, vocab, f"{request.seed}/train/{epoch}", max_len)
-        plan = batches([len(s) for s in seqs], request.batch_size, random.Random(f"{request.seed}/order/{epoch}"))
-        model.train()
-        total, count, tokens_seen = 0.0, 0, 0
-        for b, rows in enumerate(plan, 1):
-            ids = pad_batch([seqs[i] for i in rows], vocab.pad).to(device)
-            for group in optimizer.param_groups:
-                group["lr"] = request.lr * min(1.0, (state["step"] + 1) / max(request.warmup, 1))
-            loss_sum, n = sequence_loss(model, ids, vocab.pad)
-            optimizer.zero_grad(set_to_none=True)
-            (loss_sum / max(n, 1)).backward()
-            if request.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), request.grad_clip)
-            optimizer.step()
-            state["step"] += 1
-            total, count, tokens_seen = total + float(loss_sum.detach()), count + n, tokens_seen + ids.numel()
-            if request.log_every and b % request.log_every == 0:
-                elapsed = time.perf_counter() - start
-                log(f"  epoch {epoch} batch {b}/{len(plan)}  loss {total / count:.4g}  "
-                    f"{tokens_seen / elapsed:,.0f} tokens/s  {elapsed:.0f}s")
+        train_loss = _train_epoch(model, optimizer, seqs, request, state, epoch, vocab.pad, device, log)
         val_loss = mean_loss(model, val_seqs, vocab.pad, request.batch_size, device)
         improved = val_loss < state["best_val_loss"]
         if improved:
@@ -424,13 +440,14 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
                          best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         else:
             state["bad_epochs"] += 1
-        row = {"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss,
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                "best_val_loss": state["best_val_loss"], "seconds": time.perf_counter() - start,
-               "steps": state["step"], "too_long": missed}
+               "cpu_seconds": time.process_time() - cpu_start, "steps": state["step"], "too_long": missed}
         state["history"].append(row)
         state["epoch"] = epoch
         log(f"epoch {epoch}/{request.epochs}  train {row['train_loss']:.4g}  val {val_loss:.4g}  "
-            f"best {state['best_val_loss']:.4g} (epoch {state['best_epoch']})  {row['seconds']:.1f}s"
+            f"best {state['best_val_loss']:.4g} (epoch {state['best_epoch']})  {row['seconds']:.1f}s "
+            f"({row['cpu_seconds']:.0f} CPU s)"
             + (f"  ({missed} circuit(s) sat out: no walk within max_len)" if missed else ""))
         if out is not None:
             training = {**state, "options": options, "split": corpus.ids(), "optimizer": optimizer.state_dict(),
