@@ -54,19 +54,30 @@ def checkpoint_payload(model: CircuitModel, training: dict[str, Any] | None = No
     }
 
 
-def save_checkpoint(path: str | Path, model: CircuitModel, training: dict[str, Any] | None = None) -> None:
-    """Write ``model`` (and an optional trainer state) to ``path`` atomically."""
+def write_payload(path: str | Path, payload: dict[str, Any]) -> None:
+    """Write a checkpoint dict (tensors and builtins) to ``path`` atomically: other model families
+    (the generator in ``ckt.gen``) write their own payloads, with their own ``format``, through it."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint_payload(model, training), tmp)
+    torch.save(payload, tmp)
     os.replace(tmp, path)
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
+def save_checkpoint(path: str | Path, model: CircuitModel, training: dict[str, Any] | None = None) -> None:
+    """Write ``model`` (and an optional trainer state) to ``path`` atomically."""
+    write_payload(path, checkpoint_payload(model, training))
+
+
+def read_checkpoint(path: str | Path, fmt: str = FORMAT, schema_version: int = SCHEMA_VERSION) -> dict[str, Any]:
     """The checkpoint dict at ``path``, loaded with ``weights_only=True`` onto the CPU.
 
+    Args:
+        path: the file.
+        fmt: the ``format`` it must record (another model family passes its own).
+        schema_version: the version of that format this ckt reads.
+
     Raises:
-        CheckpointError: not a ckt model checkpoint, or one of another schema version.
+        CheckpointError: not a ckt model checkpoint of ``fmt``, or one of another schema version.
         OSError: the file cannot be read.
     """
     try:
@@ -76,12 +87,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError or zipfile errors
         raise CheckpointError(f"{path}: not a ckt model checkpoint (it does not load as tensors and plain data "
                               f"with weights_only=True; {type(exc).__name__})") from exc
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
         found = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
-        raise CheckpointError(f"{path}: not a ckt model checkpoint (format {found!r}, expected {FORMAT!r})")
-    if obj.get("schema_version") != SCHEMA_VERSION:
+        raise CheckpointError(f"{path}: not a ckt model checkpoint (format {found!r}, expected {fmt!r})")
+    if obj.get("schema_version") != schema_version:
         raise CheckpointError(f"{path}: checkpoint schema version {obj.get('schema_version')!r}, this ckt reads "
-                              f"version {SCHEMA_VERSION}; retrain or use the ckt version that wrote it")
+                              f"version {schema_version}; retrain or use the ckt version that wrote it")
     return obj
 
 
