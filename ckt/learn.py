@@ -29,6 +29,7 @@ from ckt.data import registry
 from ckt.data.base import CircuitDataset, Decomposer
 from ckt.data.splits import group_split
 from ckt.errors import CktError, DatasetError, ModelConfigError, NetlistError, NotDecomposableError
+from ckt.netlist.ir import Netlist
 
 SPLITS = ("group", "random", "ood")
 FRACTIONS = (0.8, 0.1, 0.1)
@@ -288,16 +289,36 @@ def _as_model_classes(items: list[Data], ds: CircuitDataset, model_classes: Sequ
 
 def predict_netlists(paths: Sequence[str | Path], folder: str | Path | None = None,
                      include_path: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Per netlist, the model's predictions in raw units, or why it cannot predict that netlist
+    """Per netlist file, the model's predictions in raw units, or why it cannot predict that netlist
     (``{"netlist", "error"}``: unreadable, or not decomposable into the model's block basis).
+
+    Raises:
+        ModelConfigError, CheckpointError: the model folder is not usable.
+    """
+    from ckt.netlist.flatten import flatten
+    from ckt.netlist.read import read_netlist
+
+    netlists: list[Netlist | str] = []
+    for path in paths:
+        try:
+            netlists.append(flatten(read_netlist(path, include_path=list(include_path))))
+        except (NetlistError, CktError, OSError) as exc:
+            netlists.append(f"{type(exc).__name__}: {exc}")
+    rows = predict_circuits([n for n in netlists if not isinstance(n, str)], folder)
+    ok = iter(rows)
+    return [{"netlist": str(p), "error": n} if isinstance(n, str) else {"netlist": str(p), **next(ok)}
+            for p, n in zip(paths, netlists)]
+
+
+def predict_circuits(netlists: Sequence[Netlist], folder: str | Path | None = None) -> list[dict[str, Any]]:
+    """Per flat netlist, the model's predictions (``{target: value}``, or ``{"ckt_type": name}`` for a
+    classifier), or ``{"error": why}`` for one outside the model's block basis.
 
     Raises:
         ModelConfigError, CheckpointError: the model folder is not usable.
     """
     from ckt.graph.to_pyg import to_bipartite_pyg
     from ckt.graph.two_level import to_two_level_pyg
-    from ckt.netlist.flatten import flatten
-    from ckt.netlist.read import read_netlist
     from ckt.nn import load_model, predict
 
     folder = Path(folder) if folder is not None else DEFAULT_MODEL
@@ -306,32 +327,28 @@ def predict_netlists(paths: Sequence[str | Path], folder: str | Path | None = No
     decomposer = decomposer_for(record["dataset"]) if record["view"] == "subgraphs" else None
     rows: list[dict[str, Any]] = []
     graphs: list[Data] = []
-    for path in paths:
+    for netlist in netlists:
         try:
-            netlist = flatten(read_netlist(path, include_path=list(include_path)))
             if decomposer is not None:
                 data = to_two_level_pyg(netlist, decomposer.decompose(netlist), decomposer.block_types)
             else:
                 data = to_bipartite_pyg(netlist)
-        except NotDecomposableError as exc:
-            rows.append({"netlist": str(path), "error": str(exc)})
+        except (NetlistError, CktError) as exc:
+            why = str(exc) if isinstance(exc, NotDecomposableError) else f"{type(exc).__name__}: {exc}"
+            rows.append({"error": why})
             continue
-        except (NetlistError, CktError, OSError) as exc:
-            rows.append({"netlist": str(path), "error": f"{type(exc).__name__}: {exc}"})
-            continue
-        rows.append({"netlist": str(path)})
+        rows.append({})
         graphs.append(data)
     if graphs:
-        out = predict(model, graphs)
-        ok = iter(out.tolist())
+        values = iter(predict(model, graphs).tolist())
         for row in rows:
             if "error" in row:
                 continue
-            values = next(ok)
+            v = next(values)
             if record["targets"] == [CLASS_TARGET]:
-                row[CLASS_TARGET] = record["config"]["head"]["classes"][int(values)]
+                row[CLASS_TARGET] = record["config"]["head"]["classes"][int(v)]
             else:
-                row.update(dict(zip(record["targets"], values)))
+                row.update(dict(zip(record["targets"], v)))
     return rows
 
 

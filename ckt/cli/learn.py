@@ -1,4 +1,5 @@
-"""``ckt train encoder``, ``ckt eval encoder`` and ``ckt predict``: thin calls into ``ckt.learn``."""
+"""``ckt train encoder``, ``ckt eval encoder`` and ``ckt predict``: thin calls into ``ckt.learn`` (the
+generator's ``train``/``eval`` subcommands come from ``ckt.cli.gen``)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def train_encoder_cmd(dataset: str, encoder: str, targets: tuple[str, ...], out:
     record = train_encoder(TrainRequest(
         dataset=dataset, encoder=encoder, targets=targets, out=Path(out), root=Path(root) if root else None, n=n,
         split=split, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, hidden=hidden,
-        log_targets=log_targets, circular_targets=circular_targets, balanced=balanced, resume=resume, device=device, dataset_options=options))
+        log_targets=log_targets, circular_targets=circular_targets, balanced=balanced, resume=resume, device=device,
+        dataset_options=options))
     if as_json:
         click.echo(json.dumps(record, indent=1))
     else:
@@ -118,3 +120,14 @@ def _summary(metrics: dict | None) -> str:
     if metrics["task"] == "classification":
         return f"accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f} (n={metrics['n']})"
     return ", ".join(f"{t} RMSE {_fmt(m['rmse'])} r {_fmt(m['pearson'])}" for t, m in metrics["targets"].items())
+
+
+def _add_generator_commands() -> None:
+    """``train generator`` and ``eval generator`` sit beside their encoder twins (``ckt.cli.gen``)."""
+    from ckt.cli.gen import eval_generator_cmd, train_generator_cmd
+
+    train.add_command(train_generator_cmd)
+    eval_.add_command(eval_generator_cmd)
+
+
+_add_generator_commands()

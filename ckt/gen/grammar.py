@@ -450,8 +450,7 @@ class GrammarState:
         """
         classes = self._classes()
         seen: dict[tuple, bool] = {}
-        for t in np.flatnonzero(mask):
-            t = int(t)
+        for t in np.flatnonzero(mask).tolist():
             key = classes(t)
             ok = seen.get(key) if key is not None else None
             if ok is None:

@@ -84,7 +84,8 @@ _KIND_COLUMNS = tuple(f"kind:{k.name}" for k in KINDS)
 _POLARITY_COLUMNS = ("polarity:n", "polarity:p")
 _NET_COLUMNS = ("net:ground", "net:supply")
 
-NET_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((f"role:{name}", re.compile(pattern, re.IGNORECASE)) for name, pattern in (
+NET_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((f"role:{name}", re.compile(pattern, re.IGNORECASE))
+                                                           for name, pattern in (
     ("input", r"^[vi]?in(_?[pnm+-])?\d*$"),
     ("output", r"^[vi]?out(_?[pnm+-])?\d*$"),
     ("bias", r"^([vi]b[np]?\d*|[vi]bias[a-z0-9_]*|[vi]bb\d*|iref\d*)$"),

@@ -1,0 +1,125 @@
+"""Generation end to end: the DC check, memorisation, ``ckt generate`` and ``ckt eval generator`` with
+a tiny generator trained here on our own circuits, and the refusals a user meets first."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ckt.cli import run
+from ckt.gen.dcop import dc_converges, dc_deck
+from ckt.gen.evaluate import memorisation, ngrams
+from ckt.gen.tokens import encode
+from ckt.gen.train import train_generator
+from ckt.gen.vocab import Vocab
+from ckt.netlist.ir import Device, DeviceKind, Netlist
+from ckt.netlist.read import read_netlist
+from tests.conftest import requires_ngspice
+from tests.datasets.fixtures import _add
+from tests.gen.small_circuits import DECKS, OPAMP_PORTS, all_circuits, circuit
+from tests.gen.test_train import TINY
+
+V = Vocab.default()
+IDS = {"ota5": 1, "ota5p": 2, "miller": 3, "miller_rz": 4, "rload": 5, "mirror": 98, "cascode_mirror": 99}
+"""Our small circuits at AnalogGenie IDs of their type (1-97: Opamp, 98-159: Mirror)."""
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("generator")
+    train_generator(replace(TINY, epochs=8, out=str(out)), all_circuits())
+    return out / "best.pt"
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Our small circuits as an AnalogGenie-style archive: the novelty and memorisation reference."""
+    path = tmp_path_factory.mktemp("ag") / "ag.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, cid in IDS.items():
+            _, ports, text = DECKS[name]
+            _add(tar, f"Dataset/{cid}/{cid}.cir", text.lstrip())
+            _add(tar, f"Dataset/{cid}/Port{cid}.txt", " ".join(ports))
+    return path
+
+
+def test_the_dc_deck_drives_every_port_and_sizes_every_device() -> None:
+    c = circuit("miller_rz")
+    lines = dc_deck(c.netlist, c.ports).lower().splitlines()
+    assert ".op" in lines and any("rshunt" in line for line in lines) and any("ptm180" in line for line in lines)
+    assert "vdc_vdd vdd 0 dc 1.8" in lines and "vdc_vss vss 0 dc 0" in lines
+    assert "vdc_vb1 vb1 0 dc 0.9" in lines and "vdc_vin1 vin1 0 dc 0.9" in lines  # V* ports at half the supply
+    assert not any(line.startswith("vdc_vout1") for line in lines)  # outputs are left to the circuit
+    mos = [line for line in lines if line.startswith("mm")]
+    assert len(mos) == 7 and all(line.endswith("w=3.6u l=569.2n") for line in mos)  # mid-range on ptm180
+    assert "r0 net2 net4 10k" in lines
+    mirror = circuit("mirror")
+    fed = Netlist(devices=(*mirror.netlist.devices, Device("R9", DeviceKind.RESISTOR, (("p", "VDD"), ("n", "IOUT1")))))
+    assert "idc_iin1 vdd iin1 dc 10u" in dc_deck(fed, mirror.ports).lower().splitlines()  # I* ports fed from VDD
+    assert not any(line.startswith("idc") for line in dc_deck(mirror.netlist, mirror.ports).lower().splitlines())
+
+
+@requires_ngspice
+def test_real_circuits_have_an_operating_point_and_a_source_is_refused_not_raised() -> None:
+    ota, mirror = circuit("ota5"), circuit("mirror")
+    source = Netlist(devices=(Device("V1", DeviceKind.VSOURCE, (("p", "VDD"), ("n", "0")), value=1.0),))
+    assert dc_converges([(ota.netlist, ota.ports), (mirror.netlist, mirror.ports), (source, ("VDD",))]) == \
+        [True, True, False]
+
+
+def test_memorisation_counts_copied_walks_and_window_overlap() -> None:
+    ota = encode(circuit("ota5").netlist, "Opamp", OPAMP_PORTS, V)
+    miller = encode(circuit("miller").netlist, "Opamp", OPAMP_PORTS, V)
+    assert memorisation([ota], [ota]) == {"n": 10, "copied": 1.0, "mean_overlap": 1.0}
+    m = memorisation([ota, miller], [ota])
+    assert m["copied"] == 0.5 and 0.5 < m["mean_overlap"] < 1.0
+    assert ngrams(ota[:8]) == {tuple(ota[2:7])}  # a walk shorter than a window is one window
+
+
+@requires_ngspice
+def test_generate_writes_circuits_and_a_summary(generator: Path, archive: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    code = run(["generate", "--type", "opamp", "-n", "4", "--seed", "3", "--out", str(out),
+                "--checkpoint", str(generator), "--archive", str(archive), "--workers", "1"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ckt_type"] == "Opamp" and summary["totals"]["n"] == 4
+    assert summary["novelty_reference"] == "AnalogGenie (every circuit)"
+    for row in summary["circuits"]:
+        netlist = read_netlist(out / row["file"])  # every file reads back as a subcircuit over its ports
+        assert netlist.subckts[0].ports == tuple(row["ports"])
+        assert row["violations"] == []  # grammar-built circuits pass the independent rule check
+        assert row["valid"] == (row["dc"] is True)
+    again = tmp_path / "again"
+    run(["generate", "--type", "Opamp", "-n", "4", "--seed", "3", "--out", str(again), "--checkpoint", str(generator),
+         "--archive", str(archive), "--no-dc"])
+    assert [read_netlist(out / r["file"]).subckts for r in summary["circuits"]] == \
+        [read_netlist(again / r["file"]).subckts for r in summary["circuits"]]  # a seed repeats its circuits
+
+
+def test_eval_generator_reports_every_measure(generator: Path, archive: Path, capsys: pytest.CaptureFixture) -> None:
+    code = run(["eval", "generator", "--checkpoint", str(generator), "--type", "Opamp", "--type", "mirror", "-n", "6",
+                "--no-dc", "--archive", str(archive), "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["types"]) == {"Opamp", "Mirror"}
+    for row in report["types"].values():
+        assert row["n"] == 6 and row["rules_pass"] == 1.0 and row["valid"] == 1.0
+        assert 0 < row["unique"] <= 1 and 0 <= row["novel"] <= 1 and row["valid_and_novel"] == row["novel"]
+        assert 0 <= row["memorisation"]["copied"] <= 1 and row["memorisation"]["n"] == 10
+    assert report["novelty_reference"] == f"AnalogGenie, all {len(IDS)} circuits"
+
+
+def test_unknown_types_and_missing_models_are_one_line_errors(generator: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    assert run(["generate", "--type", "amplifier", "-n", "2", "--out", str(tmp_path / "x"),
+                "--checkpoint", str(generator), "--no-dc"]) == 2
+    assert "knows no circuit type 'amplifier'; it knows Opamp, Mirror," in capsys.readouterr().err
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    assert run(["generate", "-n", "2", "--out", str(tmp_path / "y"), "--checkpoint", str(junk)]) == 2
+    assert "junk.pt" in capsys.readouterr().err
