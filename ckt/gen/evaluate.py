@@ -26,7 +26,7 @@ from typing import Any
 
 from ckt.errors import DatasetError, ModelConfigError
 from ckt.gen.assess import assess
-from ckt.gen.generate import DEFAULT_GENERATOR, draw, reference_circuits
+from ckt.gen.generate import draw, existing, reference_circuits
 from ckt.gen.iso import IsoIndex
 from ckt.gen.tokens import GeneratedCircuit, encode
 
@@ -99,7 +99,7 @@ def evaluate_generator(req: EvalRequest, log: Callable[[str], None] = _say) -> d
 
     if req.n < 1:
         raise ModelConfigError(f"-n must be at least 1, got {req.n}")
-    checkpoint = req.checkpoint or DEFAULT_GENERATOR
+    checkpoint = existing(req.checkpoint)
     _, vocab = load_generator(checkpoint)
     dataset = reference_circuits(read_analoggenie(req.archive))
     log(f"indexing {len(dataset)} dataset circuits for novelty")

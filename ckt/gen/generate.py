@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ckt.errors import DatasetError, ModelConfigError
+from ckt.errors import CheckpointError, DatasetError, ModelConfigError
 from ckt.gen.assess import Assessment, assess
 from ckt.gen.iso import IsoIndex
 from ckt.gen.tokens import GeneratedCircuit, decode
@@ -52,6 +52,19 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def existing(checkpoint: Path | None) -> Path:
+    """``checkpoint`` (default: the shipped generator), which must be a file.
+
+    Raises:
+        CheckpointError: there is none, with the command that makes one.
+    """
+    path = Path(checkpoint) if checkpoint is not None else DEFAULT_GENERATOR
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no generator checkpoint there; train one with "
+                              "`ckt train generator --out DIR` and pass --checkpoint DIR/best.pt")
+    return path
+
+
 def resolve_type(name: str, types: Sequence[str]) -> str:
     """``name`` as one of the generator's types, case-insensitively (``opamp`` -> ``Opamp``).
 
@@ -75,7 +88,7 @@ def draw(checkpoint: Path | None, ckt_type: str, n: int, seed: int, temperature:
     from ckt.gen.model import load_generator
     from ckt.gen.sample import sample
 
-    model, vocab = load_generator(checkpoint or DEFAULT_GENERATOR)
+    model, vocab = load_generator(existing(checkpoint))
     ckt_type = resolve_type(ckt_type, vocab.types)
     grammar = Grammar(vocab, max_len=model.config.max_len)
     start = time.perf_counter()

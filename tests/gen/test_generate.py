@@ -123,3 +123,11 @@ def test_unknown_types_and_missing_models_are_one_line_errors(generator: Path, t
     junk.write_bytes(b"not a checkpoint")
     assert run(["generate", "-n", "2", "--out", str(tmp_path / "y"), "--checkpoint", str(junk)]) == 2
     assert "junk.pt" in capsys.readouterr().err
+    assert run(["eval", "generator", "-n", "2", "--checkpoint", str(tmp_path)]) == 2  # a folder, not a file
+    assert run(["generate", "-n", "2", "--out", str(tmp_path / "z"), "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "none.pt' does not exist" in capsys.readouterr().err
+    from ckt.errors import CheckpointError
+    from ckt.gen.generate import existing
+
+    with pytest.raises(CheckpointError, match="none.pt: no generator checkpoint there; train one with `ckt train"):
+        existing(tmp_path / "none.pt")  # what a missing default (a bare install without the shipped file) meets
