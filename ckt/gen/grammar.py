@@ -41,6 +41,9 @@ from ckt.gen.rules import CONTROL, GATES, SUPPLIES, PortNeed, requirement
 from ckt.gen.vocab import Vocab
 from ckt.netlist.ir import DeviceKind
 
+STATE_CODES = 16
+"""Distinct ``GrammarState.code`` values (the generator's state-embedding table size)."""
+
 INF = 1 << 30
 """Cost of a state with no completion the grammar can vouch for (such states are never entered)."""
 
@@ -229,6 +232,20 @@ class Grammar:
         if not state.finished:
             raise GrammarError(f"the sequence ends before <eos> ({state.why_not(self.vocab.eos)})", len(ids))
 
+    def codes(self, ids: Sequence[int]) -> list[int]:
+        """``GrammarState.code`` after each token of ``ids`` (``<bos> <type> ...``; the two prompt
+        positions both get the fresh state's code): what the generator reads beside them.
+
+        Raises:
+            GrammarError: ``ids`` is not a sequence the grammar accepts.
+        """
+        state = self.start(self.vocab.type_name(ids[1]))
+        out = [state.code, state.code]
+        for t in ids[2:]:
+            state.push(t)
+            out.append(state.code)
+        return out
+
     def accepts(self, ids: Sequence[int]) -> bool:
         """Whether ``check`` passes."""
         try:
@@ -295,6 +312,16 @@ class GrammarState:
     def allowed(self) -> torch.Tensor:
         """Which tokens may come next (a bool tensor over the vocabulary); all False once finished."""
         return torch.from_numpy(self._allowed().copy())
+
+    @property
+    def code(self) -> int:
+        """What is still open, as one small integer the generator reads beside each token: the
+        number of open obligations (devices with a free pin, dangling internal nets, missing ports),
+        capped at ``STATE_CODES - 1``; 0 once the circuit could end. The model cannot easily count
+        pins over a long walk; the grammar knows, so it tells."""
+        if not self._n_dev:
+            return min(1 + self._m, STATE_CODES - 1)
+        return min(self._n_open + len(self._deficient) + self._m, STATE_CODES - 1)
 
     def push(self, token: int) -> None:
         """Append ``token``; raises ``GrammarError`` when ``allowed()`` does not hold it (a bug)."""

@@ -50,6 +50,8 @@ class GeneratorConfig:
         n_heads: attention heads per block (``d_model`` must divide by it).
         d_ff: hidden width of each block's MLP.
         dropout: dropout on the embeddings and the residual branches while training.
+        state_codes: size of the grammar-state embedding added to each position
+            (``GrammarState.code``: how much is still open); 0 for none.
     """
 
     vocab_size: int
@@ -59,6 +61,7 @@ class GeneratorConfig:
     n_heads: int = 4
     d_ff: int = 512
     dropout: float = 0.1
+    state_codes: int = 0
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "max_len", "d_model", "n_layers", "n_heads", "d_ff"):
@@ -68,6 +71,9 @@ class GeneratorConfig:
         if self.d_model % self.n_heads:
             raise ModelConfigError(f"generator config: d_model {self.d_model} does not divide into "
                                    f"{self.n_heads} heads")
+        if not isinstance(self.state_codes, int) or self.state_codes < 0:
+            raise ModelConfigError(f"generator config: state_codes must be a non-negative integer, "
+                                   f"got {self.state_codes!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ModelConfigError(f"generator config: dropout must be in [0, 1), got {self.dropout!r}")
 
@@ -130,6 +136,7 @@ class GeneratorModel(nn.Module):
         self.config = config
         self.tok = nn.Embedding(config.vocab_size, config.d_model)
         self.pos = nn.Embedding(config.max_len, config.d_model)
+        self.state = nn.Embedding(config.state_codes, config.d_model) if config.state_codes else None
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(_Block(config) for _ in range(config.n_layers))
         self.ln = nn.LayerNorm(config.d_model)
@@ -148,35 +155,44 @@ class GeneratorModel(nn.Module):
             for proj in (block.proj, block.fc2):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * self.config.n_layers))
 
-    def _run(self, ids: Tensor, offset: int, cache: Cache | None) -> tuple[Tensor, Cache]:
+    def _run(self, ids: Tensor, codes: Tensor | None, offset: int, cache: Cache | None) -> tuple[Tensor, Cache]:
         t = ids.size(1)
         if offset + t > self.config.max_len:
             raise ModelConfigError(f"sequence of {offset + t} tokens is longer than the model's "
                                    f"max_len {self.config.max_len}")
+        if (codes is None) != (self.state is None):
+            raise ModelConfigError("this generator reads grammar-state codes with its tokens" if codes is None
+                                   else "this generator has no grammar-state embedding: pass no codes")
         positions = torch.arange(offset, offset + t, device=ids.device)
-        x = self.drop(self.tok(ids) + self.pos(positions))
+        x = self.tok(ids) + self.pos(positions)
+        if self.state is not None and codes is not None:
+            x = x + self.state(codes)
+        x = self.drop(x)
         new: Cache = []
         for i, block in enumerate(self.blocks):
             x, kv = block(x, None if cache is None else cache[i])
             new.append(kv)
         return self.ln(x) @ self.tok.weight.T, new
 
-    def forward(self, ids: Tensor) -> Tensor:
-        """Logits ``[B, T, vocab_size]`` for token ids ``[B, T]``.
+    def forward(self, ids: Tensor, codes: Tensor | None = None) -> Tensor:
+        """Logits ``[B, T, vocab_size]`` for token ids ``[B, T]`` (and their grammar-state codes
+        ``[B, T]`` when the model has ``state_codes``).
 
         Raises:
-            ModelConfigError: ``T`` exceeds ``config.max_len``.
+            ModelConfigError: ``T`` exceeds ``config.max_len``, or codes given to a model without
+                them (or missing for one with them).
         """
-        return self._run(ids, 0, None)[0]
+        return self._run(ids, codes, 0, None)[0]
 
-    def start(self, ids: Tensor) -> tuple[Tensor, Cache]:
+    def start(self, ids: Tensor, codes: Tensor | None = None) -> tuple[Tensor, Cache]:
         """Run a prompt ``[B, T]`` (``<bos> <type>``): logits of its last position ``[B, vocab]`` and the cache."""
-        logits, cache = self._run(ids, 0, None)
+        logits, cache = self._run(ids, codes, 0, None)
         return logits[:, -1], cache
 
-    def step(self, ids: Tensor, cache: Cache) -> tuple[Tensor, Cache]:
-        """Run one new token per row ``[B]`` after ``cache``: next-token logits ``[B, vocab]`` and the grown cache."""
-        logits, cache = self._run(ids[:, None], cache[0][0].size(2), cache)
+    def step(self, ids: Tensor, cache: Cache, codes: Tensor | None = None) -> tuple[Tensor, Cache]:
+        """Run one new token per row ``[B]`` (with its code ``[B]``) after ``cache``: next-token
+        logits ``[B, vocab]`` and the grown cache."""
+        logits, cache = self._run(ids[:, None], None if codes is None else codes[:, None], cache[0][0].size(2), cache)
         return logits[:, -1], cache
 
 

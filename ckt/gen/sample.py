@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ckt.errors import GrammarError, ModelConfigError
-from ckt.gen.grammar import Grammar
+from ckt.gen.grammar import STATE_CODES, Grammar
 from ckt.gen.model import GeneratorModel
 
 
@@ -34,6 +34,9 @@ def _check(model: GeneratorModel, grammar: Grammar, n: int, temperature: float, 
     if len(grammar.vocab) != model.config.vocab_size:
         raise ModelConfigError(f"the grammar's vocabulary has {len(grammar.vocab)} tokens, the model's "
                                f"{model.config.vocab_size}: sample with the vocabulary the model was trained on")
+    if 0 < model.config.state_codes < STATE_CODES:
+        raise ModelConfigError(f"the model's state embedding has {model.config.state_codes} codes, the grammar "
+                               f"gives {STATE_CODES}")
     if grammar.max_len > model.config.max_len:
         raise ModelConfigError(f"the grammar allows sequences of {grammar.max_len} tokens, the model's "
                                f"positions stop at {model.config.max_len}: build the grammar with "
@@ -57,7 +60,9 @@ def _batch(model: GeneratorModel, grammar: Grammar, ckt_type: str, rows: int, te
     states = [grammar.start(ckt_type) for _ in range(rows)]
     device = next(model.parameters()).device
     prompt = torch.tensor([list(s.tokens) for s in states], dtype=torch.long, device=device)
-    logits, cache = model.start(prompt)
+    reads_codes = model.config.state_codes > 0
+    logits, cache = model.start(prompt, torch.tensor([[s.code] * prompt.size(1) for s in states], device=device)
+                                if reads_codes else None)
     length = prompt.size(1)
     while True:
         allowed = torch.zeros(rows, model.config.vocab_size, dtype=torch.bool)
@@ -80,7 +85,8 @@ def _batch(model: GeneratorModel, grammar: Grammar, ckt_type: str, rows: int, te
         if length >= model.config.max_len:
             raise GrammarError(f"a {ckt_type} sequence reached the model's max_len {model.config.max_len} "
                                "unfinished: the grammar's length reservation failed", position=length)
-        logits, cache = model.step(chosen.to(device), cache)
+        codes = torch.tensor([s.code for s in states], device=device) if reads_codes else None
+        logits, cache = model.step(chosen.to(device), cache, codes)
     return [list(s.tokens) for s in states]
 
 

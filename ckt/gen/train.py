@@ -43,6 +43,7 @@ from ckt.data.analoggenie import read_archive
 from ckt.data.base import Circuit, assign_groups, reference_data, topology_hash
 from ckt.data.splits import group_split
 from ckt.errors import CheckpointError, DatasetError, ModelConfigError, TokenizeError
+from ckt.gen.grammar import STATE_CODES, Grammar
 from ckt.gen.model import GeneratorConfig, GeneratorModel, check_generator, read_generator, save_generator
 from ckt.gen.rules import check_circuit
 from ckt.gen.tokens import encode
@@ -72,6 +73,8 @@ class GeneratorTrainRequest:
         max_len: the model's longest sequence (None: the longest canonical encoding of the data plus
             a quarter, rounded up to a multiple of 32).
         d_model, n_layers, n_heads, d_ff, dropout: the network (``GeneratorConfig``).
+        state_codes: the grammar-state embedding (``GrammarState.code`` beside each token, so the
+            model knows how much is still open and when the circuit could end); 0 for none.
         epochs: the most epochs to run.
         batch_size: sequences per step.
         lr: AdamW learning rate after a linear warm-up of ``warmup`` steps.
@@ -99,6 +102,7 @@ class GeneratorTrainRequest:
     n_heads: int = 4
     d_ff: int = 512
     dropout: float = 0.1
+    state_codes: int = STATE_CODES
     epochs: int = 20
     batch_size: int = 32
     lr: float = 2e-3
@@ -121,6 +125,9 @@ class GeneratorTrainRequest:
         for name in ("warmup", "patience", "log_every"):
             if getattr(self, name) < 0:
                 raise ModelConfigError(f"generator training: {name} must not be negative, got {getattr(self, name)}")
+        if self.state_codes and self.state_codes < STATE_CODES:
+            raise ModelConfigError(f"generator training: state_codes must be 0 or at least {STATE_CODES} "
+                                   f"(the grammar's codes), got {self.state_codes}")
         if self.threads is not None and self.threads < 1:
             raise ModelConfigError(f"generator training: threads must be at least 1, got {self.threads}")
         if not self.lr > 0:
@@ -225,6 +232,10 @@ def default_max_len(longest: int) -> int:
     return 32 * math.ceil(1.25 * longest / 32)
 
 
+Walk = tuple[list[int], list[int] | None]
+"""A sequence's token ids and its grammar-state codes (None for a model without them)."""
+
+
 def _walk(circuit: Circuit, vocab: Vocab, seed: str, max_len: int) -> list[int] | None:
     """A random encoding of ``circuit`` from a generator seeded by ``seed`` that fits ``max_len``
     (a few redraws from the same generator), or None when none fits."""
@@ -236,15 +247,18 @@ def _walk(circuit: Circuit, vocab: Vocab, seed: str, max_len: int) -> list[int] 
     return None
 
 
-def epoch_sequences(circuits: Sequence[Circuit], vocab: Vocab, seed: str, max_len: int) -> tuple[list[list[int]], int]:
-    """One random encoding per circuit (seeded by ``seed`` and the circuit id) and how many did not fit."""
-    out, missed = [], 0
+def epoch_sequences(circuits: Sequence[Circuit], vocab: Vocab, seed: str, max_len: int,
+                    grammar: Grammar | None = None) -> tuple[list[Walk], int]:
+    """One random encoding per circuit (seeded by ``seed`` and the circuit id), with its grammar-state
+    codes when ``grammar`` is given (else None), and how many did not fit."""
+    out: list[Walk] = []
+    missed = 0
     for c in circuits:
         ids = _walk(c, vocab, f"{seed}/{c.id}", max_len)
         if ids is None:
             missed += 1
         else:
-            out.append(ids)
+            out.append((ids, grammar.codes(ids) if grammar is not None else None))
     return out, missed
 
 
@@ -262,31 +276,36 @@ def batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list
     return out
 
 
-def pad_batch(seqs: Sequence[Sequence[int]], pad: int) -> Tensor:
-    """``[B, longest]`` token ids, rows padded at the end with ``pad``."""
-    width = max(len(s) for s in seqs)
-    return torch.tensor([list(s) + [pad] * (width - len(s)) for s in seqs], dtype=torch.long)
+def pad_batch(seqs: Sequence[Walk], pad: int) -> tuple[Tensor, Tensor | None]:
+    """``[B, longest]`` token ids, rows padded at the end with ``pad``, and the codes padded with 0
+    (None when the walks carry none)."""
+    width = max(len(ids) for ids, _ in seqs)
+    ids = torch.tensor([list(i) + [pad] * (width - len(i)) for i, _ in seqs], dtype=torch.long)
+    if seqs[0][1] is None:
+        return ids, None
+    return ids, torch.tensor([list(c or ()) + [0] * (width - len(c or ())) for _, c in seqs], dtype=torch.long)
 
 
-def sequence_loss(model: GeneratorModel, ids: Tensor, pad: int) -> tuple[Tensor, int]:
+def sequence_loss(model: GeneratorModel, ids: Tensor, codes: Tensor | None, pad: int) -> tuple[Tensor, int]:
     """Summed next-token cross-entropy over the targets after the type token, and their count."""
     target = ids[:, 1:].clone()
     target[:, 0] = pad  # the type token is given, not predicted
-    logits = model(ids[:, :-1])
+    logits = model(ids[:, :-1], None if codes is None else codes[:, :-1])
     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=pad,
                            reduction="sum")
     return loss, int((target != pad).sum())
 
 
 @torch.no_grad()
-def mean_loss(model: GeneratorModel, seqs: Sequence[Sequence[int]], pad: int, batch_size: int,
+def mean_loss(model: GeneratorModel, seqs: Sequence[Walk], pad: int, batch_size: int,
               device: torch.device) -> float:
     """Token-averaged loss of ``model`` on ``seqs`` (eval mode)."""
     model.eval()
     total, count = 0.0, 0
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i][0]))
     for a in range(0, len(order), batch_size):
-        loss, n = sequence_loss(model, pad_batch([seqs[i] for i in order[a:a + batch_size]], pad).to(device), pad)
+        ids, codes = pad_batch([seqs[i] for i in order[a:a + batch_size]], pad)
+        loss, n = sequence_loss(model, ids.to(device), None if codes is None else codes.to(device), pad)
         total, count = total + float(loss), count + n
     return total / max(count, 1)
 
@@ -328,20 +347,22 @@ def _options(request: GeneratorTrainRequest) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in _RUN_KEYS}
 
 
-def _train_epoch(model: GeneratorModel, optimizer: torch.optim.Optimizer, seqs: Sequence[Sequence[int]],
+def _train_epoch(model: GeneratorModel, optimizer: torch.optim.Optimizer, seqs: Sequence[Walk],
                  request: GeneratorTrainRequest, state: dict[str, Any], epoch: int, pad: int, device: torch.device,
                  log: Callable[[str], None]) -> float:
     """One pass over ``seqs`` in the epoch's batch order (advancing ``state["step"]``); the
     token-averaged training loss."""
     start = time.perf_counter()
-    plan = batches([len(s) for s in seqs], request.batch_size, random.Random(f"{request.seed}/order/{epoch}"))
+    plan = batches([len(ids) for ids, _ in seqs], request.batch_size, random.Random(f"{request.seed}/order/{epoch}"))
     model.train()
     total, count, tokens_seen = 0.0, 0, 0
     for b, rows in enumerate(plan, 1):
-        ids = pad_batch([seqs[i] for i in rows], pad).to(device)
+        ids, codes = pad_batch([seqs[i] for i in rows], pad)
+        ids = ids.to(device)
+        codes = None if codes is None else codes.to(device)
         for group in optimizer.param_groups:
             group["lr"] = request.lr * min(1.0, (state["step"] + 1) / max(request.warmup, 1))
-        loss_sum, n = sequence_loss(model, ids, pad)
+        loss_sum, n = sequence_loss(model, ids, codes, pad)
         optimizer.zero_grad(set_to_none=True)
         (loss_sum / max(n, 1)).backward()
         if request.grad_clip > 0:
@@ -388,7 +409,7 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
                                f"({corpus.max_canonical} tokens)")
     config = GeneratorConfig(vocab_size=len(vocab), max_len=max_len, d_model=request.d_model,
                              n_layers=request.n_layers, n_heads=request.n_heads, d_ff=request.d_ff,
-                             dropout=request.dropout)
+                             dropout=request.dropout, state_codes=request.state_codes)
     device = pick_device(request.device)
     if request.threads is not None:
         torch.set_num_threads(request.threads)
@@ -425,13 +446,14 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
     if out is not None:
         (out / "split.json").write_text(json.dumps(corpus.ids(), indent=1) + "\n")
 
-    val_seqs, val_missed = epoch_sequences(corpus.val, vocab, f"{request.seed}/val", max_len)
+    grammar = Grammar(vocab, max_len=max_len) if request.state_codes else None
+    val_seqs, val_missed = epoch_sequences(corpus.val, vocab, f"{request.seed}/val", max_len, grammar)
     for epoch in range(state["epoch"] + 1, request.epochs + 1):
         if state["bad_epochs"] >= request.patience > 0:
             log(f"early stop: no better validation loss for {request.patience} epochs")
             break
         start, cpu_start = time.perf_counter(), time.process_time()
-        seqs, missed = epoch_sequences(corpus.train, vocab, f"{request.seed}/train/{epoch}", max_len)
+        seqs, missed = epoch_sequences(corpus.train, vocab, f"{request.seed}/train/{epoch}", max_len, grammar)
         train_loss = _train_epoch(model, optimizer, seqs, request, state, epoch, vocab.pad, device, log)
         val_loss = mean_loss(model, val_seqs, vocab.pad, request.batch_size, device)
         improved = val_loss < state["best_val_loss"]

@@ -157,3 +157,36 @@ def test_bad_requests_are_refused() -> None:
         train_generator(replace(TINY, fractions=(0.8, 0.2)), all_circuits())
     with pytest.raises(ModelConfigError, match="shorter than the longest"):
         train_generator(replace(TINY, max_len=10), all_circuits())
+
+
+def test_walks_carry_the_grammar_state_the_model_reads() -> None:
+    from ckt.gen.grammar import Grammar
+
+    vocab = Vocab.default()
+    grammar = Grammar(vocab, max_len=256)
+    walks, _ = epoch_sequences(all_circuits(), vocab, "0/train/1", 256, grammar)
+    for ids, codes in walks:
+        assert codes is not None and len(codes) == len(ids)
+        assert codes[-1] == 0 and codes[-2] == 0  # complete before <eos>, and after it
+        assert max(codes) > 0  # open obligations on the way
+    plain, _ = epoch_sequences(all_circuits(), vocab, "0/train/1", 256)
+    assert [ids for ids, _ in plain] == [ids for ids, _ in walks] and all(c is None for _, c in plain)
+
+
+def test_a_state_embedding_changes_the_prediction_and_is_checked() -> None:
+    import torch
+
+    from ckt.errors import ModelConfigError
+    from ckt.gen.model import GeneratorConfig, GeneratorModel
+
+    torch.manual_seed(0)
+    m = GeneratorModel(GeneratorConfig(vocab_size=20, max_len=16, d_model=16, n_layers=1, n_heads=2, d_ff=32,
+                                       dropout=0.0, state_codes=16))
+    ids = torch.tensor([[1, 3, 5, 7]])
+    a = m(ids, torch.tensor([[2, 2, 1, 1]]))
+    b = m(ids, torch.tensor([[2, 2, 1, 0]]))
+    assert torch.equal(a[:, :3], b[:, :3]) and not torch.allclose(a[:, 3], b[:, 3])  # causal, and read
+    with pytest.raises(ModelConfigError, match="reads grammar-state codes"):
+        m(ids)
+    with pytest.raises(ModelConfigError, match="state_codes must be 0 or at least 16"):
+        GeneratorTrainRequest(state_codes=4)
