@@ -20,19 +20,21 @@ import click
 @click.option("--d-model", type=int, default=128, show_default=True)
 @click.option("--layers", "n_layers", type=int, default=4, show_default=True)
 @click.option("--heads", "n_heads", type=int, default=4, show_default=True)
+@click.option("--rename", is_flag=True, help="Renaming augmentation: random device and net numbers per walk.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a shared CPU).")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 def train_generator_cmd(out: str, archive: str | None, types: tuple[str, ...], epochs: int, batch_size: int,
-                        lr: float, patience: int, d_model: int, n_layers: int, n_heads: int, seed: int,
+                        lr: float, patience: int, d_model: int, n_layers: int, n_heads: int, rename: bool, seed: int,
                         threads: int | None, device: str | None, resume: bool) -> None:
     """Train the topology generator on AnalogGenie (circuit-level split, early stop on validation)."""
     from ckt.gen.train import GeneratorTrainRequest, train_generator
 
     result = train_generator(GeneratorTrainRequest(
         out=out, archive=archive, types=types, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-        d_model=d_model, n_layers=n_layers, n_heads=n_heads, d_ff=4 * d_model, seed=seed, threads=threads,
+        d_model=d_model, n_layers=n_layers, n_heads=n_heads, d_ff=4 * d_model, rename=rename, seed=seed,
+        threads=threads,
         device=device, resume=resume))
     click.echo(f"generator in {out}: best validation loss {result.best_val_loss:.4g} at epoch {result.best_epoch}")
 

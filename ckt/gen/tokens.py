@@ -59,6 +59,7 @@ def encode(
     vocab: Vocab,
     rng: random.Random | None = None,
     max_len: int | None = None,
+    rename: bool = True,
 ) -> list[int]:
     """The token ids of one walk over ``netlist``'s top-level devices.
 
@@ -69,8 +70,11 @@ def encode(
             Net ``"0"`` is ground, ``GND``, whether listed or not; a net named as ports are
             (``VB1``, ``VDD``: ``ckt.gen.rules.port_nets``) is a port even when not listed.
         vocab: the vocabulary.
-        rng: None for the canonical walk; a generator for a random walk and random numbering.
+        rng: None for the canonical walk; a generator for a random walk (and, with ``rename``,
+            random device and internal-net numbers).
         max_len: refuse sequences longer than this (``<bos>`` and ``<eos>`` included).
+        rename: with ``rng``, number devices and internal nets at random instead of by first
+            appearance (renaming augmentation).
 
     Raises:
         TokenizeError: a device of no family, a port or more nets or devices than the vocabulary
@@ -118,8 +122,9 @@ def encode(
 
     # Numbers in order of first appearance: 1, 2, ... or, with rng, distinct random ones.
     counts = Counter(f.name for f in families)
-    numbers = {name: _numbering(k, vocab.max_index, rng) for name, k in counts.items()}
-    net_numbers = _numbering(n_internal, vocab.max_nets, rng)
+    numbering = rng if rename else None
+    numbers = {name: _numbering(k, vocab.max_index, numbering) for name, k in counts.items()}
+    net_numbers = _numbering(n_internal, vocab.max_nets, numbering)
     node_token: dict[int, int] = {}
     out = [vocab.bos, type_id]
     for step, v in enumerate(walk_nodes):

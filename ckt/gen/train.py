@@ -73,6 +73,11 @@ class GeneratorTrainRequest:
         max_len: the model's longest sequence (None: the longest canonical encoding of the data plus
             a quarter, rounded up to a multiple of 32).
         d_model, n_layers, n_heads, d_ff, dropout: the network (``GeneratorConfig``).
+        rename: renaming augmentation (random device and net numbers in each walk). Off by
+            default: with it, a new device's probability is spread over ~40 unused numbers while a
+            revisit needs one, and the default model, never learning to revisit, opened devices
+            until the length limit (every sample ~75 devices); numbered by first appearance, a new
+            device is one token and the model closes its circuits.
         state_codes: the grammar-state embedding (``GrammarState.code`` beside each token, so the
             model knows how much is still open and when the circuit could end); 0 for none.
         epochs: the most epochs to run.
@@ -103,6 +108,7 @@ class GeneratorTrainRequest:
     d_ff: int = 512
     dropout: float = 0.1
     state_codes: int = STATE_CODES
+    rename: bool = False
     epochs: int = 20
     batch_size: int = 32
     lr: float = 2e-3
@@ -236,25 +242,25 @@ Walk = tuple[list[int], list[int] | None]
 """A sequence's token ids and its grammar-state codes (None for a model without them)."""
 
 
-def _walk(circuit: Circuit, vocab: Vocab, seed: str, max_len: int) -> list[int] | None:
+def _walk(circuit: Circuit, vocab: Vocab, seed: str, max_len: int, rename: bool = True) -> list[int] | None:
     """A random encoding of ``circuit`` from a generator seeded by ``seed`` that fits ``max_len``
     (a few redraws from the same generator), or None when none fits."""
     rng = random.Random(seed)
     for _ in range(_REDRAWS):
-        ids = encode(circuit.netlist, circuit.ckt_type, circuit.ports, vocab, rng=rng)
+        ids = encode(circuit.netlist, circuit.ckt_type, circuit.ports, vocab, rng=rng, rename=rename)
         if len(ids) <= max_len:
             return ids
     return None
 
 
 def epoch_sequences(circuits: Sequence[Circuit], vocab: Vocab, seed: str, max_len: int,
-                    grammar: Grammar | None = None) -> tuple[list[Walk], int]:
+                    grammar: Grammar | None = None, rename: bool = True) -> tuple[list[Walk], int]:
     """One random encoding per circuit (seeded by ``seed`` and the circuit id), with its grammar-state
     codes when ``grammar`` is given (else None), and how many did not fit."""
     out: list[Walk] = []
     missed = 0
     for c in circuits:
-        ids = _walk(c, vocab, f"{seed}/{c.id}", max_len)
+        ids = _walk(c, vocab, f"{seed}/{c.id}", max_len, rename)
         if ids is None:
             missed += 1
         else:
@@ -447,13 +453,15 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
         (out / "split.json").write_text(json.dumps(corpus.ids(), indent=1) + "\n")
 
     grammar = Grammar(vocab, max_len=max_len) if request.state_codes else None
-    val_seqs, val_missed = epoch_sequences(corpus.val, vocab, f"{request.seed}/val", max_len, grammar)
+    val_seqs, val_missed = epoch_sequences(corpus.val, vocab, f"{request.seed}/val", max_len, grammar,
+                                           request.rename)
     for epoch in range(state["epoch"] + 1, request.epochs + 1):
         if state["bad_epochs"] >= request.patience > 0:
             log(f"early stop: no better validation loss for {request.patience} epochs")
             break
         start, cpu_start = time.perf_counter(), time.process_time()
-        seqs, missed = epoch_sequences(corpus.train, vocab, f"{request.seed}/train/{epoch}", max_len, grammar)
+        seqs, missed = epoch_sequences(corpus.train, vocab, f"{request.seed}/train/{epoch}", max_len, grammar,
+                                      request.rename)
         train_loss = _train_epoch(model, optimizer, seqs, request, state, epoch, vocab.pad, device, log)
         val_loss = mean_loss(model, val_seqs, vocab.pad, request.batch_size, device)
         improved = val_loss < state["best_val_loss"]

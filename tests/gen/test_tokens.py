@@ -356,3 +356,21 @@ def test_walks_repeat_few_edges(analoggenie) -> None:
             ratios.append(steps / len(pairs))
     # Each edge is walked about 1.2 times on average (measured 1.22 canonical), never more than twice.
     assert statistics.mean(ratios) < 1.4 and max(ratios) <= 2.0
+
+
+def test_a_random_walk_can_keep_first_appearance_numbers() -> None:
+    rng = random.Random(5)
+    ids = encode(OTA, "Opamp", OTA_PORTS, V, rng=rng, rename=False)
+    seen: dict[str, list[int]] = {}
+    for t in ids:
+        if V.kind(t) == "device":
+            family, index = V.device(t)
+            if index not in seen.setdefault(family, []):
+                seen[family].append(index)
+        elif V.kind(t) == "net" and V.token(t).startswith("N") and not V.is_port(t):
+            seen.setdefault("net", [])
+            index = int(V.token(t)[1:])
+            if index not in seen["net"]:
+                seen["net"].append(index)
+    assert all(order == list(range(1, len(order) + 1)) for order in seen.values()), seen
+    assert same_circuit(OTA, OTA_PORTS, decode(ids, V))
