@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, vocab = load_generator(args.checkpoint)
-    grammar = Grammar(vocab, max_len=model.config.max_len)
+    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True)
     sample(model, grammar, args.ckt_type, 8, seed=99)  # warm up
     rates, token_rates, step_us, lengths = [], [], [], []
     for r in range(args.repeats):

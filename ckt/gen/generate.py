@@ -79,7 +79,9 @@ def resolve_type(name: str, types: Sequence[str]) -> str:
 
 def draw(checkpoint: Path | None, ckt_type: str, n: int, seed: int, temperature: float = 1.0,
          top_k: int | None = None, log: Callable[[str], None] = _say) -> tuple[list[GeneratedCircuit], list[list[int]]]:
-    """``n`` decoded samples of ``ckt_type`` (and their token ids) from the generator at ``checkpoint``.
+    """``n`` decoded samples of ``ckt_type`` (and their token ids) from the generator at ``checkpoint``,
+    new devices and nets numbered by first appearance (``Grammar(canonical=True)``: the numbering the
+    default generator learnt; for one trained with renaming it only renormalises over numbers).
 
     Raises:
         CheckpointError: no usable generator there; ModelConfigError: an unknown type or bad option.
@@ -90,7 +92,7 @@ def draw(checkpoint: Path | None, ckt_type: str, n: int, seed: int, temperature:
 
     model, vocab = load_generator(existing(checkpoint))
     ckt_type = resolve_type(ckt_type, vocab.types)
-    grammar = Grammar(vocab, max_len=model.config.max_len)
+    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True)
     start = time.perf_counter()
     ids = sample(model, grammar, ckt_type, n, seed, temperature=temperature, top_k=top_k,
                  progress=lambda done, total: log(f"sampled {done}/{total} {ckt_type} circuits "

@@ -79,11 +79,15 @@ class Grammar:
     Args:
         vocab: the token vocabulary.
         max_len: the longest sequence; the grammar reserves room for every open obligation.
+        canonical: a new device takes the lowest unused number of its family, a new internal net
+            the lowest unused ``N``: every circuit still has its sequences (numbering is only a
+            renaming), and a model trained on first-appearance numbers is asked only what it learnt.
     """
 
-    def __init__(self, vocab: Vocab, max_len: int = 1024) -> None:
+    def __init__(self, vocab: Vocab, max_len: int = 1024, canonical: bool = False) -> None:
         self.vocab = vocab
         self.max_len = int(max_len)
+        self.canonical = canonical
         n = len(vocab)
         kinds = [vocab.kind(i) for i in range(n)]
         self.n_tokens = n
@@ -452,7 +456,10 @@ class GrammarState:
             for f, _ in g.takers[e]:
                 if self._free[f]:
                     ids = g.dev_ids[f]
-                    mask[ids] |= ~self._used[ids]
+                    if g.canonical:
+                        mask[ids[np.argmin(self._used[ids])]] = True
+                    else:
+                        mask[ids] |= ~self._used[ids]
             return mask
         x = self._cur
         nets = self._dev[x][2]
@@ -461,6 +468,9 @@ class GrammarState:
                 mask[net] = True
                 return mask
         mask[g.net_ids] = True
+        if g.canonical:
+            unused = g.internal_ids[~self._used[g.internal_ids]]
+            mask[unused[1:]] = False
         for net in nets:
             mask[net] = False
         return mask

@@ -167,10 +167,10 @@ def walk_to_eos(state, rng: np.random.Generator) -> list[int]:
     return list(state.tokens)
 
 
-def random_walks(vocab: Vocab, lengths: tuple[int, ...], per_type: int, seed: int):
+def random_walks(vocab: Vocab, lengths: tuple[int, ...], per_type: int, seed: int, canonical: bool = False):
     rng = np.random.default_rng(seed)
     for max_len in lengths:
-        g = Grammar(vocab, max_len=max_len)
+        g = Grammar(vocab, max_len=max_len, canonical=canonical)
         for ckt_type in vocab.types:
             for _ in range(per_type):
                 yield max_len, ckt_type, walk_to_eos(g.start(ckt_type), rng)
@@ -188,6 +188,30 @@ def test_random_masked_walks_always_finish_valid(vocab: Vocab) -> None:
         assert_valid(vocab, max_len, seq)
         count += 1
     assert count == 4 * len(vocab.types)
+
+
+def test_canonical_numbering_walks_finish_valid_and_number_by_first_appearance(vocab: Vocab) -> None:
+    for max_len, _, seq in random_walks(vocab, (16, 24, 40, 96), per_type=1, seed=4, canonical=True):
+        assert_valid(vocab, max_len, seq)
+        firsts: dict[str, list[int]] = {}
+        for t in seq:
+            if vocab.kind(t) == "device":
+                family, index = vocab.device(t)
+                if index not in firsts.setdefault(family, []):
+                    firsts[family].append(index)
+        assert all(order == list(range(1, len(order) + 1)) for order in firsts.values()), seq
+    g = Grammar(vocab, max_len=64, canonical=True)
+    state = g.start("Opamp")
+    state.push(vocab.id("VSS"))
+    state.push(vocab.edge_token("NM", ("s", "b")))
+    assert state.allowed()[vocab.id("NM1")] and not state.allowed()[vocab.id("NM2")]
+    from tests.gen.small_circuits import all_circuits
+
+    g = Grammar(vocab, max_len=256, canonical=True)
+    for c in all_circuits():  # walks numbered by first appearance are accepted, renamed ones are not
+        assert g.accepts(encode(c.netlist, c.ckt_type, c.ports, vocab, rng=random.Random(1), rename=False))
+    renamed = [encode(c.netlist, c.ckt_type, c.ports, vocab, rng=random.Random(1)) for c in all_circuits()]
+    assert not all(g.accepts(ids) for ids in renamed)
 
 
 @pytest.mark.slow
