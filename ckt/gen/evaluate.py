@@ -131,7 +131,9 @@ def evaluate_generator(req: EvalRequest, log: Callable[[str], None] = _say) -> d
             if req.dc:
                 row["dc_pass_of_rules_pass"] = _share([v.dc for v in verdicts if not v.violations])
             canonical = [encode(c.netlist, c.ckt_type, c.ports, vocab) for c in circuits]
-            same_type = [encode(d.netlist, d.ckt_type, d.ports, vocab) for d in dataset if d.ckt_type == ckt_type]
+            real = [d for d in dataset if d.ckt_type == ckt_type]
+            same_type = [encode(d.netlist, d.ckt_type, d.ports, vocab) for d in real]
+            row["dataset_mean_devices"] = sum(len(d.netlist.devices) for d in real) / max(len(real), 1)
             row["memorisation"] = memorisation(canonical, same_type)
             row["type_agreement"] = _agreement(circuits, classifier) if classifier else None
             report["types"][ckt_type] = row

@@ -131,3 +131,13 @@ def test_unknown_types_and_missing_models_are_one_line_errors(generator: Path, t
 
     with pytest.raises(CheckpointError, match="none.pt: no generator checkpoint there; train one with `ckt train"):
         existing(tmp_path / "none.pt")  # what a missing default (a bare install without the shipped file) meets
+
+
+def test_the_shipped_generator_works_out_of_the_box(tmp_path: Path) -> None:
+    from ckt.gen.generate import DEFAULT_GENERATOR
+
+    assert DEFAULT_GENERATOR.is_file() and DEFAULT_GENERATOR.stat().st_size < 20e6
+    out = tmp_path / "shipped"
+    assert run(["generate", "--type", "opamp", "-n", "2", "--out", str(out), "--no-dc"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["totals"]["n"] == 2 and all(r["violations"] == [] for r in summary["circuits"])
