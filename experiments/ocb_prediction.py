@@ -55,8 +55,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=15)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--circular", nargs="*", default=["pm_deg"],
-                    help="targets learnt as angles on the unit circle (default pm_deg; none: plain regression)")
+    ap.add_argument("--circular", nargs="*", default=[],
+                    help="targets learnt as angles on the unit circle (e.g. pm_deg; default none: plain regression)")
     ap.add_argument("--root", type=Path, default=None, help="OCB dataset cache (default $CKT_DATA/ocb)")
     ap.add_argument("--runs", type=Path, default=ROOT / "experiments" / "runs" / "ocb_prediction")
     ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
