@@ -214,34 +214,26 @@ class ExportError(CktError):
     device the export cannot size); the message names the part at fault."""
 
 
-class TokenizeError(CktError):
+class TokenError(CktError):
+    """A problem at one token of a generator sequence (the base of ``TokenizeError`` and ``GrammarError``).
+
+    Attributes:
+        position: index of the offending token in the sequence, None when the problem is not in one.
+    """
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        self.message = message
+        self.position = position
+        super().__init__(f"token {position}: {message}" if position is not None else message)
+
+    def __reduce__(self) -> tuple[type[TokenError], tuple[str, int | None]]:
+        return (type(self), (self.message, self.position))  # survives pickling into worker processes
+
+
+class TokenizeError(TokenError):
     """A circuit the generator's tokens cannot express (a device of no family, too many nets), or a token
-    sequence that is not a well-formed circuit walk.
-
-    Attributes:
-        position: index of the offending token in the sequence, None when the problem is not in one.
-    """
-
-    def __init__(self, message: str, position: int | None = None) -> None:
-        self.message = message
-        self.position = position
-        super().__init__(f"token {position}: {message}" if position is not None else message)
-
-    def __reduce__(self) -> tuple[type[TokenizeError], tuple[str, int | None]]:
-        return (type(self), (self.message, self.position))
+    sequence that is not a well-formed circuit walk."""
 
 
-class GrammarError(CktError):
-    """A token pushed that the generator's grammar does not allow there (only a bug reaches it).
-
-    Attributes:
-        position: index of the offending token in the sequence, None when the problem is not in one.
-    """
-
-    def __init__(self, message: str, position: int | None = None) -> None:
-        self.message = message
-        self.position = position
-        super().__init__(f"token {position}: {message}" if position is not None else message)
-
-    def __reduce__(self) -> tuple[type[GrammarError], tuple[str, int | None]]:
-        return (type(self), (self.message, self.position))
+class GrammarError(TokenError):
+    """A token pushed that the generator's grammar does not allow there (only a bug reaches it)."""

@@ -49,6 +49,7 @@ from ckt.gen.rules import check_circuit
 from ckt.gen.tokens import encode
 from ckt.gen.vocab import Vocab
 from ckt.nn.checkpoint import config_differences
+from ckt.nn.train import pick_device
 
 ANALOGGENIE = "analoggenie/analoggenie-dataset.tar.gz"
 """The AnalogGenie archive's place in the reference-data folder."""
@@ -314,23 +315,6 @@ def mean_loss(model: GeneratorModel, seqs: Sequence[Walk], pad: int, batch_size:
         loss, n = sequence_loss(model, ids.to(device), None if codes is None else codes.to(device), pad)
         total, count = total + float(loss), count + n
     return total / max(count, 1)
-
-
-def pick_device(name: str | None) -> torch.device:
-    """``name`` as a torch device, or CUDA when it is there and nothing is asked.
-
-    Raises:
-        ModelConfigError: an unknown device, or CUDA asked for where there is none.
-    """
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ModelConfigError(f"device {name!r}: {exc}") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ModelConfigError(f"device {name!r} asked for, but CUDA is not available here")
-    return device
 
 
 def _rng_state() -> dict[str, Any]:

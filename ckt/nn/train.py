@@ -67,7 +67,12 @@ def loader(data: Sequence[Data], batch_size: int, shuffle: bool = False,
                       follow_batch=["block_type"])
 
 
-def _device(name: str | None) -> torch.device:
+def pick_device(name: str | None) -> torch.device:
+    """``name`` as a torch device, or CUDA when it is there and nothing is asked.
+
+    Raises:
+        ModelConfigError: an unknown device, or CUDA asked for where there is none.
+    """
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -138,7 +143,7 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
         raise ModelConfigError(f"fit needs non-empty train and validation splits (got {len(train)} and {len(val)})")
     if log is None:
         log = (lambda line: print(line, file=sys.stderr, flush=True)) if opts["progress"] else (lambda line: None)
-    device = _device(opts["device"])
+    device = pick_device(opts["device"])
     out = Path(opts["out"]) if opts["out"] is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -223,7 +228,7 @@ def predict(model: CircuitModel, data: Sequence[Data], batch_size: int = 64,
     """
     if len(data) == 0:
         raise ModelConfigError("nothing to predict: the graph list is empty")
-    dev = _device(device)
+    dev = pick_device(device)
     model.to(dev).eval()
     return torch.cat([model.head.predict(model(b.to(dev))).cpu() for b in loader(data, batch_size)])
 
