@@ -49,6 +49,8 @@ def train_generator_cmd(out: str, archive: str | None, types: tuple[str, ...], e
               help="A generator checkpoint (default: the shipped one).")
 @click.option("--temperature", type=float, default=1.0, show_default=True)
 @click.option("--top-k", type=int, default=None)
+@click.option("--length", type=int, default=None,
+              help="Every sample's length budget in tokens (default: drawn from the training circuits of the type).")
 @click.option("--no-dc", is_flag=True, help="Skip the DC operating-point check.")
 @click.option("--size", "do_size", is_flag=True, help="Size each valid op-amp with a short ckt size run.")
 @click.option("--pdk", default="ptm180", show_default=True)
@@ -57,15 +59,15 @@ def train_generator_cmd(out: str, archive: str | None, types: tuple[str, ...], e
               help="The AnalogGenie archive novelty is judged against (default: the reference-data copy).")
 @click.option("--workers", type=int, default=2, show_default=True)
 def generate_cmd(ckt_type: str, n: int, seed: int, out: str, checkpoint: str | None, temperature: float,
-                 top_k: int | None, no_dc: bool, do_size: bool, pdk: str, budget: int, archive: str | None,
-                 workers: int) -> None:
+                 top_k: int | None, length: int | None, no_dc: bool, do_size: bool, pdk: str, budget: int,
+                 archive: str | None, workers: int) -> None:
     """Generate circuits of one type; write OUT/*.cir and OUT/summary.json."""
     from ckt.gen.generate import GenerateRequest, generate
 
     summary = generate(GenerateRequest(
         ckt_type=ckt_type, n=n, seed=seed, out=Path(out), checkpoint=Path(checkpoint) if checkpoint else None,
-        temperature=temperature, top_k=top_k, dc=not no_dc, size=do_size, pdk=pdk, budget=budget, workers=workers,
-        archive=archive))
+        temperature=temperature, top_k=top_k, length=length, dc=not no_dc, size=do_size, pdk=pdk, budget=budget,
+        workers=workers, archive=archive))
     t = summary["totals"]
     click.echo(f"{t['n']} {summary['ckt_type']} circuits in {out}: {t['valid']} valid, {t['unique']} unique, "
                f"{t['novel']} novel" + (f", {t['feasible']} sized to spec" if do_size else ""))
@@ -77,6 +79,8 @@ def generate_cmd(ckt_type: str, n: int, seed: int, out: str, checkpoint: str | N
 @click.option("--type", "types", multiple=True, help="Types to evaluate (repeatable; default Opamp).")
 @click.option("-n", "n", type=int, default=1000, show_default=True, help="Samples per type.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--length", type=int, default=None,
+              help="Every sample's length budget in tokens (default: drawn from the training circuits of the type).")
 @click.option("--no-dc", is_flag=True, help="Skip the DC operating-point check.")
 @click.option("--yield-n", type=int, default=0, show_default=True,
               help="Size this many valid novel op-amps (and as many dataset op-amps) for the functional yield.")
@@ -88,7 +92,8 @@ def generate_cmd(ckt_type: str, n: int, seed: int, out: str, checkpoint: str | N
               help="The AnalogGenie archive novelty is judged against (default: the reference-data copy).")
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def eval_generator_cmd(checkpoint: str | None, types: tuple[str, ...], n: int, seed: int, no_dc: bool,
+def eval_generator_cmd(checkpoint: str | None, types: tuple[str, ...], n: int, seed: int, length: int | None,
+                       no_dc: bool,
                        yield_n: int, budget: int, classifier: str | None, out: str | None, archive: str | None,
                        workers: int, as_json: bool) -> None:
     """Validity, uniqueness, novelty, type agreement, memorisation and functional yield of samples."""
@@ -96,8 +101,9 @@ def eval_generator_cmd(checkpoint: str | None, types: tuple[str, ...], n: int, s
 
     report = evaluate_generator(EvalRequest(
         checkpoint=Path(checkpoint) if checkpoint else None, types=types or ("Opamp",), n=n, seed=seed,
-        dc=not no_dc, yield_n=yield_n, budget=budget, classifier=Path(classifier) if classifier else None,
-        out=Path(out) if out else None, workers=workers, archive=archive))
+        length=length, dc=not no_dc, yield_n=yield_n, budget=budget,
+        classifier=Path(classifier) if classifier else None, out=Path(out) if out else None, workers=workers,
+        archive=archive))
     if as_json:
         click.echo(json.dumps(report, indent=1))
         return

@@ -47,6 +47,7 @@ class EvalRequest:
     seed: int = 0
     temperature: float = 1.0
     top_k: int | None = None
+    length: int | None = None
     dc: bool = True
     pdk: str = "ptm180"
     yield_n: int = 0
@@ -113,7 +114,7 @@ def evaluate_generator(req: EvalRequest, log: Callable[[str], None] = _say) -> d
     with make_executor("local", workers=req.workers) as executor:
         for ckt_type in req.types:
             start = time.perf_counter()
-            circuits, ids = draw(checkpoint, ckt_type, req.n, req.seed, req.temperature, req.top_k, log)
+            circuits, ids = draw(checkpoint, ckt_type, req.n, req.seed, req.temperature, req.top_k, log, req.length)
             ckt_type = circuits[0].ckt_type
             seconds = time.perf_counter() - start
             verdicts = assess(circuits, index, dc=req.dc, pdk=req.pdk, executor=executor,

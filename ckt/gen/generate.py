@@ -10,6 +10,7 @@ exported and sized (``ckt.gen.sizing``) under ``OUT/sized/``. ``OUT/summary.json
 from __future__ import annotations
 
 import json
+import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +40,8 @@ class GenerateRequest:
     checkpoint: Path | None = None
     temperature: float = 1.0
     top_k: int | None = None
+    length: int | None = None
+    """Every sample's length budget in tokens (None: drawn from the training circuits of the type)."""
     dc: bool = True
     size: bool = False
     pdk: str = "ptm180"
@@ -77,24 +80,47 @@ def resolve_type(name: str, types: Sequence[str]) -> str:
     raise ModelConfigError(f"the generator knows no circuit type {name!r}; it knows {', '.join(types)}")
 
 
+def length_budgets(profile: Sequence[int], n: int, seed: int, length: int | None = None) -> list[int] | None:
+    """The length budget of each of ``n`` samples: ``length`` for all when given, else drawn (seeded)
+    from ``profile``, the training circuits' encoding lengths of the type; None when neither is there."""
+    if length is not None:
+        return [int(length)] * n
+    if not profile:
+        return None
+    rng = random.Random(f"lengths/{seed}")
+    return [rng.choice(profile) for _ in range(n)]
+
+
 def draw(checkpoint: Path | None, ckt_type: str, n: int, seed: int, temperature: float = 1.0,
-         top_k: int | None = None, log: Callable[[str], None] = _say) -> tuple[list[GeneratedCircuit], list[list[int]]]:
+         top_k: int | None = None, log: Callable[[str], None] = _say,
+         length: int | None = None) -> tuple[list[GeneratedCircuit], list[list[int]]]:
     """``n`` decoded samples of ``ckt_type`` (and their token ids) from the generator at ``checkpoint``,
     new devices and nets numbered by first appearance (``Grammar(canonical=True)``: the numbering the
     default generator learnt; for one trained with renaming it only renormalises over numbers).
+
+    Each sample gets a length budget (``length_budgets``): ``length`` tokens, or a length drawn from
+    the training circuits of the type, so samples come in the sizes the type has instead of growing
+    until the model's ``max_len`` stops them.
 
     Raises:
         CheckpointError: no usable generator there; ModelConfigError: an unknown type or bad option.
     """
     from ckt.gen.grammar import Grammar
-    from ckt.gen.model import load_generator
+    from ckt.gen.model import load_generator, trained_lengths
     from ckt.gen.sample import sample
 
-    model, vocab = load_generator(existing(checkpoint))
+    path = existing(checkpoint)
+    model, vocab = load_generator(path)
     ckt_type = resolve_type(ckt_type, vocab.types)
     grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True)
+    profile = trained_lengths(path).get(ckt_type, [])
+    budgets = length_budgets(profile, n, seed, length)
+    if length is None:
+        log(f"length budgets drawn from the {len(profile)} training {ckt_type} circuits (median "
+            f"{profile[len(profile) // 2]} tokens)" if profile else
+            f"the checkpoint keeps no training lengths: samples may run to max_len {model.config.max_len}")
     start = time.perf_counter()
-    ids = sample(model, grammar, ckt_type, n, seed, temperature=temperature, top_k=top_k,
+    ids = sample(model, grammar, ckt_type, n, seed, temperature=temperature, top_k=top_k, lengths=budgets,
                  progress=lambda done, total: log(f"sampled {done}/{total} {ckt_type} circuits "
                                                   f"({time.perf_counter() - start:.0f} s)"))
     return [decode(s, vocab) for s in ids], ids
@@ -139,7 +165,7 @@ def generate(req: GenerateRequest, log: Callable[[str], None] = _say) -> dict[st
 
     if req.n < 1:
         raise ModelConfigError(f"-n must be at least 1, got {req.n}")
-    circuits, _ = draw(req.checkpoint, req.ckt_type, req.n, req.seed, req.temperature, req.top_k, log)
+    circuits, _ = draw(req.checkpoint, req.ckt_type, req.n, req.seed, req.temperature, req.top_k, log, req.length)
     ckt_type = circuits[0].ckt_type
     reference = reference_index(req.archive, log)
     out = Path(req.out)

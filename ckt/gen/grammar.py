@@ -195,19 +195,33 @@ class Grammar:
             self._fam_legal_cache[free] = arr
         return self._fam_legal_cache[free]
 
-    def start(self, ckt_type: str) -> GrammarState:
+    def start(self, ckt_type: str, max_len: int | None = None) -> GrammarState:
         """A state holding ``<bos> <type:ckt_type>``.
+
+        Args:
+            ckt_type: the circuit class.
+            max_len: this sequence's own length budget (at most the grammar's ``max_len``; None:
+                the grammar's). The reserve that lets every sequence finish within ``max_len`` then
+                closes this one within its budget, which is how a sampler asks for a circuit of
+                about a given size.
 
         Raises:
             TokenizeError: ``ckt_type`` is not a class of the vocabulary.
-            GrammarError: ``max_len`` is too short for any circuit of that type.
+            GrammarError: the budget is too short for any circuit of that type, or above ``max_len``.
         """
-        state = GrammarState(self, ckt_type)
+        budget = self.max_len if max_len is None else int(max_len)
+        if budget > self.max_len:
+            raise GrammarError(f"a sequence budget of {budget} tokens exceeds the grammar's max_len {self.max_len}")
+        state = GrammarState(self, ckt_type, budget)
         need = state._cost(-1)
-        if need > self.max_len - 2:
-            raise GrammarError(f"max_len {self.max_len} is too short for a {ckt_type} circuit "
+        if need > budget - 2:
+            raise GrammarError(f"max_len {budget} is too short for a {ckt_type} circuit "
                                f"(the shortest needs {need + 2} tokens)")
         return state
+
+    def shortest(self, ckt_type: str) -> int:
+        """Tokens the shortest circuit of ``ckt_type`` takes, ``<bos>`` to ``<eos>``."""
+        return GrammarState(self, ckt_type, self.max_len)._cost(-1) + 2
 
     def check(self, ids: Sequence[int]) -> None:
         """Raise ``GrammarError`` at the first token of ``ids`` the grammar does not allow.
@@ -272,11 +286,12 @@ class GrammarState:
     __slots__ = ("_g", "_req", "_tokens", "_phase", "_cur", "_edge", "_emask", "_dev", "_net",
                  "_ng", "_cond", "_present", "_deficient", "_n_open", "_n2", "_nbad", "_n1att",
                  "_unclean", "_free", "_hop_free", "_m", "_m_margin", "_used", "_log", "_n_dev",
-                 "_open_keys", "_mask")
+                 "_open_keys", "_mask", "_max_len")
 
-    def __init__(self, grammar: Grammar, ckt_type: str) -> None:
+    def __init__(self, grammar: Grammar, ckt_type: str, max_len: int) -> None:
         g = grammar
         self._g = g
+        self._max_len = max_len
         self._tokens = [g.vocab.bos, g.vocab.type_token(ckt_type)]
         self._req = g.requirement(ckt_type)
         self._phase = _START
@@ -349,9 +364,9 @@ class GrammarState:
         if syntax[t]:
             if self._allowed()[t]:
                 return f"{name} is allowed here"
-            left = g.max_len - len(self._tokens) - 1
+            left = self._max_len - len(self._tokens) - 1
             return (f"{name} leaves obligations that need more than the {left} tokens left "
-                    f"(max_len {g.max_len})")
+                    f"(max_len {self._max_len})")
         if t == v.eos and self._phase == _NODE:
             return "<eos> before every obligation is met: " + "; ".join(self._open_obligations())
         expect = {_START: "a net", _NODE: "an edge or <eos>", _TO_DEV: "a device", _TO_NET: "a net"}[self._phase]
@@ -403,7 +418,7 @@ class GrammarState:
                 self._mask = np.zeros(self._g.n_tokens, dtype=bool)
             else:
                 mask = self._syntax()
-                budget = self._g.max_len - len(self._tokens) - 1
+                budget = self._max_len - len(self._tokens) - 1
                 if self._danger() or self._cost(budget - _DELTA) > budget - _DELTA:
                     mask = self._fit(mask, budget)
                 self._mask = mask

@@ -223,6 +223,20 @@ def read_generator(path: str | Path) -> dict[str, Any]:
     return read_checkpoint(path, fmt=FORMAT, schema_version=SCHEMA_VERSION)
 
 
+def trained_lengths(path: str | Path) -> dict[str, list[int]]:
+    """The training circuits' encoding lengths per type stored with the generator at ``path``
+    (``ckt.gen.train.length_profile``); empty for a checkpoint written before they were kept.
+
+    Raises:
+        CheckpointError: see ``read_generator``.
+    """
+    training = read_generator(path).get("training") or {}
+    lengths = training.get("lengths") if isinstance(training, dict) else None
+    if not isinstance(lengths, dict):
+        return {}
+    return {str(t): [int(n) for n in v] for t, v in lengths.items() if isinstance(v, list) and v}
+
+
 def check_generator(checkpoint: dict[str, Any], config: GeneratorConfig, vocab: Vocab, path: str | Path) -> None:
     """Refuse a checkpoint written for another network shape or another vocabulary.
 

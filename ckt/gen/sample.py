@@ -7,13 +7,16 @@ fallback: a row whose mask allows nothing, or that runs past the model's length,
 and raises ``GrammarError``. Rows run batched through the model's key/value cache; a finished row
 is fed ``<pad>`` until the whole batch is done (its outputs are ignored).
 
+Each row may carry its own length budget (``lengths``): the grammar's length reserve then closes
+it within that budget, so a sampler can ask for circuits of the sizes a type really has.
+
 Draws come from one ``torch.Generator`` seeded per batch from ``seed``, so the same model, grammar,
 type, ``n``, seed and batch size give the same sequences.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -54,10 +57,11 @@ def _draw(logits: Tensor, allowed: Tensor, temperature: float, top_k: int | None
 
 
 @torch.no_grad()
-def _batch(model: GeneratorModel, grammar: Grammar, ckt_type: str, rows: int, temperature: float,
-           top_k: int | None, generator: torch.Generator) -> list[list[int]]:
+def _batch(model: GeneratorModel, grammar: Grammar, ckt_type: str, budgets: Sequence[int | None],
+           temperature: float, top_k: int | None, generator: torch.Generator) -> list[list[int]]:
     pad = grammar.vocab.pad
-    states = [grammar.start(ckt_type) for _ in range(rows)]
+    rows = len(budgets)
+    states = [grammar.start(ckt_type, max_len=b) for b in budgets]
     device = next(model.parameters()).device
     prompt = torch.tensor([list(s.tokens) for s in states], dtype=torch.long, device=device)
     reads_codes = model.config.state_codes > 0
@@ -92,7 +96,8 @@ def _batch(model: GeneratorModel, grammar: Grammar, ckt_type: str, rows: int, te
 
 def sample(model: GeneratorModel, grammar: Grammar, ckt_type: str, n: int, seed: int,
            temperature: float = 1.0, top_k: int | None = None, batch_size: int = 64,
-           progress: Callable[[int, int], None] | None = None) -> list[list[int]]:
+           progress: Callable[[int, int], None] | None = None,
+           lengths: Sequence[int] | None = None) -> list[list[int]]:
     """``n`` token sequences of type ``ckt_type``, each ``<bos> <type> ... <eos>`` and grammar-valid.
 
     Args:
@@ -105,20 +110,30 @@ def sample(model: GeneratorModel, grammar: Grammar, ckt_type: str, n: int, seed:
         top_k: draw only among the ``top_k`` most likely allowed tokens (None: all allowed tokens).
         batch_size: rows run together.
         progress: called with (sequences done, n) after each batch.
+        lengths: each sequence's length budget (``n`` of them, ``<bos>`` to ``<eos>``); the grammar
+            closes a sequence within its budget. None: the grammar's ``max_len`` for all.
 
     Raises:
         ModelConfigError: a bad argument, or a grammar that does not fit the model.
         GrammarError: the grammar left a row with no allowed token or ran past its length (a bug).
     """
     _check(model, grammar, n, temperature, top_k, batch_size)
+    budgets: list[int | None] = [None] * n if lengths is None else [int(b) for b in lengths]
+    if len(budgets) != n:
+        raise ModelConfigError(f"sampling {n} sequences needs {n} length budgets, got {len(budgets)}")
+    shortest = grammar.shortest(ckt_type) if lengths is not None else 0
+    bad = [b for b in budgets if b is not None and not shortest <= b <= grammar.max_len]
+    if bad:
+        raise ModelConfigError(f"a length budget of {bad[0]} tokens is outside [{shortest}, {grammar.max_len}] "
+                               f"(the shortest {ckt_type} circuit to the model's max_len)")
     was_training = model.training
     model.eval()
     out: list[list[int]] = []
     try:
         for b, start in enumerate(range(0, n, batch_size)):
             generator = torch.Generator().manual_seed(seed * 1_000_003 + b)
-            rows = min(batch_size, n - start)
-            out += _batch(model, grammar, ckt_type, rows, temperature, top_k, generator)
+            out += _batch(model, grammar, ckt_type, budgets[start:start + batch_size], temperature, top_k,
+                          generator)
             if progress is not None:
                 progress(len(out), n)
     finally:

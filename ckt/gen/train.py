@@ -18,7 +18,8 @@ Validation circuits get one fixed random walk each, so validation losses compare
 Loss: next-token cross-entropy averaged over the tokens after the type token (``<pad>`` targets are
 ignored; the type token itself is the condition, not a prediction). Early stopping and model
 selection use the validation loss only. Each epoch writes ``OUT/last.pt`` (weights, optimizer, random
-number generator state, history), ``OUT/best.pt`` (the best validation epoch) and ``OUT/history.json``;
+number generator state, history), ``OUT/best.pt`` (the best validation epoch, with the training
+circuits' encoding lengths per type for the sampler: ``length_profile``) and ``OUT/history.json``;
 ``resume=True`` continues from ``last.pt`` as if never stopped. CPU by default, CUDA when present.
 """
 
@@ -234,6 +235,16 @@ def build_corpus(circuits: Sequence[Circuit], vocab: Vocab, types: Sequence[str]
                   skipped=tuple(skipped), max_canonical=longest)
 
 
+def length_profile(circuits: Sequence[Circuit], vocab: Vocab) -> dict[str, list[int]]:
+    """Per circuit type, the sorted lengths (tokens, ``<bos>`` to ``<eos>``) of the canonical
+    encodings of ``circuits``: the sizes the sampler draws its length budgets from, because a
+    decoder that is never told when to stop grows circuits past any it was trained on."""
+    lengths: dict[str, list[int]] = {}
+    for c in circuits:
+        lengths.setdefault(c.ckt_type, []).append(len(encode(c.netlist, c.ckt_type, c.ports, vocab)))
+    return {t: sorted(v) for t, v in sorted(lengths.items())}
+
+
 def default_max_len(longest: int) -> int:
     """Room for random walks longer than the canonical one: a quarter more, to a multiple of 32."""
     return 32 * math.ceil(1.25 * longest / 32)
@@ -437,6 +448,7 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
         (out / "split.json").write_text(json.dumps(corpus.ids(), indent=1) + "\n")
 
     grammar = Grammar(vocab, max_len=max_len) if request.state_codes else None
+    lengths = length_profile(corpus.train, vocab)
     val_seqs, val_missed = epoch_sequences(corpus.val, vocab, f"{request.seed}/val", max_len, grammar,
                                            request.rename)
     for epoch in range(state["epoch"] + 1, request.epochs + 1):
@@ -468,7 +480,8 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
                         "rng": _rng_state()}
             save_generator(out / "last.pt", model, vocab, training)
             if improved:
-                save_generator(out / "best.pt", model, vocab, {"epoch": epoch, "val_loss": val_loss})
+                save_generator(out / "best.pt", model, vocab,
+                               {"epoch": epoch, "val_loss": val_loss, "lengths": lengths})
             (out / "history.json").write_text(json.dumps(state["history"], indent=1) + "\n")
     if val_missed:
         log(f"{val_missed} validation circuit(s) had no walk within max_len and were not scored")

@@ -141,3 +141,27 @@ def test_the_shipped_generator_works_out_of_the_box(tmp_path: Path) -> None:
     assert run(["generate", "--type", "opamp", "-n", "2", "--out", str(out), "--no-dc"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["totals"]["n"] == 2 and all(r["violations"] == [] for r in summary["circuits"])
+
+
+def test_length_budgets_are_drawn_from_the_training_lengths_or_fixed() -> None:
+    from ckt.gen.generate import length_budgets
+
+    profile = [40, 48, 100, 100, 180]
+    drawn = length_budgets(profile, 50, seed=3)
+    assert drawn is not None and set(drawn) <= set(profile) and len(set(drawn)) > 2
+    assert drawn == length_budgets(profile, 50, seed=3) != length_budgets(profile, 50, seed=4)
+    assert length_budgets(profile, 4, seed=3, length=90) == [90] * 4
+    assert length_budgets([], 4, seed=3) is None
+
+
+def test_the_shipped_generator_samples_the_sizes_its_type_has(tmp_path: Path) -> None:
+    """Without length budgets the shipped generator's op-amps grew to ~50 devices (the dataset's
+    mean is 12.6); drawn from the training lengths they stay within the dataset's range."""
+    from ckt.gen.generate import DEFAULT_GENERATOR, draw
+    from ckt.gen.model import trained_lengths
+
+    assert len(trained_lengths(DEFAULT_GENERATOR)["Opamp"]) > 500
+    circuits, ids = draw(None, "Opamp", 8, seed=0, log=lambda line: None)
+    sizes = [len(c.netlist.devices) for c in circuits]
+    assert max(len(s) for s in ids) <= max(trained_lengths(DEFAULT_GENERATOR)["Opamp"])
+    assert sum(sizes) / len(sizes) < 25, sizes

@@ -271,3 +271,19 @@ def test_every_analoggenie_encoding_is_accepted_exactly_when_it_decodes_valid(vo
             valid[c.ckt_type] += original_ok
     # every circuit the rules pass is accepted (tokens take ports as the rules define them)
     assert set(accepted) == set(vocab.types) and accepted == valid, (accepted, valid)
+
+
+def test_a_sequence_budget_closes_the_walk_within_it(vocab: Vocab) -> None:
+    """A state started with its own budget finishes within it (valid), however far below the
+    grammar's max_len; a budget above max_len or below the shortest circuit is refused."""
+    g = Grammar(vocab, max_len=400)
+    rng = np.random.default_rng(7)
+    for ckt_type in ("Opamp", "Mirror", "LDO"):
+        shortest = g.shortest(ckt_type)
+        for budget in (shortest, shortest + 5, 60, 120):
+            seq = walk_to_eos(g.start(ckt_type, max_len=budget), rng)
+            assert_valid(vocab, budget, seq)
+    with pytest.raises(GrammarError, match="exceeds the grammar's max_len 400"):
+        g.start("Opamp", max_len=401)
+    with pytest.raises(GrammarError, match="too short for a Opamp circuit"):
+        g.start("Opamp", max_len=g.shortest("Opamp") - 1)

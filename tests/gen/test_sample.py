@@ -91,3 +91,16 @@ def test_bad_arguments_are_refused() -> None:
     other = tiny_model(Vocab.default(max_index=39))
     with pytest.raises(ModelConfigError, match="vocabulary"):
         sample(other, grammar, "Opamp", n=1, seed=0)
+
+
+def test_length_budgets_bound_each_row_and_are_checked(trained: TrainResult) -> None:
+    grammar = Grammar(trained.vocab, max_len=trained.model.config.max_len)
+    shortest = grammar.shortest("Opamp")
+    budgets = [shortest, shortest + 10, 60]
+    seqs = sample(trained.model, grammar, "Opamp", n=3, seed=2, batch_size=2, lengths=budgets)
+    for ids, budget in zip(seqs, budgets):
+        assert len(ids) <= budget and grammar.accepts(ids)
+    with pytest.raises(ModelConfigError, match="needs 3 length budgets, got 2"):
+        sample(trained.model, grammar, "Opamp", n=3, seed=2, lengths=budgets[:2])
+    with pytest.raises(ModelConfigError, match=f"outside \\[{shortest}, {grammar.max_len}\\]"):
+        sample(trained.model, grammar, "Opamp", n=1, seed=2, lengths=[shortest - 1])

@@ -13,13 +13,14 @@ import pytest
 import torch
 
 from ckt.errors import CheckpointError, DatasetError, ModelConfigError
-from ckt.gen.model import load_generator, read_generator
+from ckt.gen.model import load_generator, read_generator, trained_lengths
 from ckt.gen.train import (
     GeneratorTrainRequest,
     batches,
     build_corpus,
     default_max_len,
     epoch_sequences,
+    length_profile,
     train_generator,
 )
 from ckt.gen.vocab import Vocab
@@ -50,6 +51,9 @@ def test_loss_falls_and_checkpoints_are_written(tmp_path: Path) -> None:
     assert vocab.tokens == result.vocab.tokens
     for key, value in result.model.state_dict().items():
         assert torch.equal(best.state_dict()[key], value.cpu())
+    # ... and the training circuits' encoding lengths per type, which the sampler draws budgets from
+    assert trained_lengths(tmp_path / "best.pt") == length_profile(result.corpus.train, vocab)
+    assert trained_lengths(tmp_path / "last.pt") == {}
 
 
 def test_progress_line_every_n_batches() -> None:
