@@ -212,16 +212,15 @@ def _degrees(netlist: Netlist) -> Counter[str]:
 
 def _exempt(net: str, circuit: _Circuit) -> bool:
     """Whether ``net`` may legitimately have one terminal: ground, supply, global, port."""
-    key = net.lower().rstrip("!")
-    if key in GROUND or net.lower() in circuit.ports or net.lower() in {g.lower() for g in circuit.netlist.globals}:
+    key = net.lower()
+    if _rail(net) or key in circuit.ports or key in {g.lower() for g in circuit.netlist.globals}:
         return True
-    if is_ground_name(net) or is_supply_name(net) or GROUND_RAIL.match(net) or SUPPLY_RAIL.match(net):
-        return True
-    bare = key.removeprefix("/")
+    bare = key.rstrip("!").removeprefix("/")
     return circuit.subckt is None and any(pattern.match(bare) for _, pattern in NET_ROLES)
 
 
 def _rail(net: str) -> bool:
+    """Ground or a supply, by any of the names ``ckt.graph.features`` and ``ckt check`` know."""
     return net.lower() in GROUND or bool(is_ground_name(net) or is_supply_name(net) or GROUND_RAIL.match(net)
                                          or SUPPLY_RAIL.match(net))
 
