@@ -32,8 +32,16 @@ def plot_bode(freq, h, path: str | os.PathLike, *, title: str = "") -> str:
 
     f = np.real(np.asarray(freq))
     hc = np.asarray(h, dtype=complex)
-    mag = ms.db(hc)
-    phase = ms.phase_deg(hc)
+    # A design that transmits nothing at some frequencies (an output cut off from the input) is
+    # still a result to look at: those points are left as gaps rather than failing the report.
+    dead = np.abs(hc) == 0.0
+    mag = np.full(f.shape, np.nan)
+    phase = np.full(f.shape, np.nan)
+    if not dead.all():
+        mag[~dead] = ms.db(hc[~dead])
+        phase[~dead] = ms.phase_deg(hc[~dead])
+    if dead.any():
+        title = f"{title} (no transmission at {int(dead.sum())} of {dead.size} frequencies)".strip()
     fig, (ax_m, ax_p) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
     try:
         ax_m.semilogx(f, mag)
