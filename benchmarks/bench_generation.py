@@ -3,7 +3,7 @@
     python benchmarks/bench_generation.py [--checkpoint PATH] [--type Opamp] [-n 200] [--repeats 3]
 
 Times ``ckt.gen.sample.sample`` (the network with its key/value cache plus the grammar's mask at
-every step) over ``-n`` sequences, ``--repeats`` times with different seeds, and separately the
+every step) over ``-n`` sequences with length budgets drawn as ``ckt generate`` draws them, ``--repeats`` times with different seeds, and separately the
 grammar alone replaying the same sequences (``push`` + ``allowed`` per token), so the share of the
 time the grammar costs is known. Reports the median circuits/s, tokens/s and microseconds per
 grammar step; writes ``benchmarks/results/generation.json`` (or ``--out``). On a shared machine
@@ -22,19 +22,19 @@ from pathlib import Path
 
 import torch
 
-from ckt.gen.generate import DEFAULT_GENERATOR
+from ckt.gen.generate import DEFAULT_GENERATOR, length_budgets
 from ckt.gen.grammar import Grammar
-from ckt.gen.model import load_generator
+from ckt.gen.model import load_generator, trained_lengths
 from ckt.gen.sample import sample
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def replay(grammar: Grammar, ckt_type: str, seqs: list[list[int]]) -> float:
-    """Seconds the grammar alone spends rebuilding ``seqs`` (mask + push per token)."""
+def replay(grammar: Grammar, ckt_type: str, seqs: list[list[int]], budgets: list[int] | None) -> float:
+    """Seconds the grammar alone spends rebuilding ``seqs`` (mask + push per token) under their budgets."""
     t0 = time.perf_counter()
-    for ids in seqs:
-        state = grammar.start(ckt_type)
+    for k, ids in enumerate(seqs):
+        state = grammar.start(ckt_type, max_len=None if budgets is None else budgets[k])
         for t in ids[2:]:
             state.allowed()
             state.push(t)
@@ -53,16 +53,18 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model, vocab = load_generator(args.checkpoint)
     grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True)
-    sample(model, grammar, args.ckt_type, 8, seed=99)  # warm up
+    profile = trained_lengths(args.checkpoint).get(args.ckt_type, [])
+    sample(model, grammar, args.ckt_type, 8, seed=99, lengths=length_budgets(profile, 8, 99))  # warm up
     rates, token_rates, step_us, lengths = [], [], [], []
     for r in range(args.repeats):
+        budgets = length_budgets(profile, args.n, r)  # as ckt generate draws them
         t0 = time.perf_counter()
-        seqs = sample(model, grammar, args.ckt_type, args.n, seed=r)
+        seqs = sample(model, grammar, args.ckt_type, args.n, seed=r, lengths=budgets)
         seconds = time.perf_counter() - t0
         tokens = sum(len(s) for s in seqs)
         rates.append(args.n / seconds)
         token_rates.append(tokens / seconds)
-        step_us.append(1e6 * replay(grammar, args.ckt_type, seqs) / sum(len(s) - 2 for s in seqs))
+        step_us.append(1e6 * replay(grammar, args.ckt_type, seqs, budgets) / sum(len(s) - 2 for s in seqs))
         lengths += [len(s) for s in seqs]
     result = {
         "checkpoint": str(args.checkpoint), "ckt_type": args.ckt_type, "n": args.n, "repeats": args.repeats,
