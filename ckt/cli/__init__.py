@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("ckt.cli.learn:eval_", "Evaluate a trained model on its test split."),
     "generate": ("ckt.cli.gen:generate_cmd", "Generate circuit topologies (op-amps...) with the trained generator."),
     "predict": ("ckt.cli.learn:predict", "Predict op-amp specs of netlists with a trained encoder."),
+    "parasitics": ("ckt.cli.parasitic:parasitics", "Estimate the ground capacitance layout adds to a netlist's nets."),
     "doctor": ("ckt.cli.doctor:doctor", "Check that ngspice, PySpice, torch, the PDKs and the cache are usable."),
 }
 

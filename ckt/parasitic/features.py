@@ -1,0 +1,94 @@
+"""Model inputs computable from any pin-level graph: the digtime training graph and a user's netlist.
+
+A model that is to annotate arbitrary netlists may only read what every netlist's pin view
+(``ckt.graph.to_pyg.to_pins_pyg``) has, so ``graph_inputs`` reduces ``PIN_NODE_COLUMNS`` to
+``FEATURES``: node type, device kind (MOSFET or other), pin role (d/g/s/b/other), W and L (log10,
+offset to about zero, with presence masks), whether a pin sits on a rail, the node's fan-out (pins
+on a net, pins of a device, as ``log1p``) and a device's share of pins on rails. Digtime's own
+undocumented statistics (``x_digtime``) are deliberately not used.
+
+Rail nets (ground and supply by name, digtime's two rails) couple everything to everything, so
+their edges are left out of message passing (CirGPS drops them too) and they are never targets;
+what they tell is kept in ``pin:on_rail`` and ``rail_share``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from ckt.errors import DatasetError
+from ckt.graph.features import PIN_NODE_COLUMNS
+
+FEATURES: tuple[str, ...] = (
+    "node:device", "node:pin", "node:net", "kind:mosfet", "kind:other",
+    "pin:d", "pin:g", "pin:s", "pin:b", "pin:other",
+    "w:log10", "w:mask", "l:log10", "l:mask", "pin:on_rail", "fanout:log1p", "rail_share",
+)
+"""Input columns of every parasitic model, in order."""
+
+W_OFFSET, L_OFFSET = 6.5, 7.0
+"""Added to log10 W and log10 L (metres) so 28 nm sizes sit near zero."""
+
+_COL = {c: i for i, c in enumerate(PIN_NODE_COLUMNS)}
+
+
+@dataclass(frozen=True, slots=True)
+class GraphInputs:
+    """What a parasitic model reads of one pin-level graph.
+
+    Attributes:
+        x: ``[N, len(FEATURES)]`` node features.
+        edge_index: ``[2, E]`` message-passing edges (the pin view's, those touching a rail dropped).
+        edge_type: ``[E]`` their pin-view edge types (0 device→pin, 1 pin→net, 2, 3 reversed).
+        node_type: ``[N]`` 0 device, 1 pin, 2 net.
+        rail: ``[N]`` True on rail nets.
+    """
+
+    x: Tensor
+    edge_index: Tensor
+    edge_type: Tensor
+    node_type: Tensor
+    rail: Tensor
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.x.shape[0])
+
+
+def graph_inputs(data: Data) -> GraphInputs:
+    """``FEATURES`` and the rail-free message-passing edges of a pin-level ``Data``.
+
+    Raises:
+        DatasetError: ``data`` is not in the pin-view layout (62 columns, node and edge types).
+    """
+    x, node_type = data.x, getattr(data, "node_type", None)
+    if node_type is None or x.dim() != 2 or x.shape[1] != len(PIN_NODE_COLUMNS) or "edge_type" not in data:
+        raise DatasetError("parasitic models read the pin-level view (ckt.graph.to_pyg.to_pins_pyg)")
+    n = x.shape[0]
+    col = lambda name: x[:, _COL[name]]  # noqa: E731
+    rail = (node_type == 2) & ((col("net:ground") > 0) | (col("net:supply") > 0))
+    half = data.edge_index.shape[1] // 2
+    forward, kinds = data.edge_index[:, :half], data.edge_type[:half]
+    dev_pin, pin_net = forward[:, kinds == 0], forward[:, kinds == 1]
+    on_rail = torch.zeros(n, dtype=torch.bool)
+    on_rail[pin_net[0][rail[pin_net[1]]]] = True
+    degree = torch.bincount(dev_pin[0], minlength=n) + torch.bincount(pin_net[1], minlength=n)
+    rail_pins = torch.zeros(n).index_add_(0, dev_pin[0], on_rail[dev_pin[1]].float())
+    is_pin = col("node:pin")
+    roles = [col(f"pin:{r}") for r in ("d", "g", "s", "b")]
+    mosfet = col("kind:MOSFET")
+    feats = [
+        col("node:device"), is_pin, col("node:net"), mosfet, col("node:device") - mosfet,
+        *roles, is_pin - sum(roles),
+        (col("w:log10") + W_OFFSET) * col("w:mask"), col("w:mask"),
+        (col("l:log10") + L_OFFSET) * col("l:mask"), col("l:mask"),
+        on_rail.float(), torch.log1p(degree.float()) * (1 - is_pin),
+        rail_pins / degree.clamp_min(1) * col("node:device"),
+    ]
+    keep = ~(rail[data.edge_index[0]] | rail[data.edge_index[1]])
+    return GraphInputs(x=torch.stack(feats, dim=1).float(), edge_index=data.edge_index[:, keep],
+                       edge_type=data.edge_type[keep], node_type=node_type, rail=rail)
