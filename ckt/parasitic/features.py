@@ -92,3 +92,50 @@ def graph_inputs(data: Data) -> GraphInputs:
     keep = ~(rail[data.edge_index[0]] | rail[data.edge_index[1]])
     return GraphInputs(x=torch.stack(feats, dim=1).float(), edge_index=data.edge_index[:, keep],
                        edge_type=data.edge_type[keep], node_type=node_type, rail=rail)
+
+
+PAIR_FEATURES: tuple[str, ...] = ("same_device", "same_net", "one_device_apart", "shared_nets:log1p")
+"""Structural relation of a coupling pair's two ends (pins or nets), read from the edges a model may
+use: two pins of one device; ends on one net; one end's net reached through the other end's device;
+how many nets the ends' neighbourhoods (a pin: its device's nets; a net: the nets of the devices on
+it) share. Coupling is a matter of layout proximity, which the schematic shows only this way."""
+
+
+def pair_features(edge_index: Tensor, edge_type: Tensor, node_type: Tensor, links: Tensor) -> Tensor:
+    """``[L, len(PAIR_FEATURES)]`` for the pairs ``links [2, L]``, over the edges given."""
+    n = node_type.numel()
+    pin_dev = [-1] * n
+    pin_net = [-1] * n
+    for (a, b), t in zip(edge_index.t().tolist(), edge_type.tolist()):
+        if t == 0:
+            pin_dev[b] = a
+        elif t == 1:
+            pin_net[a] = b
+    kinds = node_type.tolist()
+    dev_nets: dict[int, set[int]] = {}
+    net_devs: dict[int, set[int]] = {}
+    for p in range(n):
+        if kinds[p] == 1 and pin_dev[p] >= 0 and pin_net[p] >= 0:
+            dev_nets.setdefault(pin_dev[p], set()).add(pin_net[p])
+            net_devs.setdefault(pin_net[p], set()).add(pin_dev[p])
+    near_cache: dict[int, set[int]] = {}
+
+    def own_net(u: int) -> int:
+        return u if kinds[u] == 2 else pin_net[u]
+
+    def near(u: int) -> set[int]:
+        if u not in near_cache:
+            if kinds[u] == 2:
+                near_cache[u] = {m for d in net_devs.get(u, ()) for m in dev_nets.get(d, ())}
+            else:
+                near_cache[u] = set(dev_nets.get(pin_dev[u], ()))
+        return near_cache[u]
+
+    rows = []
+    for u, v in links.t().tolist():
+        nu, nv = own_net(u), own_net(v)
+        same_dev = kinds[u] == kinds[v] == 1 and pin_dev[u] >= 0 and pin_dev[u] == pin_dev[v]
+        apart = (nu >= 0 and nu in near(v)) or (nv >= 0 and nv in near(u))
+        rows.append((float(same_dev), float(nu >= 0 and nu == nv), float(apart),
+                     float(torch.log1p(torch.tensor(float(len(near(u) & near(v))))))))
+    return torch.tensor(rows, dtype=torch.float).reshape(-1, len(PAIR_FEATURES))

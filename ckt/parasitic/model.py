@@ -3,7 +3,8 @@
 ``ParasiticModel`` embeds every node with ``layers`` rounds of typed message passing (one linear map
 per pin-view edge type, mean-aggregated, residual, layer norm), then predicts a net's ground
 capacitance (``log10`` F, standardised), its bucket (``N_BUCKETS`` logits) and a pair's coupling
-capacitance from ``[h_u * h_v, h_u + h_v, |h_u - h_v|, one-hot link type]`` (symmetric in u, v).
+capacitance from ``[h_u * h_v, h_u + h_v, |h_u - h_v|, one-hot link type, PAIR_FEATURES]`` (symmetric
+in u, v).
 The ``gnn`` and ``gcl`` models share this architecture; ``gcl`` pretrains the encoder contrastively
 first (``ckt.parasitic.train``), and keeps the projection head ``proj`` that pretraining uses.
 Label statistics and bucket edges are buffers, so a checkpoint alone turns outputs into farads.
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 
 from ckt.errors import ModelConfigError
 from ckt.nn.encoders import mlp
-from ckt.parasitic.features import FEATURES
+from ckt.parasitic.features import FEATURES, PAIR_FEATURES
 from ckt.parasitic.tasks import N_BUCKETS
 
 N_LINK_TYPES = 3
@@ -73,7 +74,7 @@ class ParasiticModel(nn.Module):
         self.proj = mlp([h, h, h])
         self.ground = mlp([h + len(FEATURES), h, 1])
         self.bucket = mlp([h + len(FEATURES), h, N_BUCKETS])
-        self.coupling = mlp([3 * h + N_LINK_TYPES, h, h, 1])
+        self.coupling = mlp([3 * h + N_LINK_TYPES + len(PAIR_FEATURES), h, h, 1])
         for name in ("net_mean", "net_std", "link_mean", "link_std"):
             self.register_buffer(name, torch.tensor(0.0 if name.endswith("mean") else 1.0))
         self.register_buffer("edges", torch.zeros(N_BUCKETS - 1))
@@ -89,11 +90,12 @@ class ParasiticModel(nn.Module):
         z = torch.cat([h[nets], x[nets]], dim=1)
         return self.ground(z).squeeze(1), self.bucket(z)
 
-    def coupling_output(self, h: Tensor, links: Tensor, link_type: Tensor) -> Tensor:
-        """Standardised log10 coupling capacitance ``[L]`` of the pairs ``links [2, L]``."""
+    def coupling_output(self, h: Tensor, links: Tensor, link_type: Tensor, pair: Tensor) -> Tensor:
+        """Standardised log10 coupling capacitance ``[L]`` of the pairs ``links [2, L]`` (``pair``: their
+        ``PAIR_FEATURES``)."""
         a, b = h[links[0]], h[links[1]]
         kind = nn.functional.one_hot(link_type, N_LINK_TYPES).to(h.dtype)
-        return self.coupling(torch.cat([a * b, a + b, (a - b).abs(), kind], dim=1)).squeeze(1)
+        return self.coupling(torch.cat([a * b, a + b, (a - b).abs(), kind, pair], dim=1)).squeeze(1)
 
     def set_statistics(self, net_y: Tensor, link_y: Tensor, edges: Tensor) -> None:
         """Record the training labels' mean/std (log10 F) and the bucket edges."""

@@ -38,7 +38,7 @@ from torch_geometric.data import Data
 from ckt.errors import CheckpointError, ModelConfigError
 from ckt.nn.checkpoint import read_checkpoint, write_payload
 from ckt.nn.train import pick_device, seed_everything
-from ckt.parasitic.features import GraphInputs, graph_inputs
+from ckt.parasitic.features import GraphInputs, graph_inputs, pair_features
 from ckt.parasitic.losses import balanced_mse, balanced_softmax_ce, info_nce, scattering
 from ckt.parasitic.model import ModelConfig, ParasiticModel
 from ckt.parasitic.splits import SIDES, SPLITS, Split, make_split
@@ -174,7 +174,8 @@ def _sides_data(prob: Problem, side: str, device: torch.device) -> dict[str, Ten
     ei, et = prob.split.side_edges(prob.inputs, side)
     lab = prob.labels
     nets, links = prob.split.nets[side], prob.split.links[side]
-    return {"edge_index": ei.to(device), "edge_type": et.to(device),
+    pair = pair_features(ei, et, prob.inputs.node_type, lab.links[:, links])
+    return {"edge_index": ei.to(device), "edge_type": et.to(device), "pair": pair.to(device),
             "nets": lab.nets[nets].to(device), "net_y": lab.net_y[nets].to(device),
             "links": lab.links[:, links].to(device), "link_type": lab.link_type[links].to(device),
             "link_y": lab.link_y[links].to(device)}
@@ -190,7 +191,7 @@ def evaluate(model: ParasiticModel, prob: Problem, side: str, device: torch.devi
     h = model.encode(x, d["edge_index"], d["edge_type"])
     g_std, logits = model.ground_outputs(h, x, d["nets"])
     g_pred = (g_std * model.net_std + model.net_mean).cpu()
-    c_pred = (model.coupling_output(h, d["links"], d["link_type"]) * model.link_std + model.link_mean).cpu()
+    c_pred = (model.coupling_output(h, d["links"], d["link_type"], d["pair"]) * model.link_std + model.link_mean).cpu()
     g_true, c_true = d["net_y"].cpu(), d["link_y"].cpu()
     edges = model.edges.cpu()
     true_bucket, pred_bucket = bucket_of(g_true, edges), logits.argmax(1).cpu()
@@ -253,7 +254,7 @@ def _supervised_step(model: ParasiticModel, d: dict[str, Tensor], x: Tensor, req
     g_true = (d["net_y"] - model.net_mean) / model.net_std
     buckets = bucket_of(d["net_y"], model.edges)
     pick = torch.randperm(d["link_y"].numel(), generator=g)[:request.batch_links].to(x.device)
-    c_pred = model.coupling_output(h, d["links"][:, pick], d["link_type"][pick])
+    c_pred = model.coupling_output(h, d["links"][:, pick], d["link_type"][pick], d["pair"][pick])
     c_true = (d["link_y"][pick] - model.link_mean) / model.link_std
     if request.loss == "balanced":
         return (balanced_mse(g_pred, g_true, request.bmc_noise) + balanced_softmax_ce(logits, buckets, prior)
@@ -340,7 +341,7 @@ def fit(request: TrainRequest, data: Data) -> TrainResult:
                 pre_optim.zero_grad()
                 loss.backward()
                 pre_optim.step()
-                total += float(loss)
+                total += float(loss.detach())
             if request.progress:
                 print(f"pretrain {pre_epoch}/{request.pretrain_epochs}: contrastive loss "
                       f"{total / request.steps_per_epoch:.4f}", file=sys.stderr, flush=True)
@@ -359,7 +360,7 @@ def fit(request: TrainRequest, data: Data) -> TrainResult:
             optim.zero_grad()
             loss.backward()
             optim.step()
-            total += float(loss)
+            total += float(loss.detach())
         val = evaluate(model, prob, "val", device)
         s = score(val)
         history.append({"epoch": epoch, "train_loss": total / request.steps_per_epoch, "val_score": s,
