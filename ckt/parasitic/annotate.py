@@ -93,22 +93,30 @@ def _estimate(model: ParasiticModel, netlist: Netlist, scope_name: str) -> list[
             for i, net in enumerate(nets) if not bool(inputs.rail[first + i])]
 
 
-def estimate_ground_caps(netlist: Netlist, checkpoint: str | Path | None = None) -> tuple[NetEstimate, ...]:
-    """Estimated ground capacitance of every non-rail net of the top level and of each subcircuit.
+def estimate_ground_caps(netlist: Netlist, checkpoint: str | Path | None = None,
+                         scope: str | None = None) -> tuple[NetEstimate, ...]:
+    """Estimated ground capacitance of every non-rail net of the top level and of each subcircuit
+    (only of subcircuit ``scope`` when given; ``""`` is the top level).
 
     Raises:
         CheckpointError: the checkpoint is missing or not a parasitic model.
+        NetlistError: ``scope`` names no subcircuit of the netlist.
     """
     model, _ = load_model(checkpoint or DEFAULT_CHECKPOINT)
     try:
-        scope = global_scope(netlist)
+        values = global_scope(netlist)
     except CktError:
-        scope = {}
+        values = {}
     flat = inline_includes(netlist, libraries=False)
-    out = _estimate(model, replace(flat, devices=_sized(flat.devices, scope), subckts=()), "")
+    if scope and scope not in {s.name for s in flat.subckts}:
+        raise NetlistError(f"no subcircuit {scope!r} to estimate parasitics of")
+    out = []
+    if not scope:
+        out += _estimate(model, replace(flat, devices=_sized(flat.devices, values), subckts=()), "")
     for sub in flat.subckts:
-        body = Netlist(title=sub.name, devices=_sized(sub.devices, scope), models=flat.models)
-        out += _estimate(model, body, sub.name)
+        if scope is None or sub.name == scope:
+            body = Netlist(title=sub.name, devices=_sized(sub.devices, values), models=flat.models)
+            out += _estimate(model, body, sub.name)
     return tuple(out)
 
 

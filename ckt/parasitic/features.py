@@ -4,7 +4,10 @@ A model that is to annotate arbitrary netlists may only read what every netlist'
 (``ckt.graph.to_pyg.to_pins_pyg``) has, so ``graph_inputs`` reduces ``PIN_NODE_COLUMNS`` to
 ``FEATURES``: node type, device kind (MOSFET or other), pin role (d/g/s/b/other), W and L (log10,
 offset to about zero, with presence masks), whether a pin sits on a rail, the node's fan-out (pins
-on a net, pins of a device, as ``log1p``) and a device's share of pins on rails. Digtime's own
+on a net, pins of a device, as ``log1p``), a device's share of pins on rails, and for a net the
+load it drives — how many gate and drain/source pins sit on it and their summed W (log10, offset)
+— and for a pin the fan-out of its net: the sums a layout's wire and diffusion capacitance grows
+with, which mean-aggregating message passing cannot count. Digtime's own
 undocumented statistics (``x_digtime``) are deliberately not used.
 
 Rail nets (ground and supply by name, digtime's two rails) couple everything to everything, so
@@ -27,6 +30,7 @@ FEATURES: tuple[str, ...] = (
     "node:device", "node:pin", "node:net", "kind:mosfet", "kind:other",
     "pin:d", "pin:g", "pin:s", "pin:b", "pin:other",
     "w:log10", "w:mask", "l:log10", "l:mask", "pin:on_rail", "fanout:log1p", "rail_share",
+    "net:gates:log1p", "net:diffusions:log1p", "net:gate_w:log10", "net:diffusion_w:log10", "pin:net_fanout:log1p",
 )
 """Input columns of every parasitic model, in order."""
 
@@ -89,6 +93,17 @@ def graph_inputs(data: Data) -> GraphInputs:
         on_rail.float(), torch.log1p(degree.float()) * (1 - is_pin),
         rail_pins / degree.clamp_min(1) * col("node:device"),
     ]
+    pin_w = torch.zeros(n)
+    pin_w[dev_pin[1]] = (10 ** col("w:log10") * col("w:mask"))[dev_pin[0]]
+    gate = col("pin:g")[pin_net[0]]
+    sums = []
+    for weight in (gate, 1 - gate):
+        k = torch.zeros(n).index_add_(0, pin_net[1], weight * is_pin[pin_net[0]])
+        w = torch.zeros(n).index_add_(0, pin_net[1], weight * pin_w[pin_net[0]])
+        sums.append((torch.log1p(k), torch.where(w > 0, torch.log10(w.clamp_min(1e-30)) + W_OFFSET, 0.0)))
+    net_fanout = torch.zeros(n)
+    net_fanout[pin_net[0]] = torch.log1p(degree[pin_net[1]].float())
+    feats += [sums[0][0], sums[1][0], sums[0][1], sums[1][1], net_fanout]
     keep = ~(rail[data.edge_index[0]] | rail[data.edge_index[1]])
     return GraphInputs(x=torch.stack(feats, dim=1).float(), edge_index=data.edge_index[:, keep],
                        edge_type=data.edge_type[keep], node_type=node_type, rail=rail)
