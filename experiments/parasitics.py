@@ -74,14 +74,15 @@ def main(argv: list[str] | None = None) -> int:
                     result = fit(request, data)
                     runs.append(asdict(result))
                     tests.append(result.test)
-                    print(f"{split:6} {model:3} {loss:8} seed {seed}: ground R2 {result.test['ground']['r2_log10']:.3f} "
-                          f"F1 {result.test['ground']['macro_f1']:.3f}, coupling R2 "
-                          f"{result.test['coupling']['r2_log10']:.3f} ({result.seconds:.0f} s, best epoch "
-                          f"{result.best_epoch})", flush=True)
+                    t = result.test
+                    print(f"{split:6} {model:3} {loss:8} seed {seed}: ground R2 {t['ground']['r2_log10']:.3f} "
+                          f"F1 {t['ground']['macro_f1']:.3f}, coupling R2 {t['coupling']['r2_log10']:.3f} "
+                          f"({result.seconds:.0f} s, best epoch {result.best_epoch})", flush=True)
                 rows.append({"split": split, "model": model, "loss": loss, "seeds": seeds,
                              **{f"{t}_{m}": _stats([r[t][m] for r in tests]) for t, m in METRICS},
-                             "coupling_r2_by_type": {k: _stats([r["coupling"]["per_type"][k]["r2_log10"] for r in tests])
-                                                     for k in tests[0]["coupling"]["per_type"]},
+                             "coupling_r2_by_type": {
+                                 k: _stats([r["coupling"]["per_type"][k]["r2_log10"] for r in tests])
+                                 for k in tests[0]["coupling"]["per_type"]},
                              "ground_per_bucket": [
                                  {"bucket": b["bucket"], "n": b["n"],
                                   "f1": _stats([r["ground"]["per_bucket"][i]["f1"] for r in tests]),

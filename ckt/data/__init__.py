@@ -1,5 +1,6 @@
 """Circuit datasets as PyTorch Geometric ``InMemoryDataset``s (AnalogGenie, Image2Net, a user's
-folder, the regenerated OCB; the digtime parasitics graph), their circuit-level splits, and the registry the CLI looks names up in.
+folder, the regenerated OCB; the digtime parasitics graph), their circuit-level splits, and the
+registry the CLI looks names up in.
 
 Classes load torch on first use, so ``import ckt.data`` stays cheap.
 """

@@ -31,7 +31,7 @@ from ckt.netlist.ir import Device, DeviceKind, Netlist
 from ckt.netlist.params import evaluate_value, global_scope
 from ckt.parasitic.features import graph_inputs
 from ckt.parasitic.model import ParasiticModel
-from ckt.parasitic.tasks import bucket_names
+from ckt.parasitic.tasks import bucket_names, bucket_of
 from ckt.parasitic.train import load_model
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "parasitic" / "best.pt"
@@ -46,7 +46,7 @@ class NetEstimate:
         scope: ``""`` for the top level, else the subcircuit the net belongs to.
         net: its name.
         farads: the estimate.
-        bucket: the estimate's bucket by the classifier head (its farad range).
+        bucket: the training bucket (farad range) the estimate falls in.
         fanout: pins on the net.
     """
 
@@ -84,12 +84,12 @@ def _estimate(model: ParasiticModel, netlist: Netlist, scope_name: str) -> list[
     index = torch.tensor([first + i for i, _ in enumerate(nets)], dtype=torch.long)
     model.eval()
     h = model.encode(inputs.x, inputs.edge_index, inputs.edge_type)
-    g, logits = model.ground_outputs(h, inputs.x, index)
+    g, _ = model.ground_outputs(h, inputs.x, index)
     log_c = g * model.net_std + model.net_mean
     names = bucket_names(model.edges)
+    buckets = bucket_of(log_c, model.edges)
     fanout = torch.bincount(data.edge_index[1, data.edge_type == 1], minlength=data.num_nodes)
-    return [NetEstimate(scope_name, net, float(10 ** float(log_c[i])), names[int(logits[i].argmax())],
-                        int(fanout[first + i]))
+    return [NetEstimate(scope_name, net, float(10 ** float(log_c[i])), names[int(buckets[i])], int(fanout[first + i]))
             for i, net in enumerate(nets) if not bool(inputs.rail[first + i])]
 
 

@@ -5,7 +5,7 @@ A model that is to annotate arbitrary netlists may only read what every netlist'
 ``FEATURES``: node type, device kind (MOSFET or other), pin role (d/g/s/b/other), W and L (log10,
 offset to about zero, with presence masks), whether a pin sits on a rail, the node's fan-out (pins
 on a net, pins of a device, as ``log1p``), a device's share of pins on rails, and for a net the
-load it drives — how many gate and drain/source pins sit on it and their summed W (log10, offset)
+load it drives — how many gate and other (drain, source, bulk, passive) pins sit on it and their summed W (log10, offset)
 — and for a pin the fan-out of its net: the sums a layout's wire and diffusion capacitance grows
 with, which mean-aggregating message passing cannot count. Digtime's own
 undocumented statistics (``x_digtime``) are deliberately not used.

@@ -65,6 +65,12 @@ class RelationalLayer(nn.Module):
 class ParasiticModel(nn.Module):
     """Encoder plus ground-cap regression, ground-cap bucket and coupling-cap heads."""
 
+    net_mean: Tensor
+    net_std: Tensor
+    link_mean: Tensor
+    link_std: Tensor
+    edges: Tensor
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config

@@ -263,7 +263,7 @@ def _supervised_step(model: ParasiticModel, d: dict[str, Tensor], x: Tensor, req
 
 
 def _rng(g: torch.Generator) -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "sampler": g.get_state()}
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "sampler": g.get_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

@@ -58,3 +58,21 @@ def test_bad_fractions_are_refused(small_graph):
     inputs = graph_inputs(small_graph)
     with pytest.raises(DatasetError, match="fractions"):
         region_split(inputs, labels(small_graph, inputs), fractions=(0.5, 0.5, 0.5))
+
+
+def test_netlist_inputs_match_the_training_layout():
+    from ckt.graph.to_pyg import to_pins_pyg
+    from ckt.netlist.read import parse_netlist
+    from ckt.parasitic.features import FEATURES
+
+    text = "* t\nm1 out in 0 0 nmos w=1u l=0.1u\nm2 out in vdd vdd pmos w=2u l=0.1u\nr1 out x 1k\n"
+    net = parse_netlist(text, "spice")
+    inputs = graph_inputs(to_pins_pyg(net))
+    col = {c: i for i, c in enumerate(FEATURES)}
+    assert inputs.x.shape == (3 + 10 + 5, len(FEATURES))  # MOSFETs have four pins, R two
+    assert inputs.rail.sum() == 2  # 0 and vdd
+    assert not (inputs.rail[inputs.edge_index].any())
+    out = 3 + 10 + 0  # the first net
+    assert inputs.x[out, col["net:gates:log1p"]] == 0  # two drains and a resistor pin, no gate
+    assert abs(float(inputs.x[out, col["net:diffusions:log1p"]]) - float(torch.log1p(torch.tensor(3.0)))) < 1e-6
+    assert inputs.x[0, col["kind:mosfet"]] == 1 and inputs.x[2, col["kind:other"]] == 1
