@@ -4,10 +4,10 @@ A model that is to annotate arbitrary netlists may only read what every netlist'
 (``ckt.graph.to_pyg.to_pins_pyg``) has, so ``graph_inputs`` reduces ``PIN_NODE_COLUMNS`` to
 ``FEATURES``: node type, device kind (MOSFET or other), pin role (d/g/s/b/other), W and L (log10,
 offset to about zero, with presence masks), whether a pin sits on a rail, the node's fan-out (pins
-on a net, pins of a device, as ``log1p``), a device's share of pins on rails, and for a net the
-load it drives — how many gate and other (drain, source, bulk, passive) pins sit on it and their summed W (log10, offset)
-— and for a pin the fan-out of its net: the sums a layout's wire and diffusion capacitance grows
-with, which mean-aggregating message passing cannot count. Digtime's own
+on a net, pins of a device, as ``log1p``), a device's share of pins on rails, for a net the load
+it drives (how many gate and other — drain, source, bulk, passive — pins sit on it, and their summed
+W, log10 and offset) and for a pin the fan-out of its net: the sums a layout's wire and diffusion
+capacitance grows with, which mean-aggregating message passing cannot count. Digtime's own
 undocumented statistics (``x_digtime``) are deliberately not used.
 
 Rail nets (ground and supply by name, digtime's two rails) couple everything to everything, so

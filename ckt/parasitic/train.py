@@ -38,7 +38,7 @@ from torch_geometric.data import Data
 from ckt.errors import CheckpointError, ModelConfigError
 from ckt.nn.checkpoint import read_checkpoint, write_payload
 from ckt.nn.train import pick_device, seed_everything
-from ckt.parasitic.features import GraphInputs, graph_inputs, pair_features
+from ckt.parasitic.features import FEATURES, GraphInputs, graph_inputs, pair_features
 from ckt.parasitic.losses import balanced_mse, balanced_softmax_ce, info_nce, scattering
 from ckt.parasitic.model import ModelConfig, ParasiticModel
 from ckt.parasitic.splits import SIDES, SPLITS, Split, make_split
@@ -145,7 +145,7 @@ def problem(data: Data, request: TrainRequest) -> Problem:
 
 
 def _payload(model: ParasiticModel, request: TrainRequest, **extra: Any) -> dict[str, Any]:
-    return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "request": asdict(request),
+    return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "request": asdict(request), "features": list(FEATURES),
             "config": asdict(model.config), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             **extra}
 
@@ -162,6 +162,9 @@ def load_model(path: str | Path) -> tuple[ParasiticModel, dict[str, Any]]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     payload = read_checkpoint(path, FORMAT, SCHEMA_VERSION)
+    if payload.get("features") != list(FEATURES):
+        raise CheckpointError(f"{path}: trained on other input features ({payload.get('features')}); this ckt "
+                              f"computes {list(FEATURES)}: retrain it")
     model = ParasiticModel(ModelConfig(**payload["config"]))
     try:
         model.load_state_dict(payload["state_dict"])

@@ -70,3 +70,14 @@ def test_one_step_uses_only_training_side(small_graph):
     loss = _supervised_step(model, d, prob.inputs.x, request, torch.Generator().manual_seed(0),
                             torch.full((N_BUCKETS,), 1 / N_BUCKETS))
     assert torch.isfinite(loss)
+
+
+def test_a_checkpoint_of_other_features_is_refused(small_graph, tmp_path):
+    from ckt.nn.checkpoint import write_payload
+    from ckt.parasitic.train import load_model
+
+    fit(TrainRequest(out=str(tmp_path), epochs=1, patience=50, **FAST), small_graph)
+    model, payload = load_model(tmp_path)
+    write_payload(tmp_path / "old.pt", {**payload, "features": payload["features"][:-1]})
+    with pytest.raises(CheckpointError, match="other input features"):
+        load_model(tmp_path / "old.pt")
