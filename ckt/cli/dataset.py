@@ -57,7 +57,7 @@ def prepare(name: str, root: str | None, source: str | None, n: int | None, forc
     cache its graphs."""
     cls = registry.get(name)
     if cls.name == "digtime":  # one labelled graph, not a collection of circuits
-        _prepare_graph(cls, root, source, force, as_json)
+        _prepare_graph(cls, root, source, force, as_json, n=n, view=view or "pins")
         return
     kwargs: dict[str, Any] = {"n": n, "force_reload": force}
     if view is not None:
@@ -143,9 +143,10 @@ def info(name: str, root: str | None, source: str | None, as_json: bool) -> None
         click.echo(f"  failed {f['circuit']}: {f['reason']}")
 
 
-def _prepare_graph(cls: Any, root: str | None, source: str | None, force: bool, as_json: bool) -> None:
+def _prepare_graph(cls: Any, root: str | None, source: str | None, force: bool, as_json: bool,
+                   **kwargs: Any) -> None:
     start = time.perf_counter()
-    ds = cls(root, source=source, force_reload=force)
+    ds = cls(root, source=source, force_reload=force, **kwargs)
     _show_graph({**ds.meta, "processed": ds.processed_paths[0],
                  "seconds": round(time.perf_counter() - start, 2)}, as_json)
 

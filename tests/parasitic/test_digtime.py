@@ -83,3 +83,10 @@ def test_prepare_without_a_source_names_the_problem(tmp_path, monkeypatch):
     monkeypatch.setattr(Digtime, "default_source", classmethod(lambda cls: ""))
     with pytest.raises(DatasetError, match="no raw file"):
         Digtime(tmp_path)
+
+
+def test_prepare_refuses_options_of_circuit_collections(tmp_path, capsys):
+    assert run(["dataset", "prepare", "digtime", "--root", str(tmp_path), "-n", "5"]) == 2
+    assert "one graph" in capsys.readouterr().err
+    assert run(["dataset", "info", "digtime", "--root", str(tmp_path / "none")]) == 2
+    assert "not prepared" in capsys.readouterr().err
