@@ -10,9 +10,10 @@ balanced MSE (BMC) and balanced softmax with ``loss="balanced"``.
 
 It follows ``ckt.nn.train``'s conventions: seeded, a progress line per epoch on stderr, ``OUT/last.pt``
 (with optimizer and random-number states) and ``OUT/best.pt`` written each epoch, ``resume=True``
-continuing from ``last.pt`` (a run stopped during the short pretraining redoes it), early stopping and model selection on the validation side only (score:
-``(1 - R²_ground) + (1 - macro-F1) + (1 - R²_coupling)``), the test side touched once at the end
-(``OUT/metrics.json``). Full-batch on the CPU (the graph is ~17.6k nodes); CUDA when present.
+continuing from ``last.pt`` (a run stopped during the short pretraining redoes it), early
+stopping and model selection on the validation side only (score: ``(1 - R²_ground) + (1 - macro-F1)
++ (1 - R²_coupling)``), the test side touched once at the end (``OUT/metrics.json``). Full-batch
+on the CPU (the graph is ~17.6k nodes); CUDA when present.
 Checkpoints are tensors and builtins, read with ``weights_only=True``.
 
 Metrics: R² on log10 farads, MAE in farads and in decades, macro-F1 over the buckets, and per true
