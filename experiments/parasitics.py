@@ -6,6 +6,8 @@ first, InfoNCE plus representation scattering); losses ``mse`` (MSE, cross-entro
 regions per side, each side inductive on its own subgraph) and ``random`` (random links and nets,
 whole graph seen in training). Each run is ``ckt.parasitic.train.fit`` with the request printed in
 the JSON; test metrics are reported as mean +- std over seeds, next to the published anchors.
+Bucket edges are the training labels' quintiles, so they move a little with the seed's split: the
+per-bucket rows average bucket ``k`` over seeds and name it (and count it) as the first seed does.
 
 Anchors (different protocol: CircuitGCL trained on one SRAM design, tested zero-shot on four
 others; coupling-capacitance R^2): CircuitGCL 0.74 / 0.56 / 0.44 / 0.45, ParaGraph 0.53 / 0.43 /
