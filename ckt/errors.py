@@ -196,6 +196,21 @@ class DatasetError(CktError):
     """A dataset's source cannot be fetched or read, or its labels do not match its circuits."""
 
 
+class UnsafePickleError(DatasetError):
+    """A pickled data file names a global outside the allow-list it may use; nothing of it was run.
+
+    Args:
+        path: the file.
+        names: the refused globals (``module.Qualname``), sorted.
+    """
+
+    def __init__(self, path: str, names: Sequence[str]) -> None:
+        self.path = path
+        self.names = tuple(names)
+        super().__init__(f"{path}: refused: it needs global(s) outside the allow-list: {', '.join(self.names)} "
+                         f"(nothing was loaded or run)")
+
+
 class DatasetWarning(CktWarning):
     """A dataset was built, but some of its circuits were renamed, skipped or could not be read."""
 

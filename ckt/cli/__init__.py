@@ -28,11 +28,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("ckt.cli.simulate:simulate", "Simulate a deck or an op-amp testbench with ngspice."),
     "size": ("ckt.cli.size:size", "Size a netlist against a spec file."),
     "dataset": ("ckt.cli.dataset:dataset", "Prepare and inspect circuit datasets."),
-    "train": ("ckt.cli.learn:train", "Train a model (an encoder on a dataset, or the topology generator)."),
+    "train": ("ckt.cli.learn:train", "Train a model (encoder, generator, linkpred, parasitic)."),
     "eval": ("ckt.cli.learn:eval_", "Evaluate a trained model on its test split."),
     "generate": ("ckt.cli.gen:generate_cmd", "Generate circuit topologies (op-amps...) with the trained generator."),
     "predict": ("ckt.cli.learn:predict", "Predict op-amp specs of netlists with a trained encoder."),
     "complete": ("ckt.cli.complete:complete_cmd", "Rank the nets each dangling or suspicious pin may belong on."),
+    "parasitics": ("ckt.cli.parasitic:parasitics", "Estimate the ground capacitance layout adds to a netlist's nets."),
     "doctor": ("ckt.cli.doctor:doctor", "Check that ngspice, PySpice, torch, the PDKs and the cache are usable."),
 }
 

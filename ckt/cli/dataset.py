@@ -56,6 +56,9 @@ def prepare(name: str, root: str | None, source: str | None, n: int | None, forc
     """Read dataset NAME from its source (the reference data when present, else upstream) and
     cache its graphs."""
     cls = registry.get(name)
+    if cls.name == "digtime":  # one labelled graph, not a collection of circuits
+        _prepare_graph(cls, root, source, force, as_json, n=n, view=view or "pins")
+        return
     kwargs: dict[str, Any] = {"n": n, "force_reload": force}
     if view is not None:
         kwargs["view"] = view
@@ -108,7 +111,11 @@ def info(name: str, root: str | None, source: str | None, as_json: bool) -> None
     metas = sorted((folder / "processed").glob("*.meta.json"), key=lambda p: p.stat().st_mtime)
     if not metas:
         raise DatasetError(f"{name} is not prepared in {folder}; run: ckt dataset prepare {name}")
-    report = summary(json.loads(metas[-1].read_text()))
+    meta = json.loads(metas[-1].read_text())
+    if "counts" in meta:  # a single-graph dataset (digtime)
+        _show_graph({**meta, "processed": str(metas[-1]).removesuffix(".meta.json") + ".pt"}, as_json)
+        return
+    report = summary(meta)
     report["processed"] = str(metas[-1].with_name(metas[-1].name.removesuffix(".meta.json") + ".pt"))
     if as_json:
         click.echo(json.dumps(report, indent=1))
@@ -134,6 +141,29 @@ def info(name: str, root: str | None, source: str | None, as_json: bool) -> None
         click.echo(f"  {note}")
     for f in report["failures"][:5]:
         click.echo(f"  failed {f['circuit']}: {f['reason']}")
+
+
+def _prepare_graph(cls: Any, root: str | None, source: str | None, force: bool, as_json: bool,
+                   **kwargs: Any) -> None:
+    start = time.perf_counter()
+    ds = cls(root, source=source, force_reload=force, **kwargs)
+    _show_graph({**ds.meta, "processed": ds.processed_paths[0],
+                 "seconds": round(time.perf_counter() - start, 2)}, as_json)
+
+
+def _show_graph(report: dict[str, Any], as_json: bool) -> None:
+    """A single-graph dataset's counts and provenance, as text or JSON."""
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return
+    c, prov = report["counts"], report["provenance"]
+    click.echo(f"{prov['dataset']}: one graph, {c['devices']} devices, {c['pins']} pins, {c['nets']} nets, "
+               f"{c['edges']} edges -> {report['processed']}")
+    click.echo(f"  labels: {c['labelled_nets']} net and {c['labelled_pins']} pin ground capacitances "
+               f"({c['net_cap_range'][0]:.3g}..{c['net_cap_range'][1]:.3g} F on nets); coupling links "
+               + ", ".join(f"{k} {v}" for k, v in c["links"].items()))
+    click.echo(f"  source {prov['source']} (sha256 {prov['sha256'][:16]}..., {prov['size']} bytes)"
+               + (f", upstream {prov['upstream']} @ {prov['commit']}" if prov["commit"] else ""))
 
 
 def summary(meta: dict[str, Any]) -> dict[str, Any]:

@@ -131,3 +131,14 @@ def _add_generator_commands() -> None:
 
 
 _add_generator_commands()
+
+
+def _add_parasitic_commands() -> None:
+    """``train parasitic`` and ``eval parasitic`` (``ckt.cli.parasitic``)."""
+    from ckt.cli.parasitic import eval_parasitic_cmd, train_parasitic_cmd
+
+    train.add_command(train_parasitic_cmd)
+    eval_.add_command(eval_parasitic_cmd)
+
+
+_add_parasitic_commands()

@@ -28,10 +28,12 @@ from ckt.opt.baselines import METHODS
 @click.option("--fd-sensitivity", is_flag=True, help="Spend 2*d extra simulations on finite differences.")
 @click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Per-simulation limit (s).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--with-parasitics", "with_parasitics", is_flag=True,
+              help="Add estimated net ground capacitances (ckt parasitics) to the DUT as capacitors first.")
 @include_options
 def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | None, seed: int, executor_kind: str,
          address: str | None, method: str, out_dir: str, resume: bool, warm: tuple[str, ...], fd_sensitivity: bool,
-         timeout_s: float, quiet: bool, include_path: tuple[str, ...]) -> None:
+         timeout_s: float, quiet: bool, with_parasitics: bool, include_path: tuple[str, ...]) -> None:
     """Size NETLIST's .param values to meet the targets of --spec (exit 0 even when infeasible)."""
     from ckt.netlist.read import read_netlist
     from ckt.opt.evaluator import SimEvaluator
@@ -44,6 +46,13 @@ def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | N
     # parsed once, here (by absolute path, so its includes resolve from any folder); everything below takes it
     net = read_netlist(Path(netlist).resolve(), include_path=include_path)
     spec = load_spec(spec_path)
+    if with_parasitics:  # the DUT subcircuit of a generated testbench, else the whole deck
+        from ckt.parasitic.annotate import estimate_ground_caps, with_parasitic_caps
+
+        estimates = estimate_ground_caps(net, scope=spec.testbench.dut if spec.testbench else None)
+        net = with_parasitic_caps(net, estimates)
+        click.echo(f"added {len(estimates)} estimated parasitic capacitors "
+                   f"({sum(e.farads for e in estimates):.3g} F in all)", err=True)
     # before any simulation, naming the user's file and line; the workers check every deck again
     check_file(netlist, trusted=spec.trust_deck, include_path=include_path).raise_if_refused()
     options = RunOptions(budget=budget, batch=batch, method=method, seed=seed, resume=resume, warm_start=warm,

@@ -1,5 +1,6 @@
 """Circuit datasets as PyTorch Geometric ``InMemoryDataset``s (AnalogGenie, Image2Net, a user's
-folder, the regenerated OCB), their circuit-level splits, and the registry the CLI looks names up in.
+folder, the regenerated OCB; the digtime parasitics graph), their circuit-level splits, and the
+registry the CLI looks names up in.
 
 Classes load torch on first use, so ``import ckt.data`` stays cheap.
 """
@@ -16,6 +17,7 @@ _LAZY = {
     "Image2Net": "ckt.data.image2net",
     "FolderDataset": "ckt.data.folder",
     "OCB": "ckt.data.ocb",
+    "Digtime": "ckt.data.digtime",
     "CircuitDataset": "ckt.data.base",
     "SCHEMA_VERSION": "ckt.data.base",
     "group_split": "ckt.data.splits",

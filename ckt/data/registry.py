@@ -16,6 +16,7 @@ _DATASETS: dict[str, str | type[CircuitDataset]] = {
     "image2net": "ckt.data.image2net:Image2Net",
     "folder": "ckt.data.folder:FolderDataset",
     "ocb": "ckt.data.ocb:OCB",
+    "digtime": "ckt.data.digtime:Digtime",
 }
 
 
