@@ -22,6 +22,12 @@ def shared(*parts: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def digtime_file() -> Path:
+    """The CirGPS digtime post-layout graph (a pickle: open it only through ckt.data.safe_load)."""
+    return shared("parasitics", "digtime.pt")
+
+
+@pytest.fixture(scope="session")
 def analoggenie_dir(tmp_path_factory) -> Path:
     """The AnalogGenie dataset unpacked once per session (folder holding one folder per ID)."""
     archive = shared("analoggenie", "analoggenie-dataset.tar.gz")

@@ -32,7 +32,7 @@ on the node index, ``cc_index [2, L]`` (node indices), ``cc_type [L]`` (0 p2n, 1
 ``~/.cache/ckt/digtime``), ``raw/digtime.pt`` with ``SOURCE.json`` (source, size, sha256), a processed
 file named by the raw sha256 prefix and ``SCHEMA_VERSION``, a ``.meta.json`` with provenance and
 counts, ``force_reload`` rebuilding it. The raw pickle is only ever opened through
-``ckt.parasitic.safe_load``; the processed file is plain tensors (``weights_only=True``).
+``ckt.data.safe_load``; the processed file is plain tensors (``weights_only=True``).
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 
 from ckt.data.base import Provenance, data_home, fetch, reference_data, sha256_file
+from ckt.data.safe_load import load_graph_pickle
 from ckt.errors import DatasetError
 from ckt.graph.features import PIN_NODE_COLUMNS
-from ckt.parasitic.safe_load import load_graph_pickle
 
 SCHEMA_VERSION = 1
 """Bumped whenever the converted graph's layout changes; part of the processed file name."""

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch_geometric.data import HeteroData
 
+from ckt.data.safe_load import ALLOWED_NAMES, load_graph_pickle, named_globals
 from ckt.errors import DatasetError, UnsafePickleError
-from ckt.parasitic.safe_load import ALLOWED_NAMES, load_graph_pickle, named_globals
 
 
 class _Payload:
