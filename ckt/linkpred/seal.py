@@ -1,0 +1,168 @@
+"""SEAL on pin-level graphs: enclosing subgraphs, double-radius node labels, a DGCNN readout.
+
+SEAL (Zhang & Chen, 2018) scores a candidate link from the subgraph around its two ends alone: the
+nodes within ``hops`` of the pin or the net, the link itself absent. Each node gets a double-radius
+label (DRNL) from its distances to the two ends, so the network sees where a node sits relative to
+the pin *and* the net, which a per-node GNN embedding cannot tell. In the pin graph one device-level
+hop is two hops (pin → device → pin, pin → net → pin), so 3 hops reach the nets of the pin's own
+device and the devices on the candidate net.
+
+Readout (DGCNN, Zhang et al. 2018): GCN layers with tanh, their outputs concatenated, the nodes sorted
+by the last channel (PyG ``SortAggregation``) and the first ``k`` kept, two 1-D convolutions, an MLP
+to one logit. ``k`` is set from the training subgraphs' sizes (their 60th percentile, at least 10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
+from torch import Tensor, nn
+from torch_geometric.data import Batch, Data
+from torch_geometric.nn import GCNConv
+from torch_geometric.nn.aggr import SortAggregation
+from torch_geometric.utils import k_hop_subgraph
+
+from ckt.errors import ModelConfigError
+from ckt.graph.features import PIN_NODE_COLUMNS
+from ckt.linkpred.samples import Pair
+from ckt.nn.normalise import FeatureNormaliser
+
+
+def drnl(dist_pin: np.ndarray, dist_net: np.ndarray, cap: int) -> np.ndarray:
+    """Double-radius node labels from each node's distance to the pin and to the net.
+
+    ``1 + min(a, b) + (d // 2) * (d // 2 + d % 2 - 1)`` with ``d = a + b`` (the two ends get 1, a
+    node one hop from both gets 2...); a node that cannot reach one end gets 0; labels above
+    ``cap`` become ``cap``.
+    """
+    a, b = dist_pin, dist_net
+    out = np.zeros(len(a), dtype=np.int64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    ai, bi = a[ok].astype(np.int64), b[ok].astype(np.int64)
+    d = ai + bi
+    out[ok] = 1 + np.minimum(ai, bi) + (d // 2) * (d // 2 + d % 2 - 1)
+    out[(a == 0) | (b == 0)] = 1
+    return np.minimum(out, cap)
+
+
+def _distances(n: int, edge_index: Tensor, source: int, blocked: int) -> np.ndarray:
+    """Hop distances from ``source`` with node ``blocked`` taken out (SEAL's DRNL rule)."""
+    src, dst = edge_index.numpy()
+    keep = (src != blocked) & (dst != blocked)
+    adj = csr_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(n, n))
+    dist = shortest_path(adj, directed=False, unweighted=True, indices=source)
+    return np.asarray(dist)
+
+
+@dataclass(frozen=True, eq=False)
+class Enclosing:
+    """A candidate link's enclosing subgraph, without copying features: ``nodes`` index its graph(s).
+
+    Attributes:
+        parts: ``(x, nodes)`` per source graph (one within a circuit, two across circuits).
+        edge_index: ``[2, E]`` over the subgraph's local numbering (parts in order).
+        labels: ``[n]`` DRNL labels.
+    """
+
+    parts: tuple[tuple[Tensor, Tensor], ...]
+    edge_index: Tensor
+    labels: Tensor
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.labels.numel())
+
+
+def _khop(graph: Data, seeds: list[int], hops: int) -> tuple[Tensor, Tensor, Tensor]:
+    nodes, edge_index, mapping, _ = k_hop_subgraph(seeds, hops, graph.edge_index, relabel_nodes=True,
+                                                   num_nodes=graph.num_nodes)
+    return nodes, edge_index, mapping
+
+
+def enclosing_subgraph(pair: Pair, hops: int, cap: int) -> Enclosing:
+    """The ``hops``-hop enclosing subgraph of ``pair`` with DRNL labels (the link is never in the
+    observed graph, so there is nothing to remove here)."""
+    if pair.same_graph:
+        nodes, ei, mapping = _khop(pair.pin_graph, [pair.pin, pair.net], hops)
+        n = int(nodes.numel())
+        u, v = int(mapping[0]), int(mapping[1])
+        labels = drnl(_distances(n, ei, u, v), _distances(n, ei, v, u), cap)
+        return Enclosing(((pair.pin_graph.x, nodes),), ei, torch.from_numpy(labels))
+    pn, pei, _ = _khop(pair.pin_graph, [pair.pin], hops)
+    nn_, nei, _ = _khop(pair.net_graph, [pair.net], hops)
+    labels = torch.zeros(int(pn.numel()) + int(nn_.numel()), dtype=torch.long)
+    labels[int(torch.nonzero(pn == pair.pin)[0])] = 1
+    labels[int(pn.numel()) + int(torch.nonzero(nn_ == pair.net)[0])] = 1
+    ei = torch.cat([pei, nei + int(pn.numel())], 1)
+    return Enclosing(((pair.pin_graph.x, pn), (pair.net_graph.x, nn_)), ei, labels)
+
+
+def collate(items: list[Enclosing]) -> Batch:
+    """A PyG batch of enclosing subgraphs (features gathered from their source graphs)."""
+    data = []
+    for it in items:
+        x = torch.cat([xs[idx] for xs, idx in it.parts])
+        data.append(Data(x=x, edge_index=it.edge_index, z=it.labels, num_nodes=it.num_nodes))
+    return Batch.from_data_list(data)
+
+
+def sort_k(sizes: list[int]) -> int:
+    """DGCNN's ``k``: the 60th percentile of the training subgraphs' node counts, at least 10."""
+    if not sizes:
+        return 10
+    return max(10, int(np.percentile(np.asarray(sizes), 60)))
+
+
+class SEAL(nn.Module):
+    """DGCNN over DRNL-labelled enclosing subgraphs -> one logit per candidate link."""
+
+    kind = "seal"
+
+    def __init__(self, hops: int = 3, hidden: int = 32, layers: int = 3, max_label: int = 40, k: int = 30,
+                 dropout: float = 0.3) -> None:
+        super().__init__()
+        if hops < 1 or layers < 1 or hidden < 1:
+            raise ModelConfigError(f"seal: hops, layers and hidden must be at least 1 (got {hops}, {layers}, "
+                                   f"{hidden})")
+        if k < 10:
+            raise ModelConfigError(f"seal: the sort size k must be at least 10, got {k}")
+        self.config: dict[str, Any] = dict(hops=hops, hidden=hidden, layers=layers, max_label=max_label, k=k,
+                                           dropout=dropout)
+        self.hops, self.max_label, self.k = hops, max_label, k
+        in_dim = len(PIN_NODE_COLUMNS)
+        self.normaliser = FeatureNormaliser(in_dim)
+        self.inp = nn.Linear(in_dim, hidden)
+        self.label = nn.Embedding(max_label + 1, hidden)
+        dims = [hidden] * layers + [1]
+        self.convs = nn.ModuleList(GCNConv(a, b) for a, b in zip([hidden, *dims[:-1]], dims))
+        total = sum(dims)
+        self.sort = SortAggregation(k)
+        self.conv1 = nn.Conv1d(1, 16, total, total)
+        self.pool = nn.MaxPool1d(2, 2)
+        self.conv2 = nn.Conv1d(16, 32, 5, 1)
+        width = 32 * ((k - 2) // 2 + 1 - 5 + 1)
+        self.mlp = nn.Sequential(nn.Linear(width, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, 1))
+
+    def set_input_normalisation(self, x: Tensor) -> None:
+        self.normaliser.fit(x)
+
+    def prepare(self, pairs: list[Pair]) -> list[Enclosing]:
+        return [enclosing_subgraph(p, self.hops, self.max_label) for p in pairs]
+
+    def forward(self, items: list[Enclosing]) -> Tensor:
+        batch = collate(items).to(self.inp.weight.device)
+        h = self.inp(self.normaliser(batch.x)) + self.label(batch.z)
+        outs = []
+        for conv in self.convs:
+            h = torch.tanh(conv(h, batch.edge_index))
+            outs.append(h)
+        h = self.sort(torch.cat(outs, 1), batch.batch, dim_size=batch.num_graphs)
+        h = h.unsqueeze(1)
+        h = self.pool(torch.relu(self.conv1(h)))
+        h = torch.relu(self.conv2(h))
+        return self.mlp(h.flatten(1)).flatten()
