@@ -37,13 +37,19 @@ MODEL_FILE = "model.json"
 
 
 @torch.no_grad()
-def pair_probabilities(model: LinkModel, pairs: Sequence[Pair], batch_size: int = 256) -> Tensor:
-    """``[len(pairs)]`` link probabilities (eval mode; the model's device)."""
+def item_probabilities(model: LinkModel, items: Sequence[Any], batch_size: int = 256) -> Tensor:
+    """``[len(items)]`` link probabilities of prepared items (``model.prepare``), in eval mode."""
     model.eval()
-    out = []
-    for a in range(0, len(pairs), batch_size):
-        items = model.prepare(list(pairs[a:a + batch_size]))
-        out.append(torch.sigmoid(model(items)).cpu())  # type: ignore[arg-type]
+    out = [torch.sigmoid(model(list(items[a:a + batch_size]))).cpu()  # type: ignore[arg-type]
+           for a in range(0, len(items), batch_size)]
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+@torch.no_grad()
+def pair_probabilities(model: LinkModel, pairs: Sequence[Pair], batch_size: int = 256) -> Tensor:
+    """``[len(pairs)]`` link probabilities (prepared a batch at a time, so memory stays flat)."""
+    out = [item_probabilities(model, model.prepare(list(pairs[a:a + batch_size])), batch_size)
+           for a in range(0, len(pairs), batch_size)]
     return torch.cat(out) if out else torch.zeros(0)
 
 

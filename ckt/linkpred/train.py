@@ -29,7 +29,7 @@ import torch
 
 from ckt.errors import CheckpointError, ModelConfigError
 from ckt.linkpred.datasets import PinCircuits, open_circuits
-from ckt.linkpred.evaluate import MODEL_FILE, PROTOCOLS, finite, pair_metrics, pair_probabilities, protocol_metrics
+from ckt.linkpred.evaluate import MODEL_FILE, PROTOCOLS, finite, item_probabilities, pair_metrics, protocol_metrics
 from ckt.linkpred.model import KINDS, LinkModel, build_model, model_config, read_model, save_model
 from ckt.linkpred.samples import Pair, aclp_split, balanced_pairs, hard_queries, isolated_positives
 from ckt.linkpred.seal import enclosing_subgraph, sort_k
@@ -169,9 +169,8 @@ def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
 
 
 @torch.no_grad()
-def _val_metrics(model: LinkModel, pairs: Sequence[Pair], batch_size: int) -> dict[str, Any]:
-    labels = torch.tensor([p.label for p in pairs])
-    probs = pair_probabilities(model, pairs, batch_size).clamp(1e-7, 1 - 1e-7)
+def _val_metrics(model: LinkModel, items: Sequence[Any], labels: torch.Tensor, batch_size: int) -> dict[str, Any]:
+    probs = item_probabilities(model, items, batch_size).clamp(1e-7, 1 - 1e-7)
     loss = float(torch.nn.functional.binary_cross_entropy(probs, labels))
     return {"loss": loss, **pair_metrics(labels, probs)}
 
@@ -206,6 +205,8 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
     torch.manual_seed(request.seed)
     model, items = _build(request, data.train)
     labels = torch.tensor([p.label for p in data.train])
+    val_items = model.prepare(list(data.val))  # type: ignore[arg-type]
+    val_labels = torch.tensor([p.label for p in data.val])
     log(f"{circuits.name} ({request.protocol}): {data.sizes}; {request.model} prepared in "
         f"{time.perf_counter() - start:.1f}s")
     device = pick_device(request.device)
@@ -253,7 +254,7 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(rows)
-        val = _val_metrics(model, data.val, request.batch_size * 4)
+        val = _val_metrics(model, val_items, val_labels, request.batch_size * 4)
         improved = val["loss"] < state["best_val_loss"]
         if improved:
             state.update(best_val_loss=val["loss"], best_epoch=epoch, bad_epochs=0,
@@ -280,7 +281,7 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
     record = {
         "dataset": circuits.name, "protocol": request.protocol, "config": model_config(model),
         "request": asdict(request), "sizes": data.sizes, "best_epoch": state["best_epoch"],
-        "val": _val_metrics(model, data.val, request.batch_size * 4),
+        "val": _val_metrics(model, val_items, val_labels, request.batch_size * 4),
         "test": protocol_metrics(model, circuits, request.protocol, trained_on=circuits.name,
                                  trained_protocol=request.protocol, eval_pins=request.eval_pins,
                                  seed=request.seed),
