@@ -21,6 +21,8 @@ PROTOCOL_CHOICES = ("hard", "aclp")
 @click.option("--labels", type=click.Path(dir_okay=False), default=None, help="folder dataset: the labels CSV.")
 @click.option("-n", "n", type=int, default=None, help="Use only N circuits of the dataset.")
 @click.option("--hops", type=int, default=3, show_default=True, help="SEAL's enclosing-subgraph radius.")
+@click.option("--readout", type=click.Choice(("sort", "center")), default="sort", show_default=True,
+              help="SEAL: DGCNN sort pooling, or the pin's and net's own states.")
 @click.option("--hidden", type=int, default=32, show_default=True)
 @click.option("--layers", type=int, default=3, show_default=True)
 @click.option("--pins-per-circuit", type=int, default=3, show_default=True, help="Training positives per circuit.")
@@ -36,17 +38,18 @@ PROTOCOL_CHOICES = ("hard", "aclp")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--json", "as_json", is_flag=True, help="Print model.json at the end.")
 def train_linkpred_cmd(dataset: str, model: str, out: str, protocol: str, root: str | None, source: str | None,
-                       labels: str | None, n: int | None, hops: int, hidden: int, layers: int, pins_per_circuit: int,
-                       eval_pins: int, negatives: int, epochs: int, batch_size: int, lr: float, patience: int,
-                       seed: int, threads: int | None, device: str | None, resume: bool, as_json: bool) -> None:
+                       labels: str | None, n: int | None, hops: int, readout: str, hidden: int, layers: int,
+                       pins_per_circuit: int, eval_pins: int, negatives: int, epochs: int, batch_size: int,
+                       lr: float, patience: int, seed: int, threads: int | None, device: str | None, resume: bool,
+                       as_json: bool) -> None:
     """Train a link predictor (which net a pin belongs to); select and stop on validation."""
     from ckt.linkpred.train import LinkTrainRequest, train_linkpred
 
     record = train_linkpred(LinkTrainRequest(
         dataset=dataset, model=model, out=out, protocol=protocol, root=root, source=source, n=n, hops=hops,
-        hidden=hidden, layers=layers, pins_per_circuit=pins_per_circuit, eval_pins=eval_pins, negatives=negatives,
-        epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed, threads=threads, device=device,
-        resume=resume, dataset_options={"labels": labels} if labels else {}))
+        readout=readout, hidden=hidden, layers=layers, pins_per_circuit=pins_per_circuit, eval_pins=eval_pins,
+        negatives=negatives, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
+        threads=threads, device=device, resume=resume, dataset_options={"labels": labels} if labels else {}))
     if as_json:
         click.echo(json.dumps(record, indent=1))
     else:

@@ -40,7 +40,7 @@ MODEL_FILE = "model.json"
 def item_probabilities(model: LinkModel, items: Sequence[Any], batch_size: int = 256) -> Tensor:
     """``[len(items)]`` link probabilities of prepared items (``model.prepare``), in eval mode."""
     model.eval()
-    out = [torch.sigmoid(model(list(items[a:a + batch_size]))).cpu()  # type: ignore[arg-type]
+    out = [torch.sigmoid(model(list(items[a:a + batch_size]))).cpu()
            for a in range(0, len(items), batch_size)]
     return torch.cat(out) if out else torch.zeros(0)
 

@@ -57,9 +57,9 @@ class NodeGNN(nn.Module):
         return list(pairs)
 
     def forward(self, items: list[Pair]) -> Tensor:
-        device = self.score[0].weight.device
+        device = next(self.parameters()).device
         slot: dict[int, int] = {}
-        graphs = []
+        graphs: list[Any] = []
         for p in items:
             for g in (p.pin_graph, p.net_graph):
                 if id(g) not in slot:

@@ -23,7 +23,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
-from torch_geometric.nn import GCNConv
+from torch_geometric.nn import GCNConv, global_mean_pool
 from torch_geometric.nn.aggr import SortAggregation
 from torch_geometric.utils import k_hop_subgraph
 
@@ -31,6 +31,10 @@ from ckt.errors import ModelConfigError
 from ckt.graph.features import PIN_NODE_COLUMNS
 from ckt.linkpred.samples import Pair
 from ckt.nn.normalise import FeatureNormaliser
+
+READOUTS = ("sort", "center")
+"""``sort``: DGCNN's sort pooling and 1-D convolutions; ``center``: the pin's and net's final states
+(their product and sum) beside the subgraph's mean, the readout later SEAL variants prefer."""
 
 
 def drnl(dist_pin: np.ndarray, dist_net: np.ndarray, cap: int) -> np.ndarray:
@@ -67,11 +71,13 @@ class Enclosing:
         parts: ``(x, nodes)`` per source graph (one within a circuit, two across circuits).
         edge_index: ``[2, E]`` over the subgraph's local numbering (parts in order).
         labels: ``[n]`` DRNL labels.
+        ends: the local indices of the pin and the net.
     """
 
     parts: tuple[tuple[Tensor, Tensor], ...]
     edge_index: Tensor
     labels: Tensor
+    ends: tuple[int, int]
 
     @property
     def num_nodes(self) -> int:
@@ -91,15 +97,16 @@ def enclosing_subgraph(pair: Pair, hops: int, cap: int) -> Enclosing:
         nodes, ei, mapping = _khop(pair.pin_graph, [pair.pin, pair.net], hops)
         n = int(nodes.numel())
         u, v = int(mapping[0]), int(mapping[1])
-        labels = drnl(_distances(n, ei, u, v), _distances(n, ei, v, u), cap)
-        return Enclosing(((pair.pin_graph.x, nodes),), ei, torch.from_numpy(labels))
+        found = drnl(_distances(n, ei, u, v), _distances(n, ei, v, u), cap)
+        return Enclosing(((pair.pin_graph.x, nodes),), ei, torch.from_numpy(found), (u, v))
     pn, pei, _ = _khop(pair.pin_graph, [pair.pin], hops)
     nn_, nei, _ = _khop(pair.net_graph, [pair.net], hops)
     labels = torch.zeros(int(pn.numel()) + int(nn_.numel()), dtype=torch.long)
-    labels[int(torch.nonzero(pn == pair.pin)[0])] = 1
-    labels[int(pn.numel()) + int(torch.nonzero(nn_ == pair.net)[0])] = 1
+    u = int(torch.nonzero(pn == pair.pin)[0])
+    v = int(pn.numel()) + int(torch.nonzero(nn_ == pair.net)[0])
+    labels[[u, v]] = 1
     ei = torch.cat([pei, nei + int(pn.numel())], 1)
-    return Enclosing(((pair.pin_graph.x, pn), (pair.net_graph.x, nn_)), ei, labels)
+    return Enclosing(((pair.pin_graph.x, pn), (pair.net_graph.x, nn_)), ei, labels, (u, v))
 
 
 def collate(items: list[Enclosing]) -> Batch:
@@ -107,7 +114,8 @@ def collate(items: list[Enclosing]) -> Batch:
     data = []
     for it in items:
         x = torch.cat([xs[idx] for xs, idx in it.parts])
-        data.append(Data(x=x, edge_index=it.edge_index, z=it.labels, num_nodes=it.num_nodes))
+        data.append(Data(x=x, edge_index=it.edge_index, z=it.labels, num_nodes=it.num_nodes,
+                         ends=torch.tensor([it.ends])))
     return Batch.from_data_list(data)
 
 
@@ -124,16 +132,18 @@ class SEAL(nn.Module):
     kind = "seal"
 
     def __init__(self, hops: int = 3, hidden: int = 32, layers: int = 3, max_label: int = 40, k: int = 30,
-                 dropout: float = 0.3) -> None:
+                 dropout: float = 0.3, readout: str = "sort") -> None:
         super().__init__()
         if hops < 1 or layers < 1 or hidden < 1:
             raise ModelConfigError(f"seal: hops, layers and hidden must be at least 1 (got {hops}, {layers}, "
                                    f"{hidden})")
+        if readout not in READOUTS:
+            raise ModelConfigError(f"seal: unknown readout {readout!r}; choose one of {', '.join(READOUTS)}")
         if k < 10:
             raise ModelConfigError(f"seal: the sort size k must be at least 10, got {k}")
         self.config: dict[str, Any] = dict(hops=hops, hidden=hidden, layers=layers, max_label=max_label, k=k,
-                                           dropout=dropout)
-        self.hops, self.max_label, self.k = hops, max_label, k
+                                           dropout=dropout, readout=readout)
+        self.hops, self.max_label, self.k, self.readout = hops, max_label, k, readout
         in_dim = len(PIN_NODE_COLUMNS)
         self.normaliser = FeatureNormaliser(in_dim)
         self.inp = nn.Linear(in_dim, hidden)
@@ -146,6 +156,8 @@ class SEAL(nn.Module):
         self.pool = nn.MaxPool1d(2, 2)
         self.conv2 = nn.Conv1d(16, 32, 5, 1)
         width = 32 * ((k - 2) // 2 + 1 - 5 + 1)
+        if readout == "center":
+            width = 3 * total
         self.mlp = nn.Sequential(nn.Linear(width, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, 1))
 
     def set_input_normalisation(self, x: Tensor) -> None:
@@ -161,7 +173,13 @@ class SEAL(nn.Module):
         for conv in self.convs:
             h = torch.tanh(conv(h, batch.edge_index))
             outs.append(h)
-        h = self.sort(torch.cat(outs, 1), batch.batch, dim_size=batch.num_graphs)
+        h = torch.cat(outs, 1)
+        if self.readout == "center":
+            ends = batch.ends + batch.ptr[:-1, None]
+            pin, net = h[ends[:, 0]], h[ends[:, 1]]
+            pooled = global_mean_pool(h, batch.batch, batch.num_graphs)
+            return self.mlp(torch.cat([pin * net, pin + net, pooled], 1)).flatten()
+        h = self.sort(h, batch.batch, dim_size=batch.num_graphs)
         h = h.unsqueeze(1)
         h = self.pool(torch.relu(self.conv1(h)))
         h = torch.relu(self.conv2(h))

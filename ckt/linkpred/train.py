@@ -51,6 +51,7 @@ class LinkTrainRequest:
         root, source, n: the dataset's cache folder, raw source and circuit count (None: defaults, all).
         protocol: ``hard`` or ``aclp``.
         hops: SEAL's enclosing-subgraph radius in the pin graph.
+        readout: SEAL's readout (``seal.READOUTS``: DGCNN's ``sort``, or ``center``).
         hidden, layers: network width and depth.
         pins_per_circuit: training positives per circuit (seeded subsample; None: every pin).
         eval_pins: positives per circuit on the validation and test sides.
@@ -73,6 +74,7 @@ class LinkTrainRequest:
     n: int | None = None
     protocol: str = "hard"
     hops: int = 3
+    readout: str = "sort"
     hidden: int = 32
     layers: int = 3
     pins_per_circuit: int | None = 3
@@ -144,7 +146,8 @@ def _build(request: LinkTrainRequest, train: Sequence[Pair]) -> tuple[LinkModel,
     if request.model == "seal":
         items: list[Any] = [enclosing_subgraph(p, request.hops, 40) for p in train]
         model: LinkModel = build_model({"kind": "seal", "hops": request.hops, "hidden": request.hidden,
-                                        "layers": request.layers, "k": sort_k([it.num_nodes for it in items])})
+                                        "layers": request.layers, "readout": request.readout,
+                                        "k": sort_k([it.num_nodes for it in items])})
         return model, items
     model = build_model({"kind": "gnn", "hidden": request.hidden, "layers": request.layers})
     return model, model.prepare(list(train))
@@ -205,7 +208,7 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
     torch.manual_seed(request.seed)
     model, items = _build(request, data.train)
     labels = torch.tensor([p.label for p in data.train])
-    val_items = model.prepare(list(data.val))  # type: ignore[arg-type]
+    val_items = model.prepare(list(data.val))
     val_labels = torch.tensor([p.label for p in data.val])
     log(f"{circuits.name} ({request.protocol}): {data.sizes}; {request.model} prepared in "
         f"{time.perf_counter() - start:.1f}s")
@@ -248,7 +251,7 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
         total = 0.0
         for a in range(0, len(order), request.batch_size):
             rows = order[a:a + request.batch_size]
-            logits = model([items[i] for i in rows])  # type: ignore[arg-type]
+            logits = model([items[i] for i in rows])
             loss = loss_fn(logits, labels[rows].to(device))
             optimizer.zero_grad()
             loss.backward()
