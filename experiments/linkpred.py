@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--hops", type=int, default=3)
+    parser.add_argument("--hops", type=int, default=4)
     parser.add_argument("--readout", default="center")
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--pins", type=int, default=3, help="Training positives per circuit.")

@@ -20,17 +20,19 @@ PROTOCOL_CHOICES = ("hard", "aclp")
 @click.option("--source", default=None, help="Dataset source (the folder dataset's folder of netlists).")
 @click.option("--labels", type=click.Path(dir_okay=False), default=None, help="folder dataset: the labels CSV.")
 @click.option("-n", "n", type=int, default=None, help="Use only N circuits of the dataset.")
-@click.option("--hops", type=int, default=3, show_default=True, help="SEAL's enclosing-subgraph radius.")
-@click.option("--readout", type=click.Choice(("sort", "center")), default="sort", show_default=True,
+@click.option("--hops", type=int, default=4, show_default=True, help="SEAL's enclosing-subgraph radius.")
+@click.option("--readout", type=click.Choice(("sort", "center")), default="center", show_default=True,
               help="SEAL: DGCNN sort pooling, or the pin's and net's own states.")
+@click.option("--conv", type=click.Choice(("gcn", "gin")), default="gcn", show_default=True,
+              help="SEAL's message passing.")
 @click.option("--hidden", type=int, default=32, show_default=True)
 @click.option("--layers", type=int, default=3, show_default=True)
 @click.option("--pins-per-circuit", type=int, default=3, show_default=True, help="Training positives per circuit.")
 @click.option("--eval-pins", type=int, default=4, show_default=True, help="Validation/test positives per circuit.")
 @click.option("--negatives", type=int, default=1, show_default=True, help="Hard negatives per training positive.")
-@click.option("--epochs", type=int, default=8, show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--lr", type=float, default=3e-3, show_default=True)
 @click.option("--patience", type=int, default=3, show_default=True, help="Epochs without a better validation loss.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a shared CPU).")
@@ -38,8 +40,8 @@ PROTOCOL_CHOICES = ("hard", "aclp")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--json", "as_json", is_flag=True, help="Print model.json at the end.")
 def train_linkpred_cmd(dataset: str, model: str, out: str, protocol: str, root: str | None, source: str | None,
-                       labels: str | None, n: int | None, hops: int, readout: str, hidden: int, layers: int,
-                       pins_per_circuit: int, eval_pins: int, negatives: int, epochs: int, batch_size: int,
+                       labels: str | None, n: int | None, hops: int, readout: str, conv: str, hidden: int,
+                       layers: int, pins_per_circuit: int, eval_pins: int, negatives: int, epochs: int, batch_size: int,
                        lr: float, patience: int, seed: int, threads: int | None, device: str | None, resume: bool,
                        as_json: bool) -> None:
     """Train a link predictor (which net a pin belongs to); select and stop on validation."""
@@ -47,9 +49,9 @@ def train_linkpred_cmd(dataset: str, model: str, out: str, protocol: str, root: 
 
     record = train_linkpred(LinkTrainRequest(
         dataset=dataset, model=model, out=out, protocol=protocol, root=root, source=source, n=n, hops=hops,
-        readout=readout, hidden=hidden, layers=layers, pins_per_circuit=pins_per_circuit, eval_pins=eval_pins,
-        negatives=negatives, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
-        threads=threads, device=device, resume=resume, dataset_options={"labels": labels} if labels else {}))
+        readout=readout, conv=conv, hidden=hidden, layers=layers, pins_per_circuit=pins_per_circuit,
+        eval_pins=eval_pins, negatives=negatives, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+        seed=seed, threads=threads, device=device, resume=resume, dataset_options={"labels": labels} if labels else {}))
     if as_json:
         click.echo(json.dumps(record, indent=1))
     else:

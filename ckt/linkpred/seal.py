@@ -19,19 +19,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import shortest_path
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
-from torch_geometric.nn import GCNConv, global_mean_pool
+from torch_geometric.nn import GCNConv, GINConv, global_mean_pool
 from torch_geometric.nn.aggr import SortAggregation
-from torch_geometric.utils import k_hop_subgraph
 
 from ckt.errors import ModelConfigError
 from ckt.graph.features import PIN_NODE_COLUMNS
 from ckt.linkpred.samples import Pair
+from ckt.nn.encoders import mlp
 from ckt.nn.normalise import FeatureNormaliser
 
+CONVS = ("gcn", "gin")
+"""``gcn``: DGCNN's degree-normalised GCN layers; ``gin``: GIN layers (sum aggregation, so a node
+sees how many pins of each kind sit on a net, not only their average)."""
 READOUTS = ("sort", "center")
 """``sort``: DGCNN's sort pooling and 1-D convolutions; ``center``: the pin's and net's final states
 (their product and sum) beside the subgraph's mean, the readout later SEAL variants prefer."""
@@ -54,13 +55,34 @@ def drnl(dist_pin: np.ndarray, dist_net: np.ndarray, cap: int) -> np.ndarray:
     return np.minimum(out, cap)
 
 
-def _distances(n: int, edge_index: Tensor, source: int, blocked: int) -> np.ndarray:
-    """Hop distances from ``source`` with node ``blocked`` taken out (SEAL's DRNL rule)."""
-    src, dst = edge_index.numpy()
-    keep = (src != blocked) & (dst != blocked)
-    adj = csr_matrix((np.ones(int(keep.sum())), (src[keep], dst[keep])), shape=(n, n))
-    dist = shortest_path(adj, directed=False, unweighted=True, indices=source)
-    return np.asarray(dist)
+Adjacency = list[list[int]]
+"""Neighbour lists of a graph's nodes (both directions of every edge)."""
+
+
+def adjacency(graph: Data) -> Adjacency:
+    """The neighbour lists of ``graph`` (built once per observed graph and shared by its candidates)."""
+    adj: Adjacency = [[] for _ in range(graph.num_nodes)]
+    src, dst = graph.edge_index.tolist()
+    for a, b in zip(src, dst):
+        adj[a].append(b)
+    return adj
+
+
+def _bfs(adj: Adjacency, sources: list[int], hops: int, allowed: set[int] | None = None,
+         blocked: int = -1) -> dict[int, int]:
+    """Hop distance of every node within ``hops`` of ``sources`` (only through ``allowed`` nodes when
+    given, never through ``blocked``)."""
+    dist = {s: 0 for s in sources}
+    frontier = list(sources)
+    for d in range(1, hops + 1):
+        nxt = []
+        for node in frontier:
+            for m in adj[node]:
+                if m not in dist and m != blocked and (allowed is None or m in allowed):
+                    dist[m] = d
+                    nxt.append(m)
+        frontier = nxt
+    return dist
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,29 +106,48 @@ class Enclosing:
         return int(self.labels.numel())
 
 
-def _khop(graph: Data, seeds: list[int], hops: int) -> tuple[Tensor, Tensor, Tensor]:
-    nodes, edge_index, mapping, _ = k_hop_subgraph(seeds, hops, graph.edge_index, relabel_nodes=True,
-                                                   num_nodes=graph.num_nodes)
-    return nodes, edge_index, mapping
+def _induced(graph: Data, nodes: list[int]) -> tuple[Tensor, Tensor]:
+    """``nodes`` as a tensor and the edges among them, renumbered in ``nodes`` order."""
+    index = torch.tensor(nodes, dtype=torch.long)
+    local = torch.full((graph.num_nodes,), -1, dtype=torch.long)
+    local[index] = torch.arange(len(nodes))
+    ei = local[graph.edge_index]
+    return index, ei[:, (ei >= 0).all(0)]
 
 
-def enclosing_subgraph(pair: Pair, hops: int, cap: int) -> Enclosing:
-    """The ``hops``-hop enclosing subgraph of ``pair`` with DRNL labels (the link is never in the
-    observed graph, so there is nothing to remove here)."""
+def enclosing_subgraph(pair: Pair, hops: int, cap: int, adj: dict[int, Adjacency] | None = None) -> Enclosing:
+    """The ``hops``-hop enclosing subgraph of ``pair`` with DRNL labels; distances to each end are
+    taken inside the subgraph with the other end removed (the link is never in the observed graph, so
+    there is nothing else to remove). ``adj`` caches neighbour lists by ``id(graph)``."""
+    cache = adj if adj is not None else {}
+
+    def neighbours(g: Data) -> Adjacency:
+        if id(g) not in cache:
+            if len(cache) >= 64:  # candidates of one query come together: keep memory flat
+                cache.clear()
+            cache[id(g)] = adjacency(g)
+        return cache[id(g)]
+
     if pair.same_graph:
-        nodes, ei, mapping = _khop(pair.pin_graph, [pair.pin, pair.net], hops)
-        n = int(nodes.numel())
-        u, v = int(mapping[0]), int(mapping[1])
-        found = drnl(_distances(n, ei, u, v), _distances(n, ei, v, u), cap)
-        return Enclosing(((pair.pin_graph.x, nodes),), ei, torch.from_numpy(found), (u, v))
-    pn, pei, _ = _khop(pair.pin_graph, [pair.pin], hops)
-    nn_, nei, _ = _khop(pair.net_graph, [pair.net], hops)
-    labels = torch.zeros(int(pn.numel()) + int(nn_.numel()), dtype=torch.long)
-    u = int(torch.nonzero(pn == pair.pin)[0])
-    v = int(pn.numel()) + int(torch.nonzero(nn_ == pair.net)[0])
+        g, lists = pair.pin_graph, neighbours(pair.pin_graph)
+        inside = set(_bfs(lists, [pair.pin, pair.net], hops))
+        nodes = sorted(inside)
+        to_pin = _bfs(lists, [pair.pin], len(nodes), inside, blocked=pair.net)
+        to_net = _bfs(lists, [pair.net], len(nodes), inside, blocked=pair.pin)
+        a = np.array([to_pin.get(n, np.inf) for n in nodes], dtype=float)
+        b = np.array([to_net.get(n, np.inf) for n in nodes], dtype=float)
+        index, ei = _induced(g, nodes)
+        ends = (nodes.index(pair.pin), nodes.index(pair.net))
+        return Enclosing(((g.x, index),), ei, torch.from_numpy(drnl(a, b, cap)), ends)
+    pin_nodes = sorted(_bfs(neighbours(pair.pin_graph), [pair.pin], hops))
+    net_nodes = sorted(_bfs(neighbours(pair.net_graph), [pair.net], hops))
+    pin_index, pin_ei = _induced(pair.pin_graph, pin_nodes)
+    net_index, net_ei = _induced(pair.net_graph, net_nodes)
+    labels = torch.zeros(len(pin_nodes) + len(net_nodes), dtype=torch.long)
+    u, v = pin_nodes.index(pair.pin), len(pin_nodes) + net_nodes.index(pair.net)
     labels[[u, v]] = 1
-    ei = torch.cat([pei, nei + int(pn.numel())], 1)
-    return Enclosing(((pair.pin_graph.x, pn), (pair.net_graph.x, nn_)), ei, labels, (u, v))
+    ei = torch.cat([pin_ei, net_ei + len(pin_nodes)], 1)
+    return Enclosing(((pair.pin_graph.x, pin_index), (pair.net_graph.x, net_index)), ei, labels, (u, v))
 
 
 def collate(items: list[Enclosing]) -> Batch:
@@ -132,24 +173,27 @@ class SEAL(nn.Module):
     kind = "seal"
 
     def __init__(self, hops: int = 3, hidden: int = 32, layers: int = 3, max_label: int = 40, k: int = 30,
-                 dropout: float = 0.3, readout: str = "sort") -> None:
+                 dropout: float = 0.3, readout: str = "sort", conv: str = "gcn") -> None:
         super().__init__()
         if hops < 1 or layers < 1 or hidden < 1:
             raise ModelConfigError(f"seal: hops, layers and hidden must be at least 1 (got {hops}, {layers}, "
                                    f"{hidden})")
         if readout not in READOUTS:
             raise ModelConfigError(f"seal: unknown readout {readout!r}; choose one of {', '.join(READOUTS)}")
+        if conv not in CONVS:
+            raise ModelConfigError(f"seal: unknown convolution {conv!r}; choose one of {', '.join(CONVS)}")
         if k < 10:
             raise ModelConfigError(f"seal: the sort size k must be at least 10, got {k}")
         self.config: dict[str, Any] = dict(hops=hops, hidden=hidden, layers=layers, max_label=max_label, k=k,
-                                           dropout=dropout, readout=readout)
+                                           dropout=dropout, readout=readout, conv=conv)
         self.hops, self.max_label, self.k, self.readout = hops, max_label, k, readout
         in_dim = len(PIN_NODE_COLUMNS)
         self.normaliser = FeatureNormaliser(in_dim)
         self.inp = nn.Linear(in_dim, hidden)
         self.label = nn.Embedding(max_label + 1, hidden)
         dims = [hidden] * layers + [1]
-        self.convs = nn.ModuleList(GCNConv(a, b) for a, b in zip([hidden, *dims[:-1]], dims))
+        self.convs = nn.ModuleList(GCNConv(a, b) if conv == "gcn" else GINConv(mlp([a, b, b]), train_eps=True)
+                                   for a, b in zip([hidden, *dims[:-1]], dims))
         total = sum(dims)
         self.sort = SortAggregation(k)
         self.conv1 = nn.Conv1d(1, 16, total, total)
@@ -164,7 +208,8 @@ class SEAL(nn.Module):
         self.normaliser.fit(x)
 
     def prepare(self, pairs: list[Pair]) -> list[Enclosing]:
-        return [enclosing_subgraph(p, self.hops, self.max_label) for p in pairs]
+        cache: dict[int, Adjacency] = {}
+        return [enclosing_subgraph(p, self.hops, self.max_label, cache) for p in pairs]
 
     def forward(self, items: list[Enclosing]) -> Tensor:
         batch = collate(items).to(self.inp.weight.device)

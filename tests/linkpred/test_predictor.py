@@ -18,7 +18,7 @@ from tests.linkpred.circuits import ota, tiny_circuits
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("lp") / "seal"
     train_linkpred(LinkTrainRequest(dataset="tiny", model="seal", out=str(out), epochs=2, batch_size=16, lr=3e-3, threads=1,
-                                    hidden=16, layers=2, pins_per_circuit=None, progress=False), tiny_circuits())
+                                    hidden=16, layers=2, hops=2, pins_per_circuit=6, eval_pins=2, progress=False), tiny_circuits())
     return out
 
 
