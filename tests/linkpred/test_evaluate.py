@@ -27,3 +27,28 @@ def test_completion_ranks_count_ties_against_the_true_net():
     m = ranks_metrics([1, 2, 4])
     assert m == {"queries": 3, "top1": pytest.approx(1 / 3), "top3": pytest.approx(2 / 3),
                  "mrr": pytest.approx((1 + 0.5 + 0.25) / 3)}
+
+
+class _LowestNetFirst(torch.nn.Module):
+    """A stand-in model that prefers lower net indices (logit = -net), so ranks are known by hand."""
+
+    def prepare(self, pairs):
+        return list(pairs)
+
+    def forward(self, items):
+        return torch.tensor([-float(p.net) for p in items])
+
+
+def test_completion_metrics_rank_every_net_of_the_circuit():
+    from ckt.linkpred.evaluate import completion_metrics
+    from ckt.linkpred.samples import hard_queries
+    from tests.linkpred.circuits import graphs
+
+    queries = hard_queries(graphs(1), None, 0)
+    m = completion_metrics(_LowestNetFirst(), queries)
+    expected = [q.nets.index(q.true_net) + 1 for q in queries]  # the true net's place in ascending order
+    assert m["queries"] == len(queries) and m["mean_candidates"] == len(queries[0].nets)
+    assert m["top1"] == pytest.approx(sum(r == 1 for r in expected) / len(expected))
+    assert m["top3"] == pytest.approx(sum(r <= 3 for r in expected) / len(expected))
+    assert m["mrr"] == pytest.approx(sum(1 / r for r in expected) / len(expected))
+    assert 0 < m["top1"] < m["top3"] < 1
