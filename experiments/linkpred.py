@@ -18,6 +18,7 @@ Usage::
 
     OMP_NUM_THREADS=1 python experiments/linkpred.py                  # 3 seeds, all circuits
     OMP_NUM_THREADS=1 python experiments/linkpred.py --seeds 2 --n-analoggenie 600 --epochs 6
+    python experiments/linkpred.py --replot                              # the figure from linkpred.json
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ANCHORS = {"GNN-ACLP SpiceNetlist (uniform negatives, merged graph)": 0.9403,
            "GNN-ACLP Image2Net (uniform negatives, merged graph)": 0.9730}
 GOALS = {"hard_within_accuracy": 0.95, "hard_across_accuracy": 0.90, "completion_top1": 0.80}
 METRICS = ("accuracy", "auc", "top1", "top3", "mrr")
+SHORT = {"analoggenie": "AG", "image2net": "I2N"}
 
 
 def _flat(m: dict) -> dict[str, float | None]:
@@ -111,12 +113,12 @@ def figure(summary: list[dict], path: Path) -> None:
         labels, means, stds, colours = [], [], [], []
         for e in summary:
             if e["train_protocol"] == tp and e["eval_protocol"] == ep and metric in e:
-                labels.append(f"{e['model']}\n{e['train_on'][:5]}->{e['test_on'][:5]}")
+                labels.append(f"{e['model']}\n{SHORT[e['train_on']]}>{SHORT[e['test_on']]}")
                 means.append(e[metric]["mean"])
                 stds.append(e[metric]["std"])
                 colours.append("tab:blue" if e["model"] == "seal" else "tab:orange")
         ax.bar(range(len(means)), means, yerr=stds, color=colours, capsize=3)
-        ax.set_xticks(range(len(means)), labels, fontsize=7)
+        ax.set_xticks(range(len(means)), labels, fontsize=8)
         ax.set_title(title)
         ax.set_ylim(0, 1)
         if metric == "accuracy" and tp == "aclp":
@@ -126,7 +128,8 @@ def figure(summary: list[dict], path: Path) -> None:
             ax.axhline(GOALS["hard_within_accuracy"], ls="--", lw=0.8, color="grey")
         else:
             ax.axhline(GOALS["completion_top1"], ls="--", lw=0.8, color="grey")
-    fig.suptitle("Link prediction (SEAL blue, GNN orange; dashed: goals / GNN-ACLP anchors)")
+    fig.suptitle("Link prediction, mean ± std over seeds (SEAL blue, GNN orange; dashed: goals / GNN-ACLP "
+                 "anchors; AG AnalogGenie, I2N Image2Net, train>test)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -149,7 +152,11 @@ def main() -> None:
     parser.add_argument("--runs", default=str(ROOT / "experiments" / "runs" / "linkpred"))
     parser.add_argument("--out", default=str(ROOT / "experiments" / "results"))
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--replot", action="store_true", help="Only redraw the figure from OUT/linkpred.json.")
     args = parser.parse_args()
+    if args.replot:
+        figure(json.loads((Path(args.out) / "linkpred.json").read_text())["summary"], Path(args.out) / "linkpred.png")
+        return
     start = time.time()
     circuits = {}
     for seed in range(args.seeds):
