@@ -6,6 +6,8 @@
 * ``completion_metrics``: for each query (a pin whose connection was removed), the rank of its true
   net among every net of its circuit; ties count against the true net, so a model that scores
   everything alike ranks it last. Reported as top-1, top-3 and mean reciprocal rank (MRR).
+* ``protocol_metrics``: a model's test metrics on a dataset under either protocol, within or across
+  datasets; ``evaluate_linkpred`` does it for a run folder (``ckt eval linkpred``).
 """
 
 from __future__ import annotations
@@ -124,9 +126,10 @@ def protocol_metrics(model: LinkModel, circuits: PinCircuits, protocol: str, tra
     """Test metrics of ``model`` on ``circuits`` under ``protocol``.
 
     The circuits scored: the test side of the group split when the model was trained on this dataset
-    with the hard protocol or on another dataset; all circuits (GNN-ACLP's own random edge split, test
-    side) for an ACLP-trained model on its own dataset. ``hard`` gives balanced accuracy and AUC and
-    completion ranks; ``aclp`` accuracy and AUC on uniform negatives over the merged test graphs.
+    with the hard protocol or on another dataset; all circuits for an ACLP-trained model on its own
+    dataset, whose test edges are then those its training split held out (``seed`` is the run's).
+    ``hard`` gives balanced accuracy and AUC and completion ranks; ``aclp`` accuracy and AUC on
+    uniform negatives over the merged test graphs.
     """
     own_edges = protocol == "aclp" and trained_protocol == "aclp" and trained_on == circuits.name
     graphs = list(circuits.graphs) if own_edges else circuits.side("test")
@@ -141,7 +144,9 @@ def protocol_metrics(model: LinkModel, circuits: PinCircuits, protocol: str, tra
         if trained_protocol == "aclp" and trained_on == circuits.name:
             result["note"] = "ACLP-trained: its random edge split saw edges of these circuits"
         return result
-    split = aclp_split(graphs, seed=seed + 1,
+    # on its own dataset, the very edge split the model was trained with (same seed), so no test edge
+    # was a training edge; elsewhere a fresh one
+    split = aclp_split(graphs, seed=seed if own_edges else seed + 1,
                        max_eval=None if eval_pins is None else math.ceil(0.1 * len(circuits.graphs) * eval_pins))
     labels = torch.tensor([p.label for p in split.test])
     return {"protocol": "aclp", "circuits": len(graphs),

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Batch
+from torch_geometric.data import Batch, Data
 
 from ckt.errors import CheckpointError, ModelConfigError
 from ckt.graph.features import PIN_NODE_COLUMNS
@@ -59,7 +59,7 @@ class NodeGNN(nn.Module):
     def forward(self, items: list[Pair]) -> Tensor:
         device = next(self.parameters()).device
         slot: dict[int, int] = {}
-        graphs: list[Any] = []
+        graphs: list[Data] = []
         for p in items:
             for g in (p.pin_graph, p.net_graph):
                 if id(g) not in slot:
@@ -74,10 +74,8 @@ class NodeGNN(nn.Module):
         return self.score(torch.cat([a, b, a * b], 1)).flatten()
 
 
-def _tensors(g: Any) -> Any:
+def _tensors(g: Data) -> Data:
     """Only what the encoder reads, so batching ignores the bookkeeping lists a graph may carry."""
-    from torch_geometric.data import Data
-
     return Data(x=g.x, edge_index=g.edge_index, edge_type=g.edge_type, num_nodes=g.num_nodes)
 
 

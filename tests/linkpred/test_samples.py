@@ -85,3 +85,18 @@ def test_aclp_split_holds_evaluation_edges_out():
                                                                              if id(p.pin_graph) == gid)])
     cross = sum(1 for p in split.test if p.label == 0.0 and not p.same_graph)
     assert cross > len(split.test) // 4  # uniform negatives mostly join two circuits
+
+
+def test_aclp_edge_split_depends_on_the_seed_not_the_caps():
+    """Evaluation re-draws the split with the training seed: its test edges must be ones training held out."""
+    gs = graphs(6)
+
+    def links(split, side):  # (circuit, pin, net) of a side's positives; observed graphs share x with gs
+        return {(next(c for c, g in enumerate(gs) if g.x is p.pin_graph.x), p.pin, p.net)
+                for p in getattr(split, side) if p.label == 1.0}
+
+    trained = aclp_split(gs, seed=3, max_train=5, max_eval=4)
+    scored = aclp_split(gs, seed=3, max_eval=4)
+    held_out = links(aclp_split(gs, seed=3), "val") | links(aclp_split(gs, seed=3), "test")
+    assert links(scored, "test") <= held_out and not links(scored, "test") & links(trained, "train")
+    assert links(aclp_split(gs, seed=4), "test") != links(aclp_split(gs, seed=3), "test")
