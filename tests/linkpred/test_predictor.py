@@ -17,8 +17,9 @@ from tests.linkpred.circuits import ota, tiny_circuits
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("lp") / "seal"
-    train_linkpred(LinkTrainRequest(dataset="tiny", model="seal", out=str(out), epochs=2, batch_size=16, lr=3e-3, threads=1,
-                                    hidden=16, layers=2, hops=2, pins_per_circuit=6, eval_pins=2, progress=False), tiny_circuits())
+    request = LinkTrainRequest(dataset="tiny", model="seal", out=str(out), epochs=2, batch_size=16, lr=3e-3, threads=1,
+                               hidden=16, layers=2, hops=2, pins_per_circuit=6, eval_pins=2, progress=False)
+    train_linkpred(request, tiny_circuits())
     return out
 
 
