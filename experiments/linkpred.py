@@ -137,6 +137,9 @@ def figure(summary: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seed-from", type=int, default=0,
+                        help="Train only seeds SEED_FROM.. (a second process on another core); the final "
+                             "pass without it gathers every seed.")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--protocols", nargs="+", default=["hard", "aclp"])
     parser.add_argument("--n-analoggenie", type=int, default=None, help="AnalogGenie circuits (spread sample).")
@@ -163,7 +166,7 @@ def main() -> None:
         for name in DATASETS:
             circuits[(name, seed)] = open_circuits(name, seed, n=args.n_analoggenie if name == "analoggenie" else None)
     rows: list[dict] = []
-    for seed in range(args.seeds):
+    for seed in range(args.seed_from, args.seeds):
         for protocol in args.protocols:
             for model in args.models:
                 for train_on in DATASETS:
