@@ -123,11 +123,15 @@ def _summary(metrics: dict | None) -> str:
 
 
 def _add_generator_commands() -> None:
-    """``train generator`` and ``eval generator`` sit beside their encoder twins (``ckt.cli.gen``)."""
+    """``train generator``/``eval generator`` (``ckt.cli.gen``) and ``train linkpred``/``eval linkpred``
+    (``ckt.cli.linkpred``) sit beside their encoder twins."""
     from ckt.cli.gen import eval_generator_cmd, train_generator_cmd
+    from ckt.cli.linkpred import eval_linkpred_cmd, train_linkpred_cmd
 
     train.add_command(train_generator_cmd)
     eval_.add_command(eval_generator_cmd)
+    train.add_command(train_linkpred_cmd)
+    eval_.add_command(eval_linkpred_cmd)
 
 
 _add_generator_commands()

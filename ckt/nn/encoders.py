@@ -134,12 +134,18 @@ class _FlatEncoder(Encoder):
     def _conv(self, hidden: int) -> nn.Module:
         """One message-passing layer of width ``hidden``."""
 
-    def forward(self, data: Data) -> Tensor:
+    def node_embeddings(self, data: Data) -> Tensor:
+        """``[num_nodes, hidden]`` per-node states after the last convolution, before pooling (what
+        node- and link-level tasks read)."""
         h = self.inp(self.features(data.x))
         e = None if self.edge_embedding is None else self.edge_embedding(data.edge_type)
         for conv, norm in zip(self.convs, self.norms):
             out = conv(h, data.edge_index) if e is None else conv(h, data.edge_index, e)
             h = h + nn.functional.dropout(torch.relu(norm(out)), self.dropout, self.training)
+        return h
+
+    def forward(self, data: Data) -> Tensor:
+        h = self.node_embeddings(data)
         return self.out(pool(self.pool_kind, h, graph_batch(data), num_graphs(data)))
 
 
