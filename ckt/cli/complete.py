@@ -9,25 +9,8 @@ from pathlib import Path
 import click
 
 from ckt.cli.netlist import FORMAT, include_options, load
-from ckt.errors import CheckpointError
-from ckt.linkpred.complete import DEFAULT_CHECKPOINT, Completion, Scorer, complete, suspicious_pins
-
-
-def load_scorer(checkpoint: str | None) -> Scorer:
-    """The link predictor in ``checkpoint`` (default: the shipped one), imported only when needed.
-
-    Raises:
-        CheckpointError: the folder is missing or the predictor module is not installed here.
-    """
-    folder = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
-    if not folder.is_dir():
-        raise CheckpointError(f"{folder}: no link-prediction checkpoint there; train one with "
-                              "`ckt train linkpred --out DIR` and pass --checkpoint DIR")
-    try:
-        from ckt.linkpred.predictor import load_predictor
-    except ImportError as exc:
-        raise CheckpointError(f"the link predictor cannot be loaded here (ckt.linkpred.predictor: {exc})") from exc
-    return load_predictor(folder)
+from ckt.linkpred.complete import Completion, complete, suspicious_pins
+from ckt.linkpred.predictor import DEFAULT_MODEL, load_predictor
 
 
 def completion_lines(c: Completion) -> list[str]:
@@ -62,7 +45,7 @@ def complete_cmd(netlist: str, top: int, as_json: bool, checkpoint: str | None, 
     if not suspicious_pins(circuit):  # nothing to score: the model is not even loaded
         click.echo("[]" if as_json else f"{netlist}: no dangling or suspicious pins")
         return
-    completions = complete(circuit, load_scorer(checkpoint), top=top)
+    completions = complete(circuit, load_predictor(Path(checkpoint) if checkpoint else DEFAULT_MODEL), top=top)
     if as_json:
         click.echo(json.dumps([c.to_json() for c in completions], indent=2, allow_nan=False))
         return

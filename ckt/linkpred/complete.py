@@ -25,13 +25,11 @@ pin touched (it exists only because the pin dangles) and open-pin placeholder ne
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Protocol
 
 from torch_geometric.data import Data
@@ -39,12 +37,10 @@ from torch_geometric.data import Data
 from ckt.errors import CktError
 from ckt.graph.features import NET_ROLES, is_ground_name, is_supply_name
 from ckt.graph.to_pyg import to_pins_pyg
+from ckt.linkpred.samples import remove_pin_edge
 from ckt.netlist.check import GROUND_RAIL, SUPPLY_RAIL, VOLTAGE_SETTING
 from ckt.netlist.flatten import GROUND, flatten
 from ckt.netlist.ir import Device, DeviceKind, Netlist, SourceLoc
-
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "linkpred"
-"""The shipped link-prediction model folder, which ``ckt complete`` uses unless told otherwise."""
 
 UNCONNECTED = re.compile(r"^(unconnected-.*|nc_\d+|nc)$", re.IGNORECASE)
 """Net names schematic tools give a pin left open: KiCad ``unconnected-(U1-Pad3)``, LTspice ``NC_01``."""
@@ -169,7 +165,7 @@ def complete(netlist: Netlist, scorer: Scorer, top: int = 3) -> list[Completion]
                      if not UNCONNECTED.match(n) and not (n == s.net and degree[n] <= 1)]
             pin = pins[(s.device, s.pin)]
             ids = [first_net + nets[n] for n in names]
-            scores = scorer.score(_without_pin(graph, pin), pin, ids) if ids else []
+            scores = scorer.score(remove_pin_edge(graph, pin), pin, ids) if ids else []
             if len(scores) != len(ids) or not all(math.isfinite(float(v)) for v in scores):
                 raise CktError(f"the scorer returned {len(scores)} scores for {len(ids)} candidate nets "
                                f"of {s.device}.{s.pin} (one finite score each expected)")
@@ -262,14 +258,3 @@ def _pin_nodes(graph: Data) -> dict[tuple[str, str], int]:
     owners, pins = graph.edge_index[:, :n_pin].tolist()
     first_pin = len(graph.device_names)
     return {(graph.device_names[o], graph.pin_names[p - first_pin]): p for o, p in zip(owners, pins)}
-
-
-def _without_pin(graph: Data, pin: int) -> Data:
-    """A shallow copy of ``graph`` without pin node ``pin``'s pin → net and net → pin edges."""
-    src, dst = graph.edge_index
-    kind = graph.edge_type
-    keep = ~(((kind == 1) & (src == pin)) | ((kind == 3) & (dst == pin)))
-    out = copy.copy(graph)
-    out.edge_index = graph.edge_index[:, keep]
-    out.edge_type = kind[keep]
-    return out

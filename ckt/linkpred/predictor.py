@@ -59,6 +59,7 @@ def load_predictor(folder: str | Path = DEFAULT_MODEL) -> LinkPredictor:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise CheckpointError(f"{folder}: no such link-prediction model folder")
+        raise CheckpointError(f"{folder}: no link-prediction model there; train one with "
+                              "`ckt train linkpred --out DIR` and pass --checkpoint DIR")
     record = read_record(folder)
     return LinkPredictor(load_model(folder / "best.pt"), record)

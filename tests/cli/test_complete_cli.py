@@ -4,7 +4,6 @@ by a rule-based scorer: the command's wiring is what is under test)."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from torch_geometric.data import Data
 
 from ckt.cli import run
+from ckt.linkpred.predictor import DEFAULT_MODEL
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "complete"
 
@@ -34,11 +34,11 @@ def scorer(monkeypatch) -> dict:
     ``scorer["asked"]`` collects the --checkpoint values."""
     state: dict = {"answer": "vdd", "asked": []}
 
-    def load(checkpoint):
-        state["asked"].append(checkpoint)
+    def load(folder):
+        state["asked"].append(folder)
         return Prefers(state["answer"])
 
-    monkeypatch.setattr("ckt.cli.complete.load_scorer", load)
+    monkeypatch.setattr("ckt.cli.complete.load_predictor", load)
     return state
 
 
@@ -52,7 +52,7 @@ def test_json_contract(scorer, capsys):
     assert [c["net"] for c in r["candidates"]] == ["vdd", "0"]  # then netlist order
     assert r["candidates"][0]["score"] == pytest.approx(0.8)
     assert set(r["candidates"][0]) == {"net", "score"}
-    assert scorer["asked"] == [None]
+    assert scorer["asked"] == [DEFAULT_MODEL]
 
 
 def test_json_for_several_suspects_keeps_netlist_order(scorer, capsys):
@@ -72,14 +72,14 @@ def test_text_blocks(scorer, capsys):
     assert out[0].endswith("kicad.cir:7): unconnected: pin left unconnected (net 'unconnected-(R2-Pad2)')")
     assert [line.split() for line in out[1:]] == [["1.", "/out", "0.800"], ["2.", "/vdd", "0.400"],
                                                   ["3.", "GND", "0.200"]]
-    assert scorer["asked"] == ["some/model"]
+    assert scorer["asked"] == [Path("some/model")]
 
 
 def test_no_suspects_exits_0_without_loading_the_model(monkeypatch, capsys):
     def refuse(checkpoint):
         raise AssertionError("the model should not be loaded")
 
-    monkeypatch.setattr("ckt.cli.complete.load_scorer", refuse)
+    monkeypatch.setattr("ckt.cli.complete.load_predictor", refuse)
     path = str(DATA / "opamp.cir")
     assert run(["complete", path, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
@@ -98,16 +98,17 @@ def test_bad_netlist_is_a_located_error(tmp_path, capsys):
 def test_missing_checkpoint_is_a_checkpoint_error(tmp_path, capsys):
     assert run(["complete", str(DATA / "floating.cir"), "--checkpoint", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
-    assert "no link-prediction checkpoint" in err and "Traceback" not in err
-
-
-def test_missing_predictor_module_is_a_checkpoint_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "ckt.linkpred.predictor", None)  # makes the import fail
-    assert run(["complete", str(DATA / "floating.cir"), "--checkpoint", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "link predictor cannot be loaded" in err and "Traceback" not in err
+    assert "no link-prediction model there; train one with `ckt train linkpred" in err and "Traceback" not in err
 
 
 def test_top_must_be_positive(capsys):
     assert run(["complete", str(DATA / "floating.cir"), "--top", "0"]) == 2
     assert "--top" in capsys.readouterr().err
+
+
+def test_the_shipped_model_completes_out_of_the_box(capsys):
+    """No stand-in: the shipped checkpoint scores every candidate of the dangling pin."""
+    assert run(["complete", str(DATA / "floating.cir"), "--json", "--top", "3"]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    scores = [c["score"] for c in record["candidates"]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True) and all(0.0 <= v <= 1.0 for v in scores)

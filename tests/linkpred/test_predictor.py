@@ -41,7 +41,7 @@ def test_score_gives_one_probability_per_candidate(trained):
 
 
 def test_missing_or_invalid_folders_raise_checkpoint_error(tmp_path, trained):
-    with pytest.raises(CheckpointError, match="no such"):
+    with pytest.raises(CheckpointError, match="no link-prediction model there"):
         load_predictor(tmp_path / "nothing")
     with pytest.raises(CheckpointError, match="not a trained"):
         load_predictor(tmp_path)
