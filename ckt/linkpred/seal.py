@@ -195,13 +195,13 @@ class SEAL(nn.Module):
         self.convs = nn.ModuleList(GCNConv(a, b) if conv == "gcn" else GINConv(mlp([a, b, b]), train_eps=True)
                                    for a, b in zip([hidden, *dims[:-1]], dims))
         total = sum(dims)
-        self.sort = SortAggregation(k)
-        self.conv1 = nn.Conv1d(1, 16, total, total)
-        self.pool = nn.MaxPool1d(2, 2)
-        self.conv2 = nn.Conv1d(16, 32, 5, 1)
-        width = 32 * ((k - 2) // 2 + 1 - 5 + 1)
-        if readout == "center":
-            width = 3 * total
+        width = 3 * total
+        if readout == "sort":  # DGCNN's readout modules exist only when they are used
+            self.sort = SortAggregation(k)
+            self.conv1 = nn.Conv1d(1, 16, total, total)
+            self.pool = nn.MaxPool1d(2, 2)
+            self.conv2 = nn.Conv1d(16, 32, 5, 1)
+            width = 32 * ((k - 2) // 2 + 1 - 5 + 1)
         self.mlp = nn.Sequential(nn.Linear(width, 128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, 1))
 
     def set_input_normalisation(self, x: Tensor) -> None:
