@@ -122,27 +122,17 @@ def _summary(metrics: dict | None) -> str:
     return ", ".join(f"{t} RMSE {_fmt(m['rmse'])} r {_fmt(m['pearson'])}" for t, m in metrics["targets"].items())
 
 
-def _add_generator_commands() -> None:
-    """``train generator``/``eval generator`` (``ckt.cli.gen``) and ``train linkpred``/``eval linkpred``
-    (``ckt.cli.linkpred``) sit beside their encoder twins."""
+def _add_model_commands() -> None:
+    """``train``/``eval`` of the generator (``ckt.cli.gen``), the link predictor (``ckt.cli.linkpred``)
+    and the parasitic estimator (``ckt.cli.parasitic``) sit beside their encoder twins."""
     from ckt.cli.gen import eval_generator_cmd, train_generator_cmd
     from ckt.cli.linkpred import eval_linkpred_cmd, train_linkpred_cmd
-
-    train.add_command(train_generator_cmd)
-    eval_.add_command(eval_generator_cmd)
-    train.add_command(train_linkpred_cmd)
-    eval_.add_command(eval_linkpred_cmd)
-
-
-_add_generator_commands()
-
-
-def _add_parasitic_commands() -> None:
-    """``train parasitic`` and ``eval parasitic`` (``ckt.cli.parasitic``)."""
     from ckt.cli.parasitic import eval_parasitic_cmd, train_parasitic_cmd
 
-    train.add_command(train_parasitic_cmd)
-    eval_.add_command(eval_parasitic_cmd)
+    for trainer, evaluator in ((train_generator_cmd, eval_generator_cmd), (train_linkpred_cmd, eval_linkpred_cmd),
+                               (train_parasitic_cmd, eval_parasitic_cmd)):
+        train.add_command(trainer)
+        eval_.add_command(evaluator)
 
 
-_add_parasitic_commands()
+_add_model_commands()
