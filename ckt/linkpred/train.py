@@ -37,7 +37,7 @@ from ckt.linkpred.model import KINDS, LinkModel, build_model, model_config, read
 from ckt.linkpred.samples import Pair, aclp_split, balanced_pairs, hard_queries, isolated_positives
 from ckt.linkpred.seal import enclosing_subgraph, sort_k
 from ckt.nn.checkpoint import config_differences
-from ckt.nn.train import pick_device
+from ckt.nn.train import pick_device, rng_state, set_rng_state
 
 _RUN_KEYS = ("out", "root", "source", "epochs", "resume", "device", "threads", "progress")
 """Request fields a resumed run may change; the rest must match the checkpoint."""
@@ -163,20 +163,6 @@ def _options(request: LinkTrainRequest) -> dict[str, Any]:
     return {k: v for k, v in asdict(request).items() if k not in _RUN_KEYS}
 
 
-def _rng_state(generator: torch.Generator) -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "order": generator.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    generator.set_state(state["order"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 @torch.no_grad()
 def _val_metrics(model: LinkModel, items: Sequence[Any], labels: torch.Tensor, batch_size: int) -> dict[str, Any]:
     probs = item_probabilities(model, items, batch_size).clamp(1e-7, 1 - 1e-7)
@@ -240,7 +226,7 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
         saved = checkpoint["training"]
         model.load_state_dict(checkpoint["state_dict"])
         optimizer.load_state_dict(saved["optimizer"])
-        _set_rng_state(saved["rng"], generator)
+        set_rng_state(saved["rng"], generator)
         state = {k: saved[k] for k in state}
         log(f"resumed from {last} after epoch {state['epoch']}")
     elif request.resume:
@@ -279,7 +265,7 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
             f"(epoch {state['best_epoch']})  {row['seconds']:.1f}s")
         if out is not None:
             training = {**state, "options": options, "optimizer": optimizer.state_dict(),
-                        "rng": _rng_state(generator)}
+                        "rng": rng_state(generator)}
             save_model(out / "last.pt", model, training)
             if improved:
                 save_model(out / "best.pt", model, {"epoch": epoch, "val_loss": val["loss"]})

@@ -91,14 +91,16 @@ def _options(config: dict[str, Any]) -> dict[str, Any]:
     return {**DEFAULTS, **config}
 
 
-def _rng_state(generator: torch.Generator) -> dict[str, Any]:
+def rng_state(generator: torch.Generator) -> dict[str, Any]:
+    """torch's global random state, CUDA's when present, and ``generator``'s (the one that orders
+    batches), for a checkpoint that resumes exactly; ``set_rng_state`` puts them back."""
     state: dict[str, Any] = {"torch": torch.get_rng_state(), "loader": generator.get_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
+def set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
     torch.set_rng_state(state["torch"])
     generator.set_state(state["loader"])
     if "cuda" in state and torch.cuda.is_available():
@@ -170,7 +172,7 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
             raise CheckpointError(f"{last}: training options differ from the run being resumed ({'; '.join(diffs)})")
         model.load_state_dict(checkpoint["state_dict"])
         optimizer.load_state_dict(saved["optimizer"])
-        _set_rng_state(saved["rng"], generator)
+        set_rng_state(saved["rng"], generator)
         state = {k: saved[k] for k in state}
         log(f"resumed from {last} after epoch {state['epoch']}")
     elif opts["resume"]:
@@ -208,7 +210,7 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
             f"best {state['best_val_loss']:.4g} (epoch {state['best_epoch']})  {row['seconds']:.1f}s")
         if out is not None:
             training = {**copy.copy(state), "options": training_options, "optimizer": optimizer.state_dict(),
-                        "rng": _rng_state(generator)}
+                        "rng": rng_state(generator)}
             save_checkpoint(out / "last.pt", model, training)
             if improved:
                 save_checkpoint(out / "best.pt", model, {"epoch": epoch, "val_loss": val_loss})

@@ -38,7 +38,7 @@ from torch_geometric.data import Data
 
 from ckt.errors import CheckpointError, ModelConfigError
 from ckt.nn.checkpoint import read_checkpoint, write_payload
-from ckt.nn.train import pick_device, seed_everything
+from ckt.nn.train import pick_device, rng_state, seed_everything, set_rng_state
 from ckt.parasitic.features import FEATURES, GraphInputs, graph_inputs, pair_features
 from ckt.parasitic.losses import balanced_mse, balanced_softmax_ce, info_nce, scattering
 from ckt.parasitic.model import ModelConfig, ParasiticModel
@@ -267,13 +267,6 @@ def _supervised_step(model: ParasiticModel, d: dict[str, Tensor], x: Tensor, req
     return F.mse_loss(g_pred, g_true) + F.cross_entropy(logits, buckets) + F.mse_loss(c_pred, c_true)
 
 
-def _rng(g: torch.Generator) -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "sampler": g.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
 def _check_resume(saved: dict[str, Any], request: TrainRequest, path: Path) -> None:
     now = asdict(request)
     differ = [k for k in now if k not in _RUN_KEYS and saved.get(k) != now[k]]
@@ -316,10 +309,7 @@ def fit(request: TrainRequest, data: Data) -> TrainResult:
         model.load_state_dict(saved["state_dict"])
         t = saved["training"]
         optim.load_state_dict(t["optimizer"])
-        torch.set_rng_state(t["rng"]["torch"])
-        g.set_state(t["rng"]["sampler"])
-        if "cuda" in t["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(t["rng"]["cuda"])
+        set_rng_state(t["rng"], g)
         epoch, best_score, bad, best_epoch = t["epoch"], t["best_score"], t["bad"], t["best_epoch"]
         history, best_state, pretrained = t["history"], t["best_state"], t["pretrained"]
 
@@ -330,7 +320,7 @@ def fit(request: TrainRequest, data: Data) -> TrainResult:
         if out is None:
             return
         save(out / "last.pt", training={
-            "optimizer": optim.state_dict(), "rng": _rng(g), "epoch": epoch, "best_score": best_score,
+            "optimizer": optim.state_dict(), "rng": rng_state(g), "epoch": epoch, "best_score": best_score,
             "bad": bad, "best_epoch": best_epoch, "history": history, "best_state": best_state,
             "pretrained": pretrained})
 
