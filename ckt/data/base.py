@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch_geometric.data import Data, InMemoryDataset
@@ -265,7 +265,84 @@ def spread(n_total: int, n: int | None) -> list[int]:
     return sorted({(i * n_total) // n for i in range(n)})
 
 
-class CircuitDataset(InMemoryDataset):
+class RawFile:
+    """One raw file per dataset under ``raw/``: where it comes from (a local archive or folder, the
+    reference-data copy, an upstream URL), its sha256, and its refresh when a different local source
+    is given. Shared by the circuit collections (``CircuitDataset``) and the one-graph datasets
+    (``ckt.data.digtime``); the subclass sets ``self.source`` and ``self._raw_sha = None`` first."""
+
+    name: ClassVar[str] = ""
+    archive: ClassVar[str] = ""
+    """The raw file's name under ``raw/``."""
+    upstream_url: ClassVar[str] = ""
+    upstream_repo: ClassVar[str] = ""
+    upstream_commit: ClassVar[str] = ""
+    reference_path: ClassVar[str] = ""
+    """Where the archive sits in the project's reference-data folder (``../shared/data``)."""
+    source: str
+    _raw_sha: str | None
+    if TYPE_CHECKING:
+        @property
+        def raw_dir(self) -> str: ...  # PyG's, from the InMemoryDataset the subclass also is
+
+    @classmethod
+    def cache_root(cls, source: str | Path | None = None) -> Path:
+        """The default root: ``data_home() / name``."""
+        return data_home() / cls.name
+
+    @classmethod
+    def default_source(cls) -> str:
+        """The archive in the reference-data folder when there is one, else the upstream URL."""
+        folder = reference_data()
+        if folder is not None and cls.reference_path and (folder / cls.reference_path).is_file():
+            return str(folder / cls.reference_path)
+        return cls.upstream_url
+
+    @property
+    def raw_file_names(self) -> list[str]:
+        return [self.archive]
+
+    @property
+    def raw_path(self) -> Path:
+        return Path(self.raw_dir) / self.archive
+
+    @classmethod
+    def keep_member(cls, name: str) -> bool:
+        """Whether a file of a source folder (``FOLDER/rel/path``) belongs in the packed raw archive."""
+        return True
+
+    def _refresh_raw(self, root: Path) -> None:
+        """Drop a raw copy that differs from an explicitly given local source, so it is copied anew."""
+        raw = root / "raw" / self.archive
+        src = Path(self.source).expanduser()
+        if not raw.is_file() or self.source.startswith(("http://", "https://")):
+            return
+        if src.is_dir():
+            packed = raw.with_name(raw.name + ".check")
+            pack_folder(src, packed, self.keep_member)
+            differs = sha256_file(packed) != sha256_file(raw)
+            packed.unlink()
+        else:
+            differs = src.is_file() and (
+                src.stat().st_size != raw.stat().st_size or sha256_file(src) != sha256_file(raw))
+        if differs:
+            raw.unlink()
+
+    def download(self) -> None:
+        if not self.source:
+            raise DatasetError(f"{self.name}: no raw file in {self.raw_dir} and no source to fetch it from "
+                               "(give --source)")
+        fetch(self.source, self.raw_path, self.keep_member)
+        record = {"source": self.source, "size": self.raw_path.stat().st_size, "sha256": sha256_file(self.raw_path)}
+        (Path(self.raw_dir) / "SOURCE.json").write_text(json.dumps(record, indent=1) + "\n")
+
+    def raw_sha256(self) -> str:
+        if self._raw_sha is None:
+            self._raw_sha = sha256_file(self.raw_path)
+        return self._raw_sha
+
+
+class CircuitDataset(RawFile, InMemoryDataset):
     """Base of every ckt dataset (see the module docstring).
 
     Args:
@@ -282,14 +359,6 @@ class CircuitDataset(InMemoryDataset):
         transform, pre_filter: as in PyG.
     """
 
-    name: ClassVar[str] = ""
-    archive: ClassVar[str] = ""
-    """The raw file's name under ``raw/``."""
-    upstream_url: ClassVar[str] = ""
-    upstream_repo: ClassVar[str] = ""
-    upstream_commit: ClassVar[str] = ""
-    reference_path: ClassVar[str] = ""
-    """Where the archive sits in the project's reference-data folder (``../shared/data``)."""
     classes: tuple[str, ...] = ()
     """Class names ``y`` indexes (empty for regression)."""
     target_names: tuple[str, ...] = ()
@@ -331,62 +400,6 @@ class CircuitDataset(InMemoryDataset):
         for note in self._notes:  # raised here, so the warning points at the caller
             warnings.warn(note, DatasetWarning, stacklevel=2)
         self._load()
-
-    @classmethod
-    def cache_root(cls, source: str | Path | None = None) -> Path:
-        """The default root: ``data_home() / name``."""
-        return data_home() / cls.name
-
-    @classmethod
-    def default_source(cls) -> str:
-        """The archive in the reference-data folder when there is one, else the upstream URL."""
-        folder = reference_data()
-        if folder is not None and cls.reference_path and (folder / cls.reference_path).is_file():
-            return str(folder / cls.reference_path)
-        return cls.upstream_url
-
-    # --- raw -----------------------------------------------------------------------------------
-    @property
-    def raw_file_names(self) -> list[str]:
-        return [self.archive]
-
-    @property
-    def raw_path(self) -> Path:
-        return Path(self.raw_dir) / self.archive
-
-    @classmethod
-    def keep_member(cls, name: str) -> bool:
-        """Whether a file of a source folder (``FOLDER/rel/path``) belongs in the packed raw archive."""
-        return True
-
-    def _refresh_raw(self, root: Path) -> None:
-        """Drop a raw copy that differs from an explicitly given local source, so it is copied anew."""
-        raw = root / "raw" / self.archive
-        src = Path(self.source).expanduser()
-        if not raw.is_file() or self.source.startswith(("http://", "https://")):
-            return
-        if src.is_dir():
-            packed = raw.with_name(raw.name + ".check")
-            pack_folder(src, packed, self.keep_member)
-            differs = sha256_file(packed) != sha256_file(raw)
-            packed.unlink()
-        else:
-            differs = src.is_file() and (
-                src.stat().st_size != raw.stat().st_size or sha256_file(src) != sha256_file(raw))
-        if differs:
-            raw.unlink()
-
-    def download(self) -> None:
-        if not self.source:
-            raise DatasetError(f"{self.name}: no raw data in {self.raw_dir} and no source to fetch it from")
-        fetch(self.source, self.raw_path, self.keep_member)
-        record = {"source": self.source, "size": self.raw_path.stat().st_size, "sha256": sha256_file(self.raw_path)}
-        (Path(self.raw_dir) / "SOURCE.json").write_text(json.dumps(record, indent=1) + "\n")
-
-    def raw_sha256(self) -> str:
-        if self._raw_sha is None:
-            self._raw_sha = sha256_file(self.raw_path)
-        return self._raw_sha
 
     def read_raw(self) -> RawSet:
         """Every circuit of the raw data, and every one that could not be read."""

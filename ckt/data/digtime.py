@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
-from ckt.data.base import Provenance, data_home, fetch, reference_data, sha256_file
+from ckt.data.base import Provenance, RawFile
 from ckt.data.safe_load import load_graph_pickle
 from ckt.errors import DatasetError
 from ckt.graph.features import PIN_NODE_COLUMNS
@@ -168,7 +168,7 @@ def counts(data: Data) -> dict[str, Any]:
     }
 
 
-class Digtime(InMemoryDataset):
+class Digtime(RawFile, InMemoryDataset):
     """The converted digtime graph (one item), prepared on first use (see the module docstring).
 
     Args:
@@ -196,10 +196,7 @@ class Digtime(InMemoryDataset):
         self._raw_sha: str | None = None
         root = Path(root) if root is not None else self.cache_root()
         if source is not None:
-            raw = root / "raw" / self.archive
-            src = Path(self.source).expanduser()
-            if raw.is_file() and src.is_file() and sha256_file(src) != sha256_file(raw):
-                raw.unlink()
+            self._refresh_raw(root)
         super().__init__(str(root), None, None, None, log=False, force_reload=force_reload)
         path = self.processed_paths[0]
         try:
@@ -211,39 +208,10 @@ class Digtime(InMemoryDataset):
         self.data, self.slices = Data.from_dict(obj["data"]), None
         self.meta: dict[str, Any] = json.loads(Path(self.processed_paths[1]).read_text())
 
-    @classmethod
-    def cache_root(cls, source: str | Path | None = None) -> Path:
-        return data_home() / cls.name
-
-    @classmethod
-    def default_source(cls) -> str:
-        folder = reference_data()
-        return str(folder / cls.reference_path) if folder is not None else ""
-
-    @property
-    def raw_file_names(self) -> list[str]:
-        return [self.archive]
-
-    @property
-    def raw_path(self) -> Path:
-        return Path(self.raw_dir) / self.archive
-
     @property
     def processed_file_names(self) -> list[str]:
         stem = f"pins-{self.raw_sha256()[:12]}-v{SCHEMA_VERSION}"
         return [f"{stem}.pt", f"{stem}.meta.json"]
-
-    def raw_sha256(self) -> str:
-        if self._raw_sha is None:
-            self._raw_sha = sha256_file(self.raw_path)
-        return self._raw_sha
-
-    def download(self) -> None:
-        if not self.source:
-            raise DatasetError(f"digtime: no raw file in {self.raw_dir} and no --source (the CirGPS digtime.pt)")
-        fetch(self.source, self.raw_path)
-        record = {"source": self.source, "size": self.raw_path.stat().st_size, "sha256": sha256_file(self.raw_path)}
-        (Path(self.raw_dir) / "SOURCE.json").write_text(json.dumps(record, indent=1) + "\n")
 
     def process(self) -> None:
         data = convert(load_graph_pickle(self.raw_path))
