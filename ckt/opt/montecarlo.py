@@ -54,7 +54,9 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact at the ends, where rounding would not be
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return lo, hi
 
 
 def estimate_yield(spec: Spec, evaluator, params: Mapping[str, float], n: int, seed: int) -> YieldEstimate:

@@ -1,0 +1,105 @@
+"""PVT corners in sizing: worst-case scoring, every corner of a batch in one executor call, and a
+real ngspice run across two temperatures."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ckt.opt.evaluator import SimEvaluator
+from ckt.opt.space import Variable
+from ckt.opt.spec import Corners, Objective, Spec, Target
+from ckt.opt.spec import TestbenchSpec as TbSpec
+from ckt.sim.pvt import PVT, worst_case
+from ckt.sim.result import SimResult, Status
+from ckt.sim.testbench.opamp import MetricSet
+from tests.conftest import requires_ngspice
+
+OTA = Path(__file__).resolve().parents[2] / "netlists" / "ota_5t.cir"
+
+
+def ota_spec(corners: Corners | None, targets=(Target("gain_db", lo=30.0), Target("ugbw", lo=1e6))) -> Spec:
+    return Spec(variables=(Variable("win", 1e-6, 50e-6, log=True), Variable("ibias", 2e-6, 40e-6, log=True)),
+                targets=tuple(targets), objective=Objective("power_w"), pdk="ptm180",
+                testbench=TbSpec("opamp", "ota5t", options=(("vdd", 1.8), ("cload", 1e-12))),
+                corners=corners)
+
+
+def test_worst_case_is_scored_not_any_one_corner():
+    """Each corner alone misses one target; their worst case misses both, and power is the highest."""
+    spec = Spec(variables=(Variable("w", 1, 2),), targets=(Target("gain_db", lo=60), Target("ugbw", lo=1e7)),
+                objective=Objective("power_w"))
+    cold = MetricSet({"gain_db": 70.0, "ugbw": 8e6, "power_w": 1e-4}, {}, Status.OK)
+    hot = MetricSet({"gain_db": 55.0, "ugbw": 2e7, "power_w": 3e-4}, {}, Status.OK)
+    ok = MetricSet({"gain_db": 65.0, "ugbw": 2e7, "power_w": 2e-4}, {}, Status.OK)
+    for alone in (cold, hot):
+        assert spec.score(alone.values).violation > 0
+    assert spec.score(ok.values).feasible
+    worst = worst_case([(PVT(temp=0), cold), (PVT(temp=85), hot), (PVT(temp=27), ok)])
+    assert worst.values == {"gain_db": 55.0, "ugbw": 8e6, "power_w": 3e-4}
+    s = spec.score(worst.values)
+    assert not s.feasible and dict(s.violations)["gain_db"] > 0 and dict(s.violations)["ugbw"] > 0
+    # a metric missing at one corner is missing in the worst case: the design is not valid
+    gone = MetricSet({"gain_db": 70.0, "power_w": 1e-4}, {"ugbw": "no 0 dB crossing"}, Status.PARTIAL)
+    worst = worst_case([(PVT(temp=0), ok), (PVT(temp=85), gone)])
+    assert "ugbw" in worst.missing and "temp=85C" in worst.missing["ugbw"]
+    assert not spec.score(worst.values).valid
+
+
+class RecordingExecutor:
+    """Answers every job with a failed result and records each ``submit`` call's jobs."""
+
+    def __init__(self) -> None:
+        self.calls: list[list] = []
+
+    def submit(self, jobs):
+        jobs = list(jobs)
+        self.calls.append(jobs)
+        for i, _ in enumerate(jobs):
+            yield i, SimResult(Status.ERROR, message="fake executor")
+
+    def map(self, jobs):
+        return [r for _, r in sorted(self.submit(jobs), key=lambda x: x[0])]
+
+
+def test_every_corner_of_a_batch_goes_to_the_executor_at_once():
+    corners = Corners(temps=(0.0, 85.0), vdds=(-0.1, 0.1), relative_vdd=True)
+    ex = RecordingExecutor()
+    ev = SimEvaluator(OTA, ota_spec(corners), ex)
+    assert [(p.temp, round(p.vdd, 3)) for p in ev.pvts] == [(0.0, 1.62), (0.0, 1.98), (85.0, 1.62), (85.0, 1.98)]
+    designs = [ev.initial, {**ev.initial, "win": 20e-6}, {**ev.initial, "ibias": 30e-6}]
+    outcomes = dict(ev.evaluate(designs))
+    assert len(ex.calls) == 1
+    (jobs,) = ex.calls
+    per_corner = len(ev.testbench.jobs(ev.initial))
+    assert len(jobs) == len(designs) * 4 * per_corner
+    decks = [j.deck for j in jobs]
+    assert sum(".temp 85" in d for d in decks) == sum(".temp 0" in d for d in decks) == len(designs) * 2 * per_corner
+    assert sum("Vtb_dd tb_vdd 0 DC 1.62" in d for d in decks) == len(designs) * 2 * per_corner
+    assert sorted(outcomes) == [0, 1, 2] and all(not o.ok for o in outcomes.values())
+    nominal = SimEvaluator(OTA, ota_spec(None), RecordingExecutor())
+    assert nominal.pvts == () and nominal.context != ev.context
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_real_run_across_two_temperatures_scores_the_worse_one():
+    from ckt.sim.executor import make_executor
+
+    spec = ota_spec(Corners(temps=(0.0, 100.0)))
+    with make_executor("local", workers=2) as ex:
+        ev = SimEvaluator(OTA, spec, ex)
+        ((_, outcome),) = ev.evaluate([ev.initial])
+        per = ev.corner_values(ev.initial)
+        nominal = SimEvaluator(OTA, replace(spec, corners=None), ex)
+        ((_, at27),) = nominal.evaluate([nominal.initial])
+    assert outcome.ok, outcome.message
+    assert [c["temp"] for c in per] == [0.0, 100.0]
+    cold, hot = (c["values"] for c in per)
+    assert cold["ugbw"] != pytest.approx(hot["ugbw"], rel=1e-3)  # temperature reached the simulator
+    assert outcome.values["gain_db"] == pytest.approx(min(cold["gain_db"], hot["gain_db"]))
+    assert outcome.values["ugbw"] == pytest.approx(min(cold["ugbw"], hot["ugbw"]))
+    assert outcome.values["power_w"] == pytest.approx(max(cold["power_w"], hot["power_w"]))
+    assert at27.values["ugbw"] != pytest.approx(outcome.values["ugbw"], rel=1e-3)
