@@ -20,7 +20,10 @@ from tests.conftest import requires_ngspice
 OTA = Path(__file__).resolve().parents[2] / "netlists" / "ota_5t.cir"
 
 
-def ota_spec(corners: Corners | None, targets=(Target("gain_db", lo=30.0), Target("ugbw", lo=1e6))) -> Spec:
+OTA_TARGETS = (Target("gain_db", lo=30.0), Target("ugbw", lo=1e6))
+
+
+def ota_spec(corners: Corners | None, targets: tuple[Target, ...] = OTA_TARGETS) -> Spec:
     return Spec(variables=(Variable("win", 1e-6, 50e-6, log=True), Variable("ibias", 2e-6, 40e-6, log=True)),
                 targets=tuple(targets), objective=Objective("power_w"), pdk="ptm180",
                 testbench=TbSpec("opamp", "ota5t", options=(("vdd", 1.8), ("cload", 1e-12))),
@@ -103,3 +106,48 @@ def test_real_run_across_two_temperatures_scores_the_worse_one():
     assert outcome.values["ugbw"] == pytest.approx(min(cold["ugbw"], hot["ugbw"]))
     assert outcome.values["power_w"] == pytest.approx(max(cold["power_w"], hot["power_w"]))
     assert at27.values["ugbw"] != pytest.approx(outcome.values["ugbw"], rel=1e-3)
+
+
+def test_run_records_and_reports_every_corner_of_the_best_design(tmp_path):
+    from ckt.opt.evaluator import Outcome
+    from tests.opt.fakes import FakeEvaluator, run_sizing
+
+    corners = Corners(temps=(0.0, 85.0))
+
+    def at(p, temp):
+        return {"gain_db": 40.0 + 1e6 * p["win"] - 0.05 * temp, "ugbw": 2e6, "power_w": p["ibias"] * 1.8}
+
+    class CornerFake(FakeEvaluator):
+        def corner_values(self, params):
+            return [{"corner": f"temp={t:g}C", "process": None, "temp": t, "vdd": None, "values": at(params, t),
+                     "missing": {}} for t in corners.temps]
+
+    def worst(p):
+        a, b = at(p, 0.0), at(p, 85.0)
+        return Outcome("ok", {"gain_db": min(a["gain_db"], b["gain_db"]), "ugbw": 2e6, "power_w": a["power_w"]})
+
+    spec = ota_spec(corners, targets=(Target("gain_db", lo=45.0), Target("ugbw", lo=1e6)))
+    result = run_sizing(spec, CornerFake(worst), out_dir=tmp_path, initial={"win": 10e-6, "ibias": 10e-6},
+                        budget=8, method="random")
+    assert result.feasible
+    assert [c["temp"] for c in result.corners] == [0.0, 85.0]
+    hot = result.corners[1]["values"]["gain_db"]
+    assert result.best["metrics"]["gain_db"] == pytest.approx(hot)  # the worst case is the hot corner
+    report = (tmp_path / "report.md").read_text()
+    assert "## Corners" in report and "| temp=85C |" in report and "| temp=0C |" in report
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+@pytest.mark.xfail(strict=True, reason="the shared backend's variable restore after a .control deck also "
+                   "unsets the circuit option '+ temp' (ngspice lists .temp/.options as '+ name'), and libngspice "
+                   "aborts with a double free; fixed by skipping '+'-prefixed names in SharedSession._variables")
+def test_stability_check_runs_at_a_temperature_corner():
+    """The follower deck (a .control block) at 85 C: ``stable`` must be measured, not lost to a crash."""
+    from ckt.sim.executor import make_executor
+
+    spec = ota_spec(Corners(temps=(85.0,)), targets=(Target("gain_db", lo=30.0), Target("pm_deg", lo=45.0)))
+    with make_executor("local", workers=1) as ex:
+        ev = SimEvaluator(OTA, spec, ex)
+        ((_, outcome),) = ev.evaluate([ev.initial])
+    assert "stable" in outcome.values, outcome.message
