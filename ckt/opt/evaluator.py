@@ -253,22 +253,28 @@ class SimEvaluator:
             if all(r is not None for r in results[i]):
                 yield i, finish(results.pop(i))
 
-    def _corner_sets(self, results: list) -> list:
-        """The ``MetricSet`` of each corner (``_benches`` order) from one design's results."""
-        n = len(results) // len(self._benches)
-        return [b.metrics(results[k * n:(k + 1) * n]) for k, b in enumerate(self._benches)]
+    def _corner_sets(self, results: list, benches: Sequence | None = None) -> list:
+        """The ``MetricSet`` of each corner (``benches``, default ``_benches``, in order) from one
+        design's results."""
+        benches = self._benches if benches is None else benches
+        n = len(results) // len(benches)
+        return [b.metrics(results[k * n:(k + 1) * n]) for k, b in enumerate(benches)]
+
+    def _worst(self, results: list, benches: Sequence | None = None) -> Outcome:
+        """One design's testbench outcome: its only corner's metrics, or the worst case over corners."""
+        sets = self._corner_sets(results, benches)
+        if self.pvts:
+            from ckt.sim.pvt import worst_case
+
+            ms = worst_case(list(zip(self.pvts, sets)))
+        else:
+            ms = sets[0]
+        return self._metric_outcome(ms, sum(r.elapsed_s for r in results))
 
     def _outcome(self, results: list) -> Outcome:
-        seconds = sum(r.elapsed_s for r in results)
         if self.testbench is not None:
-            sets = self._corner_sets(results)
-            if self.pvts:
-                from ckt.sim.pvt import worst_case
-
-                ms = worst_case(list(zip(self.pvts, sets)))
-            else:
-                ms = sets[0]
-            return self._metric_outcome(ms, seconds)
+            return self._worst(results)
+        seconds = sum(r.elapsed_s for r in results)
         (r,) = results
         values = {k: v for k, v in r.measurements.items() if v is not None}
         status = r.status
@@ -298,8 +304,9 @@ class SimEvaluator:
 
     def mismatch_samples(self, params: Mapping[str, float], seeds: Sequence[int]) -> Iterator[tuple[int, Outcome]]:
         """Yield ``(k, outcome)`` of the design ``params`` as Monte Carlo mismatch sample ``k``
-        (ngspice seed ``seeds[k]``, see ``ckt.sim.montecarlo``), at the nominal condition, all in
-        one executor batch.
+        (ngspice seed ``seeds[k]``, see ``ckt.sim.montecarlo``), all in one executor batch. With
+        ``corners:`` a sample is simulated at every corner with the same draw (the same seed, the
+        same devices: one die, several conditions) and its values are the worst case over them.
 
         Raises:
             SpecError: the spec has no generated testbench.
@@ -312,10 +319,9 @@ class SimEvaluator:
             raise SpecError(f"{self.spec.source or '<spec>'}: Monte Carlo needs a generated testbench "
                             "(a testbench: block)")
         mismatch_switch(self.spec.pdk)
-        benches = [sample(self.testbench, s) for s in seeds]
-        return self._stream([lambda b=b: self._stamped(b.jobs(params)) for b in benches],
-                            lambda results: self._metric_outcome(benches[0].metrics(results),
-                                                                 sum(r.elapsed_s for r in results)))
+        draws = [tuple(sample(b, s) for b in self._benches) for s in seeds]
+        return self._stream([lambda d=d: self._stamped([j for b in d for j in b.jobs(params)]) for d in draws],
+                            lambda results: self._worst(results, draws[0]))
 
     def responses(self, params: Mapping[str, float]):
         """``(bode, step)`` of one design (testbench mode): the open-loop ``(freq, H)`` and the

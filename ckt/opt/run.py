@@ -205,7 +205,7 @@ def robustness(result: SizingResult, spec: Spec, evaluator: Evaluator, options: 
         from ckt.opt.montecarlo import estimate_yield
 
         result.mc_yield = estimate_yield(spec, evaluator, params, options.mc, options.mc_seed).to_json()
-        result.n_extra_sims += options.mc
+        result.n_extra_sims += options.mc * (spec.corners.size if spec.corners is not None else 1)
 
 
 def write_outputs(out: Path, result: SizingResult, spec: Spec, evaluator: Evaluator, netlist) -> None:

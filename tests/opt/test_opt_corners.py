@@ -151,3 +151,20 @@ def test_stability_check_runs_at_a_temperature_corner():
         ev = SimEvaluator(OTA, spec, ex)
         ((_, outcome),) = ev.evaluate([ev.initial])
     assert "stable" in outcome.values, outcome.message
+
+
+def test_mismatch_samples_run_every_corner_with_one_draw_in_one_batch():
+    """A Monte Carlo sample with corners: the same seed at every corner (one die), all in one call."""
+    spec = replace(ota_spec(Corners(temps=(0.0, 85.0))), pdk="sky130")
+    ex = RecordingExecutor()
+    ev = SimEvaluator(OTA, spec, ex)
+    outcomes = dict(ev.mismatch_samples(ev.initial, (3, 4, 5)))
+    assert sorted(outcomes) == [0, 1, 2] and len(ex.calls) == 1
+    decks = [j.deck for j in ex.calls[0]]
+    per_corner = len(ev.testbench.jobs(ev.initial))
+    assert len(decks) == 3 * 2 * per_corner
+    for seed in (3, 4, 5):
+        mine = [d for d in decks if f".options seed={seed}\n" in d]
+        assert len(mine) == 2 * per_corner
+        assert sum(".temp 85" in d for d in mine) == sum(".temp 0" in d for d in mine) == per_corner
+    assert all(".param mc_mm_switch=1" in d for d in decks)
