@@ -47,8 +47,9 @@ def _corner_lines(result) -> list[str]:
     if not result.corners:
         return []
     names = list(result.targets)
-    lines = ["## Corners", "", f"The targets above are met on the worst case over these {len(result.corners)} "
-             "conditions.", "", "| corner | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines = ["## Corners", "", f"The targets above are judged on the worst case over these {len(result.corners)} "
+             "conditions (per metric, its worst value at any of them).", "",
+             "| corner | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for c in result.corners:
         cells = [metric(n, c["values"].get(n)) if n in c["values"] else f"missing ({c['missing'].get(n, '?')})"
                  for n in names]
