@@ -11,12 +11,15 @@ any one sample reproduces alone, in any order and on any worker.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from ckt.errors import CktError, PdkError
 from ckt.netlist.ir import Netlist, Param, Statement
 from ckt.pdk.registry import Pdk, get_pdk
 from ckt.sim.testbench.opamp import OpAmpTestbench
+
+_SEED = re.compile(r"\bseed\s*=\s*\S+", re.IGNORECASE)
 
 
 def mismatch_switch(pdk: Pdk | str | None) -> str:
@@ -53,9 +56,16 @@ def sample_seeds(seed: int, n: int) -> tuple[int, ...]:
 def with_mismatch(netlist: Netlist, switch: str, seed: int) -> Netlist:
     """``netlist`` with mismatch switched on by ``.param switch=1`` and ngspice seeded with ``seed``."""
     params = tuple(p for p in netlist.params if p.name.lower() != switch.lower()) + (Param(switch, 1.0),)
-    statements = tuple(s for s in netlist.statements
-                       if not (s.keyword.startswith("opt") and "seed" in s.text.lower()))
-    return replace(netlist, params=params, statements=statements + (Statement("options", f".options seed={seed}"),))
+    statements = []
+    for st in netlist.statements:
+        if st.keyword.startswith("opt"):  # an earlier seed goes; the line's other options stay
+            text = _SEED.sub("", st.text).strip()
+            if len(text.split()) < 2:
+                continue
+            st = replace(st, text=text)
+        statements.append(st)
+    return replace(netlist, params=params,
+                   statements=(*statements, Statement("options", f".options seed={seed}")))
 
 
 def sample(tb: OpAmpTestbench, seed: int) -> OpAmpTestbench:

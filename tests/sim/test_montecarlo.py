@@ -28,10 +28,12 @@ def test_switch_and_seed_are_written_after_the_pdk_include():
 
 
 def test_with_mismatch_replaces_an_earlier_switch_and_seed():
-    net = parse_spice("* t\n.param mc_mm_switch=0\n.options seed=3\nr1 a 0 1k\n.end\n")
+    net = parse_spice("* t\n.param mc_mm_switch=0\n.options seed=3\n.options reltol=1e-4 SEED = 4\n"
+                      "r1 a 0 1k\n.end\n")
     out = with_mismatch(with_mismatch(net, "mc_mm_switch", 5), "mc_mm_switch", 9)
     assert [(p.name, p.value) for p in out.params] == [("mc_mm_switch", 1.0)]
-    assert [s.text for s in out.statements if "seed" in s.text] == [".options seed=9"]
+    assert [s.text for s in out.statements if s.keyword.startswith("opt")] == [".options reltol=1e-4",
+                                                                              ".options seed=9"]
 
 
 def test_pdks_without_mismatch_are_refused_clearly():
