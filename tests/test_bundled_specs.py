@@ -18,7 +18,7 @@ from ckt.sim.testbench.opamp import METRICS
 from tests.conftest import requires_ngspice
 
 NETLISTS = Path(__file__).resolve().parents[1] / "netlists"
-SPECS = ["two_stage_miller", "ota_5t", "folded_cascode"]
+SPECS = ["two_stage_miller", "ota_5t", "folded_cascode", "three_stage_nmc", "three_stage_nmcf"]
 DEMO = "two_stage_miller"
 NOT_SPECS = {"autockt_two_stage.yaml"}  # the AutoCkt benchmark's published ranges, a facts file
 

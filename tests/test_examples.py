@@ -19,13 +19,15 @@ from ckt.netlist.write import write_spice
 from tests.conftest import requires_ngspice
 
 NETLISTS = Path(__file__).resolve().parents[1] / "netlists"
-OPAMPS = ["ota_5t", "two_stage_miller", "folded_cascode"]
+OPAMPS = ["ota_5t", "two_stage_miller", "folded_cascode", "three_stage_nmc", "three_stage_nmcf"]
 
 # recorded with ngspice 39 (netlists/README.md): gain dB, UGBW Hz, PM deg, supply current A
 RECORDED = {
     "ota_5t": (30.7, 23.4e6, 89.6, 29.2e-6),
     "two_stage_miller": (53.0, 19.1e6, 78.1, 70.7e-6),
     "folded_cascode": (64.3, 46.0e6, 75.5, 152.9e-6),
+    "three_stage_nmc": (92.7, 13.2e6, 13.7, 141.2e-6),
+    "three_stage_nmcf": (91.4, 10.6e6, 31.1, 141.2e-6),
 }
 
 

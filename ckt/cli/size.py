@@ -28,12 +28,18 @@ from ckt.opt.baselines import METHODS
 @click.option("--fd-sensitivity", is_flag=True, help="Spend 2*d extra simulations on finite differences.")
 @click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Per-simulation limit (s).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--mc", "mc", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Monte Carlo mismatch samples of the best design afterwards (yield in result.json; "
+                   "needs a PDK whose models carry mismatch, e.g. sky130).")
+@click.option("--mc-seed", "mc_seed", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Seed of the first Monte Carlo sample (sample k uses seed + k).")
 @click.option("--with-parasitics", "with_parasitics", is_flag=True,
               help="Add estimated net ground capacitances (ckt parasitics) to the DUT as capacitors first.")
 @include_options
 def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | None, seed: int, executor_kind: str,
          address: str | None, method: str, out_dir: str, resume: bool, warm: tuple[str, ...], fd_sensitivity: bool,
-         timeout_s: float, quiet: bool, with_parasitics: bool, include_path: tuple[str, ...]) -> None:
+         timeout_s: float, quiet: bool, mc: int, mc_seed: int, with_parasitics: bool,
+         include_path: tuple[str, ...]) -> None:
     """Size NETLIST's .param values to meet the targets of --spec (exit 0 even when infeasible)."""
     from ckt.netlist.read import read_netlist
     from ckt.opt.evaluator import SimEvaluator
@@ -56,7 +62,7 @@ def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | N
     # before any simulation, naming the user's file and line; the workers check every deck again
     check_file(netlist, trusted=spec.trust_deck, include_path=include_path).raise_if_refused()
     options = RunOptions(budget=budget, batch=batch, method=method, seed=seed, resume=resume, warm_start=warm,
-                         sensitivity_fd=fd_sensitivity, progress=not quiet)
+                         sensitivity_fd=fd_sensitivity, progress=not quiet, mc=mc, mc_seed=mc_seed)
     with make_executor(executor_kind, workers=workers or batch, address=address) as executor:
         evaluator = SimEvaluator(net, spec, executor, timeout_s=timeout_s, source=netlist)
         result = run_size(spec, evaluator, out_dir, options, initial=evaluator.initial, netlist=net)
@@ -65,6 +71,12 @@ def size(netlist: str, spec_path: str, budget: int, batch: int, workers: int | N
     click.echo(f"{verdict}: {result.n_sims} simulations{first}; results in {Path(out_dir) / 'result.json'}")
     if result.binding_constraints:
         click.echo("binding constraints: " + "; ".join(result.binding_constraints))
+    if result.corners:
+        click.echo(f"worst case over {len(result.corners)} corners (per-corner values in result.json)")
+    if result.mc_yield:
+        y = result.mc_yield
+        click.echo(f"Monte Carlo yield: {y['n_pass']}/{y['n']} = {100 * y['fraction']:.0f} % "
+                   f"(95 % interval {100 * y['ci95'][0]:.0f}-{100 * y['ci95'][1]:.0f} %, seed {y['seed']})")
     if result.first_failure:
         click.echo(f"first failure (simulation {result.first_failure['simulation']}): "
                    f"{result.first_failure['message']}")

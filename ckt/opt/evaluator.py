@@ -131,9 +131,12 @@ class SimEvaluator:
       a failed design, and the outcome's message says why it failed;
     * ``testbench: {kind: opamp, ...}`` — ``ckt.sim.testbench.opamp.OpAmpTestbench`` builds the decks
       the spec's metrics need and measures them; a design is ok when its simulations ran, even if
-      some metric could not be measured (its reason is in the message).
+      some metric could not be measured (its reason is in the message). With the spec's
+      ``corners:``, every design is measured at every PVT point (``ckt.sim.pvt``) and its values
+      are the worst case over them (``worst_case``).
 
-    All decks of a batch go to the executor at once, so ``W`` workers run ``W`` designs in parallel.
+    All decks of a batch (every corner of every design) go to the executor at once, so ``W``
+    workers run ``W`` decks in parallel.
 
     Args:
         netlist: the parsed netlist (parse it once at the edge), or its file.
@@ -144,6 +147,7 @@ class SimEvaluator:
 
     Attributes:
         initial: the netlist's own values of the variables.
+        pvts: the spec's corners as ``PVT`` points (empty without ``corners:``).
         provides: the ``.meas`` names of the deck, or the testbench's metrics.
         context: the reuse key (``context_key``) of everything but the design.
         trust_deck: the spec's ``trust_deck``, set on every ``SimJob`` (``trusted``: the deck policy
@@ -171,6 +175,8 @@ class SimEvaluator:
                             f"values of {self.path} (it defines: {', '.join(sorted(scope)) or 'none'})")
         self.initial = {v.name: float(scope[v.name.lower()]) for v in spec.variables}
         self.testbench = None
+        self.pvts: tuple = ()
+        self._benches: tuple = ()
         if spec.testbench is None:
             self._base = prepare(net, pdk=spec.pdk, models=spec.models)
             self._meas = tuple(meas_names(self._base.deck()))
@@ -179,6 +185,11 @@ class SimEvaluator:
             from ckt.sim.testbench.opamp import METRICS
 
             self.testbench = self._make_testbench(net)
+            self._benches = (self.testbench,)
+            if spec.corners is not None:
+                nominal = self.testbench.supplies(prepare(net, pdk=spec.pdk, models=spec.models))[0]
+                self.pvts = tuple(spec.corners.points(nominal))
+                self._benches = tuple(p.apply(self.testbench) for p in self.pvts)
             self.provides = Provided(frozenset(METRICS), "the op-amp testbench's metrics")
         self.context = context_key(self._jobs(self.initial), {
             "derived": list(spec.derived), "ngspice": ngspice_version(), "timeout_s": timeout_s,
@@ -204,7 +215,7 @@ class SimEvaluator:
         from ckt.sim.result import SimJob
 
         if self.testbench is not None:
-            jobs = self.testbench.jobs(params)
+            jobs = [j for bench in self._benches for j in bench.jobs(params)]
         else:
             prepared = prepare(self._base.netlist, overrides=params)
             jobs = [SimJob(prepared.deck(), vectors=vectors, timeout_s=self.timeout_s, files=self._base.files)]
@@ -215,14 +226,19 @@ class SimEvaluator:
         return [dataclasses.replace(j, trusted=self.trust_deck, source=self.path) for j in jobs]
 
     def evaluate(self, batch: Sequence[Mapping[str, float]]) -> Iterator[tuple[int, Outcome]]:
+        return self._stream([lambda p=params: self._jobs(p) for params in batch], self._outcome)
+
+    def _stream(self, builders: Sequence, finish) -> Iterator[tuple[int, Outcome]]:
+        """Build every design's jobs (``builders[i]()``), submit them all in one executor batch and
+        yield ``(i, finish(results of design i))`` as each design's last job completes."""
         from ckt.errors import CktError
 
         jobs: list = []
         owner: list[tuple[int, int]] = []
         counts: dict[int, int] = {}
-        for i, params in enumerate(batch):
+        for i, build in enumerate(builders):
             try:
-                mine = self._jobs(params)
+                mine = build()
             except CktError as exc:
                 yield i, Outcome(Status.ERROR, message=f"could not build the deck: {exc}")
                 continue
@@ -235,16 +251,30 @@ class SimEvaluator:
             i, k = owner[j]
             results[i][k] = res
             if all(r is not None for r in results[i]):
-                yield i, self._outcome(results.pop(i))
+                yield i, finish(results.pop(i))
+
+    def _corner_sets(self, results: list, benches: Sequence | None = None) -> list:
+        """The ``MetricSet`` of each corner (``benches``, default ``_benches``, in order) from one
+        design's results."""
+        benches = self._benches if benches is None else benches
+        n = len(results) // len(benches)
+        return [b.metrics(results[k * n:(k + 1) * n]) for k, b in enumerate(benches)]
+
+    def _worst(self, results: list, benches: Sequence | None = None) -> Outcome:
+        """One design's testbench outcome: its only corner's metrics, or the worst case over corners."""
+        sets = self._corner_sets(results, benches)
+        if self.pvts:
+            from ckt.sim.pvt import worst_case
+
+            ms = worst_case(list(zip(self.pvts, sets)))
+        else:
+            ms = sets[0]
+        return self._metric_outcome(ms, sum(r.elapsed_s for r in results))
 
     def _outcome(self, results: list) -> Outcome:
-        seconds = sum(r.elapsed_s for r in results)
         if self.testbench is not None:
-            ms = self.testbench.metrics(results)
-            status = Status.OK if not ms.failed else ms.status
-            reasons = {**ms.messages, **{k: v for k, v in ms.missing.items() if k in self.spec.metric_names}}
-            message = "; ".join(f"{k}: {v}" for k, v in reasons.items())
-            return Outcome(status, dict(ms.values), seconds, message)
+            return self._worst(results)
+        seconds = sum(r.elapsed_s for r in results)
         (r,) = results
         values = {k: v for k, v in r.measurements.items() if v is not None}
         status = r.status
@@ -255,6 +285,43 @@ class SimEvaluator:
         if status != Status.OK:  # some .meas have values: the rest are missing, not the whole design
             notes.insert(0, r.message.splitlines()[0] if r.message else status)
         return Outcome(Status.OK, values, seconds, "; ".join(notes))
+
+    def _metric_outcome(self, ms, seconds: float) -> Outcome:
+        """A testbench ``MetricSet`` as an outcome: ok when its simulations ran."""
+        status = Status.OK if not ms.failed else ms.status
+        reasons = {**ms.messages, **{k: v for k, v in ms.missing.items() if k in self.spec.metric_names}}
+        message = "; ".join(f"{k}: {v}" for k, v in reasons.items())
+        return Outcome(status, dict(ms.values), seconds, message)
+
+    def corner_values(self, params: Mapping[str, float]) -> list[dict]:
+        """Each corner's metrics of one design (for the report): ``[{"corner", "process", "temp",
+        "vdd", "values", "missing"}]`` in corner order; empty without ``corners:``."""
+        if not self.pvts:
+            return []
+        sets = self._corner_sets(self.executor.map(self._jobs(params)))
+        return [{"corner": str(p), "process": p.corner, "temp": p.temp, "vdd": p.vdd, "values": dict(ms.values),
+                 "missing": dict(ms.missing)} for p, ms in zip(self.pvts, sets)]
+
+    def mismatch_samples(self, params: Mapping[str, float], seeds: Sequence[int]) -> Iterator[tuple[int, Outcome]]:
+        """Yield ``(k, outcome)`` of the design ``params`` as Monte Carlo mismatch sample ``k``
+        (ngspice seed ``seeds[k]``, see ``ckt.sim.montecarlo``), all in one executor batch. With
+        ``corners:`` a sample is simulated at every corner with the same draw (the same seed, the
+        same devices: one die, several conditions) and its values are the worst case over them.
+
+        Raises:
+            SpecError: the spec has no generated testbench.
+            PdkError: the PDK's models carry no mismatch.
+        """
+        from ckt.errors import SpecError
+        from ckt.sim.montecarlo import mismatch_switch, sample
+
+        if self.testbench is None:
+            raise SpecError(f"{self.spec.source or '<spec>'}: Monte Carlo needs a generated testbench "
+                            "(a testbench: block)")
+        mismatch_switch(self.spec.pdk)
+        draws = [tuple(sample(b, s) for b in self._benches) for s in seeds]
+        return self._stream([lambda d=d: self._stamped([j for b in d for j in b.jobs(params)]) for d in draws],
+                            lambda results: self._worst(results, draws[0]))
 
     def responses(self, params: Mapping[str, float]):
         """``(bode, step)`` of one design (testbench mode): the open-loop ``(freq, H)`` and the

@@ -2,7 +2,9 @@
 
 ``size`` = ``RunFolder`` (lock, history, resume, warm start) + ``optimize`` (with the history
 ``Recorder`` and a console ``Progress`` as observers) + the outputs written here afterwards:
-``result.json``, ``best.cir``, plots and ``report.md``. Nothing is written when the run stops on an
+``result.json``, ``best.cir``, plots and ``report.md``. With the spec's ``corners:`` the best design's
+value at every corner is recorded, and with ``mc`` samples its Monte Carlo mismatch yield
+(``ckt.opt.montecarlo``), both as extra simulations after the search. Nothing is written when the run stops on an
 error (an unknown name, an environment failure): a stale ``result.json`` or ``report.md`` of an
 earlier run in the folder is removed when a run starts, so the folder never shows a verdict the
 current run did not reach.
@@ -46,10 +48,16 @@ class RunOptions:
     warm_start: tuple[str, ...] = ()
     sensitivity_fd: bool = False
     progress: bool = True
+    mc: int = 0
+    mc_seed: int = 1
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise SpecError(f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}")
+        if self.mc < 0:
+            raise SpecError(f"the number of Monte Carlo samples cannot be negative, got {self.mc}")
+        if self.mc_seed < 1:
+            raise SpecError(f"the Monte Carlo seed must be a positive integer, got {self.mc_seed}")
 
 
 @dataclass
@@ -78,6 +86,8 @@ class SizingResult:
     first_failure: dict | None = None
     convergence: dict = field(default_factory=dict)
     sensitivity: dict | None = None
+    corners: list[dict] | None = None
+    mc_yield: dict | None = None
     files: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -129,6 +139,8 @@ def size(spec: Spec, evaluator: Evaluator, out_dir: str | Path, options: RunOpti
     """
     t0 = time.time()
     out = Path(out_dir)
+    if options.mc:  # before any simulation: a PDK without mismatch is the user's error, not the run's
+        check_mismatch(spec)
     problem = Problem(spec, initial)
     with RunFolder(out) as folder:
         session = folder.start(spec, evaluator.context, method=options.method, seed=options.seed,
@@ -153,6 +165,7 @@ def size(spec: Spec, evaluator: Evaluator, out_dir: str | Path, options: RunOpti
 
         result.sensitivity, result.n_extra_sims = analyse(run, evaluator if options.sensitivity_fd else None,
                                                           [session.recorder])
+        robustness(result, spec, evaluator, options)
         history.finish_run(session.run_id, "finished")
         write_outputs(out, result, spec, evaluator, netlist)
         result.wall_s = round(time.time() - t0, 3)
@@ -161,6 +174,38 @@ def size(spec: Spec, evaluator: Evaluator, out_dir: str | Path, options: RunOpti
 
         write_report(out, result, spec)
     return result
+
+
+def check_mismatch(spec: Spec) -> None:
+    """Raise unless Monte Carlo mismatch can run on ``spec``: a generated testbench on a PDK whose
+    models carry mismatch (``SpecError`` naming the spec file, with the PDK's reason)."""
+    from ckt.errors import PdkError
+    from ckt.sim.montecarlo import mismatch_switch
+
+    where = spec.source or "<spec>"
+    if spec.testbench is None:
+        raise SpecError(f"{where}: Monte Carlo (--mc) needs a generated testbench (a testbench: block)")
+    try:
+        mismatch_switch(spec.pdk)
+    except PdkError as exc:
+        raise SpecError(f"{where}: --mc: {exc}") from None
+
+
+def robustness(result: SizingResult, spec: Spec, evaluator: Evaluator, options: RunOptions) -> None:
+    """The best design's value at every corner (``corners:``) and its Monte Carlo yield (``mc``),
+    recorded in ``result`` with the simulations they cost."""
+    if result.best is None:
+        return
+    params = result.best["params"]
+    corner_values = getattr(evaluator, "corner_values", None)
+    if spec.corners is not None and corner_values is not None:
+        result.corners = corner_values(params)
+        result.n_extra_sims += len(result.corners)
+    if options.mc:
+        from ckt.opt.montecarlo import estimate_yield
+
+        result.mc_yield = estimate_yield(spec, evaluator, params, options.mc, options.mc_seed).to_json()
+        result.n_extra_sims += options.mc * (spec.corners.size if spec.corners is not None else 1)
 
 
 def write_outputs(out: Path, result: SizingResult, spec: Spec, evaluator: Evaluator, netlist) -> None:

@@ -7,6 +7,9 @@ else by total violation (the SCBO ordering of Eriksson & Poloczek, 2021).
 
 Violation of a target ``metric >= b`` is ``max(0, (b - v) / s)`` with ``s = |b|`` (``1`` when
 ``b = 0``), and the same for ``<=``, so a 10 % miss weighs the same on every metric whatever its unit.
+
+A ``corners:`` block (``Corners``) asks that every target hold over process corners, temperatures and
+supplies: the evaluator measures each design at every combination and scores its worst case.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import yaml
@@ -28,6 +31,9 @@ from ckt.errors import CktError, SpecError, UnknownNameError
 from ckt.netlist.expr import CONSTANTS, compile_expr, free_names
 from ckt.netlist.units import parse_number
 from ckt.opt.space import Space, Variable
+
+if TYPE_CHECKING:
+    from ckt.sim.pvt import PVT
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -137,6 +143,36 @@ def _is_pairs(v: Any) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Corners:
+    """The operating conditions every target must hold over: their full combination.
+
+    Attributes:
+        process: PDK corner names (empty: the PDK's default corner).
+        temps: temperatures, Celsius (empty: the testbench's).
+        vdds: supplies: volts, or with ``relative_vdd`` fractions of the nominal supply
+            (``-0.1`` is 10 % low). Empty: the testbench's.
+        relative_vdd: whether ``vdds`` are fractions of the nominal supply.
+    """
+
+    process: tuple[str, ...] = ()
+    temps: tuple[float, ...] = ()
+    vdds: tuple[float, ...] = ()
+    relative_vdd: bool = False
+
+    def points(self, nominal_vdd: float) -> list[PVT]:
+        """Every combination as ``PVT`` points, relative supplies scaled from ``nominal_vdd`` (V)."""
+        from ckt.sim.pvt import grid
+
+        vdds = tuple(nominal_vdd * (1.0 + v) for v in self.vdds) if self.relative_vdd else self.vdds
+        return grid(self.process or (None,), self.temps or (None,), vdds or (None,))
+
+    @property
+    def size(self) -> int:
+        """How many conditions each design is simulated at."""
+        return max(1, len(self.process)) * max(1, len(self.temps)) * max(1, len(self.vdds))
+
+
+@dataclass(frozen=True, slots=True)
 class Score:
     """How one evaluated design fares against a spec.
 
@@ -180,6 +216,7 @@ class Spec:
         margin: slack every (explicit) target must be met with, as a fraction of its bound.
         unchecked_stability: do not imply the ``stable`` target from ``pm_deg``.
         trust_deck: the deck is trusted (passed to the evaluator; see the deck security policy).
+        corners: conditions every target must hold over (worst case scored), or None for nominal only.
         source: the file the spec was read from (for messages).
     """
 
@@ -193,6 +230,7 @@ class Spec:
     margin: float = 0.0
     unchecked_stability: bool = False
     trust_deck: bool = False
+    corners: Corners | None = None
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -211,6 +249,8 @@ class Spec:
                 compile_expr(text)
             except CktError as exc:
                 raise SpecError(f"{where}: derived.{name}: {exc}") from exc
+        if self.corners is not None and self.testbench is None:
+            raise SpecError(f"{where}: corners need a generated testbench (a testbench: block)")
         names = {t.name for t in self.targets}
         if "pm_deg" in names and STABILITY_METRIC not in names and not self.unchecked_stability:
             object.__setattr__(self, "targets",
@@ -292,6 +332,7 @@ class Spec:
                 "testbench": None if self.testbench is None else repr(self.testbench),
                 "margin": self.margin,
                 "trust_deck": self.trust_deck,
+                **({} if self.corners is None else {"corners": repr(self.corners)}),
             },
             sort_keys=True,
         )
@@ -376,7 +417,7 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
         _key_lines(root, (), lines)
     r = _Reader(source, lines)
     top = r.mapping(data, (), {"pdk", "models", "testbench", "variables", "derived", "targets", "objective",
-                               "margin", STABILITY_OPT_OUT, "trust_deck"})
+                               "margin", STABILITY_OPT_OUT, "trust_deck", "corners"})
 
     pdk = top.get("pdk")
     if pdk is not None and not isinstance(pdk, str):
@@ -450,11 +491,16 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
 
     if not targets and objective is None:
         raise r.fail((), "needs targets, an objective, or both")
+    corners = None
+    if top.get("corners") is not None:
+        if testbench is None:
+            raise r.fail(("corners",), "corners need a generated testbench (a testbench: block)")
+        corners = _corners(r, top["corners"], pdk)
     margin = _margin(r, top["margin"]) if top.get("margin") is not None else 0.0
     flags = {k: r.flag(top.get(k, False), (k,)) for k in (STABILITY_OPT_OUT, "trust_deck")}
     try:
         return Spec(tuple(variables), tuple(targets), objective, tuple(derived), pdk, models, testbench, margin,
-                    flags[STABILITY_OPT_OUT], flags["trust_deck"], source)
+                    flags[STABILITY_OPT_OUT], flags["trust_deck"], corners, source)
     except SpecError as exc:
         raise r.fail(("margin",), str(exc).split(": ", 1)[-1]) from None
 
@@ -472,6 +518,70 @@ def _margin(r: _Reader, node: Any) -> float:
     if not 0.0 <= value < 1.0:
         raise r.fail(("margin",), f"expected a fraction in [0, 1) (5% or 0.05), got {node!r}")
     return value
+
+
+def _corners(r: _Reader, node: Any, pdk: str | None) -> Corners:
+    """The ``corners:`` block: ``process`` names the PDK knows, ``temp`` in Celsius, ``vdd`` in volts
+    or all as percentages of the nominal supply (``-10%``)."""
+    key = ("corners",)
+    body = r.mapping(node, key, {"process", "temp", "vdd"})
+    if not body:
+        raise r.fail(key, "expected at least one of process, temp, vdd")
+
+    def items(name: str) -> list[Any]:
+        value = body.get(name)
+        if value is None:
+            return []
+        value = value if isinstance(value, list) else [value]
+        if not value:
+            raise r.fail(key + (name,), "expected at least one value")
+        return value
+
+    process = []
+    for c in items("process"):
+        if not isinstance(c, str):
+            raise r.fail(key + ("process",), f"expected corner names, got {c!r}")
+        process.append(c)
+    if process:
+        from ckt.errors import PdkError
+        from ckt.pdk.registry import get_pdk
+
+        if pdk is None:
+            raise r.fail(key + ("process",), "process corners need a PDK (pdk: NAME)")
+        try:
+            known = tuple(get_pdk(pdk, check_files=False).corners)
+        except PdkError as exc:
+            raise r.fail(("pdk",), str(exc)) from None
+        if not known:
+            raise r.fail(key + ("process",), f"PDK {pdk} has no process corners (its models have one, unnamed)")
+        unknown = [c for c in process if c not in known]
+        if unknown:
+            raise r.fail(key + ("process",), f"PDK {pdk} has no corner {', '.join(map(repr, unknown))} "
+                         f"(known: {', '.join(known)})")
+    temps = tuple(r.number(t, key + ("temp",)) for t in items("temp"))
+    if any(t < -273.15 for t in temps):
+        raise r.fail(key + ("temp",), "temperatures are in Celsius and cannot lie below -273.15")
+    raw = items("vdd")
+    relative = [isinstance(v, str) and v.strip().endswith("%") for v in raw]
+    if any(relative) and not all(relative):
+        raise r.fail(key + ("vdd",), "give every supply in volts or every one as a percentage (-10%), not both")
+    if all(relative) and raw:
+        vdds = []
+        for v in raw:
+            try:
+                vdds.append(float(v.strip()[:-1]) / 100.0)
+            except ValueError:
+                raise r.fail(key + ("vdd",), f"expected a percentage such as -10%, got {v!r}") from None
+        if any(v <= -1.0 for v in vdds):
+            raise r.fail(key + ("vdd",), "a relative supply must stay above -100%")
+    else:
+        vdds = [r.number(v, key + ("vdd",)) for v in raw]
+        if any(v <= 0 for v in vdds):
+            raise r.fail(key + ("vdd",), "supplies must be positive volts")
+    for name, values in (("process", process), ("temp", temps), ("vdd", vdds)):
+        if len(set(values)) != len(values):
+            raise r.fail(key + (name,), f"repeated value in {list(values)}")
+    return Corners(tuple(process), temps, tuple(vdds), bool(raw) and all(relative))
 
 
 def tb_fields() -> dict[str, str]:

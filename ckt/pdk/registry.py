@@ -59,6 +59,8 @@ class Pdk:
             when the model set has a single, unnamed corner.
         default_corner: the corner used when none is asked for (None when ``corners`` is empty).
         temperature: default simulation temperature, Celsius.
+        mismatch_param: the ``.param`` that switches the model cards' random device mismatch on
+            (``1``), None when the models carry none (``ckt.sim.montecarlo``).
     """
 
     name: str
@@ -74,6 +76,7 @@ class Pdk:
     corners: Mapping[str, tuple[Include, ...]] = field(default_factory=dict, hash=False)
     default_corner: str | None = None
     temperature: float = 27.0
+    mismatch_param: str | None = None
 
     def includes(self, corner: str | None = None) -> tuple[Include, ...]:
         """The ``Include`` entries a deck needs for ``corner`` (the default one when None)."""
@@ -137,6 +140,7 @@ def _build() -> dict[str, Pdk]:
             length_unit=1e-6,
             corners=MappingProxyType({"tt": (Include(str(sky / "sky130_min_tt.lib.spice")),)}),
             default_corner="tt",
+            mismatch_param="mc_mm_switch",
         ),
         Pdk(
             name="gf180",

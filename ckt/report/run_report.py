@@ -42,6 +42,38 @@ def _fmt(x) -> str:
     return str(x)
 
 
+def _corner_lines(result) -> list[str]:
+    """The best design at every corner: one row per corner, one column per target."""
+    if not result.corners:
+        return []
+    names = list(result.targets)
+    lines = ["## Corners", "", f"The targets above are judged on the worst case over these {len(result.corners)} "
+             "conditions (per metric, its worst value at any of them).", "",
+             "| corner | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for c in result.corners:
+        cells = [metric(n, c["values"].get(n)) if n in c["values"] else f"missing ({c['missing'].get(n, '?')})"
+                 for n in names]
+        lines.append(f"| {c['corner']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _yield_lines(result) -> list[str]:
+    """The Monte Carlo yield and each metric's spread over the samples."""
+    y = result.mc_yield
+    if not y:
+        return []
+    lo, hi = y["ci95"]
+    lines = ["## Monte Carlo mismatch yield", "",
+             f"{y['n_pass']} of {y['n']} samples meet every target: {100 * y['fraction']:.1f} % (Wilson 95 % "
+             f"interval {100 * lo:.1f}–{100 * hi:.1f} %); seed {y['seed']} (sample k uses seed + k); "
+             f"{y['n_failed']} not fully measured.", "",
+             "| metric | mean | std | min | max |", "|---|---|---|---|---|"]
+    for name, s in y["spread"].items():
+        lines.append(f"| {name} | {metric(name, s['mean'])} | {metric(name, s['std'])} | {metric(name, s['min'])} "
+                     f"| {metric(name, s['max'])} |")
+    return lines + [""]
+
+
 def write_report(out: Path, result, spec) -> Path:
     """``report.md``: verdict, best design, targets with margins, plots, sensitivity tables."""
     lines = [f"# Sizing report ({result.method}, seed {result.seed})", ""]
@@ -73,6 +105,7 @@ def write_report(out: Path, result, spec) -> Path:
     if result.objective:
         o = result.objective
         lines += [f"Objective: {o['sense']} `{o['name']}` = {metric(o['name'], o['value'])}", ""]
+    lines += _corner_lines(result) + _yield_lines(result)
     if result.best:
         lines += ["## Best design", "", "| variable | value |", "|---|---|"]
         lines += [f"| {k} | {si(v)} |" for k, v in result.best["params"].items()]

@@ -94,3 +94,77 @@ def test_target_violation_and_margin():
     assert t.violation(15) == 0 and t.violation(5) == pytest.approx(0.5) and t.violation(30) == pytest.approx(0.5)
     assert t.margin(15) == pytest.approx(0.25)
     assert math.isinf(t.violation(float("nan")))
+
+
+# ---------------------------------------------------------------- corners
+
+CORNER_BASE = """\
+pdk: {pdk}
+testbench: {{kind: opamp, dut: my_opamp, vdd: 1.8}}
+variables:
+  w: {{min: 1u, max: 10u}}
+targets:
+  gain_db: {{min: 40}}
+objective: {{minimize: power_w}}
+corners:
+{corners}"""
+
+
+def _corner_spec(tmp_path, corners: str, pdk: str = "ptm180"):
+    path = tmp_path / "c.yaml"
+    path.write_text(CORNER_BASE.format(pdk=pdk, corners=corners))
+    return load_spec(path)
+
+
+def test_corners_relative_supply_and_temperatures(tmp_path):
+    spec = _corner_spec(tmp_path, "  temp: [-40, 27, 125]\n  vdd: [-10%, 0%, +10%]\n")
+    c = spec.corners
+    assert c.temps == (-40.0, 27.0, 125.0) and c.relative_vdd and c.vdds == pytest.approx((-0.1, 0.0, 0.1))
+    points = c.points(1.8)
+    assert len(points) == c.size == 9
+    assert sorted({p.vdd for p in points}) == pytest.approx([1.62, 1.8, 1.98])
+    assert {p.temp for p in points} == {-40.0, 27.0, 125.0} and {p.corner for p in points} == {None}
+
+
+def test_corners_absolute_supply_and_process_on_a_pdk_with_corners(tmp_path):
+    spec = _corner_spec(tmp_path, "  process: [ss, ff]\n  vdd: [3.0, 3.6]\n", pdk="gf180")
+    points = spec.corners.points(3.3)
+    assert not spec.corners.relative_vdd
+    assert [(p.corner, p.vdd) for p in points] == [("ss", 3.0), ("ss", 3.6), ("ff", 3.0), ("ff", 3.6)]
+    assert all(p.temp is None for p in points)
+
+
+def test_corners_change_the_digest(tmp_path):
+    a = _corner_spec(tmp_path, "  temp: [0, 85]\n")
+    b = _corner_spec(tmp_path, "  temp: [0, 100]\n")
+    assert a.digest() != b.digest()
+
+
+@pytest.mark.parametrize("corners, pdk, match", [
+    ("  process: [tt]\n", "ptm180", r"c\.yaml:9: corners\.process: PDK ptm180 has no process corners"),
+    ("  process: [ss]\n", "sky130", r"c\.yaml:9: corners\.process: PDK sky130 has no corner 'ss' \(known: tt\)"),
+    ("  process: [typical, slow]\n", "gf180", r"c\.yaml:9: corners\.process: .*'slow' \(known: typical, ff"),
+    ("  vdd: [1.6, -10%]\n", "ptm180", r"c\.yaml:9: corners\.vdd: give every supply in volts or every one"),
+    ("  vdd: [-150%]\n", "ptm180", r"c\.yaml:9: corners\.vdd: a relative supply must stay above -100%"),
+    ("  vdd: [0]\n", "ptm180", r"c\.yaml:9: corners\.vdd: supplies must be positive"),
+    ("  temp: [27, 27]\n", "ptm180", r"c\.yaml:9: corners\.temp: repeated value"),
+    ("  temp: [-300]\n", "ptm180", r"c\.yaml:9: corners\.temp: .*-273\.15"),
+    ("  temp: [hot]\n", "ptm180", r"c\.yaml:9: corners\.temp: expected a number"),
+    ("  temp: []\n", "ptm180", r"c\.yaml:9: corners\.temp: expected at least one value"),
+    ("  tmp: [27]\n", "ptm180", r"c\.yaml:9: corners\.tmp: unknown key"),
+    ("  {}\n", "ptm180", r"c\.yaml:8: corners: expected at least one of process, temp, vdd"),
+])
+def test_corner_errors_name_file_line_and_key(tmp_path, corners, pdk, match):
+    with pytest.raises(SpecError, match=match):
+        _corner_spec(tmp_path, corners, pdk)
+
+
+def test_corners_need_a_pdk_for_process_and_a_testbench(tmp_path):
+    path = tmp_path / "n.yaml"
+    path.write_text("testbench: {kind: opamp, dut: x}\nvariables: {w: {min: 1, max: 2}}\n"
+                    "targets: {gain_db: {min: 1}}\ncorners:\n  process: [tt]\n")
+    with pytest.raises(SpecError, match=r"n\.yaml:5: corners\.process: process corners need a PDK"):
+        load_spec(path)
+    path.write_text("variables: {w: {min: 1, max: 2}}\ntargets: {gain: {min: 1}}\ncorners:\n  temp: [0, 85]\n")
+    with pytest.raises(SpecError, match=r"n\.yaml:3: corners: corners need a generated testbench"):
+        load_spec(path)
