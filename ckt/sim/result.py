@@ -96,6 +96,9 @@ class SimJob:
             (``ckt.sim.deckpolicy``); never the default, and it travels with the job to every worker.
         source: the file the deck was prepared from, named in policy refusals (the deck's own
             line numbers are those of ``deck``).
+        reuse: let the shared backend run the deck on a circuit it already holds when the two
+            differ only in top-level ``.param`` values (``ckt.sim.backends.reuse``); the results
+            are bit-identical to a fresh load, so this only costs less. ``False`` loads afresh.
     """
 
     deck: str
@@ -105,6 +108,7 @@ class SimJob:
     files: tuple[str, ...] = ()
     trusted: bool = False
     source: str | None = None
+    reuse: bool = True
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

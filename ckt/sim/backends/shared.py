@@ -21,9 +21,12 @@ import numpy as np
 from ckt.errors import SimulatorNotFoundError
 from ckt.sim.backends.locate import LIBNGSPICE_ENV, fix_for, libngspice_candidates
 from ckt.sim.backends.vectors import scale_to_real, vector_key
+from ckt.sim.backends.reuse import DeckShape, deck_shape, param_changes
 from ckt.sim.decktext import has_control_block
 from ckt.sim.log import read_log
-from ckt.sim.result import SimJob, SimResult
+from ckt.sim.result import SimJob, SimResult, Status
+
+_UNSHARED = DeckShape(None, ())
 
 # ngspice's OpenMP thread count for device evaluation, in every backend (see SharedSession).
 NUM_THREADS = 1
@@ -42,7 +45,12 @@ class SharedSession:
 
     Use ``SharedSession.get()``; it loads the library on first use. After a deck makes ngspice
     exit (``quit``, a fatal error), the library is unusable: ``alive`` turns false and the
-    owning worker process must be replaced.
+    owning worker process must be replaced. After a clean run the circuit stays loaded, so a next
+    deck that differs from it only in ``.param`` values runs on it (``alterparam`` + ``reset``)
+    instead of being loaded from text; a failed run, a reset that fails, a ``.control`` deck and an
+    unexpected circuit count all fall back to a fresh load. One circuit only: ngspice 39 keeps the
+    deck that ``reset`` rebuilds from in one global, the last one loaded, so after another load
+    ``reset`` would rebuild the wrong circuit (see ``ckt.sim.backends.reuse``).
     """
 
     _instance: SharedSession | None = None
@@ -82,6 +90,9 @@ class SharedSession:
         self._lines: list[str] = []
         self._exit_status: tuple[int, bool] | None = None
         self._runs = 0
+        self._run_error = ""
+        # The shape of the one circuit ngspice holds between jobs, if any.
+        self._loaded: DeckShape | None = None
         lines = self._lines
         ffi = self._ffi
         session = self
@@ -149,6 +160,11 @@ class SharedSession:
     def alive(self) -> bool:
         return self._exit_status is None
 
+    @property
+    def loaded(self) -> DeckShape | None:
+        """The shape of the circuit kept loaded for the next deck, ``None`` when there is none."""
+        return self._loaded
+
     def _command(self, command: str) -> int:
         return int(self._library._ngspice_shared.ngSpice_Command(command.encode("utf-8")))
 
@@ -163,25 +179,26 @@ class SharedSession:
         return int(self._api.ngSpice_Circ(array))
 
     def run(self, job: SimJob) -> SimResult:
-        """Load, run and read one deck, then clear the circuit and its plots."""
+        """Run and read one deck, on the loaded circuit when the deck has its shape (``job.reuse``)."""
         start = time.perf_counter()
         self._lines.clear()
         if not self.alive:
             raise RuntimeError("libngspice has exited in this process; the worker must be replaced")
-        failed = ""
-        if self._load(job.deck) != 0:
-            failed = "ngspice could not load the deck"
-        elif self.alive and not has_control_block(job.deck) and self._command("run") != 0:
-            failed = "ngspice 'run' command failed"
+        shape = deck_shape(job.deck, job.files) if job.reuse else _UNSHARED
+        self._run_error = ""
+        output = self._run_loaded(shape) if shape.key is not None else None
+        if output is None:
+            output = self._run_fresh(job.deck, shape)
+        failed = self._run_error
         if not self.alive:
             status, quit_exit = self._exit_status or (0, False)
             how = "quit" if quit_exit else f"exited with status {status}"
             failed = f"ngspice {how} while running the deck; its worker is replaced"
-        output = list(self._lines)
         reading = read_log(output, job.deck, failed=failed)
         vectors = self._vectors() if job.vectors and self.alive else {}
         if self.alive:
-            self._reset(restore_variables=has_control_block(job.deck))
+            # The circuit is kept only after a clean run: whatever else it is left in is not trusted.
+            self._reset(restore_variables=has_control_block(job.deck), keep=reading.status is Status.OK and not failed)
         return SimResult(
             status=reading.status,
             measurements=reading.measurements,
@@ -190,6 +207,51 @@ class SharedSession:
             elapsed_s=time.perf_counter() - start,
             message=reading.message,
         )
+
+    def _run_fresh(self, deck: str, shape: DeckShape) -> list[str]:
+        """Load ``deck`` as the only circuit and run it; the output lines."""
+        if self._loaded is not None:
+            self._command("remcirc")
+            self._loaded = None
+        self._lines.clear()
+        if self._load(deck) != 0:
+            self._run_error = "ngspice could not load the deck"
+        elif self.alive and not has_control_block(deck) and self._command("run") != 0:
+            self._run_error = "ngspice 'run' command failed"
+        output = list(self._lines)
+        if self.alive:
+            count = self._circuit_count()
+            if count == 1:
+                self._loaded = shape
+            else:  # a failed load makes none; a script may have made or removed some
+                for _ in range(count):
+                    self._command("remcirc")
+        return output
+
+    def _run_loaded(self, shape: DeckShape) -> list[str] | None:
+        """Run the deck on the loaded circuit; ``None`` when that circuit cannot become it."""
+        changes = param_changes(self._loaded, shape) if self._loaded is not None else None
+        if changes is None:
+            return None
+        self._lines.clear()
+        if changes:
+            for name, value in changes:
+                self._command(f"alterparam {name}={value}")
+            self._command("reset")
+            if not self.alive or read_log(self._lines, "").status is not Status.OK:
+                return None  # loaded afresh instead, so that its log is a fresh load's
+            self._loaded = shape
+        if self._command("run") != 0:
+            self._run_error = "ngspice 'run' command failed"
+        return list(self._lines)
+
+    def _circuit_count(self) -> int:
+        """How many circuits ngspice holds (its ``setcirc`` listing)."""
+        self._lines.clear()
+        self._command("setcirc")
+        count = sum(1 for line in self._lines[1:] if re.match(r"^(?:current)?\s*\d+\t", line, re.IGNORECASE))
+        self._lines.clear()
+        return count
 
     def _variables(self) -> dict[str, str]:
         """The interpreter's variables (``set`` output), name -> value ('' for booleans)."""
@@ -213,14 +275,21 @@ class SharedSession:
             if current.get(name) != value:
                 self._command(f"set {name} = {value}" if value else f"set {name}")
 
-    def _reset(self, restore_variables: bool) -> None:
+    def _reset(self, restore_variables: bool, keep: bool) -> None:
+        """Clear the plots, and the circuit unless ``keep``; release memory every so often."""
         if restore_variables:
             self._restore_variables()
-        self._command("remcirc")
+        if self._loaded is not None and (not keep or self._loaded.key is None):
+            self._command("remcirc")
+            self._loaded = None
         self._command("destroy all")
         self._runs += 1
         if self._runs % self._RELEASE_EVERY == 0:
             self._api.ngSpice_Command(self._ffi.NULL)
+            if self._circuit_count() != (self._loaded is not None):
+                self._loaded = None  # not the state this session knows: start again from none
+                for _ in range(self._circuit_count()):
+                    self._command("remcirc")
         self._lines.clear()
 
     def _strings(self, array: Any) -> list[str]:

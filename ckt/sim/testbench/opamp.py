@@ -50,7 +50,7 @@ import numpy as np
 
 from ckt import measure as ms
 from ckt.errors import CktError, MeasurementError, NetlistError
-from ckt.netlist.ir import Device, DeviceKind, Netlist
+from ckt.netlist.ir import Device, DeviceKind, Expr, Netlist
 from ckt.netlist.units import format_number, parse_number
 from ckt.netlist.write import write_spice
 from ckt.pdk.registry import Pdk
@@ -398,6 +398,9 @@ class OpAmpTestbench:
         for role in self.ports:
             if role in ROLES:
                 continue
+            # A bias read from the netlist's .param stays a reference to it, so designs that differ in
+            # it differ only in .param values (and run on one loaded circuit, ckt.sim.backends.reuse).
+            ref: Expr | None = None
             if role in self.bias:
                 value = float(self.bias[role])
             else:
@@ -412,11 +415,13 @@ class OpAmpTestbench:
                         f"(--bias {role}=VALUE, or testbench: bias: {{{role}: VALUE}}) or define .param {role}"
                     )
                 value = scope[role]
+                ref = Expr(f"abs({role})" if role.startswith("i") else role)
             if role.startswith("i"):
                 a, b = ("tb_vdd", f"tb_{role}") if value >= 0 else (f"tb_{role}", "tb_vss")
-                devs.append(_dev(f"Itb_{role}", DeviceKind.ISOURCE, a, b, abs(value)))
+                dev = _dev(f"Itb_{role}", DeviceKind.ISOURCE, a, b, abs(value))
             else:
-                devs.append(_dev(f"Vtb_{role}", DeviceKind.VSOURCE, f"tb_{role}", "0", value))
+                dev = _dev(f"Vtb_{role}", DeviceKind.VSOURCE, f"tb_{role}", "0", value)
+            devs.append(dev if ref is None else replace(dev, value=ref))
         return devs
 
     def _step_levels(self, vdd: float, vss: float, vcm: float) -> tuple[float, float]:
