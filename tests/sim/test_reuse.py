@@ -212,8 +212,9 @@ def test_the_deck_policy_still_refuses_on_a_loaded_shape(tmp_path: Path) -> None
 
 @requires_ngspice
 def test_opamp_testbench_decks_on_loaded_circuits_equal_fresh_loads() -> None:
-    tb = OpAmpTestbench(MILLER, "miller_opamp", pdk="ptm45",
-                        metric_names=("gain_db", "ugbw", "pm_deg", "gbw", "power_w", "cmrr_db", "swing_v"))
+    # the dense sweep: the refined one is a .control script, which is always loaded afresh
+    tb = OpAmpTestbench(MILLER, "miller_opamp", pdk="ptm45", ac_coarse_points=0,
+                        metric_names=("gain_db", "ugbw", "gbw", "power_w", "cmrr_db", "swing_v"))
     session = SharedSession.get()
     designs = [{}, {"w6": 12e-6, "cc": 0.6e-12}, {"ibias": 6e-6, "l2": 250e-9}, {}]
     for design in designs:
@@ -235,3 +236,15 @@ def test_memory_release_keeps_the_loaded_circuits_in_step(monkeypatch: pytest.Mo
     monkeypatch.setattr(SharedSession, "_RELEASE_EVERY", 2)
     _sequence(session, [_autockt(cc=cc) for cc in ("1p", "2p", "3p", "4p", "5p")])
     assert session._circuit_count() == 1 and session.loaded is not None
+
+
+@requires_ngspice
+def test_a_control_deck_with_circuit_options_runs_and_leaves_them_behind() -> None:
+    # ngspice lists a circuit's options (.temp, .options) among its variables as "+ name"; unsetting
+    # one after the deck freed it twice and killed the process.
+    session = SharedSession.get()
+    deck = "hot\n.temp 127\n.options reltol=1e-4\nr1 a 0 1k\nv1 a 0 1\n.control\nop\nprint v(a)\n.endc\n.end\n"
+    out = session.run(SimJob(deck))
+    assert out.ok and "TEMP = 127" in out.log and session.alive
+    later = session.run(_autockt())
+    assert later.ok and "TEMP = 27" in later.log

@@ -259,8 +259,10 @@ class SharedSession:
         self._command("set")
         variables = {}
         for line in self._lines:
-            if line.startswith("*") or not line.strip():
-                continue  # starred entries describe the current plot; ngspice maintains them
+            if line.startswith(("*", "+")) or not line.strip():
+                # starred entries describe the current plot, "+" ones the current circuit's options
+                # (.temp, .options): ngspice maintains them, and unsetting one frees it twice
+                continue
             name, _, value = line.strip().partition("\t")
             variables[name] = value.strip()
         self._lines.clear()

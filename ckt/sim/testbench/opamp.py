@@ -177,7 +177,9 @@ class OpAmpTestbench:
     metric_names: tuple[str, ...] = DEFAULT_METRICS
     ac_start: float = _opt(1.0, "AC sweep start (Hz); frequency-domain 'DC' values are read here")
     ac_stop: float = _opt(100e9, "AC sweep stop (Hz)")
-    ac_points: int = _opt(100, "AC points per decade")
+    ac_points: int = _opt(100, "AC points per decade (near the loop crossings only, unless ac_coarse_points is 0)")
+    ac_coarse_points: int = _opt(10, "open-loop AC points per decade away from its 0 dB, -3 dB and -180 deg "
+                                     "crossings; 0 sweeps ac_points per decade everywhere")
     noise_freq: float = _opt(1e3, "spot frequency of noise_in_v_rthz (Hz)")
     noise_band: tuple[float, float] = _opt((1.0, 1e6), "integration band of noise_in_int_vrms (Hz, Hz)")
     swing_r: float = _opt(1e6, "feedback and input resistance of the swing deck (ohm)")
@@ -223,6 +225,8 @@ class OpAmpTestbench:
         if not self.ac_start > 0 or not self.ac_stop > self.ac_start or self.ac_points < 1:
             raise CktError(f"bad AC sweep {self.ac_start:g}..{self.ac_stop:g} Hz, {self.ac_points} points/decade "
                            "(ac_start, ac_stop, ac_points)")
+        if self.ac_coarse_points < 0:
+            raise CktError(f"ac_coarse_points must be 0 (dense sweep) or positive, got {self.ac_coarse_points}")
         if not 0 < self.settle_tol < 1:
             raise CktError(f"settle_tol must lie in (0, 1), got {self.settle_tol}")
         if not self.follower_step > 0 or not self.follower_cycles > 0 or not self.follower_min_window > 0:
@@ -341,7 +345,9 @@ class OpAmpTestbench:
                 _dev("Ltb_servo", DeviceKind.INDUCTOR, "tb_out", "tb_inn", L_SERVO),
                 _dev("Ctb_servo", DeviceKind.CAPACITOR, "tb_inn", "tb_cm", C_SERVO),
             ]
-            if analysis == "ac":
+            if analysis == "ac" and 0 < self.ac_coarse_points < self.ac_points:
+                analyses = [an.RefinedAc(sweep, "tb_out", "tb_inp", "tb_inn", self.ac_coarse_points)]
+            elif analysis == "ac":
                 analyses = [an.Op(), sweep]
             elif analysis == "noise":
                 lo = min(self.noise_band[0], self.noise_freq)
@@ -526,6 +532,23 @@ def _plot(result: SimResult, prefix: str, needs: str) -> dict[str, np.ndarray]:
     raise MeasurementError(f"the simulation returned no {prefix} analysis")
 
 
+def _ac_plots(result: SimResult) -> list[dict[str, np.ndarray]]:
+    """Every AC plot of a result (a refined sweep has several: coarse, then its dense windows), in
+    plot order."""
+    plots = [(int(name[2:]), v) for name, v in result.vectors.items()
+             if name.startswith("ac") and name[2:].isdigit() and "frequency" in v and len(v["frequency"])]
+    return [v for _, v in sorted(plots, key=lambda p: p[0])]
+
+
+def _merge_sweeps(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One ``(f, h)`` ascending in frequency from several sweeps; a frequency two sweeps share is
+    taken from the first (the coarse sweep, which holds the ``ac_start`` point)."""
+    f = np.concatenate([p[0] for p in parts])
+    h = np.concatenate([p[1] for p in parts])
+    _, first = np.unique(f, return_index=True)
+    return f[first], h[first]
+
+
 def _vec(plot: dict[str, np.ndarray], name: str) -> np.ndarray:
     try:
         return plot[name]
@@ -590,16 +613,19 @@ class _Evaluation:
         """``(f, v(out) / v(source))`` of an AC deck."""
         key = f"{deck}_h"
         if key not in self.cache:
-            plot = _plot(self.by_deck[deck], "ac", "frequency")
-            f = np.real(_vec(plot, "frequency"))
-            out = _vec(plot, "v(tb_out)")
-            if source == "diff":
-                drive = _vec(plot, "v(tb_inp)") - _vec(plot, "v(tb_inn)")
-            else:
-                drive = _vec(plot, source)
-            if np.any(drive == 0):
-                raise MeasurementError(f"{deck} deck: the AC drive is zero")
-            self.cache[key] = (f, out / drive)
+            _plot(self.by_deck[deck], "ac", "frequency")  # raises when there is no AC plot at all
+            parts = []
+            for plot in _ac_plots(self.by_deck[deck]):
+                f = np.real(_vec(plot, "frequency"))
+                out = _vec(plot, "v(tb_out)")
+                if source == "diff":
+                    drive = _vec(plot, "v(tb_inp)") - _vec(plot, "v(tb_inn)")
+                else:
+                    drive = _vec(plot, source)
+                if np.any(drive == 0):
+                    raise MeasurementError(f"{deck} deck: the AC drive is zero")
+                parts.append((f, out / drive))
+            self.cache[key] = _merge_sweeps(parts)
         return self.cache[key]  # type: ignore[return-value]
 
     def open_loop(self) -> tuple[np.ndarray, np.ndarray]:
