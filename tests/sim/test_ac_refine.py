@@ -79,6 +79,11 @@ def test_dense_stays_available(tmp_path: Path) -> None:
     dense = OpAmpTestbench(path, "amp", ports=PORTS, vdd=1.8, ac_coarse_points=0).jobs()[0].deck
     assert ".ac dec 100 1 " in dense and ".control" not in dense
     assert ".control" in OpAmpTestbench(path, "amp", ports=PORTS, vdd=1.8).jobs()[0].deck
+    # ngspice -b does not hand back a script's plots: the subprocess backend keeps the plain sweep
+    batch = OpAmpTestbench(path, "amp", ports=PORTS, vdd=1.8, backend="subprocess").jobs()[0].deck
+    assert ".ac dec 100 1 " in batch and ".control" not in batch
+    with pytest.raises(Exception, match="ac_coarse_points"):
+        OpAmpTestbench(path, "amp", ports=PORTS, vdd=1.8, ac_coarse_points=-1)
 
 
 @requires_ngspice

@@ -16,7 +16,10 @@ when a requested metric needs it; testbench nets are named ``tb_*``):
     at AC ground by a 1 TF capacitor to the common-mode source. At DC the inductor is a short, so the
     amplifier sits in unity-gain feedback at its real operating point (any gain, any offset); above a
     few µHz the loop is open, so ``v(out) / (v(inp) - v(inn))`` is the open-loop gain. ``.op`` runs
-    in the same deck.
+    in the same deck. The sweep is ``ac_coarse_points`` per decade, then ``ac_points`` per decade
+    only around the crossings the loop metrics read (``ckt.sim.analyses.RefinedAc``); its plots are
+    merged into one ascending sweep. ``ac_coarse_points=0`` (or the subprocess backend) sweeps
+    ``ac_points`` per decade everywhere.
 ``cm``, ``psrr_p``, ``psrr_n``  the same circuit with the AC source moved to the common-mode source,
     the ``vdd`` supply or the ``vss`` supply.
 ``noise``  the ``ac`` circuit with ``.noise v(out)`` referred to the input source.
@@ -179,7 +182,7 @@ class OpAmpTestbench:
     ac_stop: float = _opt(100e9, "AC sweep stop (Hz)")
     ac_points: int = _opt(100, "AC points per decade (near the loop crossings only, unless ac_coarse_points is 0)")
     ac_coarse_points: int = _opt(10, "open-loop AC points per decade away from its 0 dB, -3 dB and -180 deg "
-                                     "crossings; 0 sweeps ac_points per decade everywhere")
+                                     "crossings (shared backend); 0 sweeps ac_points per decade everywhere")
     noise_freq: float = _opt(1e3, "spot frequency of noise_in_v_rthz (Hz)")
     noise_band: tuple[float, float] = _opt((1.0, 1e6), "integration band of noise_in_int_vrms (Hz, Hz)")
     swing_r: float = _opt(1e6, "feedback and input resistance of the swing deck (ohm)")
@@ -345,7 +348,8 @@ class OpAmpTestbench:
                 _dev("Ltb_servo", DeviceKind.INDUCTOR, "tb_out", "tb_inn", L_SERVO),
                 _dev("Ctb_servo", DeviceKind.CAPACITOR, "tb_inn", "tb_cm", C_SERVO),
             ]
-            if analysis == "ac" and 0 < self.ac_coarse_points < self.ac_points:
+            # the refined sweep is a .control script, whose plots only the shared backend collects
+            if analysis == "ac" and 0 < self.ac_coarse_points < self.ac_points and self.backend == "shared":
                 analyses = [an.RefinedAc(sweep, "tb_out", "tb_inp", "tb_inn", self.ac_coarse_points)]
             elif analysis == "ac":
                 analyses = [an.Op(), sweep]
