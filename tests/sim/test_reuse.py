@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ckt.sim.backends import NgspiceRunner
-from ckt.sim.backends.reuse import deck_shape, param_changes
+from ckt.sim.backends.reuse import loaded_deck, param_changes
 from ckt.sim.backends.shared import SharedSession
 from ckt.sim.deck import prepare_deck
 from ckt.sim.result import SimJob, SimResult, Status
@@ -36,49 +36,54 @@ vin in 0 dc 0 ac 1
 """
 
 
-# ---- the shape of a deck (no ngspice) --------------------------------------------------------
+# ---- what a loaded deck lets change (no ngspice) ---------------------------------------------
 
 
-def test_decks_differing_only_in_param_values_share_a_shape() -> None:
-    a = deck_shape(RC)
-    b = deck_shape(RC.replace("r=1k c=1n", "r=2.2k c=470p"))
-    assert a.key is not None and a.key == b.key
-    assert param_changes(a, b) == (("r", "2.2k"), ("c", "470p"))
-    assert param_changes(a, a) == ()
+def test_decks_differing_only_in_param_values_run_on_the_loaded_circuit() -> None:
+    loaded = loaded_deck(RC)
+    assert loaded is not None and sorted(loaded.params.values()) == [("r", "c")]
+    assert param_changes(loaded, RC.replace("r=1k c=1n", "r=2.2k c=470p")) == (("r", "2.2k"), ("c", "470p"))
+    assert param_changes(loaded, RC.replace("r=1k c=1n", "r=1k c=2n")) == (("c", "2n"),)
+    assert param_changes(loaded, RC) == ()
 
 
-def test_a_topology_or_analysis_change_is_another_shape() -> None:
-    a = deck_shape(RC)
+def test_a_topology_analysis_or_title_change_needs_a_fresh_load() -> None:
+    loaded = loaded_deck(RC)
     for other in (RC.replace("c1 out 0 {c}", "c1 out 0 {c}\nc2 out 0 1p"), RC.replace("dec 20", "dec 21"),
-                  RC.replace("rc low-pass", "rc low pass")):
-        assert deck_shape(other).key != a.key
-        assert param_changes(a, deck_shape(other)) is None
+                  RC.replace("rc low-pass", "rc low pass"), RC.replace("r=1k c=1n", "c=1n r=1k"),
+                  RC.replace("r=1k c=1n", "r={2k} c=1n"), RC.replace("r1 in out {r}", "r1 in out {c}")):
+        assert param_changes(loaded, other) is None, other
 
 
-def test_expression_params_and_subcircuit_params_are_part_of_the_shape() -> None:
-    a = deck_shape(RC)
-    assert dict(a.params) == {"r": "1k", "c": "1n"}  # tau={r*c} is an expression: never altered
-    assert deck_shape(RC.replace("{r*c}", "{2*r*c}")).key != a.key
+def test_expression_and_subcircuit_params_never_change_on_a_loaded_circuit() -> None:
+    loaded = loaded_deck(RC)
+    assert param_changes(loaded, RC.replace("{r*c}", "{2*r*c}")) is None  # an expression: not a literal line
     sub = ".subckt cell a b\n.param k=2\nr1 a b {k}\n.ends\n"
-    s1 = deck_shape("t\n" + sub + "x1 1 0 cell\nv1 1 0 1\n.op\n.end\n")
-    s2 = deck_shape("t\n" + sub.replace("k=2", "k=3") + "x1 1 0 cell\nv1 1 0 1\n.op\n.end\n")
-    assert s1.params == () and s1.key != s2.key
+    deck = "t\n" + sub + "x1 1 0 cell\nv1 1 0 1\n.op\n.end\n"
+    cell = loaded_deck(deck)
+    assert cell is not None and cell.params == {}
+    assert param_changes(cell, deck.replace("k=2", "k=3")) is None
+    continued = loaded_deck("t\n.param a=1\n+ b=2\nr1 1 0 {a+b}\nv1 1 0 1\n.op\n.end\n")
+    assert continued is not None and continued.params == {}
 
 
-def test_control_decks_and_duplicate_params_are_never_shared() -> None:
-    assert deck_shape(RC.replace(".end", ".control\nrun\n.endc\n.end")).key is None
-    assert deck_shape(RC.replace(".param tau", ".param r=2k\n.param tau")).key is None
+def test_control_decks_unreadable_and_duplicate_params_are_never_shared() -> None:
+    assert loaded_deck(RC.replace(".end", ".control\nrun\n.endc\n.end")) is None
+    assert loaded_deck(RC.replace(".param tau", ".param r=2k\n.param tau")) is None
+    opaque = loaded_deck(RC.replace(".param tau={r*c}", ".param tau = { r * c }"))
+    assert opaque is not None and opaque.params == {}  # names unknown: nothing may change
 
 
-def test_an_included_file_that_changes_changes_the_shape(tmp_path: Path) -> None:
+def test_an_included_file_that_changes_needs_a_fresh_load(tmp_path: Path) -> None:
     card = tmp_path / "card.lib"
     card.write_text(".model dmod d is=1e-14\n")
     old = time.time() - 100
     os.utime(card, (old, old))
     deck = f'diode\n.include "{card}"\n.param v=1\nd1 a 0 dmod\nv1 a 0 {{v}}\n.op\n.end\n'
-    before = deck_shape(deck)
+    loaded = loaded_deck(deck)
+    assert param_changes(loaded, deck.replace("v=1", "v=2")) == (("v", "2"),)
     card.write_text(".model dmod d is=2e-14\n")
-    assert deck_shape(deck).key != before.key
+    assert param_changes(loaded, deck.replace("v=1", "v=2")) is None
 
 
 # ---- against ngspice --------------------------------------------------------------------------

@@ -12,20 +12,21 @@ models, so ckt does not use it. ngspice 39 keeps the deck ``reset`` rebuilds fro
 that of the last circuit loaded (after another load and its ``remcirc``, ``reset`` on the first
 circuit rebuilds the second), so a process keeps one circuit loaded, never several.
 
-A deck's ``DeckShape`` is its text with every top-level ``.param`` value blanked, plus the stat of
-each file it includes; two decks of one shape differ only in those values. Anything unusual (a
-``.control`` block, a parameter defined twice, a value that is an expression) makes a deck
-unshared, so it is always loaded afresh.
+A loaded deck (``LoadedDeck``) remembers its lines, which of them are top-level ``.param`` lines of
+literal values, and the stat of each file it includes; a next deck runs on its circuit only when it
+differs in nothing but the values on those lines (a line-by-line comparison, cheap next to a
+simulation). Anything unusual (a ``.control`` block, a parameter defined twice, a ``.param`` line
+ckt cannot read, an expression value, an edited model file) means a fresh load.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ckt.sim.decktext import has_control_block, include_closure, logical_lines
+from ckt.sim.decktext import has_control_block, include_closure
 
 _PARAM_LINE_RE = re.compile(r"^\s*\.param\s+(.*)$", re.IGNORECASE)
 _ASSIGN_RE = re.compile(r"\s*([A-Za-z_][\w]*)\s*=\s*([^\s=]+)\s*")
@@ -36,17 +37,20 @@ _ENDS_RE = re.compile(r"^\s*\.ends\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class DeckShape:
-    """What a deck is apart from its top-level parameter values.
+class LoadedDeck:
+    """A deck as the circuit ngspice holds was built from, and what a next deck may change in it.
 
     Attributes:
-        key: digest of the deck with its ``.param`` values blanked and of its include files' stats;
-            ``None`` for a deck that is never shared (it has a ``.control`` block).
-        params: top-level ``.param`` name (lower-case) -> value as written, in deck order.
+        lines: the deck's physical lines.
+        params: line index -> the names (lower-case) a top-level one-line ``.param`` statement of
+            literal values assigns; only these lines may differ in a deck run on the circuit.
+        stamps: every file the deck reads (its include closure) -> its stat signature when loaded
+            (``None``: missing), so an edited model file means a fresh load.
     """
 
-    key: str | None
-    params: tuple[tuple[str, str], ...]
+    lines: tuple[str, ...]
+    params: Mapping[int, tuple[str, ...]]
+    stamps: tuple[tuple[str, tuple[int, int, int] | None], ...]
 
 
 def _assignments(body: str) -> list[tuple[str, str]] | None:
@@ -62,48 +66,63 @@ def _assignments(body: str) -> list[tuple[str, str]] | None:
     return pairs or None
 
 
-def deck_shape(deck: str, files: tuple[str, ...] = ()) -> DeckShape:
-    """The shape of ``deck`` (see the module docstring); never raises."""
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def loaded_deck(deck: str, files: tuple[str, ...] = ()) -> LoadedDeck | None:
+    """What ``deck`` offers a next deck once loaded; ``None`` when no other deck may run on its
+    circuit (it has a ``.control`` block, or defines a top-level parameter twice)."""
     if has_control_block(deck):
-        return DeckShape(None, ())
-    skeleton: list[str] = []
-    params: list[tuple[str, str]] = []
+        return None
+    lines = tuple(deck.splitlines())
+    params: dict[int, tuple[str, ...]] = {}
+    names: list[str] = []
+    opaque = False
     depth = 0
-    for line in logical_lines(deck):
+    for i, line in enumerate(lines):
         if _SUBCKT_RE.match(line):
             depth += 1
         elif _ENDS_RE.match(line):
             depth = max(depth - 1, 0)
         match = _PARAM_LINE_RE.match(line) if depth == 0 else None
-        pairs = _assignments(match.group(1)) if match else None
-        if pairs is None or any(not _LITERAL_RE.match(value) for _, value in pairs):
-            skeleton.append(line.strip())
+        if match is None:
             continue
-        skeleton.append(".param " + " ".join(f"{name}=" for name, _ in pairs))
-        params.extend(pairs)
-    names = [name for name, _ in params]
+        pairs = _assignments(match.group(1))
+        if pairs is None:
+            opaque = True  # names it assigns are unknown: no parameter may change
+            continue
+        names.extend(name for name, _ in pairs)
+        continued = i + 1 < len(lines) and lines[i + 1].lstrip().startswith("+")
+        if not continued and all(_LITERAL_RE.match(value) for _, value in pairs):
+            params[i] = tuple(name for name, _ in pairs)
     if len(set(names)) != len(names):
-        return DeckShape(None, ())  # which definition wins is ngspice's business: never guess
-    digest = hashlib.sha256("\n".join(skeleton).encode("utf-8"))
-    for model in include_closure(deck, files):
-        try:
-            stat = os.stat(model.path)
-            stamp = f"{model.path}\0{stat.st_mtime_ns}\0{stat.st_size}\0{stat.st_ino}\0{model.digest}"
-        except OSError:
-            stamp = f"{model.path}\0missing"
-        digest.update(b"\0" + stamp.encode("utf-8", "replace"))
-    return DeckShape(digest.hexdigest(), tuple(params))
+        return None  # which definition wins is ngspice's business: never guess
+    stamps = tuple((m.path, _stamp(m.path)) for m in include_closure(deck, files))
+    return LoadedDeck(lines, {} if opaque else params, stamps)
 
 
-def param_changes(loaded: DeckShape, new: DeckShape) -> tuple[tuple[str, str], ...] | None:
-    """The ``(name, value)`` pairs that turn ``loaded`` into ``new``; ``None`` when no change of
-    parameter values can (different shapes, or an unshared deck)."""
-    if loaded.key is None or loaded.key != new.key or len(loaded.params) != len(new.params):
+def param_changes(loaded: LoadedDeck, deck: str) -> tuple[tuple[str, str], ...] | None:
+    """The ``(name, value)`` assignments that turn the loaded deck into ``deck``; ``None`` when
+    anything else differs (another line, another parameter name, an expression, a model file)."""
+    lines = deck.splitlines()
+    if len(lines) != len(loaded.lines):
         return None
-    changes = []
-    for (name, old), (new_name, value) in zip(loaded.params, new.params):
-        if name != new_name:
+    changes: list[tuple[str, str]] = []
+    for i, (old, new) in enumerate(zip(loaded.lines, lines)):
+        if old == new:
+            continue
+        names = loaded.params.get(i)
+        match = _PARAM_LINE_RE.match(new) if names is not None else None
+        pairs = _assignments(match.group(1)) if match else None
+        if pairs is None or tuple(n for n, _ in pairs) != names or not all(_LITERAL_RE.match(v) for _, v in pairs):
             return None
-        if value != old:
-            changes.append((name, value))
+        old_values = dict(_assignments(_PARAM_LINE_RE.match(old).group(1)) or ())  # type: ignore[union-attr]
+        changes.extend((n, v) for n, v in pairs if old_values.get(n) != v)
+    if any(_stamp(path) != stamp for path, stamp in loaded.stamps):
+        return None
     return tuple(changes)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,12 +22,11 @@ import numpy as np
 from ckt.errors import SimulatorNotFoundError
 from ckt.sim.backends.locate import LIBNGSPICE_ENV, fix_for, libngspice_candidates
 from ckt.sim.backends.vectors import scale_to_real, vector_key
-from ckt.sim.backends.reuse import DeckShape, deck_shape, param_changes
+from ckt.sim.backends.reuse import LoadedDeck, loaded_deck, param_changes
 from ckt.sim.decktext import has_control_block
 from ckt.sim.log import read_log
 from ckt.sim.result import SimJob, SimResult, Status
 
-_UNSHARED = DeckShape(None, ())
 
 # ngspice's OpenMP thread count for device evaluation, in every backend (see SharedSession).
 NUM_THREADS = 1
@@ -91,8 +91,11 @@ class SharedSession:
         self._exit_status: tuple[int, bool] | None = None
         self._runs = 0
         self._run_error = ""
-        # The shape of the one circuit ngspice holds between jobs, if any.
-        self._loaded: DeckShape | None = None
+        # Between jobs: the deck of the one circuit ngspice keeps for the next job, if any. During a
+        # job: whether ngspice holds the job's circuit, and what to keep if its run is clean.
+        self._loaded: LoadedDeck | None = None
+        self._holding = False
+        self._keep: LoadedDeck | None = None
         lines = self._lines
         ffi = self._ffi
         session = self
@@ -161,8 +164,8 @@ class SharedSession:
         return self._exit_status is None
 
     @property
-    def loaded(self) -> DeckShape | None:
-        """The shape of the circuit kept loaded for the next deck, ``None`` when there is none."""
+    def loaded(self) -> LoadedDeck | None:
+        """The deck of the circuit kept loaded for the next one, ``None`` when there is none."""
         return self._loaded
 
     def _command(self, command: str) -> int:
@@ -179,16 +182,16 @@ class SharedSession:
         return int(self._api.ngSpice_Circ(array))
 
     def run(self, job: SimJob) -> SimResult:
-        """Run and read one deck, on the loaded circuit when the deck has its shape (``job.reuse``)."""
+        """Run and read one deck, on the kept circuit when only ``.param`` values differ (``job.reuse``)."""
         start = time.perf_counter()
         self._lines.clear()
         if not self.alive:
             raise RuntimeError("libngspice has exited in this process; the worker must be replaced")
-        shape = deck_shape(job.deck, job.files) if job.reuse else _UNSHARED
         self._run_error = ""
-        output = self._run_loaded(shape) if shape.key is not None else None
+        self._holding, self._keep = False, None
+        output = self._run_loaded(job.deck) if job.reuse and self._loaded is not None else None
         if output is None:
-            output = self._run_fresh(job.deck, shape)
+            output = self._run_fresh(job)
         failed = self._run_error
         if not self.alive:
             status, quit_exit = self._exit_status or (0, False)
@@ -208,30 +211,32 @@ class SharedSession:
             message=reading.message,
         )
 
-    def _run_fresh(self, deck: str, shape: DeckShape) -> list[str]:
-        """Load ``deck`` as the only circuit and run it; the output lines."""
+    def _run_fresh(self, job: SimJob) -> list[str]:
+        """Load the job's deck as the only circuit and run it; the output lines."""
         if self._loaded is not None:
             self._command("remcirc")
             self._loaded = None
         self._lines.clear()
-        if self._load(deck) != 0:
+        if self._load(job.deck) != 0:
             self._run_error = "ngspice could not load the deck"
-        elif self.alive and not has_control_block(deck) and self._command("run") != 0:
+        elif self.alive and not has_control_block(job.deck) and self._command("run") != 0:
             self._run_error = "ngspice 'run' command failed"
         output = list(self._lines)
         if self.alive:
             count = self._circuit_count()
             if count == 1:
-                self._loaded = shape
+                self._holding = True
+                self._keep = loaded_deck(job.deck, job.files) if job.reuse else None
             else:  # a failed load makes none; a script may have made or removed some
                 for _ in range(count):
                     self._command("remcirc")
         return output
 
-    def _run_loaded(self, shape: DeckShape) -> list[str] | None:
-        """Run the deck on the loaded circuit; ``None`` when that circuit cannot become it."""
-        changes = param_changes(self._loaded, shape) if self._loaded is not None else None
-        if changes is None:
+    def _run_loaded(self, deck: str) -> list[str] | None:
+        """Run ``deck`` on the kept circuit; ``None`` (the circuit still kept) when it cannot become it."""
+        loaded = self._loaded
+        changes = param_changes(loaded, deck) if loaded is not None else None
+        if loaded is None or changes is None:
             return None
         self._lines.clear()
         if changes:
@@ -240,7 +245,8 @@ class SharedSession:
             self._command("reset")
             if not self.alive or read_log(self._lines, "").status is not Status.OK:
                 return None  # loaded afresh instead, so that its log is a fresh load's
-            self._loaded = shape
+            loaded = replace(loaded, lines=tuple(deck.splitlines()))
+        self._loaded, self._holding, self._keep = None, True, loaded
         if self._command("run") != 0:
             self._run_error = "ngspice 'run' command failed"
         return list(self._lines)
@@ -278,12 +284,15 @@ class SharedSession:
                 self._command(f"set {name} = {value}" if value else f"set {name}")
 
     def _reset(self, restore_variables: bool, keep: bool) -> None:
-        """Clear the plots, and the circuit unless ``keep``; release memory every so often."""
+        """Clear the plots, and the job's circuit unless ``keep``; release memory every so often."""
         if restore_variables:
             self._restore_variables()
-        if self._loaded is not None and (not keep or self._loaded.key is None):
-            self._command("remcirc")
-            self._loaded = None
+        if self._holding:
+            if keep and self._keep is not None:
+                self._loaded = self._keep
+            else:
+                self._command("remcirc")
+        self._holding, self._keep = False, None
         self._command("destroy all")
         self._runs += 1
         if self._runs % self._RELEASE_EVERY == 0:
