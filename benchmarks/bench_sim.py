@@ -30,7 +30,6 @@ import json
 import multiprocessing
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -80,7 +79,8 @@ def bench_worker(jobs: list[SimJob], evals: int, reuse: bool) -> dict[str, float
             (result,) = ex.map([jobs[i % len(jobs)]])
             samples.append(time.perf_counter() - start)
             inside.append(result.elapsed_s)
-    return {"latency_ms": _median_ms(samples), "in_worker_ms": _median_ms(inside), "gain": result.measurements.get("gain")}
+    return {"latency_ms": _median_ms(samples), "in_worker_ms": _median_ms(inside),
+            "gain": result.measurements.get("gain")}
 
 
 def _pyspice_loop(decks: list[str], evals: int, reload: bool, queue: multiprocessing.Queue) -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from ckt.errors import CktError, NetlistError
 from ckt.sim.executor import LocalExecutor
-from ckt.sim.result import SimResult
 from ckt.sim.pvt import PVT, grid, sweep, worst_case
+from ckt.sim.result import SimResult
 from ckt.sim.testbench.opamp import DEFAULT_METRICS, METRICS, MetricSet, OpAmpTestbench, measure
 from tests.conftest import ROOT, requires_ngspice
 

@@ -21,12 +21,11 @@ import numpy as np
 
 from ckt.errors import SimulatorNotFoundError
 from ckt.sim.backends.locate import LIBNGSPICE_ENV, fix_for, libngspice_candidates
-from ckt.sim.backends.vectors import scale_to_real, vector_key
 from ckt.sim.backends.reuse import LoadedDeck, loaded_deck, param_changes
+from ckt.sim.backends.vectors import scale_to_real, vector_key
 from ckt.sim.decktext import has_control_block
 from ckt.sim.log import read_log
 from ckt.sim.result import SimJob, SimResult, Status
-
 
 # ngspice's OpenMP thread count for device evaluation, in every backend (see SharedSession).
 NUM_THREADS = 1
