@@ -3,7 +3,7 @@
     python benchmarks/bench_sim.py [--evals 200] [--sky-evals 20] [--throughput-jobs 400] [--rss-runs 3000] [--out FILE]
 
 Two decks, each evaluated as a sizing loop does (every evaluation a different design: the same deck
-with another ``.param cc``): the AutoCkt two-stage op-amp (its own ``.ac``/``.meas`` lines, PTM 45 nm)
+    python benchmarks/bench_sim.py [--evals 200] [--sky-evals 20] [--throughput-jobs 400] [--rss-runs 3000]
 and the two-stage Miller op-amp of ``netlists/two_stage_miller.cir`` bound to sky130 (its own
 ``.ac``/``.meas`` lines, VDD 1.8 V). Side by side, in one run, medians of per-evaluation wall times:
 
@@ -47,14 +47,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def autockt_decks(n: int) -> list[SimJob]:
-    """``n`` designs of the AutoCkt deck, differing in ``cc`` only."""
-    return [_job(ROOT / "netlists" / "autockt_two_stage.cir", {"cc": f"{1 + 0.05 * i:.4g}p"}) for i in range(n)]
+    """``n`` designs of the AutoCkt deck: its sizing variables (transistor multipliers, ``cc``) moved."""
+    return [_job(ROOT / "netlists" / "autockt_two_stage.cir",
+                 {"mp1": 8 + i % 7, "mn1": 30 + i % 11, "mn5": 50 + i % 13, "cc": f"{1 + 0.05 * i:.4g}p"})
+            for i in range(n)]
 
 
 def sky130_decks(n: int) -> list[SimJob]:
-    """``n`` designs of the Miller op-amp bound to sky130, differing in ``cc`` only."""
-    return [_job(ROOT / "netlists" / "two_stage_miller.cir", {"cc": f"{0.5 + 0.02 * i:.4g}p", "vdd": 1.8, "vcm": 0.9},
-                 pdk="sky130") for i in range(n)]
+    """``n`` designs of the Miller op-amp bound to sky130: second-stage width and ``cc`` moved."""
+    return [_job(ROOT / "netlists" / "two_stage_miller.cir",
+                 {"w6": f"{6 + 0.5 * i:.4g}u", "cc": f"{0.5 + 0.02 * i:.4g}p", "vdd": 1.8, "vcm": 0.9}, pdk="sky130")
+            for i in range(n)]
 
 
 def _job(path: Path, overrides: dict, pdk: str | None = None) -> SimJob:
