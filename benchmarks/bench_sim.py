@@ -1,9 +1,9 @@
 """What one simulation costs, against the floor: re-running a circuit ngspice already holds.
 
-    python benchmarks/bench_sim.py [--evals 200] [--sky-evals 20] [--throughput-jobs 400] [--rss-runs 3000] [--out FILE]
-
-Two decks, each evaluated as a sizing loop does (every evaluation a different design: the same deck
     python benchmarks/bench_sim.py [--evals 200] [--sky-evals 20] [--throughput-jobs 400] [--rss-runs 3000]
+
+Two decks, each evaluated as a sizing loop does (every evaluation a different design: the deck with
+other values of its sizing ``.param``s): the AutoCkt two-stage op-amp (its own ``.ac``/``.meas``, PTM 45 nm)
 and the two-stage Miller op-amp of ``netlists/two_stage_miller.cir`` bound to sky130 (its own
 ``.ac``/``.meas`` lines, VDD 1.8 V). Side by side, in one run, medians of per-evaluation wall times:
 
