@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ckt.sim.backends import NgspiceRunner
-from ckt.sim.backends.reuse import loaded_deck, param_changes
+from ckt.sim.backends.reuse import loaded_deck, param_changes, policy_skeleton
 from ckt.sim.backends.shared import SharedSession
 from ckt.sim.deck import prepare_deck
 from ckt.sim.result import SimJob, SimResult, Status
@@ -253,3 +253,40 @@ def test_a_control_deck_with_circuit_options_runs_and_leaves_them_behind() -> No
     assert out.ok and "TEMP = 127" in out.log and session.alive
     later = session.run(_autockt())
     assert later.ok and "TEMP = 27" in later.log
+
+
+# ---- the deck policy's verdicts, remembered for decks that differ only in .param values -------
+
+
+def test_policy_skeleton_drops_only_literal_param_values() -> None:
+    assert policy_skeleton(RC) == policy_skeleton(RC.replace("r=1k c=1n", "r=2k c=3n"))
+    assert policy_skeleton(RC) != policy_skeleton(RC.replace("r=1k c=1n", "r={2k} c=3n"))
+    control = RC.replace(".end", ".control\nrun\n.endc\n.end")
+    assert policy_skeleton(control) == control
+
+
+@requires_ngspice
+def test_a_clean_verdict_is_reused_until_an_included_file_changes(tmp_path: Path, monkeypatch) -> None:
+    import ckt.sim.backends as backends
+
+    calls = []
+    real = backends.check_deck
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backends, "check_deck", counting)
+    card = tmp_path / "card.lib"
+    card.write_text(".model dmod d is=1e-14\n")
+    old = time.time() - 100
+    os.utime(card, (old, old))
+    deck = f'diode\n.include "{card}"\n.param v=1\nd1 a 0 dmod\nr1 b a 1k\nv1 b 0 {{v}}\n.op\n.end\n'
+    runner = NgspiceRunner()
+    assert runner.run(SimJob(deck)).ok and runner.run(SimJob(deck.replace("v=1", "v=2"))).ok
+    assert len(calls) == 1  # the second design's deck differs only in a .param value
+    card.write_text(".model dmod d is=1e-14\n.option sourcepath=/tmp\n")
+    refused = runner.run(SimJob(deck.replace("v=1", "v=3")))
+    assert refused.status == Status.ERROR and "sourcepath" in refused.message
+    assert runner.run(SimJob(deck.replace("v=1", "v=3"))).status == Status.ERROR  # refusals are never remembered
+    assert len(calls) == 3

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ckt.sim.decktext import has_control_block, include_closure
@@ -102,8 +102,33 @@ def loaded_deck(deck: str, files: tuple[str, ...] = ()) -> LoadedDeck | None:
             params[i] = tuple(name for name, _ in pairs)
     if len(set(names)) != len(names):
         return None  # which definition wins is ngspice's business: never guess
-    stamps = tuple((m.path, _stamp(m.path)) for m in include_closure(deck, files))
+    stamps = file_stamps(m.path for m in include_closure(deck, files))
     return LoadedDeck(lines, {} if opaque else params, stamps)
+
+
+def policy_skeleton(deck: str) -> str:
+    """``deck`` with the values on its top-level one-line literal ``.param`` lines removed.
+
+    The deck policy reads only control commands, ``.option`` lines and includes, never ``.param``
+    values, so two decks of one skeleton get the same verdict (given the same included files).
+    """
+    loaded = loaded_deck(deck) if not has_control_block(deck) else None
+    if loaded is None:
+        return deck
+    lines = list(loaded.lines)
+    for i, names in loaded.params.items():
+        lines[i] = ".param " + " ".join(names)
+    return "\n".join(lines)
+
+
+def file_stamps(paths: Iterable[str]) -> tuple[tuple[str, tuple[int, int, int] | None], ...]:
+    """Each path with its stat signature (``None``: missing), to tell later whether any changed."""
+    return tuple((path, _stamp(path)) for path in paths)
+
+
+def unchanged(stamps: tuple[tuple[str, tuple[int, int, int] | None], ...]) -> bool:
+    """Whether every file still has the stat signature it had in ``stamps``."""
+    return all(_stamp(path) == stamp for path, stamp in stamps)
 
 
 def param_changes(loaded: LoadedDeck, deck: str) -> tuple[tuple[str, str], ...] | None:
@@ -123,6 +148,6 @@ def param_changes(loaded: LoadedDeck, deck: str) -> tuple[tuple[str, str], ...] 
             return None
         old_values = dict(_assignments(_PARAM_LINE_RE.match(old).group(1)) or ())  # type: ignore[union-attr]
         changes.extend((n, v) for n, v in pairs if old_values.get(n) != v)
-    if any(_stamp(path) != stamp for path, stamp in loaded.stamps):
+    if not unchanged(loaded.stamps):
         return None
     return tuple(changes)
