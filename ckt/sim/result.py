@@ -96,9 +96,11 @@ class SimJob:
             (``ckt.sim.deckpolicy``); never the default, and it travels with the job to every worker.
         source: the file the deck was prepared from, named in policy refusals (the deck's own
             line numbers are those of ``deck``).
-        reuse: let the shared backend run the deck on a circuit it already holds when the two
-            differ only in top-level ``.param`` values (``ckt.sim.backends.reuse``); the results
-            are bit-identical to a fresh load, so this only costs less. ``False`` loads afresh.
+        reuse: let the shared backend run the deck on the circuit it kept from the previous job
+            when the two decks differ only in top-level ``.param`` values (``alterparam`` +
+            ``reset``, ``ckt.sim.backends.reuse``): measurements and vectors are bit-identical to a
+            fresh load's, at a fraction of its cost on large model libraries. ``False`` always
+            loads afresh and keeps nothing.
     """
 
     deck: str
