@@ -1,21 +1,26 @@
-"""Simulation speed and memory on the AutoCkt two-stage op-amp AC testbench.
+"""What one simulation costs, against the floor: re-running a circuit ngspice already holds.
 
-    python benchmarks/bench_sim.py [--evals 300] [--throughput-jobs 600] [--repeats 3] [--rss-runs 10000] [--out FILE]
+    python benchmarks/bench_sim.py [--evals 200] [--sky-evals 20] [--throughput-jobs 400] [--rss-runs 3000]
 
-Measures, per evaluation of the same deck:
-  (a) ckt ``LocalExecutor`` with one worker (libngspice in a worker process), one job at a time
-      (what a sequential sizing loop sees) and as a batch;
-  (b) a raw PySpice ``NgSpiceShared`` loop in one process (load_circuit / run / remcirc / destroy),
-      the floor any libngspice wrapper can reach;
-  (c) ``ngspice -b deck`` as a subprocess per evaluation;
-then batch throughput with 1 and 2 workers, the cost of worker recycling, and a worker's RSS over
-``--rss-runs`` consecutive simulations. (b) and (c) run with one OpenMP thread, as ckt's backends
-do; they are also timed with ngspice's default (2 threads in Debian's build), which spins in
-libgomp and is several times slower on a busy machine. Goals from the design: (a) within 1.2x of (b), (a) at least
-5x faster than (c), 2 workers at least 1.8x the throughput of 1.
+Two decks, each evaluated as a sizing loop does (every evaluation a different design: the deck with
+other values of its sizing ``.param``s): the AutoCkt two-stage op-amp (its own ``.ac``/``.meas``, PTM 45 nm)
+and the two-stage Miller op-amp of ``netlists/two_stage_miller.cir`` bound to sky130 (its own
+``.ac``/``.meas`` lines, VDD 1.8 V). Side by side, in one run, medians of per-evaluation wall times:
 
-Prints a table and writes ``benchmarks/results/sim.json`` (or ``--out``). Timings are medians of
-per-evaluation wall times; on a shared machine rerun when the load average is low.
+  floor      one circuit loaded once (PySpice, own process), then ``run`` + ``destroy`` again and again;
+  new        a ckt worker (``LocalExecutor(1)``), one job at a time: the circuit stays loaded and each
+             design is applied with ``alterparam`` + ``reset`` (``ckt.sim.backends.reuse``);
+  old        the same worker with ``SimJob(reuse=False)``: load, run, remove, as before;
+  pyspice    a raw PySpice ``NgSpiceShared`` loop (load_circuit / run / remove_circuit / destroy);
+  batch      ``ngspice -b deck`` per evaluation;
+
+then batch throughput of the new path with 1 and 2 workers, and a worker's RSS over ``--rss-runs``
+reused simulations of the AutoCkt deck. Every ngspice runs one OpenMP thread, as ckt's backends do.
+Goals (issue 12): new within 1.15x of the floor on both decks; 2 workers >= 1.9x one worker.
+
+Writes ``benchmarks/results/sim.json`` (or ``--out``) with the machine, its load average before and
+after, every median and ratio. On a shared machine the throughput ratio is only as good as the idle
+cores: rerun when the load average is low.
 """
 
 from __future__ import annotations
@@ -25,215 +30,228 @@ import json
 import multiprocessing
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ckt.sim import LocalExecutor, SimJob
-from ckt.sim.ngspice import NUM_THREADS, ngspice_version
+from ckt.sim.backends import ngspice_version
+from ckt.sim.backends.shared import NUM_THREADS
+from ckt.sim.deck import prepare_deck
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-CARD_CANDIDATES = [ROOT / "pdk_models" / "ptm" / "ptm45nm_bulk_autockt.txt", SHARED / "pdk" / "ptm" / "ptm45nm_bulk_autockt.txt"]
 
 
-def autockt_deck() -> str:
-    """The AutoCkt two-stage op-amp AC deck with an absolute include of the 45 nm card."""
-    card = next((p for p in CARD_CANDIDATES if p.exists()), None)
-    if card is None:
-        raise SystemExit("the PTM 45 nm AutoCkt card is missing (pdk_models/ptm or ../shared/data/pdk/ptm)")
-    include = re.compile(r"^\.include\s+.*$", re.IGNORECASE | re.MULTILINE)
-    local = ROOT / "netlists" / "autockt_two_stage.cir"
-    if local.exists():
-        return include.sub(f'.include "{card}"', local.read_text(), count=1)
-    original = SHARED / "benchmarks" / "autockt" / "two_stage_opamp.cir"
-    if not original.exists():
-        raise SystemExit("no AutoCkt deck: netlists/autockt_two_stage.cir and the shared copy are both missing")
-    text = include.sub(f'.include "{card}"', original.read_text(), count=1)
-    # ngspice 39 reads bare parameter names in element values as model names: brace them.
-    for name in ("cc", "ibias", "cload", "vcm"):
-        text = re.sub(rf"(?m)^(\S+\s+\S+\s+\S+\s+(?:dc=)?){name}\s*$", rf"\g<1>{{{name}}}", text)
-    meas = ".meas ac gain find vm(net6) at=1\n.meas ac ugbw when vdb(net6)=0\n.meas ac ph_dc find vp(net6) at=1\n"
-    return re.sub(r"(?is)\.control.*?\.endc\s*", meas, text)
+def autockt_decks(n: int) -> list[SimJob]:
+    """``n`` designs of the AutoCkt deck: its sizing variables (transistor multipliers, ``cc``) moved."""
+    return [_job(ROOT / "netlists" / "autockt_two_stage.cir",
+                 {"mp1": 8 + i % 7, "mn1": 30 + i % 11, "mn5": 50 + i % 13, "cc": f"{1 + 0.05 * i:.4g}p"})
+            for i in range(n)]
+
+
+def sky130_decks(n: int) -> list[SimJob]:
+    """``n`` designs of the Miller op-amp bound to sky130: second-stage width and ``cc`` moved."""
+    return [_job(ROOT / "netlists" / "two_stage_miller.cir",
+                 {"w6": f"{6 + 0.5 * i:.4g}u", "cc": f"{0.5 + 0.02 * i:.4g}p", "vdd": 1.8, "vcm": 0.9}, pdk="sky130")
+            for i in range(n)]
+
+
+def _job(path: Path, overrides: dict, pdk: str | None = None) -> SimJob:
+    deck, files = prepare_deck(path, overrides=overrides, pdk=pdk)
+    return SimJob(deck, timeout_s=600.0, files=files)
 
 
 def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1e3
 
 
-def bench_executor(deck: str, evals: int) -> dict[str, float]:
-    """(a): one job at a time through a one-worker pool, then the same count as one batch."""
-    job = SimJob(deck)
+def bench_worker(jobs: list[SimJob], evals: int, reuse: bool) -> dict[str, float]:
+    """One design at a time through a one-worker pool (what a sequential sizing loop sees)."""
+    jobs = [SimJob(j.deck, files=j.files, reuse=reuse) for j in jobs]
     with LocalExecutor(1, recycle_after=10**9) as ex:
-        first = ex.map([job])[0]
+        first = ex.map([jobs[-1]])[0]
         if not first.ok:
             raise SystemExit(f"the benchmark deck does not simulate: {first.message}")
-        samples = []
-        for _ in range(evals):
+        samples, inside = [], []
+        for i in range(evals):
             start = time.perf_counter()
-            ex.map([job])
+            (result,) = ex.map([jobs[i % len(jobs)]])
             samples.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        results = ex.map([job] * evals)
-        batch = (time.perf_counter() - start) / evals
-        in_worker = statistics.median(r.elapsed_s for r in results)
-    return {"latency_ms": _median_ms(samples), "batch_ms": batch * 1e3, "in_worker_ms": in_worker * 1e3,
-            "measurements": first.measurements}
+            inside.append(result.elapsed_s)
+    return {"latency_ms": _median_ms(samples), "in_worker_ms": _median_ms(inside),
+            "gain": result.measurements.get("gain")}
 
 
-def _pyspice_loop(deck: str, evals: int, threads: int | None, queue: multiprocessing.Queue) -> None:
-    """(b) in a fresh process: PySpice's own API, as a user would write the loop by hand."""
+def _pyspice_loop(decks: list[str], evals: int, reload: bool, queue: multiprocessing.Queue) -> None:
+    """PySpice's own API in a fresh process, as a user would write the loop by hand; without
+    ``reload``, the floor: the first deck loaded once and run again and again."""
     import logging
 
     from PySpice.Spice.NgSpice.Shared import NgSpiceCommandError, NgSpiceShared
 
     logging.getLogger("PySpice").setLevel(logging.CRITICAL)  # it logs every stderr line as an error
     ngspice = NgSpiceShared.new_instance()
-    if threads is not None:
-        ngspice.exec_command(f"set num_threads={threads}")
+    ngspice.exec_command(f"set num_threads={NUM_THREADS}")
     samples = []
-    stdout = ""
-    for _ in range(evals + 1):
+    if not reload:
+        ngspice.load_circuit(decks[0])
+    for i in range(evals + 1):
         start = time.perf_counter()
-        ngspice.load_circuit(deck)
+        if reload:
+            ngspice.load_circuit(decks[i % len(decks)])
         try:
             ngspice.run()
         except NgSpiceCommandError:
             pass  # PySpice raises on any stderr line, model-card chatter included; the run completed
-        stdout = ngspice.stdout
-        ngspice.remove_circuit()
+        if reload:
+            ngspice.remove_circuit()
         ngspice.destroy()
         samples.append(time.perf_counter() - start)
-    queue.put((samples[1:], stdout))
+    queue.put(samples[1:])
 
 
-def bench_pyspice(deck: str, evals: int, threads: int | None) -> dict[str, float]:
+def bench_pyspice(jobs: list[SimJob], evals: int, reload: bool = True) -> float:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_pyspice_loop, args=(deck, evals, threads, queue))
+    proc = ctx.Process(target=_pyspice_loop, args=([j.deck for j in jobs], evals, reload, queue))
     proc.start()
-    samples, stdout = queue.get(timeout=600)
+    samples = queue.get(timeout=1800)
     proc.join()
-    gain = re.search(r"^gain\s*=\s*(\S+)", stdout, re.MULTILINE)
-    return {"latency_ms": _median_ms(samples), "gain": float(gain.group(1)) if gain else None}
+    return _median_ms(samples)
 
 
-def bench_subprocess(deck: str, evals: int, threads: int | None) -> dict[str, float]:
-    """(c): ``ngspice -b`` on the deck file, one process per evaluation."""
+def bench_batch(jobs: list[SimJob], evals: int) -> float:
+    """``ngspice -b`` on each design's deck file."""
     exe = shutil.which("ngspice")
     if exe is None:
-        return {"latency_ms": float("nan")}
+        return float("nan")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "deck.cir"
-        path.write_text(deck)
-        if threads is not None:
-            (Path(tmp) / ".spiceinit").write_text(f"set num_threads={threads}\n")
+        (Path(tmp) / ".spiceinit").write_text(f"set num_threads={NUM_THREADS}\n")
+        paths = []
+        for i, job in enumerate(jobs):
+            paths.append(Path(tmp) / f"deck{i}.cir")
+            paths[-1].write_text(job.deck)
         samples = []
-        out = ""
-        for _ in range(evals):
+        for i in range(evals):
             start = time.perf_counter()
-            out = subprocess.run([exe, "-b", str(path)], cwd=tmp, capture_output=True, text=True, check=False).stdout
+            subprocess.run([exe, "-b", str(paths[i % len(paths)])], cwd=tmp, capture_output=True, check=False)
             samples.append(time.perf_counter() - start)
-    gain = re.search(r"^gain\s*=\s*(\S+)", out, re.MULTILINE)
-    return {"latency_ms": _median_ms(samples), "gain": float(gain.group(1)) if gain else None}
+    return _median_ms(samples)
 
 
-def bench_throughput(deck: str, jobs: int, workers: int, recycle_after: int) -> float:
-    """Jobs per second for one batch of ``jobs`` identical evaluations (workers already started)."""
-    with LocalExecutor(workers, recycle_after=recycle_after) as ex:
-        ex.map([SimJob(deck)] * workers)  # start every worker before the clock runs
+def bench_throughput(jobs: list[SimJob], count: int, workers: int) -> float:
+    """Designs per second for one batch of ``count`` (workers started, each with a circuit loaded)."""
+    with LocalExecutor(workers, recycle_after=10**9) as ex:
+        ex.map(jobs[:workers])
+        batch = [jobs[i % len(jobs)] for i in range(count)]
         start = time.perf_counter()
-        results = ex.map([SimJob(deck)] * jobs)
+        results = ex.map(batch)
         elapsed = time.perf_counter() - start
     assert all(r.ok for r in results)
-    return jobs / elapsed
+    return count / elapsed
 
 
-def bench_rss(deck: str, runs: int, recycle_after: int) -> dict[int, float]:
-    """Worker RSS (MiB) after every tenth of ``runs`` consecutive simulations."""
+def bench_rss(jobs: list[SimJob], runs: int) -> dict[int, float]:
+    """Worker RSS (MiB) after every tenth of ``runs`` reused simulations."""
     step = max(1, runs // 10)
     rss: dict[int, float] = {}
-    with LocalExecutor(1, recycle_after=recycle_after) as ex:
+    with LocalExecutor(1, recycle_after=10**9) as ex:
         done = 0
         while done < runs:
-            ex.map([SimJob(deck)] * step)
+            ex.map([jobs[(done + i) % len(jobs)] for i in range(step)])
             done += step
             (value,) = ex.worker_rss().values()
             rss[done] = round((value or 0) / 2**20, 2)
     return rss
 
 
+def bench_deck(name: str, jobs: list[SimJob], evals: int, throughput_jobs: int, repeats: int) -> dict:
+    """Every measurement on one deck, interleaved where it matters."""
+    print(f"[{name}] floor ...", flush=True)
+    floor = bench_pyspice(jobs, evals, reload=False)
+    print(f"[{name}] worker new / old ...", flush=True)
+    new = bench_worker(jobs, evals, reuse=True)
+    old = bench_worker(jobs, evals, reuse=False)
+    print(f"[{name}] pyspice / ngspice -b ...", flush=True)
+    pyspice = bench_pyspice(jobs, evals)
+    batch = bench_batch(jobs, max(5, evals // 2))
+    print(f"[{name}] throughput ...", flush=True)
+    runs: dict[str, list[float]] = {"1": [], "2": []}
+    for _ in range(repeats):  # interleaved, best kept: other processes only ever slow a run down
+        runs["1"].append(bench_throughput(jobs, throughput_jobs, 1))
+        runs["2"].append(bench_throughput(jobs, throughput_jobs, 2))
+    t1, t2 = max(runs["1"]), max(runs["2"])
+    return {
+        "floor_rerun_ms": floor,
+        "ckt_worker_new_ms": new["latency_ms"], "ckt_worker_new_in_worker_ms": new["in_worker_ms"],
+        "ckt_worker_old_ms": old["latency_ms"], "ckt_worker_old_in_worker_ms": old["in_worker_ms"],
+        "raw_pyspice_ms": pyspice, "ngspice_b_ms": batch,
+        "ratio_new_over_floor": new["latency_ms"] / floor, "ratio_old_over_floor": old["latency_ms"] / floor,
+        "ratio_pyspice_over_floor": pyspice / floor, "ratio_ngspice_b_over_floor": batch / floor,
+        "speedup_new_over_old": old["latency_ms"] / new["latency_ms"],
+        "throughput_per_s": {"1_worker": t1, "2_workers": t2}, "throughput_ratio_2_over_1": t2 / t1,
+        "throughput_all_repeats": runs, "gain": {"new": new["gain"], "old": old["gain"]},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--evals", type=int, default=300, help="evaluations per latency measurement")
-    parser.add_argument("--throughput-jobs", type=int, default=600, help="jobs per throughput batch")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of the throughput runs (best kept)")
-    parser.add_argument("--rss-runs", type=int, default=10_000, help="simulations for the RSS trace (0 skips)")
+    parser.add_argument("--evals", type=int, default=200, help="evaluations per AutoCkt latency measurement")
+    parser.add_argument("--sky-evals", type=int, default=20, help="evaluations per sky130 latency measurement")
+    parser.add_argument("--throughput-jobs", type=int, default=400, help="AutoCkt jobs per throughput batch")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats of the throughput runs")
+    parser.add_argument("--rss-runs", type=int, default=3000, help="reused simulations for the RSS trace (0 skips)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sim.json")
     args = parser.parse_args()
 
-    deck = autockt_deck()
     load_before = os.getloadavg()
-    a = bench_executor(deck, args.evals)
-    b = bench_pyspice(deck, args.evals, NUM_THREADS)
-    b_default = bench_pyspice(deck, max(20, args.evals // 5), None)
-    c = bench_subprocess(deck, max(20, args.evals // 5), NUM_THREADS)
-    c_default = bench_subprocess(deck, max(20, args.evals // 5), None)
-    # Interleaved repeats, best of each: other processes on a shared machine only ever slow a run down.
-    runs: dict[str, list[float]] = {"1": [], "2": [], "1r": []}
-    for _ in range(args.repeats):
-        runs["1"].append(bench_throughput(deck, args.throughput_jobs, 1, 10**9))
-        runs["2"].append(bench_throughput(deck, args.throughput_jobs, 2, 10**9))
-        runs["1r"].append(bench_throughput(deck, args.throughput_jobs, 1, 500))
-    t1, t2, t1_recycled = max(runs["1"]), max(runs["2"]), max(runs["1r"])
-    rss = bench_rss(deck, args.rss_runs, 10**9) if args.rss_runs else {}
-    load_after = os.getloadavg()
-
-    report = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "ngspice": ngspice_version(), "loadavg_before": load_before, "loadavg_after": load_after},
-        "deck": "AutoCkt two-stage op-amp, .ac dec 10 1 10G, PTM 45 nm",
-        "a_local_executor_1_worker": a,
-        "b_raw_pyspice_in_process": b,
-        "b_raw_pyspice_default_openmp_threads": b_default,
-        "c_ngspice_b_subprocess": c,
-        "c_ngspice_b_default_openmp_threads": c_default,
-        "ratio_a_over_b": a["latency_ms"] / b["latency_ms"],
-        "speedup_a_over_c": c["latency_ms"] / a["latency_ms"],
-        "throughput_jobs_per_s": {"1_worker": t1, "2_workers": t2, "1_worker_recycle_500": t1_recycled},
-        "throughput_ratio_2_over_1": t2 / t1,
-        "throughput_all_repeats": runs,
-        "worker_rss_mib_by_run": rss,
+    started = time.time()
+    autockt = autockt_decks(50)
+    sky = sky130_decks(10)
+    decks: dict[str, tuple[str, Callable[[], dict]]] = {
+        "autockt_ptm45": ("AutoCkt two-stage op-amp, its own .ac dec 10 1 10G and .meas, PTM 45 nm",
+                          lambda: bench_deck("autockt", autockt, args.evals, args.throughput_jobs, args.repeats)),
+        "miller_sky130": ("two_stage_miller.cir bound to sky130 (VDD 1.8 V), its own .ac dec 20 1 10G and .meas",
+                          lambda: bench_deck("sky130", sky, args.sky_evals, max(4, args.throughput_jobs // 20),
+                                             args.repeats)),
     }
+    report: dict = {"decks": {}}
+    for key, (what, run) in decks.items():
+        report["decks"][key] = {"deck": what, **run()}
+    rss = bench_rss(autockt, args.rss_runs) if args.rss_runs else {}
+    load_after = os.getloadavg()
+    report["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                         "ngspice": ngspice_version(), "loadavg_before": load_before, "loadavg_after": load_after,
+                         "wall_s": round(time.time() - started, 1)}
+    report["worker_rss_mib_by_run_autockt_reused"] = rss
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
 
-    rows = [
-        ("(a) LocalExecutor, 1 worker, one job at a time", f"{a['latency_ms']:.2f} ms"),
-        ("(a) LocalExecutor, 1 worker, batched", f"{a['batch_ms']:.2f} ms"),
-        ("    time inside the worker", f"{a['in_worker_ms']:.2f} ms"),
-        ("(b) raw PySpice NgSpiceShared loop", f"{b['latency_ms']:.2f} ms"),
-        ("    same, ngspice's default OpenMP threads", f"{b_default['latency_ms']:.2f} ms"),
-        ("(c) ngspice -b subprocess", f"{c['latency_ms']:.2f} ms"),
-        ("    same, ngspice's default OpenMP threads", f"{c_default['latency_ms']:.2f} ms"),
-        ("(a)/(b)  goal <= 1.2", f"{report['ratio_a_over_b']:.2f}"),
-        ("(c)/(a)  goal >= 5", f"{report['speedup_a_over_c']:.1f}"),
-        ("throughput 1 worker", f"{t1:.0f} jobs/s"),
-        ("throughput 2 workers  goal >= 1.8x", f"{t2:.0f} jobs/s ({report['throughput_ratio_2_over_1']:.2f}x)"),
-        ("throughput 1 worker, recycle every 500", f"{t1_recycled:.0f} jobs/s"),
-    ]
+    labels = [("floor: re-run of the loaded circuit", "floor_rerun_ms", None),
+              ("ckt worker, new (alterparam + reset)", "ckt_worker_new_ms", "ratio_new_over_floor"),
+              ("ckt worker, old (load, run, remove)", "ckt_worker_old_ms", "ratio_old_over_floor"),
+              ("raw PySpice load + run", "raw_pyspice_ms", "ratio_pyspice_over_floor"),
+              ("ngspice -b", "ngspice_b_ms", "ratio_ngspice_b_over_floor")]
+    names = list(report["decks"])
+    print(f"{'ms per simulation (x floor)':<40}" + "".join(f"{n:>24}" for n in names))
+    for label, key, ratio in labels:
+        cells = []
+        for n in names:
+            d = report["decks"][n]
+            cells.append(f"{d[key]:.2f}" + (f" ({d[ratio]:.2f}x)" if ratio else ""))
+        print(f"{label:<40}" + "".join(f"{c:>24}" for c in cells))
+    for n in names:
+        t = report["decks"][n]["throughput_per_s"]
+        print(f"throughput {n}: 1 worker {t['1_worker']:.1f}/s, 2 workers {t['2_workers']:.1f}/s "
+              f"({report['decks'][n]['throughput_ratio_2_over_1']:.2f}x)")
     if rss:
         first, last = min(rss), max(rss)
-        rows.append((f"worker RSS run {first} -> {last}", f"{rss[first]:.1f} -> {rss[last]:.1f} MiB"))
-    rows.append(("load average before / after", f"{load_before[0]:.1f} / {load_after[0]:.1f} ({os.cpu_count()} CPUs)"))
-    width = max(len(r[0]) for r in rows)
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
-    print(f"gain: (a) {a['measurements'].get('gain')}  (b) {b['gain']}  (c) {c['gain']}")
+        print(f"worker RSS, reused AutoCkt runs {first} -> {last}: {rss[first]:.1f} -> {rss[last]:.1f} MiB")
+    print(f"load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f} ({os.cpu_count()} CPUs)")
     print(f"wrote {args.out}")
 
 

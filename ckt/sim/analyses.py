@@ -123,7 +123,72 @@ class ScaledTran:
         _positive("ScaledTran", self.cycles, self.min_stop, self.points)
 
 
-Analysis = Op | Ac | Dc | Tran | Noise | Pz | Options | ScaledTran
+@dataclass(frozen=True)
+class RefinedAc:
+    """The operating point and an AC sweep dense only where loop metrics are read.
+
+    ``sweep`` is the range and the dense ``points_per_decade``; the whole range is swept with
+    ``coarse_points`` per decade first, then each crossing of the loop gain
+    ``v(out) / (v(inp) - v(inn))`` that a metric interpolates at (the first falling 0 dB crossing,
+    the first -3 dB point, the unwrapped phase 180° from its start) is swept again densely over a
+    factor ``window`` either side (clipped to the range). A crossing the coarse sweep does not see gets
+    no dense window. Rendered as a ``.control`` script; each sweep is its own ``ac`` plot, the coarse
+    one first.
+    """
+
+    sweep: Ac
+    out: str
+    inp: str
+    inn: str
+    coarse_points: int = 10
+    window: float = 10 ** 0.2
+
+    def __post_init__(self) -> None:
+        _positive("RefinedAc", self.coarse_points)
+        if not self.window > 1:
+            raise CktError(f"RefinedAc: window must exceed 1, got {self.window:g}")
+
+
+Analysis = Op | Ac | Dc | Tran | Noise | Pz | Options | ScaledTran | RefinedAc
+
+
+def _g(x: float) -> str:
+    """A number for the control language's expressions: plain exponent form, no SI suffix."""
+    return f"{float(x):.12g}"
+
+
+def _refined_ac(a: RefinedAc) -> str:
+    s = a.sweep
+    lo, hi, w = _g(s.start), _g(s.stop), _g(a.window)
+    lines = [
+        ".control",
+        "op",
+        f"ac dec {a.coarse_points} {_n(s.start)} {_n(s.stop)}",
+        "set tb_coarse = $curplot",
+        f"let tb_h = v({a.out})/(v({a.inp})-v({a.inn}))",
+        "let tb_m = db(tb_h)",
+        "let tb_p = cph(tb_h) - cph(tb_h)[0]",
+        "let tb_level = tb_m[0] - 3.0103",
+    ]
+    crossings = (("tb_fu", "tb_m=0"), ("tb_fb", "tb_m=$&tb_level"), ("tb_fp", "tb_p=-3.141592653589793"))
+    for name, when in crossings:  # a failed meas leaves the 0 set before it: no window
+        lines += [f"let {name} = 0", f"meas ac {name} when {when} fall=1"]
+    for name, _ in crossings:
+        lines += [
+            f"if {name} > 0",
+            f"let tb_lo = {name}/{w}",
+            f"let tb_hi = {name}*{w}",
+            f"if tb_lo < {lo}",
+            f"let tb_lo = {lo}",
+            "end",
+            f"if tb_hi > {hi}",
+            f"let tb_hi = {hi}",
+            "end",
+            f"ac dec {s.points_per_decade} $&tb_lo $&tb_hi",
+            "setplot $tb_coarse",
+            "end",
+        ]
+    return "\n".join([*lines, ".endc"])
 
 
 def _ac_args(a: Ac) -> str:
@@ -131,7 +196,8 @@ def _ac_args(a: Ac) -> str:
 
 
 def render(analysis: Analysis) -> str:
-    """The ngspice text of one analysis (a dot card, or a ``.control`` block for ``ScaledTran``)."""
+    """The ngspice text of one analysis (a dot card, or a ``.control`` block for ``ScaledTran`` and
+    ``RefinedAc``)."""
     if isinstance(analysis, Op):
         return ".op"
     if isinstance(analysis, Ac):
@@ -148,6 +214,8 @@ def render(analysis: Analysis) -> str:
         return f".pz {pz.in_p} {pz.in_n} {pz.out_p} {pz.out_n} {pz.transfer} {pz.kind}"
     if isinstance(analysis, Options):
         return ".options " + " ".join(f"{k}={_n(v)}" for k, v in analysis.values)
+    if isinstance(analysis, RefinedAc):
+        return _refined_ac(analysis)
     if isinstance(analysis, ScaledTran):
         a = analysis
         return "\n".join([
@@ -167,7 +235,7 @@ def render(analysis: Analysis) -> str:
 
 
 def _keyword(analysis: Analysis) -> str:
-    return "control" if isinstance(analysis, ScaledTran) else render(analysis).split()[0][1:]
+    return "control" if isinstance(analysis, (ScaledTran, RefinedAc)) else render(analysis).split()[0][1:]
 
 
 def statements(analyses: tuple[Analysis, ...] | list[Analysis]) -> tuple[Statement, ...]:

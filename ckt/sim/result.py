@@ -96,6 +96,11 @@ class SimJob:
             (``ckt.sim.deckpolicy``); never the default, and it travels with the job to every worker.
         source: the file the deck was prepared from, named in policy refusals (the deck's own
             line numbers are those of ``deck``).
+        reuse: let the shared backend run the deck on the circuit it kept from the previous job
+            when the two decks differ only in top-level ``.param`` values (``alterparam`` +
+            ``reset``, ``ckt.sim.backends.reuse``): measurements and vectors are bit-identical to a
+            fresh load's, at a fraction of its cost on large model libraries. ``False`` always
+            loads afresh and keeps nothing.
     """
 
     deck: str
@@ -105,6 +110,7 @@ class SimJob:
     files: tuple[str, ...] = ()
     trusted: bool = False
     source: str | None = None
+    reuse: bool = True
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

@@ -23,11 +23,15 @@ from typing import Protocol
 from ckt.errors import DeckPolicyError, SimulatorNotFoundError
 from ckt.sim.backends.batch import SubprocessBackend
 from ckt.sim.backends.locate import LIBNGSPICE_ENV, NGSPICE_ENV, fix_for, libngspice_candidates, ngspice_binary
+from ckt.sim.backends.reuse import file_stamps, policy_skeleton, unchanged
 from ckt.sim.backends.shared import SharedBackend, SharedSession
 from ckt.sim.deckpolicy import check_deck
 from ckt.sim.result import SimJob, SimResult, Status
 
 __all__ = ["Backend", "Component", "JobRunner", "NgspiceRunner", "ngspice_version", "probe"]
+
+_CLEAN_VERDICTS = 64
+"""Clean deck-policy verdicts a runner remembers (one per deck skeleton: a sizing run has a few)."""
 
 
 class Backend(Protocol):
@@ -68,9 +72,10 @@ class NgspiceRunner:
         self.executable = executable or os.environ.get(NGSPICE_ENV) or None
         self.library = library or os.environ.get(LIBNGSPICE_ENV) or None
         self._backends: dict[str, Backend] = {}
+        self._clean: dict[tuple[str, str, str], tuple[tuple[str, tuple[int, int, int] | None], ...]] = {}
 
     def __getstate__(self) -> dict[str, object]:
-        return {"executable": self.executable, "library": self.library, "_backends": {}}
+        return {"executable": self.executable, "library": self.library, "_backends": {}, "_clean": {}}
 
     def start(self) -> None:
         self._backends = {"shared": SharedBackend(self.library),
@@ -84,12 +89,34 @@ class NgspiceRunner:
         """The job's result; a deck the policy refuses is a failed result naming the command."""
         if not self._backends:
             self.start()
-        source = f"<deck prepared from {job.source}>" if job.source else "<deck>"
         try:
-            check_deck(job.deck, source=source, run_dir=os.getcwd(), trusted=job.trusted).raise_if_refused()
+            self._check(job)
         except DeckPolicyError as exc:
             return SimResult(status=Status.ERROR, message=str(exc))
         return self._backends[job.backend].run(job)
+
+    def _check(self, job: SimJob) -> None:
+        """Apply the deck policy; raises ``DeckPolicyError`` on a refusal.
+
+        Scanning a PDK's model files costs more than a simulation (half a second for sky130), so a
+        clean verdict is remembered for the deck's ``policy_skeleton`` (the policy never reads
+        ``.param`` values) while none of the files it scanned has changed; a refusal is never
+        remembered, and every job is checked.
+        """
+        source = f"<deck prepared from {job.source}>" if job.source else "<deck>"
+        run_dir = os.getcwd()
+        if job.trusted:
+            check_deck(job.deck, source=source, run_dir=run_dir, trusted=True).raise_if_refused()
+            return
+        key = (policy_skeleton(job.deck), source, run_dir)
+        stamps = self._clean.get(key)
+        if stamps is not None and unchanged(stamps):
+            return
+        check = check_deck(job.deck, source=source, run_dir=run_dir)
+        check.raise_if_refused()
+        if len(self._clean) >= _CLEAN_VERDICTS:
+            self._clean.pop(next(iter(self._clean)))
+        self._clean[key] = file_stamps(check.files[1:])  # files[0] is the deck's own label
 
     @property
     def alive(self) -> bool:

@@ -14,16 +14,18 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ckt.errors import SimulatorNotFoundError
 from ckt.sim.backends.locate import LIBNGSPICE_ENV, fix_for, libngspice_candidates
+from ckt.sim.backends.reuse import LoadedDeck, loaded_deck, param_changes
 from ckt.sim.backends.vectors import scale_to_real, vector_key
 from ckt.sim.decktext import has_control_block
 from ckt.sim.log import read_log
-from ckt.sim.result import SimJob, SimResult
+from ckt.sim.result import SimJob, SimResult, Status
 
 # ngspice's OpenMP thread count for device evaluation, in every backend (see SharedSession).
 NUM_THREADS = 1
@@ -42,7 +44,12 @@ class SharedSession:
 
     Use ``SharedSession.get()``; it loads the library on first use. After a deck makes ngspice
     exit (``quit``, a fatal error), the library is unusable: ``alive`` turns false and the
-    owning worker process must be replaced.
+    owning worker process must be replaced. After a clean run the circuit stays loaded, so a next
+    deck that differs from it only in ``.param`` values runs on it (``alterparam`` + ``reset``)
+    instead of being loaded from text; a failed run, a reset that fails, a ``.control`` deck and an
+    unexpected circuit count all fall back to a fresh load. One circuit only: ngspice 39 keeps the
+    deck that ``reset`` rebuilds from in one global, the last one loaded, so after another load
+    ``reset`` would rebuild the wrong circuit (see ``ckt.sim.backends.reuse``).
     """
 
     _instance: SharedSession | None = None
@@ -82,6 +89,12 @@ class SharedSession:
         self._lines: list[str] = []
         self._exit_status: tuple[int, bool] | None = None
         self._runs = 0
+        self._run_error = ""
+        # Between jobs: the deck of the one circuit ngspice keeps for the next job, if any. During a
+        # job: whether ngspice holds the job's circuit, and what to keep if its run is clean.
+        self._loaded: LoadedDeck | None = None
+        self._holding = False
+        self._keep: LoadedDeck | None = None
         lines = self._lines
         ffi = self._ffi
         session = self
@@ -149,6 +162,11 @@ class SharedSession:
     def alive(self) -> bool:
         return self._exit_status is None
 
+    @property
+    def loaded(self) -> LoadedDeck | None:
+        """The deck of the circuit kept loaded for the next one, ``None`` when there is none."""
+        return self._loaded
+
     def _command(self, command: str) -> int:
         return int(self._library._ngspice_shared.ngSpice_Command(command.encode("utf-8")))
 
@@ -163,25 +181,26 @@ class SharedSession:
         return int(self._api.ngSpice_Circ(array))
 
     def run(self, job: SimJob) -> SimResult:
-        """Load, run and read one deck, then clear the circuit and its plots."""
+        """Run and read one deck, on the kept circuit when only ``.param`` values differ (``job.reuse``)."""
         start = time.perf_counter()
         self._lines.clear()
         if not self.alive:
             raise RuntimeError("libngspice has exited in this process; the worker must be replaced")
-        failed = ""
-        if self._load(job.deck) != 0:
-            failed = "ngspice could not load the deck"
-        elif self.alive and not has_control_block(job.deck) and self._command("run") != 0:
-            failed = "ngspice 'run' command failed"
+        self._run_error = ""
+        self._holding, self._keep = False, None
+        output = self._run_loaded(job.deck) if job.reuse and self._loaded is not None else None
+        if output is None:
+            output = self._run_fresh(job)
+        failed = self._run_error
         if not self.alive:
             status, quit_exit = self._exit_status or (0, False)
             how = "quit" if quit_exit else f"exited with status {status}"
             failed = f"ngspice {how} while running the deck; its worker is replaced"
-        output = list(self._lines)
         reading = read_log(output, job.deck, failed=failed)
         vectors = self._vectors() if job.vectors and self.alive else {}
         if self.alive:
-            self._reset(restore_variables=has_control_block(job.deck))
+            # The circuit is kept only after a clean run: whatever else it is left in is not trusted.
+            self._reset(restore_variables=has_control_block(job.deck), keep=reading.status is Status.OK and not failed)
         return SimResult(
             status=reading.status,
             measurements=reading.measurements,
@@ -191,14 +210,64 @@ class SharedSession:
             message=reading.message,
         )
 
+    def _run_fresh(self, job: SimJob) -> list[str]:
+        """Load the job's deck as the only circuit and run it; the output lines."""
+        if self._loaded is not None:
+            self._command("remcirc")
+            self._loaded = None
+        self._lines.clear()
+        if self._load(job.deck) != 0:
+            self._run_error = "ngspice could not load the deck"
+        elif self.alive and not has_control_block(job.deck) and self._command("run") != 0:
+            self._run_error = "ngspice 'run' command failed"
+        output = list(self._lines)
+        if self.alive:
+            count = self._circuit_count()
+            if count == 1:
+                self._holding = True
+                self._keep = loaded_deck(job.deck, job.files) if job.reuse else None
+            else:  # a failed load makes none; a script may have made or removed some
+                for _ in range(count):
+                    self._command("remcirc")
+        return output
+
+    def _run_loaded(self, deck: str) -> list[str] | None:
+        """Run ``deck`` on the kept circuit; ``None`` (the circuit still kept) when it cannot become it."""
+        loaded = self._loaded
+        changes = param_changes(loaded, deck) if loaded is not None else None
+        if loaded is None or changes is None:
+            return None
+        self._lines.clear()
+        if changes:
+            for name, value in changes:
+                self._command(f"alterparam {name}={value}")
+            self._command("reset")
+            if not self.alive or read_log(self._lines, "").status is not Status.OK:
+                return None  # loaded afresh instead, so that its log is a fresh load's
+            loaded = replace(loaded, lines=tuple(deck.splitlines()))
+        self._loaded, self._holding, self._keep = None, True, loaded
+        if self._command("run") != 0:
+            self._run_error = "ngspice 'run' command failed"
+        return list(self._lines)
+
+    def _circuit_count(self) -> int:
+        """How many circuits ngspice holds (its ``setcirc`` listing)."""
+        self._lines.clear()
+        self._command("setcirc")
+        count = sum(1 for line in self._lines[1:] if re.match(r"^(?:current)?\s*\d+\t", line, re.IGNORECASE))
+        self._lines.clear()
+        return count
+
     def _variables(self) -> dict[str, str]:
         """The interpreter's variables (``set`` output), name -> value ('' for booleans)."""
         self._lines.clear()
         self._command("set")
         variables = {}
         for line in self._lines:
-            if line.startswith("*") or not line.strip():
-                continue  # starred entries describe the current plot; ngspice maintains them
+            if line.startswith(("*", "+")) or not line.strip():
+                # starred entries describe the current plot, "+" ones the current circuit's options
+                # (.temp, .options): ngspice maintains them, and unsetting one frees it twice
+                continue
             name, _, value = line.strip().partition("\t")
             variables[name] = value.strip()
         self._lines.clear()
@@ -213,14 +282,24 @@ class SharedSession:
             if current.get(name) != value:
                 self._command(f"set {name} = {value}" if value else f"set {name}")
 
-    def _reset(self, restore_variables: bool) -> None:
+    def _reset(self, restore_variables: bool, keep: bool) -> None:
+        """Clear the plots, and the job's circuit unless ``keep``; release memory every so often."""
         if restore_variables:
             self._restore_variables()
-        self._command("remcirc")
+        if self._holding:
+            if keep and self._keep is not None:
+                self._loaded = self._keep
+            else:
+                self._command("remcirc")
+        self._holding, self._keep = False, None
         self._command("destroy all")
         self._runs += 1
         if self._runs % self._RELEASE_EVERY == 0:
             self._api.ngSpice_Command(self._ffi.NULL)
+            if self._circuit_count() != (self._loaded is not None):
+                self._loaded = None  # not the state this session knows: start again from none
+                for _ in range(self._circuit_count()):
+                    self._command("remcirc")
         self._lines.clear()
 
     def _strings(self, array: Any) -> list[str]:

@@ -16,7 +16,10 @@ when a requested metric needs it; testbench nets are named ``tb_*``):
     at AC ground by a 1 TF capacitor to the common-mode source. At DC the inductor is a short, so the
     amplifier sits in unity-gain feedback at its real operating point (any gain, any offset); above a
     few µHz the loop is open, so ``v(out) / (v(inp) - v(inn))`` is the open-loop gain. ``.op`` runs
-    in the same deck.
+    in the same deck. The sweep is ``ac_coarse_points`` per decade, then ``ac_points`` per decade
+    only around the crossings the loop metrics read (``ckt.sim.analyses.RefinedAc``); its plots are
+    merged into one ascending sweep. ``ac_coarse_points=0`` (or the subprocess backend) sweeps
+    ``ac_points`` per decade everywhere.
 ``cm``, ``psrr_p``, ``psrr_n``  the same circuit with the AC source moved to the common-mode source,
     the ``vdd`` supply or the ``vss`` supply.
 ``noise``  the ``ac`` circuit with ``.noise v(out)`` referred to the input source.
@@ -50,7 +53,7 @@ import numpy as np
 
 from ckt import measure as ms
 from ckt.errors import CktError, MeasurementError, NetlistError
-from ckt.netlist.ir import Device, DeviceKind, Netlist
+from ckt.netlist.ir import Device, DeviceKind, Expr, Netlist
 from ckt.netlist.units import format_number, parse_number
 from ckt.netlist.write import write_spice
 from ckt.pdk.registry import Pdk
@@ -177,7 +180,9 @@ class OpAmpTestbench:
     metric_names: tuple[str, ...] = DEFAULT_METRICS
     ac_start: float = _opt(1.0, "AC sweep start (Hz); frequency-domain 'DC' values are read here")
     ac_stop: float = _opt(100e9, "AC sweep stop (Hz)")
-    ac_points: int = _opt(100, "AC points per decade")
+    ac_points: int = _opt(100, "AC points per decade (near the loop crossings only, unless ac_coarse_points is 0)")
+    ac_coarse_points: int = _opt(10, "open-loop AC points per decade away from its 0 dB, -3 dB and -180 deg "
+                                     "crossings (shared backend); 0 sweeps ac_points per decade everywhere")
     noise_freq: float = _opt(1e3, "spot frequency of noise_in_v_rthz (Hz)")
     noise_band: tuple[float, float] = _opt((1.0, 1e6), "integration band of noise_in_int_vrms (Hz, Hz)")
     swing_r: float = _opt(1e6, "feedback and input resistance of the swing deck (ohm)")
@@ -223,6 +228,8 @@ class OpAmpTestbench:
         if not self.ac_start > 0 or not self.ac_stop > self.ac_start or self.ac_points < 1:
             raise CktError(f"bad AC sweep {self.ac_start:g}..{self.ac_stop:g} Hz, {self.ac_points} points/decade "
                            "(ac_start, ac_stop, ac_points)")
+        if self.ac_coarse_points < 0:
+            raise CktError(f"ac_coarse_points must be 0 (dense sweep) or positive, got {self.ac_coarse_points}")
         if not 0 < self.settle_tol < 1:
             raise CktError(f"settle_tol must lie in (0, 1), got {self.settle_tol}")
         if not self.follower_step > 0 or not self.follower_cycles > 0 or not self.follower_min_window > 0:
@@ -341,7 +348,10 @@ class OpAmpTestbench:
                 _dev("Ltb_servo", DeviceKind.INDUCTOR, "tb_out", "tb_inn", L_SERVO),
                 _dev("Ctb_servo", DeviceKind.CAPACITOR, "tb_inn", "tb_cm", C_SERVO),
             ]
-            if analysis == "ac":
+            # the refined sweep is a .control script, whose plots only the shared backend collects
+            if analysis == "ac" and 0 < self.ac_coarse_points < self.ac_points and self.backend == "shared":
+                analyses = [an.RefinedAc(sweep, "tb_out", "tb_inp", "tb_inn", self.ac_coarse_points)]
+            elif analysis == "ac":
                 analyses = [an.Op(), sweep]
             elif analysis == "noise":
                 lo = min(self.noise_band[0], self.noise_freq)
@@ -398,6 +408,9 @@ class OpAmpTestbench:
         for role in self.ports:
             if role in ROLES:
                 continue
+            # A bias read from the netlist's .param stays a reference to it, so designs that differ in
+            # it differ only in .param values (and run on one loaded circuit, ckt.sim.backends.reuse).
+            ref: Expr | None = None
             if role in self.bias:
                 value = float(self.bias[role])
             else:
@@ -412,11 +425,13 @@ class OpAmpTestbench:
                         f"(--bias {role}=VALUE, or testbench: bias: {{{role}: VALUE}}) or define .param {role}"
                     )
                 value = scope[role]
+                ref = Expr(f"abs({role})" if role.startswith("i") else role)
             if role.startswith("i"):
                 a, b = ("tb_vdd", f"tb_{role}") if value >= 0 else (f"tb_{role}", "tb_vss")
-                devs.append(_dev(f"Itb_{role}", DeviceKind.ISOURCE, a, b, abs(value)))
+                dev = _dev(f"Itb_{role}", DeviceKind.ISOURCE, a, b, abs(value))
             else:
-                devs.append(_dev(f"Vtb_{role}", DeviceKind.VSOURCE, f"tb_{role}", "0", value))
+                dev = _dev(f"Vtb_{role}", DeviceKind.VSOURCE, f"tb_{role}", "0", value)
+            devs.append(dev if ref is None else replace(dev, value=ref))
         return devs
 
     def _step_levels(self, vdd: float, vss: float, vcm: float) -> tuple[float, float]:
@@ -521,6 +536,23 @@ def _plot(result: SimResult, prefix: str, needs: str) -> dict[str, np.ndarray]:
     raise MeasurementError(f"the simulation returned no {prefix} analysis")
 
 
+def _ac_plots(result: SimResult) -> list[dict[str, np.ndarray]]:
+    """Every AC plot of a result (a refined sweep has several: coarse, then its dense windows), in
+    plot order."""
+    plots = [(int(name[2:]), v) for name, v in result.vectors.items()
+             if name.startswith("ac") and name[2:].isdigit() and "frequency" in v and len(v["frequency"])]
+    return [v for _, v in sorted(plots, key=lambda p: p[0])]
+
+
+def _merge_sweeps(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One ``(f, h)`` ascending in frequency from several sweeps; a frequency two sweeps share is
+    taken from the first (the coarse sweep, which holds the ``ac_start`` point)."""
+    f = np.concatenate([p[0] for p in parts])
+    h = np.concatenate([p[1] for p in parts])
+    _, first = np.unique(f, return_index=True)
+    return f[first], h[first]
+
+
 def _vec(plot: dict[str, np.ndarray], name: str) -> np.ndarray:
     try:
         return plot[name]
@@ -585,16 +617,19 @@ class _Evaluation:
         """``(f, v(out) / v(source))`` of an AC deck."""
         key = f"{deck}_h"
         if key not in self.cache:
-            plot = _plot(self.by_deck[deck], "ac", "frequency")
-            f = np.real(_vec(plot, "frequency"))
-            out = _vec(plot, "v(tb_out)")
-            if source == "diff":
-                drive = _vec(plot, "v(tb_inp)") - _vec(plot, "v(tb_inn)")
-            else:
-                drive = _vec(plot, source)
-            if np.any(drive == 0):
-                raise MeasurementError(f"{deck} deck: the AC drive is zero")
-            self.cache[key] = (f, out / drive)
+            _plot(self.by_deck[deck], "ac", "frequency")  # raises when there is no AC plot at all
+            parts = []
+            for plot in _ac_plots(self.by_deck[deck]):
+                f = np.real(_vec(plot, "frequency"))
+                out = _vec(plot, "v(tb_out)")
+                if source == "diff":
+                    drive = _vec(plot, "v(tb_inp)") - _vec(plot, "v(tb_inn)")
+                else:
+                    drive = _vec(plot, source)
+                if np.any(drive == 0):
+                    raise MeasurementError(f"{deck} deck: the AC drive is zero")
+                parts.append((f, out / drive))
+            self.cache[key] = _merge_sweeps(parts)
         return self.cache[key]  # type: ignore[return-value]
 
     def open_loop(self) -> tuple[np.ndarray, np.ndarray]:
