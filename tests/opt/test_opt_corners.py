@@ -139,9 +139,6 @@ def test_run_records_and_reports_every_corner_of_the_best_design(tmp_path):
 
 @pytest.mark.ngspice
 @requires_ngspice
-@pytest.mark.xfail(strict=True, reason="the shared backend's variable restore after a .control deck also "
-                   "unsets the circuit option '+ temp' (ngspice lists .temp/.options as '+ name'), and libngspice "
-                   "aborts with a double free; fixed by skipping '+'-prefixed names in SharedSession._variables")
 def test_stability_check_runs_at_a_temperature_corner():
     """The follower deck (a .control block) at 85 C: ``stable`` must be measured, not lost to a crash."""
     from ckt.sim.executor import make_executor
