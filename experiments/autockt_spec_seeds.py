@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import yaml
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments"))
 
 from autockt_sizing import BATCH, NETLIST, RANGES, MemoEvaluator, solve, variables  # noqa: E402
+
 from ckt.netlist.read import read_netlist  # noqa: E402
 from ckt.opt.evaluator import SimEvaluator  # noqa: E402
 from ckt.opt.spec import Spec, Target  # noqa: E402
@@ -67,24 +67,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     executor = make_executor("local", workers=args.workers)
     sim = SimEvaluator(read_netlist(NETLIST), spec, executor, source=str(NETLIST))
     memo = MemoEvaluator(sim)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     records: list[dict] = []
+
+    def save() -> dict:
+        summary = summarise(records, methods, args.budget)
+        (out / f"{args.name}.json").write_text(json.dumps(
+            {"config": {"spec": SPEC, "budget": args.budget, "batch": BATCH, "seeds": args.seeds, "methods": methods,
+                        "netlist": str(NETLIST.relative_to(ROOT))},
+             "summary": summary, "real_ngspice_runs": memo.real, "records": records}, indent=1) + "\n")
+        return summary
+
     try:
         for m in methods:
             for seed in range(args.seeds):
                 r = solve(spec, m, memo, args.budget, seed=seed, initial=sim.initial)
                 records.append({"method": m, "seed": seed, **r})
+                save()  # after every run: a run stopped part-way keeps what it did
                 print(f"{m} seed {seed}: {r['sims_to_feasible'] if r['success'] else 'x'} ({r['wall_s']:.0f} s)",
                       flush=True)
     finally:
         executor.close()
-    summary = summarise(records, methods, args.budget)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.name}.json").write_text(json.dumps(
-        {"config": {"spec": SPEC, "budget": args.budget, "batch": BATCH, "seeds": args.seeds, "methods": methods,
-                    "netlist": str(NETLIST.relative_to(ROOT))},
-         "summary": summary, "real_ngspice_runs": memo.real, "records": records}, indent=1) + "\n")
-    print("| method | feasible seeds | median sims (failure = %d) | p90 |" % (args.budget + 1))
+    summary = save()
+    print(f"| method | feasible seeds | median sims (failure = {args.budget + 1}) | p90 |")
     print("|---|---|---|---|")
     for m, s in summary.items():
         print(f"| {m} | {s['successes']}/{s['runs']} | {s['median_censored']:g} | {s['p90_censored']:g} |")

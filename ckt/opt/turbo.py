@@ -15,6 +15,13 @@ the BoTorch tutorials present them, with these differences:
   thousands of candidates; candidates are snapped to the variables' step grid and designs already
   evaluated or chosen are never proposed again;
 * failed simulations train a success-label GP that acts as one more constraint;
+* the box always reaches the centre's neighbours on each stepped variable's grid (``grid_neighbours``):
+  on a log-scaled grid the first steps are wider than a shrunken region;
+* feasibility first (the default): until some design is feasible, the first design of each batch
+  is the candidate with the largest probability of meeting every target under the GPs'
+  marginals (``log_feasibility``), the rest Thompson samples. Thompson sampling of the total
+  violation alone creeps along a local minimum of the violation; the probability of feasibility
+  weighs how far each constraint is from its bound against how uncertain its model is there;
 * without an objective the sampled design with the largest worst-case slack is preferred among
   the feasible-by-sample ones (there is nothing else to rank them by).
 
@@ -231,7 +238,8 @@ class TurboMethod:
 
     def __init__(self, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0: np.ndarray | None = None,
                  n_init: int | None = None, trust_region: bool = True, n_candidates: int | None = None,
-                 max_train: int = 500, n_global: int = 0, feasibility_first: bool = False,
+                 max_train: int = 500, feasibility_first: bool = False,
+                 sparse_moves: bool = False,
                  archive: Archive | None = None) -> None:
         self.spec = spec
         self.space = spec.space
@@ -244,8 +252,8 @@ class TurboMethod:
         self.n_init = n_init or max(4, 2 * batch_size, min(2 * d, 20))
         self.n_candidates = n_candidates or min(5000, max(1000, 100 * d))
         self.max_train = max_train
-        self.n_global = n_global
         self.feasibility_first = feasibility_first
+        self.sparse_moves = sparse_moves
         self.archive = archive if archive is not None else Archive(spec)
         self.state = make_state(d, batch_size)
         self.surrogates = Surrogates()
@@ -343,7 +351,10 @@ class TurboMethod:
         below, above = grid_neighbours(self.space, center)
         lb, ub = np.minimum(lb, below), np.maximum(ub, above)
         pert = lb + (ub - lb) * sobol
-        mask = rng.random((len(sobol), d)) <= min(20.0 / d, 1.0)
+        prob = min(20.0 / d, 1.0)
+        if self.sparse_moves:  # per candidate, from one coordinate on average up to TuRBO's rate
+            prob = rng.uniform(min(1.0 / d, prob), prob, size=(len(sobol), 1))
+        mask = rng.random((len(sobol), d)) <= prob
         none = ~mask.any(1)
         mask[none, rng.integers(0, d, size=none.sum())] = True
         return np.where(mask, pert, center)
@@ -357,8 +368,8 @@ class TurboMethod:
         return C[keep]
 
     def _thompson(self, n: int, already: list[np.ndarray], whole_cube: bool = False) -> list[np.ndarray]:
-        """``n`` designs by constrained Thompson sampling; in a trust region ``n_global`` of them
-        (when ``n`` leaves room for one in the region) come from candidates over the whole cube."""
+        """``n`` designs by constrained Thompson sampling (the first, while no design is feasible
+        and ``feasibility_first`` is on, by the largest probability of feasibility)."""
         X, values, ok, center = self.training_set()
         if ok.sum() < 2:
             return []
@@ -369,47 +380,31 @@ class TurboMethod:
         taken = self._seen | {self.space.unit_key(x) for x in already}
         local = self.trust_region and not whole_cube
         C = self._fresh(self._candidates(center, outputs, rng, sobol) if local else sobol, taken)
-        n_global = min(self.n_global, n - 1) if local else 0
-        G = np.zeros((0, d))
-        if n_global > 0:
-            G = self._fresh(sobol_points(d, self.n_candidates, (self.seed, self._asked, 13)), taken)
-        both = np.concatenate([C, G])
-        if len(both) == 0:
+        if len(C) == 0:
             return []
-        samples = sample_outputs(outputs, both, n, seed=hash((self.seed, self._asked)) % (2**31))
+        samples = sample_outputs(outputs, C, n, seed=hash((self.seed, self._asked)) % (2**31))
         logged = frozenset(name for name, fo in outputs.items() if fo.transform == "log")
         total, slack = sample_violations(self.spec, samples, logged)
         obj = None
         if self.spec.objective is not None:
             obj = self.spec.objective.to_min(samples[self.spec.objective.name])
-        in_region = np.arange(len(both)) < len(C)
-        first_of_pool = {0, n - n_global}
-        pof = None
-        if self.feasibility_first and not any(sc.feasible for sc in self.archive.scores):
-            pof = log_feasibility(self.spec, outputs, both)
         chosen: list[int] = []
-        for j in range(n):
-            pool = in_region if j < n - n_global else ~in_region
-            if not pool.any():
-                pool = np.ones(len(both), dtype=bool)
-            pool = pool.copy()
-            pool[chosen] = False
-            if not pool.any():
-                break
-            if pof is not None and j in first_of_pool:  # feasibility first: the likeliest design
-                chosen.append(int(np.argmax(np.where(pool, pof, -np.inf))))
-                continue
-            feas = (total[j] <= 0.0) & pool
+        if self.feasibility_first and not any(sc.feasible for sc in self.archive.scores):
+            chosen.append(int(np.argmax(log_feasibility(self.spec, outputs, C))))
+        for j in range(len(chosen), n):
+            feas = total[j] <= 0.0
+            feas[chosen] = False
             if feas.any():
                 score = obj[j] if obj is not None else -slack[j]
                 pick = int(np.argmin(np.where(feas, score, np.inf)))
             else:
-                viol = np.where(pool, total[j], np.inf)
+                viol = total[j].copy()
+                viol[chosen] = np.inf
                 if not np.isfinite(viol).any():
                     break
                 pick = int(np.argmin(viol))
             chosen.append(pick)
-        return [both[i] for i in chosen]
+        return [C[i] for i in chosen]
 
     def region_lengthscales(self, outputs=None) -> np.ndarray:
         """Lengthscales `(d,)` shaping the region: the objective GP's, else the geometric mean

@@ -204,22 +204,6 @@ def test_a_shrunken_region_still_reaches_the_neighbouring_grid_points():
     assert (2.0, 2e-13) in designs and (3.0, 1e-13) in designs and (1.0, 1e-13) in designs
 
 
-def test_one_design_per_batch_comes_from_outside_the_region():
-    spec = toy_spec(objective=False, gain_min=80.0)
-    sp = spec.space
-    for n_global, outside in ((0, 0), (1, 1)):
-        m = TurboMethod(spec, batch_size=4, seed=2, n_init=8, n_global=n_global)
-        _drive(m, toy_opamp, sp, 2, 4)  # initial design
-        m.state = replace(m.state, length=m.state.length_min)
-        m.region_lengthscales = lambda outputs=None: np.ones(sp.dim)  # a box the test can compute
-        center = m.training_set()[3]
-        lb, ub = tr_bounds(center, np.ones(sp.dim), m.state.length)
-        below, above = grid_neighbours(sp, center)
-        lb, ub = np.minimum(lb, below) - 1e-9, np.maximum(ub, above) + 1e-9
-        pts = m.ask(4)
-        assert sum(not np.all((p >= lb) & (p <= ub)) for p in pts) == outside
-
-
 def test_log_feasibility_follows_the_constraint_models():
     spec = Spec((Variable("x", 0.0, 1.0), Variable("z", 0.0, 1.0)), (Target("y", lo=0.5), Target("w", hi=0.8)))
     X = np.array([[a, b] for a in np.linspace(0, 1, 6) for b in (0.2, 0.7)])
@@ -248,3 +232,15 @@ def test_feasibility_first_takes_the_likeliest_design_until_one_is_feasible(monk
         assert bool(picked) == first
         if first:
             assert np.allclose(pts[0], picked[0])
+
+
+def test_sparse_moves_include_single_coordinate_candidates():
+    spec = toy_spec()
+    sp = spec.space
+    center = np.full(sp.dim, 0.5)
+    sobol = np.random.default_rng(1).random((400, sp.dim))
+    for sparse, want in ((False, False), (True, True)):
+        m = TurboMethod(spec, batch_size=4, seed=0, sparse_moves=sparse)
+        C = m._candidates(center, {}, np.random.default_rng(0), sobol)
+        moved = (C != center).sum(1)
+        assert (moved == 1).any() == want  # TuRBO's own rate moves all 4 coordinates here
