@@ -161,7 +161,8 @@ def make_method(name: str, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0
     if name == "turbo":
         return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0, archive=archive)
     if name == "bo":
-        return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0, trust_region=False, archive=archive)
+        return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0, trust_region=False, feasibility_first=False,
+                           archive=archive)
     if name == "random":
         return RandomSearch(spec, seed=seed, x0=x0, archive=archive)
     if name == "cmaes":

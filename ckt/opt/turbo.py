@@ -17,7 +17,7 @@ the BoTorch tutorials present them, with these differences:
 * failed simulations train a success-label GP that acts as one more constraint;
 * the box always reaches the centre's neighbours on each stepped variable's grid (``grid_neighbours``):
   on a log-scaled grid the first steps are wider than a shrunken region;
-* feasibility first (the default): until some design is feasible, the first design of each batch
+* feasibility first: until some design is feasible, the first design of each batch
   is the candidate with the largest probability of meeting every target under the GPs'
   marginals (``log_feasibility``), the rest Thompson samples. Thompson sampling of the total
   violation alone creeps along a local minimum of the violation; the probability of feasibility
@@ -232,15 +232,15 @@ class TurboMethod:
             which doubles the sampling cost, the largest part of an iteration that only conditions).
         max_train: when more designs than this are known, the GPs train on the ``max_train``
             nearest the region's centre (bounds the ``O(n^3)`` fit; TuRBO is local anyway).
+        feasibility_first: until a design is feasible, each batch's first design maximises the
+            probability of feasibility (off for the plain-BO baseline, which keeps SCBO's rule).
     """
 
     name = "turbo"
 
     def __init__(self, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0: np.ndarray | None = None,
                  n_init: int | None = None, trust_region: bool = True, n_candidates: int | None = None,
-                 max_train: int = 500, feasibility_first: bool = False,
-                 sparse_moves: bool = False,
-                 archive: Archive | None = None) -> None:
+                 max_train: int = 500, feasibility_first: bool = True, archive: Archive | None = None) -> None:
         self.spec = spec
         self.space = spec.space
         d = self.space.dim
@@ -253,7 +253,6 @@ class TurboMethod:
         self.n_candidates = n_candidates or min(5000, max(1000, 100 * d))
         self.max_train = max_train
         self.feasibility_first = feasibility_first
-        self.sparse_moves = sparse_moves
         self.archive = archive if archive is not None else Archive(spec)
         self.state = make_state(d, batch_size)
         self.surrogates = Surrogates()
@@ -351,10 +350,7 @@ class TurboMethod:
         below, above = grid_neighbours(self.space, center)
         lb, ub = np.minimum(lb, below), np.maximum(ub, above)
         pert = lb + (ub - lb) * sobol
-        prob = min(20.0 / d, 1.0)
-        if self.sparse_moves:  # per candidate, from one coordinate on average up to TuRBO's rate
-            prob = rng.uniform(min(1.0 / d, prob), prob, size=(len(sobol), 1))
-        mask = rng.random((len(sobol), d)) <= prob
+        mask = rng.random((len(sobol), d)) <= min(20.0 / d, 1.0)
         none = ~mask.any(1)
         mask[none, rng.integers(0, d, size=none.sum())] = True
         return np.where(mask, pert, center)

@@ -233,14 +233,3 @@ def test_feasibility_first_takes_the_likeliest_design_until_one_is_feasible(monk
         if first:
             assert np.allclose(pts[0], picked[0])
 
-
-def test_sparse_moves_include_single_coordinate_candidates():
-    spec = toy_spec()
-    sp = spec.space
-    center = np.full(sp.dim, 0.5)
-    sobol = np.random.default_rng(1).random((400, sp.dim))
-    for sparse, want in ((False, False), (True, True)):
-        m = TurboMethod(spec, batch_size=4, seed=0, sparse_moves=sparse)
-        C = m._candidates(center, {}, np.random.default_rng(0), sobol)
-        moved = (C != center).sum(1)
-        assert (moved == 1).any() == want  # TuRBO's own rate moves all 4 coordinates here
