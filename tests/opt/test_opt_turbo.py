@@ -104,7 +104,7 @@ def test_failed_simulations_train_the_label_model_not_the_metric_models():
     X, values, ok = m.archive.training_data()
     assert (~ok).sum() >= 4
     assert "__sim_ok__" in m.surrogates.outputs
-    for name, fo in m.surrogates.outputs.items():
+    for fo in m.surrogates.outputs.values():
         assert fo.model.train_targets.isfinite().all()
     assert m.surrogates.outputs["ugbw"].transform == "log"
     assert m.surrogates.outputs["gain_db"].transform == "identity"
