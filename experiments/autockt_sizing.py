@@ -15,8 +15,11 @@ shrinks, and the JSON records how many ngspice runs were real.
 
 Usage::
 
-    python experiments/autockt_sizing.py --targets 100 --budget 200 --methods turbo,random,cmaes,bo \
+    python experiments/autockt_sizing.py --targets 100 --budget 200 --methods turbo,random,cmaes,bo,optuna \
         --seed 0 --workers 2 --out experiments/results [--resume]
+
+``--resume`` continues an interrupted run; naming more methods on resume adds only their runs on
+the targets already done (each method's seed depends on the target and the method's name only).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ RANGES = ROOT / "netlists" / "autockt_two_stage.yaml"
 sys.path.insert(0, str(ROOT))
 
 from ckt.netlist.read import read_netlist  # noqa: E402
-from ckt.opt.baselines import make_method  # noqa: E402
+from ckt.opt.baselines import METHODS, make_method  # noqa: E402
 from ckt.opt.evaluator import Evaluator, Outcome, SimEvaluator  # noqa: E402
 from ckt.opt.loop import Budget, Problem, optimize  # noqa: E402
 from ckt.opt.space import Variable  # noqa: E402
@@ -193,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--targets", type=int, default=100)
     ap.add_argument("--budget", type=int, default=200)
-    ap.add_argument("--methods", default="turbo,random,cmaes,bo")
+    ap.add_argument("--methods", default="turbo,random,cmaes,bo,optuna")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "experiments" / "results"))
@@ -219,9 +222,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed_before = 0.0
     if args.resume and json_path.exists():
         old = json.loads(json_path.read_text())
-        if old["config"] != config:
+        same = {k: v for k, v in old["config"].items() if k != "methods"} == \
+            {k: v for k, v in config.items() if k != "methods"}
+        if not same:
             print(f"{json_path}: was written with another configuration; not resuming", file=sys.stderr)
             return 2
+        # a resume may name more methods: only their runs are added (records are per target and method)
+        methods = list(dict.fromkeys(old["config"]["methods"] + methods))
+        config["methods"] = methods
         records = old["records"]
         elapsed_before = old.get("elapsed_s", 0.0)
         real_sims = old.get("real_ngspice_runs", 0)
@@ -252,10 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 break
             spec = make_spec(vars_, target)
             line = []
-            for mi, m in enumerate(methods):
+            for m in methods:
                 if (ti, m) in done:
                     continue
-                r = solve(spec, m, memo, args.budget, seed=args.seed * 100003 + ti * 101 + mi, initial=sim.initial)
+                seed = args.seed * 100003 + ti * 101 + METHODS.index(m)  # independent of the list's order
+                r = solve(spec, m, memo, args.budget, seed=seed, initial=sim.initial)
                 records.append({"target_index": ti, "method": m, "target": target, **r})
                 line.append(f"{m} {r['sims_to_feasible'] if r['success'] else 'x'}")
             if line:

@@ -1,7 +1,7 @@
 """The ``Method`` protocol every optimiser follows, the baselines, and ``make_method``.
 
 All methods see the same unit cube, the same spec scoring and the same loop, so ``ckt size
---method turbo|random|cmaes|bo`` changes only how the next designs are chosen:
+--method turbo|random|cmaes|bo|optuna`` changes only how the next designs are chosen:
 
 * ``turbo``: SCBO Thompson sampling in a TuRBO trust region (``ckt.opt.turbo``);
 * ``bo``: the same SCBO Thompson sampling over the whole cube, no trust region, no restarts —
@@ -11,7 +11,8 @@ All methods see the same unit cube, the same spec scoring and the same loop, so 
 * ``cmaes``: CMA-ES (the ``cma`` package) on the rank of each design in its generation
   (feasible by objective, then infeasible by violation, failures last); stepped variables are
   rounded before simulation while CMA-ES keeps its continuous samples (Hansen's recommended
-  handling for a few integer variables); on ``tolx``-style stops it restarts from the best design.
+  handling for a few integer variables); on ``tolx``-style stops it restarts from the best design;
+* ``optuna``: Optuna's TPE with constraints (``ckt.opt.tpe``; needs ``pip install 'ckt[optuna]'``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import numpy as np
 from ckt.opt.evaluator import Outcome
 from ckt.opt.models import Archive
 from ckt.opt.spec import Spec
+from ckt.opt.tpe import OptunaTPE
 from ckt.opt.turbo import TurboMethod
 
-METHODS = ("turbo", "bo", "random", "cmaes")
+METHODS = ("turbo", "bo", "random", "cmaes", "optuna")
 
 
 class Method(Protocol):
@@ -159,9 +161,12 @@ def make_method(name: str, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0
     if name == "turbo":
         return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0, archive=archive)
     if name == "bo":
-        return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0, trust_region=False, archive=archive)
+        return TurboMethod(spec, batch_size=batch_size, seed=seed, x0=x0, trust_region=False, feasibility_first=False,
+                           archive=archive)
     if name == "random":
         return RandomSearch(spec, seed=seed, x0=x0, archive=archive)
     if name == "cmaes":
         return CMAES(spec, batch_size=batch_size, seed=seed, x0=x0, archive=archive)
+    if name == "optuna":
+        return OptunaTPE(spec, seed=seed, x0=x0, archive=archive)
     raise ValueError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}")

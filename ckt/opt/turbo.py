@@ -15,6 +15,13 @@ the BoTorch tutorials present them, with these differences:
   thousands of candidates; candidates are snapped to the variables' step grid and designs already
   evaluated or chosen are never proposed again;
 * failed simulations train a success-label GP that acts as one more constraint;
+* the box always reaches the centre's neighbours on each stepped variable's grid (``grid_neighbours``):
+  on a log-scaled grid the first steps are wider than a shrunken region;
+* feasibility first: until some design is feasible, the first design of each batch
+  is the candidate with the largest probability of meeting every target under the GPs'
+  marginals (``log_feasibility``), the rest Thompson samples. Thompson sampling of the total
+  violation alone creeps along a local minimum of the violation; the probability of feasibility
+  weighs how far each constraint is from its bound against how uncertain its model is there;
 * without an objective the sampled design with the largest worst-case slack is preferred among
   the feasible-by-sample ones (there is nothing else to rank them by).
 
@@ -33,7 +40,8 @@ import numpy as np
 from scipy.stats import qmc
 
 from ckt.opt.evaluator import Outcome
-from ckt.opt.models import LABEL, Archive, Surrogates, sample_outputs
+from ckt.opt.models import LABEL, Archive, FittedOutput, Surrogates, sample_outputs, torch_threads
+from ckt.opt.space import Space
 from ckt.opt.spec import Spec
 
 INF_KEY = (math.inf, math.inf)
@@ -103,6 +111,28 @@ def tr_bounds(center: np.ndarray, lengthscales: np.ndarray, length: float) -> tu
     return lb, ub
 
 
+def grid_neighbours(space: Space, center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit coordinates `(d,)` of the grid points just below and above ``center`` on each stepped
+    variable (the centre itself where there is no step or no neighbour on that side).
+
+    A trust region must reach them: on a log-scaled grid the first steps are wide in unit terms
+    (0.1 pF to 0.2 pF is 15 % of a 0.1-10 pF log axis, 2 to 3 is 9 % of 1-100), so a shrunken box
+    around a design at the low end of such a variable snaps every candidate back to the centre
+    and the region can no longer move that variable at all.
+    """
+    below, above = center.copy(), center.copy()
+    params = space.from_unit(center)
+    for j, v in enumerate(space.variables):
+        if v.step is None:
+            continue
+        x = params[v.name]
+        if x - v.step >= v.lo - 1e-12 * abs(v.lo):
+            below[j] = v.to_unit(x - v.step)
+        if x + v.step <= v.hi + 1e-12 * abs(v.hi):
+            above[j] = v.to_unit(x + v.step)
+    return below, above
+
+
 def sample_violations(spec: Spec, samples: dict[str, np.ndarray],
                       log_metrics: frozenset[str] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
     """Total normalised violation and worst normalised slack per sample and candidate, `(s, m)` each.
@@ -135,6 +165,51 @@ def sample_violations(spec: Spec, samples: dict[str, np.ndarray],
     return total, slack
 
 
+def log_feasibility(spec: Spec, outputs: dict[str, FittedOutput], C: np.ndarray) -> np.ndarray:
+    """Log probability `(m,)` that candidates ``C`` meet every target (and simulate), from the
+    GPs' posterior marginals, the constraints taken as independent (they have independent GPs).
+
+    Bounds are mapped into each GP's space (standardised, ``log`` where the output is modelled
+    so), where the posterior is Gaussian.
+    """
+    import torch
+    from scipy.stats import norm
+
+    Ct = torch.as_tensor(C, dtype=torch.float64)
+    moments: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    total = np.zeros(len(C))
+
+    def add(fo: FittedOutput, bound: float, sign: float) -> None:
+        key = id(fo.model)
+        if key not in moments:
+            with torch.no_grad():
+                post = fo.model.posterior(Ct)
+                moments[key] = (post.mean.numpy().reshape(len(C), -1), post.variance.numpy().reshape(len(C), -1))
+        mean, var = moments[key]
+        j = fo.index if fo.index is not None else 0
+        if fo.transform == "log":
+            if bound <= 0:
+                return
+            bound = math.log(bound)
+        z = (bound - fo.mean) / fo.std
+        nonlocal total
+        total = total + norm.logcdf(sign * (mean[:, j] - z) / np.sqrt(np.maximum(var[:, j], 1e-12)))
+
+    with torch_threads():
+        for t in spec.targets:
+            fo = outputs.get(t.name)
+            if fo is None:
+                continue
+            lo, hi = t.bounds(spec.margin)
+            if lo is not None:
+                add(fo, lo, 1.0)
+            if hi is not None:
+                add(fo, hi, -1.0)
+        if LABEL in outputs:
+            add(outputs[LABEL], 0.5, 1.0)
+    return total
+
+
 def sobol_points(d: int, n: int, seed: tuple[int, ...]) -> np.ndarray:
     """``n`` scrambled Sobol points `(n, d)` (any ``n``: the balance warning is moot here)."""
     with warnings.catch_warnings():
@@ -157,13 +232,15 @@ class TurboMethod:
             which doubles the sampling cost, the largest part of an iteration that only conditions).
         max_train: when more designs than this are known, the GPs train on the ``max_train``
             nearest the region's centre (bounds the ``O(n^3)`` fit; TuRBO is local anyway).
+        feasibility_first: until a design is feasible, each batch's first design maximises the
+            probability of feasibility (off for the plain-BO baseline, which keeps SCBO's rule).
     """
 
     name = "turbo"
 
     def __init__(self, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0: np.ndarray | None = None,
                  n_init: int | None = None, trust_region: bool = True, n_candidates: int | None = None,
-                 max_train: int = 500, archive: Archive | None = None) -> None:
+                 max_train: int = 500, feasibility_first: bool = True, archive: Archive | None = None) -> None:
         self.spec = spec
         self.space = spec.space
         d = self.space.dim
@@ -175,6 +252,7 @@ class TurboMethod:
         self.n_init = n_init or max(4, 2 * batch_size, min(2 * d, 20))
         self.n_candidates = n_candidates or min(5000, max(1000, 100 * d))
         self.max_train = max_train
+        self.feasibility_first = feasibility_first
         self.archive = archive if archive is not None else Archive(spec)
         self.state = make_state(d, batch_size)
         self.surrogates = Surrogates()
@@ -264,7 +342,30 @@ class TurboMethod:
             values = {k: v[near] for k, v in values.items()}
         return X, values, ok, center
 
+    def _candidates(self, center: np.ndarray, outputs, rng: np.random.Generator, sobol: np.ndarray) -> np.ndarray:
+        """TuRBO's candidates: Sobol points in the region box, each perturbing a random subset of
+        the centre's coordinates (``min(20/d, 1)`` of them on average)."""
+        d = self.space.dim
+        lb, ub = tr_bounds(center, self.region_lengthscales(outputs), self.state.length)
+        below, above = grid_neighbours(self.space, center)
+        lb, ub = np.minimum(lb, below), np.maximum(ub, above)
+        pert = lb + (ub - lb) * sobol
+        mask = rng.random((len(sobol), d)) <= min(20.0 / d, 1.0)
+        none = ~mask.any(1)
+        mask[none, rng.integers(0, d, size=none.sum())] = True
+        return np.where(mask, pert, center)
+
+    def _fresh(self, C: np.ndarray, taken: set[tuple[float, ...]]) -> np.ndarray:
+        """``C`` snapped, de-duplicated (first occurrence kept) and without designs in ``taken``."""
+        C = self.space.round_trip(C)
+        C, first = np.unique(C, axis=0, return_index=True)
+        C = C[np.argsort(first)]
+        keep = np.array([self.space.unit_key(c) not in taken for c in C], dtype=bool)
+        return C[keep]
+
     def _thompson(self, n: int, already: list[np.ndarray], whole_cube: bool = False) -> list[np.ndarray]:
+        """``n`` designs by constrained Thompson sampling (the first, while no design is feasible
+        and ``feasibility_first`` is on, by the largest probability of feasibility)."""
         X, values, ok, center = self.training_set()
         if ok.sum() < 2:
             return []
@@ -272,33 +373,21 @@ class TurboMethod:
         d = self.space.dim
         rng = np.random.default_rng((self.seed, self._asked, 7))
         sobol = sobol_points(d, self.n_candidates, (self.seed, self._asked, 11))
-        if self.trust_region and not whole_cube:
-            ls = self.region_lengthscales(outputs)
-            lb, ub = tr_bounds(center, ls, self.state.length)
-            pert = lb + (ub - lb) * sobol
-            prob = min(20.0 / d, 1.0)
-            mask = rng.random((self.n_candidates, d)) <= prob
-            none = ~mask.any(1)
-            mask[none, rng.integers(0, d, size=none.sum())] = True
-            C = np.where(mask, pert, center)
-        else:
-            C = sobol
-        C = self.space.round_trip(C)
-        C, first = np.unique(C, axis=0, return_index=True)
-        C = C[np.argsort(first)]
         taken = self._seen | {self.space.unit_key(x) for x in already}
-        fresh = np.array([self.space.unit_key(c) not in taken for c in C], dtype=bool)
-        C = C[fresh]
+        local = self.trust_region and not whole_cube
+        C = self._fresh(self._candidates(center, outputs, rng, sobol) if local else sobol, taken)
         if len(C) == 0:
             return []
         samples = sample_outputs(outputs, C, n, seed=hash((self.seed, self._asked)) % (2**31))
-        logged = frozenset(n for n, fo in outputs.items() if fo.transform == "log")
+        logged = frozenset(name for name, fo in outputs.items() if fo.transform == "log")
         total, slack = sample_violations(self.spec, samples, logged)
         obj = None
         if self.spec.objective is not None:
             obj = self.spec.objective.to_min(samples[self.spec.objective.name])
         chosen: list[int] = []
-        for j in range(n):
+        if self.feasibility_first and not any(sc.feasible for sc in self.archive.scores):
+            chosen.append(int(np.argmax(log_feasibility(self.spec, outputs, C))))
+        for j in range(len(chosen), n):
             feas = total[j] <= 0.0
             feas[chosen] = False
             if feas.any():

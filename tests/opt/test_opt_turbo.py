@@ -7,9 +7,20 @@ import numpy as np
 import pytest
 
 from ckt.opt.evaluator import Outcome
+from ckt.opt.models import Surrogates
 from ckt.opt.space import Variable
 from ckt.opt.spec import Spec, Target
-from ckt.opt.turbo import INF_KEY, TurboMethod, improves, make_state, sample_violations, tr_bounds, update_state
+from ckt.opt.turbo import (
+    INF_KEY,
+    TurboMethod,
+    grid_neighbours,
+    improves,
+    log_feasibility,
+    make_state,
+    sample_violations,
+    tr_bounds,
+    update_state,
+)
 from tests.opt.fakes import TOY_INITIAL, branin_constrained, branin_spec, toy_opamp, toy_spec
 
 
@@ -93,7 +104,7 @@ def test_failed_simulations_train_the_label_model_not_the_metric_models():
     X, values, ok = m.archive.training_data()
     assert (~ok).sum() >= 4
     assert "__sim_ok__" in m.surrogates.outputs
-    for name, fo in m.surrogates.outputs.items():
+    for fo in m.surrogates.outputs.values():
         assert fo.model.train_targets.isfinite().all()
     assert m.surrogates.outputs["ugbw"].transform == "log"
     assert m.surrogates.outputs["gain_db"].transform == "identity"
@@ -164,3 +175,61 @@ def test_log_slack_weighs_a_tenfold_miss_the_same_on_either_bound():
     logged, slack = sample_violations(spec, samples, frozenset({"ugbw", "current"}))
     assert logged[0, 0] == pytest.approx(math.log(10)) and logged[0, 1] == pytest.approx(math.log(10))
     assert slack[0, 0] == pytest.approx(-math.log(10))
+
+
+def _coarse_spec() -> Spec:
+    """Two log-scaled grid variables: 1..100 by 1 and 0.1..10 pF by 0.1 pF (AutoCkt's cc)."""
+    return Spec((Variable("m", 1, 100, step=1, log=True), Variable("cc", 1e-13, 1e-11, step=1e-13, log=True)),
+                (Target("ugbw", lo=1e7),))
+
+
+def test_grid_neighbours_of_a_design_at_the_low_end_of_a_log_grid():
+    sp = _coarse_spec().space
+    center = sp.to_unit({"m": 1, "cc": 2e-13})
+    below, above = grid_neighbours(sp, center)
+    assert sp.from_unit(above) == {"m": 2, "cc": 3e-13}
+    assert sp.from_unit(below) == {"m": 1, "cc": 1e-13}  # no grid point below m = 1
+    assert above[1] - center[1] > 0.08  # 0.2 -> 0.3 pF is 9 % of the log axis: wider than a small region
+
+
+def test_a_shrunken_region_still_reaches_the_neighbouring_grid_points():
+    spec = _coarse_spec()
+    sp = spec.space
+    m = TurboMethod(spec, batch_size=4, seed=0)
+    m.state = replace(m.state, length=m.state.length_min)
+    center = sp.to_unit({"m": 2, "cc": 1e-13})
+    rng = np.random.default_rng(0)
+    C = sp.round_trip(m._candidates(center, {}, rng, rng.random((500, 2))))
+    designs = {sp.key(sp.from_unit(c)) for c in C}
+    assert (2.0, 2e-13) in designs and (3.0, 1e-13) in designs and (1.0, 1e-13) in designs
+
+
+def test_log_feasibility_follows_the_constraint_models():
+    spec = Spec((Variable("x", 0.0, 1.0), Variable("z", 0.0, 1.0)), (Target("y", lo=0.5), Target("w", hi=0.8)))
+    X = np.array([[a, b] for a in np.linspace(0, 1, 6) for b in (0.2, 0.7)])
+    outs = Surrogates().fit(X, {"y": X[:, 0], "w": 0.3 + 0.0 * X[:, 0]}, np.ones(len(X), dtype=bool))
+    lp = log_feasibility(spec, outs, np.array([[0.95, 0.5], [0.5, 0.5], [0.05, 0.5]]))
+    assert lp[0] > math.log(0.9) and lp[2] < math.log(0.1) and lp[0] > lp[1] > lp[2]
+
+
+def test_feasibility_first_takes_the_likeliest_design_until_one_is_feasible(monkeypatch):
+    import ckt.opt.turbo as turbo
+
+    spec = toy_spec(objective=False, gain_min=200.0)  # out of reach: nothing becomes feasible
+    sp = spec.space
+    picked = []
+
+    def prefer_wide_w1(spec_, outputs, C):  # a stand-in with a known maximiser: the largest w1
+        picked.append(C[np.argmax(C[:, 0])])
+        return C[:, 0].copy()
+
+    monkeypatch.setattr(turbo, "log_feasibility", prefer_wide_w1)
+    for first in (False, True):
+        m = TurboMethod(spec, batch_size=4, seed=1, n_init=8, feasibility_first=first)
+        _drive(m, toy_opamp, sp, 2, 4)
+        picked.clear()
+        pts = m.ask(4)
+        assert bool(picked) == first
+        if first:
+            assert np.allclose(pts[0], picked[0])
+
