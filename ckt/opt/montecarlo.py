@@ -72,16 +72,18 @@ def estimate_yield(spec: Spec, evaluator, params: Mapping[str, float], n: int, s
     outcomes: list = [None] * n
     for k, outcome in evaluator.mismatch_samples(params, seeds):
         outcomes[k] = outcome
-    samples = []
+    samples: list[dict] = []
+    measured: list[dict[str, float]] = []
     for s, o in zip(seeds, outcomes):
         score = spec.score(o.values if o is not None and o.ok else None, params)
-        samples.append({"seed": s, "feasible": score.feasible, "valid": score.valid,
-                        "values": {} if o is None else dict(o.values)})
+        values = {} if o is None else dict(o.values)
+        measured.append(values)
+        samples.append({"seed": s, "feasible": score.feasible, "valid": score.valid, "values": values})
     n_pass = sum(1 for x in samples if x["feasible"])
-    names = [m for m in spec.metric_names if any(m in x["values"] for x in samples)]
+    names = [m for m in spec.metric_names if any(m in v for v in measured)]
     spread = {}
     for m in names:
-        v = np.array([x["values"][m] for x in samples if m in x["values"]], dtype=float)
+        v = np.array([values[m] for values in measured if m in values], dtype=float)
         spread[m] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
                      "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
     return YieldEstimate(n=n, seed=seed, n_pass=n_pass, n_failed=sum(1 for x in samples if not x["valid"]),

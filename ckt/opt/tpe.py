@@ -120,8 +120,9 @@ class OptunaTPE:
             return FAILED_VIOLATION, cons
         cons = {t.name: t.violation(float(values[t.name][i]), self.spec.margin) for t in self.spec.targets}
         obj = self.spec.objective
-        if obj is not None and self.archive.scores[i].objective is not None:
-            return float(self.archive.scores[i].objective), cons
+        scored = self.archive.scores[i].objective
+        if obj is not None and scored is not None:
+            return float(scored), cons
         if obj is not None:  # simulated, objective not measured: worst observed
             return float(values[obj.name][i]) if obj.name in values else FAILED_VIOLATION, cons
         return float(sum(cons.values())), cons
