@@ -74,12 +74,10 @@ def _stamp(path: str) -> tuple[int, int, int] | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def loaded_deck(deck: str, files: tuple[str, ...] = ()) -> LoadedDeck | None:
-    """What ``deck`` offers a next deck once loaded; ``None`` when no other deck may run on its
-    circuit (it has a ``.control`` block, or defines a top-level parameter twice)."""
-    if has_control_block(deck):
-        return None
-    lines = tuple(deck.splitlines())
+def _literal_params(lines: tuple[str, ...]) -> dict[int, tuple[str, ...]] | None:
+    """Line index -> names of each top-level one-line ``.param`` of literal values; ``None`` when a
+    top-level parameter is defined twice (which definition wins is ngspice's business: never guess).
+    Any ``.param`` line ckt cannot read leaves no line changeable."""
     params: dict[int, tuple[str, ...]] = {}
     names: list[str] = []
     opaque = False
@@ -101,9 +99,20 @@ def loaded_deck(deck: str, files: tuple[str, ...] = ()) -> LoadedDeck | None:
         if not continued and all(_LITERAL_RE.match(value) for _, value in pairs):
             params[i] = tuple(name for name, _ in pairs)
     if len(set(names)) != len(names):
-        return None  # which definition wins is ngspice's business: never guess
-    stamps = file_stamps(m.path for m in include_closure(deck, files))
-    return LoadedDeck(lines, {} if opaque else params, stamps)
+        return None
+    return {} if opaque else params
+
+
+def loaded_deck(deck: str, files: tuple[str, ...] = ()) -> LoadedDeck | None:
+    """What ``deck`` offers a next deck once loaded; ``None`` when no other deck may run on its
+    circuit (it has a ``.control`` block, or defines a top-level parameter twice)."""
+    if has_control_block(deck):
+        return None
+    lines = tuple(deck.splitlines())
+    params = _literal_params(lines)
+    if params is None:
+        return None
+    return LoadedDeck(lines, params, file_stamps(m.path for m in include_closure(deck, files)))
 
 
 def policy_skeleton(deck: str) -> str:
@@ -112,11 +121,13 @@ def policy_skeleton(deck: str) -> str:
     The deck policy reads only control commands, ``.option`` lines and includes, never ``.param``
     values, so two decks of one skeleton get the same verdict (given the same included files).
     """
-    loaded = loaded_deck(deck) if not has_control_block(deck) else None
-    if loaded is None:
+    if has_control_block(deck):
         return deck
-    lines = list(loaded.lines)
-    for i, names in loaded.params.items():
+    lines = deck.splitlines()
+    params = _literal_params(tuple(lines))
+    if params is None:
+        return deck
+    for i, names in params.items():
         lines[i] = ".param " + " ".join(names)
     return "\n".join(lines)
 
