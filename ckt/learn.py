@@ -114,6 +114,7 @@ class TrainRequest:
     batch_size: int = 64
     lr: float = 1e-3
     patience: int = 20
+    lr_patience: int = 0
     hidden: int = 64
     log_targets: tuple[str, ...] = ()
     circular_targets: tuple[str, ...] = ()
@@ -208,8 +209,8 @@ def train_encoder(req: TrainRequest, log: Callable[[str], None] | None = None) -
     out = Path(req.out)
     fit(model, parts["train"], parts["val"],
         {"epochs": req.epochs, "batch_size": req.batch_size, "lr": req.lr, "seed": req.seed,
-         "patience": req.patience, "out": str(out), "resume": req.resume, "device": req.device,
-         "progress": req.progress}, log=say)
+         "patience": req.patience, "lr_patience": req.lr_patience, "out": str(out), "resume": req.resume,
+         "device": req.device, "progress": req.progress}, log=say)
     record = {
         "dataset": ds.name, "view": ds.view, "basis": ds.decomposer.name if ds.decomposer else None,
         "encoder": req.encoder, "targets": list(targets), "split": req.split, "seed": req.seed,

@@ -32,6 +32,8 @@ def train() -> None:
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--patience", type=int, default=20, show_default=True, help="Epochs without a better validation loss.")
+@click.option("--lr-patience", type=int, default=0, show_default=True,
+              help="Halve the learning rate after this many epochs without a better validation loss (0: never).")
 @click.option("--hidden", type=int, default=64, show_default=True)
 @click.option("--log-target", "log_targets", multiple=True, help="A target regressed on its log10 (e.g. ugbw).")
 @click.option("--circular-target", "circular_targets", multiple=True,
@@ -46,7 +48,8 @@ def train() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print model.json at the end.")
 def train_encoder_cmd(dataset: str, encoder: str, targets: tuple[str, ...], out: str, root: str | None,
                       n: int | None, split: str, seed: int, epochs: int, batch_size: int, lr: float,
-                      patience: int, hidden: int, log_targets: tuple[str, ...], circular_targets: tuple[str, ...],
+                      patience: int, lr_patience: int, hidden: int, log_targets: tuple[str, ...],
+                      circular_targets: tuple[str, ...],
                       balanced: bool, resume: bool,
                       device: str | None, source: str | None, labels: str | None, label: str | None,
                       as_json: bool) -> None:
@@ -57,8 +60,9 @@ def train_encoder_cmd(dataset: str, encoder: str, targets: tuple[str, ...], out:
                    "targets": [t for t in targets if t != "ckt_type"]}
     record = train_encoder(TrainRequest(
         dataset=dataset, encoder=encoder, targets=targets, out=Path(out), root=Path(root) if root else None, n=n,
-        split=split, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, hidden=hidden,
-        log_targets=log_targets, circular_targets=circular_targets, balanced=balanced, resume=resume, device=device,
+        split=split, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+        lr_patience=lr_patience, hidden=hidden, log_targets=log_targets, circular_targets=circular_targets,
+        balanced=balanced, resume=resume, device=device,
         dataset_options=options))
     if as_json:
         click.echo(json.dumps(record, indent=1))

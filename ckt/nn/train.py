@@ -41,12 +41,14 @@ DEFAULTS: dict[str, Any] = {
     "weight_decay": 0.0,
     "seed": 0,
     "patience": 20,
+    "lr_patience": 0,
     "out": None,
     "resume": False,
     "device": None,
     "progress": True,
 }
-"""``fit`` options: ``patience`` epochs without a better validation loss stop training; ``out`` is
+"""``fit`` options: ``patience`` epochs without a better validation loss stop training;
+``lr_patience`` N > 0 halves the learning rate after N such epochs (0: a constant rate); ``out`` is
 the checkpoint folder (None: no checkpoints); ``device`` None picks CUDA when available."""
 
 _RUN_KEYS = ("epochs", "out", "resume", "device", "progress")
@@ -160,6 +162,8 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
         model.head.set_class_weights(torch.cat([model.head.target(d.y, -1) for d in train]))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
+    scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=int(opts["lr_patience"]))
+                 if opts["lr_patience"] > 0 else None)
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_val_loss": math.inf, "best_epoch": 0,
                              "best_state": None, "bad_epochs": 0}
     last = out / "last.pt" if out is not None else None
@@ -172,6 +176,8 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
             raise CheckpointError(f"{last}: training options differ from the run being resumed ({'; '.join(diffs)})")
         model.load_state_dict(checkpoint["state_dict"])
         optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
         set_rng_state(saved["rng"], generator)
         state = {k: saved[k] for k in state}
         log(f"resumed from {last} after epoch {state['epoch']}")
@@ -196,6 +202,9 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
             total += float(loss.detach()) * out_t.size(0)
             n += out_t.size(0)
         val_loss = _mean_loss(model, val, opts["batch_size"], device)
+        lr = optimizer.param_groups[0]["lr"]
+        if scheduler is not None:
+            scheduler.step(val_loss)
         improved = val_loss < state["best_val_loss"]
         if improved:
             state.update(best_val_loss=val_loss, best_epoch=epoch, bad_epochs=0,
@@ -203,14 +212,15 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
         else:
             state["bad_epochs"] += 1
         row = {"epoch": epoch, "train_loss": total / n, "val_loss": val_loss,
-               "best_val_loss": state["best_val_loss"], "seconds": time.perf_counter() - start}
+               "best_val_loss": state["best_val_loss"], "lr": lr, "seconds": time.perf_counter() - start}
         state["history"].append(row)
         state["epoch"] = epoch
         log(f"epoch {epoch}/{epochs}  train {row['train_loss']:.4g}  val {val_loss:.4g}  "
             f"best {state['best_val_loss']:.4g} (epoch {state['best_epoch']})  {row['seconds']:.1f}s")
         if out is not None:
             training = {**copy.copy(state), "options": training_options, "optimizer": optimizer.state_dict(),
-                        "rng": rng_state(generator)}
+                        "rng": rng_state(generator),
+                        **({"scheduler": scheduler.state_dict()} if scheduler is not None else {})}
             save_checkpoint(out / "last.pt", model, training)
             if improved:
                 save_checkpoint(out / "best.pt", model, {"epoch": epoch, "val_loss": val_loss})

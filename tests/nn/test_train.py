@@ -99,6 +99,24 @@ def test_resume_gives_the_same_run_as_an_uninterrupted_one(tmp_path: Path) -> No
             {**config, "lr": 1e-3, "epochs": 5, "out": str(tmp_path / "b"), "resume": True})
 
 
+def test_the_learning_rate_halves_on_a_validation_plateau_and_resumes_with_its_schedule(tmp_path: Path) -> None:
+    train, targets = task("gin", 8, 5)
+    val = [d.clone() for d in flat_task(4, 6)]
+    for d in val:  # targets unrelated to the graphs: the validation loss soon stops improving
+        d.y = torch.tensor([[9.0, -5.0]])
+    config = {"batch_size": 4, "lr": 1e-2, "progress": False, "patience": 50, "lr_patience": 1, "seed": 3}
+    full = fit(model("gin", targets), train, val, {**config, "epochs": 8, "out": str(tmp_path / "a")})
+    rates = [h["lr"] for h in full]
+    assert rates[0] == 1e-2 and min(rates) < 1e-2
+    assert all(b in (a, a / 2) for a, b in zip(rates, rates[1:]))
+    constant = fit(model("gin", targets), train, val, {**config, "lr_patience": 0, "epochs": 8})
+    assert {h["lr"] for h in constant} == {1e-2}
+
+    fit(model("gin", targets), train, val, {**config, "epochs": 4, "out": str(tmp_path / "b")})
+    rest = fit(model("gin", targets), train, val, {**config, "epochs": 8, "out": str(tmp_path / "b"), "resume": True})
+    assert [(h["lr"], h["val_loss"]) for h in rest] == [(h["lr"], h["val_loss"]) for h in full]
+
+
 def test_early_stopping_and_selection_use_the_validation_split(tmp_path: Path) -> None:
     train, targets = task("gin", 8, 5)
     # validation targets unrelated to the graphs: the validation loss soon stops improving
