@@ -7,7 +7,7 @@ stable), minimise ``power_w``; the netlists' own sizes miss the phase margin and
 
 Each (circuit, method, seed) triple is one run of the loop ``ckt size --method M --seed S`` runs,
 fresh (no history folder, so nothing warm-starts), from the netlist's sizes, with the same budget
-and batch size; ``one_run``, ``curves`` and ``summary`` are those of
+and batch size; the harness (``experiments/_sizing_runs.py``) is that of
 ``experiments/folded_cascode_power.py``, so both tables mean the same. Recorded per circuit and
 method: feasible runs, simulations to the first feasible design and the median best feasible power
 over the feasible runs. The figure shows per circuit the median best feasible power after every
@@ -22,16 +22,9 @@ shared 2-core VM; more seeds with ``--resume --seeds 0,...,9`` from the same che
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 CIRCUITS = ("three_stage_nmc", "three_stage_nmcf")
@@ -40,36 +33,24 @@ NAME = "multistage_sizing"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments"))
 
-from folded_cascode_power import curves, one_run, summary  # noqa: E402
+from _sizing_runs import (  # noqa: E402
+    default_design,
+    draw_curves,
+    label_axes,
+    markdown,
+    methods_run,
+    parse_args,
+    run_missing,
+    start,
+    summary,
+    write_json,
+)
 
 from ckt.errors import CktError  # noqa: E402
 from ckt.netlist.read import read_netlist  # noqa: E402
-from ckt.opt.baselines import METHODS  # noqa: E402
 from ckt.opt.evaluator import SimEvaluator  # noqa: E402
 from ckt.opt.spec import load_spec  # noqa: E402
 from ckt.sim.executor import make_executor  # noqa: E402
-
-
-def config(args: argparse.Namespace, circuits: dict[str, dict]) -> dict:
-    """What must match for ``--resume`` to mix earlier runs with new ones (per circuit: the spec's
-    digest and the evaluator's context key of netlist, testbench, model files and simulator)."""
-    return {"circuits": circuits, "budget": args.budget, "batch": args.batch}
-
-
-def markdown(rows: Sequence[dict]) -> str:
-    """The per-circuit, per-method table."""
-    def uw(x: float | None) -> str:
-        return "–" if x is None else f"{x * 1e6:.1f}"
-
-    lines = ["| circuit | method | feasible runs | median sims to feasible | median best power of feasible "
-             "runs (µW) | best–worst (µW) | median wall (s) |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        sims = "–" if r["median_sims_to_feasible"] is None else f"{r['median_sims_to_feasible']:g}"
-        lo, hi = r["min_best_power_w"], r["max_best_power_w"]
-        spread = "–" if lo is None else f"{uw(lo)}–{uw(hi)}"
-        lines.append(f"| {r['circuit']} | {r['method']} | {r['feasible']}/{r['runs']} | {sims} "
-                     f"| {uw(r['median_best_power_w'])} | {spread} | {r['median_wall_s']:.0f} |")
-    return "\n".join(lines)
 
 
 def plot(data: dict, methods: Sequence[str], budget: int, path: Path) -> None:
@@ -82,115 +63,54 @@ def plot(data: dict, methods: Sequence[str], budget: int, path: Path) -> None:
     names = list(data["circuits"])
     fig, axes = plt.subplots(2, len(names), figsize=(6 * len(names), 6.5), sharex=True, squeeze=False,
                              gridspec_kw={"height_ratios": [3, 1]})
-    x = np.arange(1, budget + 1)
     for col, name in enumerate(names):
         ax, axf = axes[0, col], axes[1, col]
-        for m in methods:
-            mine = [r for r in data["runs"] if r["circuit"] == name and r["method"] == m]
-            if not mine:
-                continue
-            c = curves(mine, budget) * 1e6
-            med = np.median(c, axis=0)
-            line, = ax.step(x, np.where(np.isfinite(med), med, np.nan), where="post",
-                            label=f"{m} (median of {len(mine)})")
-            axf.step(x, np.isfinite(c).mean(axis=0), where="post", color=line.get_color())
+        draw_curves(ax, axf, [r for r in data["runs"] if r["circuit"] == name], methods, budget)
         d = data["circuits"][name]
         ax.set_title(f"{name} ({d['n_variables']} variables)\nmedian over seeds, drawn once more than "
                      "half are feasible", fontsize=9)
-        ax.set_ylabel("best feasible power (µW)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        axf.set_ylabel("seeds feasible")
-        axf.set_ylim(-0.05, 1.05)
-        axf.set_xlabel("simulations")
-        axf.grid(alpha=0.3)
+        label_axes(ax, axf)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def _write(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    ap.add_argument("--budget", type=int, default=100, help="simulations per run")
-    ap.add_argument("--batch", type=int, default=4, help="designs per batch")
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated, from " + ", ".join(METHODS))
-    ap.add_argument("--circuits", default=",".join(CIRCUITS), help="comma-separated, from " + ", ".join(CIRCUITS))
-    ap.add_argument("--workers", type=int, default=2, help="ngspice worker processes")
-    ap.add_argument("--out", default=str(ROOT / "experiments" / "results"), help="folder for the JSON and PNG")
-    ap.add_argument("--resume", action="store_true", help="skip (circuit, method, seed) triples already in the JSON")
-    args = ap.parse_args(argv)
-
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        ap.error(f"unknown method(s) {', '.join(unknown)}; expected {', '.join(METHODS)}")
-    circuits = [c.strip() for c in args.circuits.split(",") if c.strip()]
-    bad = [c for c in circuits if c not in CIRCUITS]
-    if bad:
-        ap.error(f"unknown circuit(s) {', '.join(bad)}; expected {', '.join(CIRCUITS)}")
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        ap.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
+    args = parse_args(argv, __doc__, budget=100, resume_skips="(circuit, method, seed) triples", circuits=CIRCUITS)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     json_path, png_path = out / f"{NAME}.json", out / f"{NAME}.png"
 
     with make_executor("local", workers=args.workers) as executor:
-        problems = {}
+        problems = []
         described = {}
-        for name in circuits:
+        for name in args.circuits:
             netlist, spec_path = ROOT / "netlists" / f"{name}.cir", ROOT / "netlists" / f"{name}.yaml"
             spec = load_spec(spec_path)
             evaluator = SimEvaluator(read_netlist(netlist), spec, executor, source=str(netlist))
-            problems[name] = (spec, evaluator)
+            problems.append(({"circuit": name}, spec, evaluator))
             described[name] = {"netlist": netlist.relative_to(ROOT).as_posix(),
                                "spec": spec_path.relative_to(ROOT).as_posix(), "spec_digest": spec.digest(),
                                "context": evaluator.context, "n_variables": len(spec.variables)}
-        cfg = config(args, described)
-        data = {"config": cfg, "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
-                "circuits": {n: {**d, "default_design": None} for n, d in described.items()}, "runs": []}
-        if args.resume and json_path.exists():
-            old = json.loads(json_path.read_text())
-            if old.get("config") != cfg:
-                raise CktError(f"{json_path}: recorded with {old.get('config')}, not {cfg}; "
-                               "run without --resume (or with another --out) to start over")
-            data = old
-        for name, (spec, evaluator) in problems.items():
-            if data["circuits"][name]["default_design"] is None:
-                (_, o), = evaluator.evaluate([evaluator.initial])
-                score = spec.score(o.values if o.ok else None, evaluator.initial)
-                data["circuits"][name]["default_design"] = {"params": evaluator.initial, "metrics": o.values,
-                                                            "feasible": score.feasible}
-        done = {(r["circuit"], r["method"], r["seed"]) for r in data["runs"]}
-        todo = [(c, m, s) for s in seeds for c in circuits for m in methods if (c, m, s) not in done]
-        for k, (c, m, s) in enumerate(todo, 1):
-            t0 = time.time()
-            spec, evaluator = problems[c]
-            run = {"circuit": c, **one_run(spec, evaluator, m, s, args.budget, args.batch)}
-            data["runs"].append(run)
-            _write(json_path, data)
-            power = "–" if run["best_power_w"] is None else f"{run['best_power_w'] * 1e6:.1f} µW"
-            first = "never" if run["sims_to_feasible"] is None else f"first after {run['sims_to_feasible']} sims"
-            print(f"[{k}/{len(todo)}] {c} {m} seed {s}: feasible {'yes' if run['feasible'] else 'no'}"
-                  f" ({first}), best power {power}, {run['n_sims']} sims, {time.time() - t0:.1f} s", flush=True)
+        # what must match for --resume to mix earlier runs with new ones (per circuit: the spec's
+        # digest and the evaluator's context key of netlist, testbench, model files and simulator)
+        cfg = {"circuits": described, "budget": args.budget, "batch": args.batch}
+        data = start(json_path, cfg, {"circuits": {n: {**d, "default_design": None} for n, d in described.items()}},
+                     args.resume)
+        for tag, spec, evaluator in problems:
+            if data["circuits"][tag["circuit"]]["default_design"] is None:
+                data["circuits"][tag["circuit"]]["default_design"] = default_design(spec, evaluator)
+        run_missing(data, json_path, problems, args.methods, args.seeds, args.budget, args.batch)
 
-    all_methods = [m for m in METHODS if any(r["method"] == m for r in data["runs"])]
+    all_methods = methods_run(data["runs"])
     rows = []
     for name in data["circuits"]:
         mine = [r for r in data["runs"] if r["circuit"] == name]
         rows += [{"circuit": name, **row} for row in summary(mine, all_methods)]
     data["summary"] = rows
-    _write(json_path, data)
+    write_json(json_path, data)
     plot(data, all_methods, cfg["budget"], png_path)
-    print(markdown(rows))
+    print(markdown(rows, ["circuit", "method"]))
     print(f"\nwrote {json_path} and {png_path}")
     return 0
 

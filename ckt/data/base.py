@@ -17,7 +17,9 @@ one circuit or topology, for ``ckt.data.splits``) and ``ckt_type``. The bookkeep
 the netlist (``device_names``...) are dropped unless ``keep_names=True``, so collation stays fast;
 ``edge_attr`` (a one-hot of ``edge_type``) is rebuilt on access rather than stored.
 
-A subclass says how to read its raw file (``read_raw``); the base does the rest.
+A subclass says how to read its raw file (``read_raw``); the base does the rest, down to what
+``ckt dataset prepare`` and ``info`` say of a prepared one (``report``, ``report_lines``,
+``prepared_lines``: hooks a dataset of another shape, ``ckt.data.digtime``, words its own way).
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 import shutil
 import tarfile
 import time
 import urllib.request
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +55,9 @@ SCHEMA_VERSION = 2
 
 VIEWS = ("bipartite", "pins", "subgraphs")
 FORMAT = "ckt.dataset"
+
+REPORT_SPLIT = (0.8, 0.1, 0.1)
+"""The split fractions (seed 0) whose sizes ``CircuitDataset.report`` gives."""
 
 BOOKKEEPING = (
     "device_names", "device_kinds", "device_models", "device_values", "device_params", "device_specs",
@@ -154,6 +161,11 @@ class Provenance:
     schema_version: int = SCHEMA_VERSION
     prepared_utc: str = field(default="")
 
+
+def source_line(prov: Mapping[str, Any]) -> str:
+    """A provenance record as the ``source ...`` line of ``ckt dataset info``."""
+    return (f"  source {prov['source']} (sha256 {prov['sha256'][:16]}..., {prov['size']} bytes)"
+            + (f", upstream {prov['upstream']} @ {prov['commit']}" if prov["commit"] else ""))
 
 def pack_folder(folder: Path, dest: Path, keep: Callable[[str], bool]) -> None:
     """Write the files of ``folder`` that ``keep`` accepts (by archive name ``FOLDER/rel/path``) as a
@@ -572,6 +584,71 @@ class CircuitDataset(RawFile, InMemoryDataset):
         if kind == "random":
             return random_split(len(self), fractions, seed)
         raise DatasetError(f"unknown split {kind!r}; use group or random")
+
+
+    # --- what ``ckt dataset prepare`` and ``info`` say of a prepared one -----------------------
+    @classmethod
+    def report(cls, meta: dict[str, Any]) -> dict[str, Any]:
+        """Counts, label statistics, split sizes and provenance, from a prepared meta record.
+
+        Raises:
+            DatasetError: the record is not a circuit collection's (another dataset's cache).
+        """
+        from ckt.data.splits import group_split, random_split
+
+        if "circuits" not in meta:
+            raise DatasetError(f"{cls.name}: the prepared record lists no circuits (another dataset's cache?)")
+        groups = meta["groups"]
+        counts = Counter(meta["ckt_types"])
+        targets: dict[str, dict[str, float]] = {}
+        for j, t in enumerate(meta["target_names"]):
+            values = [row[j] for row in meta["targets"]]
+            mean = sum(values) / len(values)
+            std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+            targets[t] = {"mean": mean, "std": std, "min": min(values), "max": max(values)}
+        splits: dict[str, dict[str, int]] = {}
+        notes: list[str] = []
+        try:
+            types = sorted(counts)
+            strata = [types.index(t) for t in meta["ckt_types"]] if any(types) else None  # as split()
+            splits["group"] = {k: len(v) for k, v in group_split(groups, REPORT_SPLIT, 0, strata=strata).items()}
+        except DatasetError as exc:  # too few groups for three sides
+            notes.append(f"no group split: {exc}")
+        splits["random"] = {k: len(v) for k, v in random_split(len(groups), REPORT_SPLIT, 0).items()}
+        return {
+            "provenance": meta["provenance"], "view": meta["view"], "n": meta["n"],
+            "circuits": len(meta["circuits"]), "failed": len(meta["failures"]),
+            "renamed_circuits": meta["renamed_circuits"], "renamed_devices": meta["renamed_devices"],
+            "classes": {c: counts[c] for c in meta["classes"]}, "targets": targets,
+            "groups": len(set(groups)), "largest_group": max(Counter(groups).values()) if groups else 0,
+            "splits": splits, "failures": meta["failures"], "notes": notes,
+        }
+
+    @classmethod
+    def prepared_lines(cls, report: dict[str, Any]) -> list[str]:
+        """What ``ckt dataset prepare`` prints: ``report`` plus ``processed`` and ``seconds``, in short."""
+        return [f"{cls.name}: {report['circuits']} circuits, {report['failed']} failed, "
+                f"{report['groups']} groups, {report['seconds']:.1f} s -> {report['processed']}"]
+
+    @classmethod
+    def report_lines(cls, report: dict[str, Any]) -> list[str]:
+        """What ``ckt dataset info`` prints: ``report`` plus ``processed``, in full."""
+        prov = report["provenance"]
+        lines = [f"{prov['dataset']}: {report['circuits']} circuits ({report['view']} view"
+                 f"{', sample of ' + str(report['n']) if report['n'] else ''}), {report['failed']} failed, "
+                 f"{report['renamed_circuits']} with renamed duplicate devices",
+                 source_line(prov)]
+        if report["classes"]:
+            lines.append(f"  {len(report['classes'])} classes:")
+            lines += [f"    {c:<20} {k}" for c, k in report["classes"].items()]
+        lines += [f"  target {t}: mean {stats['mean']:.4g}, std {stats['std']:.4g}, "
+                  f"min {stats['min']:.4g}, max {stats['max']:.4g}" for t, stats in report["targets"].items()]
+        lines.append(f"  {report['groups']} groups (largest {report['largest_group']})")
+        lines += [f"  {kind} split {'/'.join(str(round(f * 100)) for f in REPORT_SPLIT)}, seed 0: "
+                  + ", ".join(f"{k} {v}" for k, v in sizes.items()) for kind, sizes in report["splits"].items()]
+        lines += [f"  {note}" for note in report["notes"]]
+        lines += [f"  failed {f['circuit']}: {f['reason']}" for f in report["failures"][:5]]
+        return lines
 
 
 def _id_key(circuit_id: str) -> tuple[int, int, str]:

@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 import torch
 from torch_geometric.data import Data, InMemoryDataset
 
-from ckt.data.base import Provenance, RawFile
+from ckt.data.base import Provenance, RawFile, source_line
 from ckt.data.safe_load import load_graph_pickle
 from ckt.errors import DatasetError
 from ckt.graph.features import PIN_NODE_COLUMNS
@@ -237,3 +237,32 @@ class Digtime(RawFile, InMemoryDataset):
     def graph(self) -> Data:
         """The converted graph."""
         return self._data
+
+    # --- what ``ckt dataset prepare`` and ``info`` say: the hooks of ``CircuitDataset`` ----------
+    @classmethod
+    def report(cls, meta: dict[str, Any]) -> dict[str, Any]:
+        """The prepared meta record itself (provenance and ``counts``): one graph has no classes,
+        groups or splits to summarise.
+
+        Raises:
+            DatasetError: the record has no graph counts (another dataset's cache).
+        """
+        if "counts" not in meta:
+            raise DatasetError(f"{cls.name}: the prepared record has no graph counts (another dataset's cache?)")
+        return dict(meta)
+
+    @classmethod
+    def report_lines(cls, report: dict[str, Any]) -> list[str]:
+        """The graph's counts, labels and provenance (``report`` plus ``processed``), as text."""
+        c, prov = report["counts"], report["provenance"]
+        return [f"{prov['dataset']}: one graph, {c['devices']} devices, {c['pins']} pins, {c['nets']} nets, "
+                f"{c['edges']} edges -> {report['processed']}",
+                f"  labels: {c['labelled_nets']} net and {c['labelled_pins']} pin ground capacitances "
+                f"({c['net_cap_range'][0]:.3g}..{c['net_cap_range'][1]:.3g} F on nets); coupling links "
+                + ", ".join(f"{k} {v}" for k, v in c["links"].items()),
+                source_line(prov)]
+
+    @classmethod
+    def prepared_lines(cls, report: dict[str, Any]) -> list[str]:
+        """As ``report_lines``: preparing one graph says all there is to say of it."""
+        return cls.report_lines(report)

@@ -14,6 +14,7 @@ from ckt.data.digtime import CC_TYPES, Digtime, convert
 from ckt.errors import DatasetError
 from ckt.graph.features import PIN_NODE_COLUMNS
 from ckt.graph.pins import NODE_TYPES
+from tests.datasets.fixtures import analoggenie_tar
 from tests.parasitic.synthetic import digtime_like
 
 COL = {c: i for i, c in enumerate(PIN_NODE_COLUMNS)}
@@ -90,3 +91,17 @@ def test_prepare_refuses_options_of_circuit_collections(tmp_path, capsys):
     assert "one graph" in capsys.readouterr().err
     assert run(["dataset", "info", "digtime", "--root", str(tmp_path / "none")]) == 2
     assert "not prepared" in capsys.readouterr().err
+
+
+def test_dataset_cli_names_a_cache_of_another_kind(digtime_file, tmp_path, capsys):
+    graph, circuits = tmp_path / "graph", tmp_path / "circuits"
+    assert run(["dataset", "prepare", "digtime", "--source", str(digtime_file), "--root", str(graph)]) == 0
+    assert run(["dataset", "prepare", "analoggenie", "--root", str(circuits),
+                "--source", str(analoggenie_tar(tmp_path / "ag.tar.gz"))]) == 0
+    capsys.readouterr()
+    assert run(["dataset", "info", "analoggenie", "--root", str(graph)]) == 2
+    assert "lists no circuits" in capsys.readouterr().err
+    assert run(["dataset", "info", "digtime", "--root", str(circuits)]) == 2
+    assert "no graph counts" in capsys.readouterr().err
+    assert run(["dataset", "prepare", "digtime", "--root", str(graph), "--label", "kind"]) == 2
+    assert "folder dataset only" in capsys.readouterr().err
