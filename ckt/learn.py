@@ -118,6 +118,7 @@ class TrainRequest:
     hidden: int = 64
     log_targets: tuple[str, ...] = ()
     circular_targets: tuple[str, ...] = ()
+    positive_targets: tuple[str, ...] = ()
     balanced: bool = False
     resume: bool = False
     device: str | None = None
@@ -162,6 +163,8 @@ def _model_config(req: TrainRequest, ds: CircuitDataset) -> dict[str, Any]:
                 "log_targets": list(req.log_targets)}
         if req.circular_targets:
             head["circular_targets"] = list(req.circular_targets)
+        if req.positive_targets:
+            head["positive_targets"] = list(req.positive_targets)
     return {"encoder": encoder, "head": head}
 
 

@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--log-targets", nargs="*", default=["ugbw"],
                     help="targets learnt on their log10 (default ugbw; none: every target in raw units)")
+    ap.add_argument("--positive-targets", nargs="*", default=[],
+                    help="targets learnt in raw units above a smooth floor at zero (never a negative prediction)")
     ap.add_argument("--circular", nargs="*", default=[],
                     help="targets learnt as angles on the unit circle (e.g. pm_deg; default none: plain regression)")
     ap.add_argument("--root", type=Path, default=None, help="OCB dataset cache (default $CKT_DATA/ocb)")
@@ -83,14 +85,16 @@ def main() -> None:
                         dataset="ocb", encoder=encoder, targets=TARGETS, out=folder, root=args.root, split=split,
                         seed=seed, epochs=args.epochs, patience=args.patience, lr=args.lr, lr_patience=args.lr_patience,
                         hidden=args.hidden, log_targets=tuple(args.log_targets),
-                        circular_targets=tuple(args.circular), progress=True))
+                        circular_targets=tuple(args.circular), positive_targets=tuple(args.positive_targets),
+                        progress=True))
                 best = min(json.loads((folder / "history.json").read_text()), key=lambda h: h["val_loss"])
                 runs.append({"split": split, "encoder": encoder, "seed": seed, "sizes": record["sizes"],
                              "best_epoch": best["epoch"], "val": record["val"]["targets"],
                              "test": record["test"]["targets"]})
     table = summarise(runs, args.splits, args.encoders)
     result = {
-        "protocol": PROTOCOL, "log_targets": args.log_targets, "circular_targets": args.circular,
+        "protocol": PROTOCOL, "log_targets": args.log_targets, "positive_targets": args.positive_targets,
+        "circular_targets": args.circular,
         "epochs": args.epochs, "patience": args.patience, "lr": args.lr, "lr_patience": args.lr_patience,
         "hidden": args.hidden, "seeds": args.seeds,
         "published_pearson_random_split": {t: {"model": m, "pearson": p} for t, (m, p) in PUBLISHED_PEARSON.items()},

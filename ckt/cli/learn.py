@@ -38,6 +38,8 @@ def train() -> None:
 @click.option("--log-target", "log_targets", multiple=True, help="A target regressed on its log10 (e.g. ugbw).")
 @click.option("--circular-target", "circular_targets", multiple=True,
               help="An angle in degrees regressed as (cos, sin), so +-180 meet (e.g. pm_deg).")
+@click.option("--positive-target", "positive_targets", multiple=True,
+              help="A quantity that cannot be negative, regressed in raw units above a smooth floor at 0 (e.g. ugbw).")
 @click.option("--balanced", is_flag=True, help="Classification: weight the loss by inverse class frequency.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
@@ -49,7 +51,7 @@ def train() -> None:
 def train_encoder_cmd(dataset: str, encoder: str, targets: tuple[str, ...], out: str, root: str | None,
                       n: int | None, split: str, seed: int, epochs: int, batch_size: int, lr: float,
                       patience: int, lr_patience: int, hidden: int, log_targets: tuple[str, ...],
-                      circular_targets: tuple[str, ...],
+                      circular_targets: tuple[str, ...], positive_targets: tuple[str, ...],
                       balanced: bool, resume: bool,
                       device: str | None, source: str | None, labels: str | None, label: str | None,
                       as_json: bool) -> None:
@@ -62,7 +64,7 @@ def train_encoder_cmd(dataset: str, encoder: str, targets: tuple[str, ...], out:
         dataset=dataset, encoder=encoder, targets=targets, out=Path(out), root=Path(root) if root else None, n=n,
         split=split, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
         lr_patience=lr_patience, hidden=hidden, log_targets=log_targets, circular_targets=circular_targets,
-        balanced=balanced, resume=resume, device=device,
+        positive_targets=positive_targets, balanced=balanced, resume=resume, device=device,
         dataset_options=options))
     if as_json:
         click.echo(json.dumps(record, indent=1))

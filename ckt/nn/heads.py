@@ -49,32 +49,44 @@ class RegressionHead(Head):
         circular_targets: angles in degrees regressed as the unit vector (cos, sin) and predicted
             back in (-180, 180]: a phase margin of 179 degrees and one of -179 are neighbours, which a
             straight regression of the folded number cannot learn.
+        positive_targets: quantities that cannot be negative (a bandwidth in hertz, a figure of merit)
+            regressed in raw units above a smooth floor at zero: identity well above it, so the fit
+            is a linear regression where ``log_targets`` would weight every decade alike, but never a
+            negative prediction.
     """
 
     task = "regression"
 
     def __init__(self, in_dim: int, targets: Sequence[str], hidden: int = 64, log_targets: Sequence[str] = (),
-                 circular_targets: Sequence[str] = ()) -> None:
+                 circular_targets: Sequence[str] = (), positive_targets: Sequence[str] = ()) -> None:
         super().__init__()
         if not targets:
             raise ModelConfigError("a regression head needs at least one target name")
-        for option, names in (("log_targets", log_targets), ("circular_targets", circular_targets)):
+        options = {"log": log_targets, "circular": circular_targets, "positive": positive_targets}
+        for option, names in options.items():
             unknown = sorted(set(names) - set(targets))
             if unknown:
-                raise ModelConfigError(f"{option} {unknown} are not among the targets {list(targets)}")
-        both = sorted(set(log_targets) & set(circular_targets))
-        if both:
-            raise ModelConfigError(f"{both} cannot be both log and circular targets")
+                raise ModelConfigError(f"{option}_targets {unknown} are not among the targets {list(targets)}")
+        for a, b in (("log", "circular"), ("log", "positive"), ("circular", "positive")):
+            both = sorted(set(options[a]) & set(options[b]))
+            if both:
+                raise ModelConfigError(f"{both} cannot be both {a} and {b} targets")
         self.targets = list(targets)
         self.log_targets = [t for t in self.targets if t in set(log_targets)]
         self.circular_targets = [t for t in self.targets if t in set(circular_targets)]
+        self.positive_targets = [t for t in self.targets if t in set(positive_targets)]
         self.config = dict(task=self.task, targets=self.targets, hidden=hidden, log_targets=self.log_targets)
         if self.circular_targets:  # only then: earlier checkpoints keep their config
             self.config["circular_targets"] = self.circular_targets
+        if self.positive_targets:
+            self.config["positive_targets"] = self.positive_targets
         # outputs: one column per target (the cosine for a circular one), then one sine per circular target
         self.net = mlp([in_dim, hidden, len(self.targets) + len(self.circular_targets)])
         self.logged: Tensor
         self.register_buffer("logged", torch.tensor([t in self.log_targets for t in self.targets]), persistent=False)
+        self.positive: Tensor
+        self.register_buffer("positive", torch.tensor([t in self.positive_targets for t in self.targets]),
+                             persistent=False)
         self.circular: Tensor
         self.register_buffer("circular", torch.tensor([t in self.circular_targets for t in self.targets]),
                              persistent=False)
@@ -114,7 +126,18 @@ class RegressionHead(Head):
         ``[targets]`` or ``[1, targets]`` both batch to this."""
         return y.reshape(n, len(self.targets)).float()
 
+    def standardised(self, out: Tensor) -> Tensor:
+        """The outputs as standardised predictions: the ``positive_targets`` columns floored, smoothly,
+        at the standardised zero ``-mean / std`` (``floor + softplus(out - floor)``)."""
+        if not self.positive_targets:
+            return out
+        k = len(self.targets)
+        floor = -self.mean / self.std
+        floored = torch.where(self.positive, floor + nn.functional.softplus(out[:, :k] - floor), out[:, :k])
+        return torch.cat([floored, out[:, k:]], 1)
+
     def loss(self, out: Tensor, y: Tensor) -> Tensor:
+        out = self.standardised(out)
         z = (self.scaled(self.target(y, out.size(0))) - self.mean) / self.std
         if not self.circular_targets:
             return nn.functional.mse_loss(out, z)
@@ -125,6 +148,7 @@ class RegressionHead(Head):
     def predict(self, out: Tensor) -> Tensor:
         """Raw-unit predictions ``[n, targets]``."""
         k = len(self.targets)
+        out = self.standardised(out)
         z = out[:, :k] * self.std + self.mean
         if self.log_targets:
             z = torch.where(self.logged, torch.pow(10.0, z), z)

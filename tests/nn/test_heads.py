@@ -1,4 +1,4 @@
-"""The classification head's class-balanced loss: weights from training counts, in the loss, in checkpoints."""
+"""Heads: the classification head's class-balanced loss; the regression head's circular and positive targets."""
 
 from __future__ import annotations
 
@@ -95,3 +95,38 @@ def test_evaluate_reports_the_error_round_the_circle() -> None:
                      "head": {"task": "regression", "targets": ["pm"], "hidden": 8, "circular_targets": ["pm"]}})
     report = evaluate(m, train)["targets"]["pm"]
     assert 0.0 <= report["circular_mae"] <= 180.0 and report["circular_mae"] <= report["rmse"] + 1e-9
+
+
+def test_a_positive_target_is_linear_above_its_floor_and_never_predicted_negative(tmp_path: Path) -> None:
+    from ckt.nn.heads import RegressionHead
+
+    head = RegressionHead(4, ["gain", "bw"], positive_targets=["bw"])
+    assert head.config["positive_targets"] == ["bw"]
+    assert "positive_targets" not in RegressionHead(4, ["gain", "bw"]).config
+    y = torch.tensor([[-10.0, 1e9], [20.0, 3e9], [50.0, 5e9]])
+    head.set_normalisation(y)
+    out = torch.tensor([[-40.0, -40.0], [0.0, 8.0], [1.0, 0.0]])  # standardised outputs, far below and above 0 Hz
+    back = head.predict(out)
+    assert float(back[0, 0]) < -100.0  # an unfloored target goes where its output says
+    assert 0.0 <= float(back[0, 1]) < 1.0  # the floored one stops at 0 Hz
+    assert float(back[1, 1]) == pytest.approx(3e9 + 8 * float(head.std[1]), rel=1e-4)  # identity well above it
+    assert 0.0 <= float(back[0, 1]) < float(back[2, 1]) < float(back[1, 1])  # monotone in between
+    # the loss sees the floored prediction: an output below the floor costs what the floor costs
+    lower = out[:1] - torch.tensor([[0.0, 100.0]])
+    assert float(head.loss(lower, y[:1])) == pytest.approx(float(head.loss(out[:1], y[:1])), rel=1e-6)
+    with pytest.raises(ModelConfigError, match="both log and positive"):
+        RegressionHead(4, ["a"], log_targets=["a"], positive_targets=["a"])
+    with pytest.raises(ModelConfigError, match="positive_targets .* not among"):
+        RegressionHead(4, ["a"], positive_targets=["b"])
+
+    train = flat_task(8, 1)
+    for k, d in enumerate(train):
+        d.y = torch.tensor([[1e6 * (k + 1)]])
+    m = build_model({"encoder": {"name": "gin", "hidden": 8, "out_dim": 8},
+                     "head": {"task": "regression", "targets": ["bw"], "hidden": 8, "positive_targets": ["bw"]}})
+    fit(m, train, train[:2], {"epochs": 2, "progress": False, "out": str(tmp_path)})
+    loaded = load_model(tmp_path / "best.pt")
+    assert loaded.config["head"]["positive_targets"] == ["bw"]
+    from ckt.nn.train import predict
+
+    assert torch.equal(predict(loaded, train), predict(m, train)) and bool((predict(m, train) >= 0).all())
