@@ -25,6 +25,15 @@ def _dataset_options(f: Any) -> Any:
     return click.argument("name")(f)
 
 
+UNSET_DEFAULTS = {"seed": 0, "executor": "local"}
+"""The defaults of ``prepare``'s dataset-specific options: left so, they ask nothing of a dataset."""
+
+
+def _flag(option: str) -> str:
+    """The command-line flag of a ``prepare_options`` keyword."""
+    return "--target" if option == "targets" else f"--{option}"
+
+
 @click.group()
 def dataset() -> None:
     """Prepare and inspect circuit datasets (AnalogGenie, Image2Net, OCB regenerated, a folder of your own)."""
@@ -55,16 +64,14 @@ def prepare(name: str, root: str | None, source: str | None, n: int | None, forc
     kwargs: dict[str, Any] = {"n": n, "force_reload": force}
     if view is not None:
         kwargs["view"] = view
-    if cls.name == "ocb":
-        if source is not None:
-            raise DatasetError("ocb is generated and simulated here; it takes no --source")
-        kwargs.update(seed=seed, workers=workers, executor=executor, address=address)
-    else:
-        kwargs["source"] = source
-    if cls.name == "folder":
-        kwargs.update(labels=labels, label=label, targets=targets)
-    elif labels or label or targets:
-        raise DatasetError("--labels, --label and --target are for the folder dataset only")
+    asked = {"source": source, "seed": seed, "workers": workers, "executor": executor, "address": address,
+             "labels": labels, "label": label, "targets": targets}
+    for option, value in asked.items():
+        if option in cls.prepare_options:
+            kwargs[option] = value
+        elif value not in (None, (), UNSET_DEFAULTS.get(option)):
+            raise DatasetError(f"{cls.name} takes no {_flag(option)} (its own: "
+                               f"{', '.join(_flag(o) for o in cls.prepare_options) or 'none'})")
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -291,6 +291,9 @@ class RawFile:
     upstream_commit: ClassVar[str] = ""
     reference_path: ClassVar[str] = ""
     """Where the archive sits in the project's reference-data folder (``../shared/data``)."""
+    prepare_options: ClassVar[tuple[str, ...]] = ("source",)
+    """The constructor's dataset-specific keywords that ``ckt dataset prepare`` may pass (beyond
+    ``n``, ``view`` and ``force_reload``); options for another dataset are refused by name."""
     source: str
     _raw_sha: str | None
     if TYPE_CHECKING:

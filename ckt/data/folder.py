@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from torch_geometric.data import Data
 
@@ -156,6 +157,7 @@ class FolderDataset(CircuitDataset):
     """
 
     name = "folder"
+    prepare_options: ClassVar[tuple[str, ...]] = ("source", "labels", "label", "targets")
 
     def __init__(
         self,

@@ -62,6 +62,7 @@ class OCB(CircuitDataset):
     """
 
     name: ClassVar[str] = "ocb"
+    prepare_options: ClassVar[tuple[str, ...]] = ("seed", "workers", "executor", "address")
     upstream_repo: ClassVar[str] = "zehao-dong/CktGNN (regenerated: ckt.data.ocb_gen + ngspice)"
     upstream_commit: ClassVar[str] = "416cd03"
     target_names = TARGETS

@@ -61,7 +61,11 @@ def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert run(["dataset", "prepare", "nosuch", "--root", str(tmp_path)]) == 2
     assert "unknown dataset 'nosuch'" in capsys.readouterr().err
     assert run(["dataset", "prepare", "image2net", "--root", str(tmp_path), "--label", "x"]) == 2
-    assert "folder dataset only" in capsys.readouterr().err
+    assert "image2net takes no --label (its own: --source)" in capsys.readouterr().err
+    assert run(["dataset", "prepare", "analoggenie", "--root", str(tmp_path), "--seed", "3"]) == 2
+    assert "analoggenie takes no --seed" in capsys.readouterr().err
+    assert run(["dataset", "prepare", "ocb", "--root", str(tmp_path), "--target", "gain"]) == 2
+    assert "ocb takes no --target (its own: --seed, --workers, --executor, --address)" in capsys.readouterr().err
     folder = tmp_path / "f"
     folder.mkdir()
     (folder / "labels.csv").write_text("circuit,kind\nmissing_one,x\n")

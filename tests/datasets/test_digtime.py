@@ -104,4 +104,4 @@ def test_dataset_cli_names_a_cache_of_another_kind(digtime_file, tmp_path, capsy
     assert run(["dataset", "info", "digtime", "--root", str(circuits)]) == 2
     assert "no graph counts" in capsys.readouterr().err
     assert run(["dataset", "prepare", "digtime", "--root", str(graph), "--label", "kind"]) == 2
-    assert "folder dataset only" in capsys.readouterr().err
+    assert "digtime takes no --label" in capsys.readouterr().err
