@@ -216,7 +216,8 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
         state["history"].append(row)
         state["epoch"] = epoch
         log(f"epoch {epoch}/{epochs}  train {row['train_loss']:.4g}  val {val_loss:.4g}  "
-            f"best {state['best_val_loss']:.4g} (epoch {state['best_epoch']})  {row['seconds']:.1f}s")
+            f"best {state['best_val_loss']:.4g} (epoch {state['best_epoch']})"
+            + (f"  lr {lr:.3g}" if scheduler is not None else "") + f"  {row['seconds']:.1f}s")
         if out is not None:
             training = {**copy.copy(state), "options": training_options, "optimizer": optimizer.state_dict(),
                         "rng": rng_state(generator),
