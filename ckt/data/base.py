@@ -167,6 +167,7 @@ def source_line(prov: Mapping[str, Any]) -> str:
     return (f"  source {prov['source']} (sha256 {prov['sha256'][:16]}..., {prov['size']} bytes)"
             + (f", upstream {prov['upstream']} @ {prov['commit']}" if prov["commit"] else ""))
 
+
 def pack_folder(folder: Path, dest: Path, keep: Callable[[str], bool]) -> None:
     """Write the files of ``folder`` that ``keep`` accepts (by archive name ``FOLDER/rel/path``) as a
     reproducible ``.tar.gz``: sorted, zero times and owners, so the same files give the same sha256."""
@@ -587,7 +588,6 @@ class CircuitDataset(RawFile, InMemoryDataset):
         if kind == "random":
             return random_split(len(self), fractions, seed)
         raise DatasetError(f"unknown split {kind!r}; use group or random")
-
 
     # --- what ``ckt dataset prepare`` and ``info`` say of a prepared one -----------------------
     @classmethod
