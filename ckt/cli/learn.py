@@ -32,7 +32,7 @@ def train() -> None:
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--patience", type=int, default=20, show_default=True, help="Epochs without a better validation loss.")
-@click.option("--lr-patience", type=int, default=0, show_default=True,
+@click.option("--lr-patience", type=click.IntRange(min=0), default=0, show_default=True,
               help="Halve the learning rate after this many epochs without a better validation loss (0: never).")
 @click.option("--hidden", type=int, default=64, show_default=True)
 @click.option("--log-target", "log_targets", multiple=True, help="A target regressed on its log10 (e.g. ugbw).")
