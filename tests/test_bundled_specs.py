@@ -118,24 +118,34 @@ def test_demo_feasible_design_holds_in_plain_ngspice(tmp_path: Path) -> None:
     assert own["power"] == pytest.approx(metrics["power_w"], rel=1e-2)
 
 
-MULTISTAGE_RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results" / "multistage_sizing_issue12.json"
+RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
+SIZING_RESULTS = {  # results file -> its circuit when the runs do not name one
+    "multistage_sizing.json": None, "multistage_sizing_issue12.json": None,
+    "folded_cascode_power.json": "folded_cascode", "folded_cascode_power_turbo_issue8.json": "folded_cascode",
+}
 
 
-def _feasible_multistage_designs() -> list[tuple[str, str, int, dict, dict]]:
-    runs = json.loads(MULTISTAGE_RESULTS.read_text())["runs"]
-    return [(r["circuit"], r["method"], r["seed"], r["best_params"], r["best_metrics"]) for r in runs if r["feasible"]]
+def _recorded_feasible_designs() -> list[tuple[str, str, str, int, dict, dict]]:
+    designs = []
+    for name, circuit in SIZING_RESULTS.items():
+        for r in json.loads((RESULTS / name).read_text())["runs"]:
+            if r["feasible"]:
+                designs.append((name.removesuffix(".json"), r.get("circuit", circuit), r["method"], r["seed"],
+                                r["best_params"], r["best_metrics"]))
+    return designs
 
 
 @requires_ngspice
 @pytest.mark.ngspice
-@pytest.mark.parametrize("circuit,method,seed,params,metrics", _feasible_multistage_designs(),
+@pytest.mark.parametrize("results,circuit,method,seed,params,metrics", _recorded_feasible_designs(),
                          ids=lambda v: str(v) if not isinstance(v, dict) else "")
-def test_recorded_three_stage_designs_hold_in_plain_ngspice(tmp_path: Path, circuit: str, method: str, seed: int,
-                                                            params: dict, metrics: dict) -> None:
-    """Every three-stage design the README's multistage table calls feasible, written as ``best.cir``
-    and re-run by plain ``ngspice -b`` through the netlist's own analyses and .meas lines (20 points
-    per decade, so the phase margin within a degree or so of ckt's refined sweep): every open-loop
-    target met, and the numbers ckt recorded reproduced."""
+def test_recorded_feasible_designs_hold_in_plain_ngspice(tmp_path: Path, results: str, circuit: str, method: str,
+                                                         seed: int, params: dict, metrics: dict) -> None:
+    """Every design the README's folded-cascode and three-stage tables call feasible, written as
+    ``best.cir`` and re-run by plain ``ngspice -b`` through the netlist's own analyses and .meas lines
+    (20 points per decade, so the phase margin within a degree or so of ckt's refined sweep): every
+    open-loop target met, and the numbers ckt recorded reproduced. Records from before stability was
+    implied (``folded_cascode_power.json``: no ``stable`` metric) are held to the open-loop targets."""
     import re
     import subprocess
 
@@ -149,7 +159,8 @@ def test_recorded_three_stage_designs_hold_in_plain_ngspice(tmp_path: Path, circ
     own = {m.group(1).lower(): float(m.group(2)) for m in
            re.finditer(r"^(\w+)\s*=\s*([-+0-9.eE]+)", proc.stdout, flags=re.MULTILINE)}
     bounds = {t.name: t.lo for t in spec.targets if t.lo is not None}
-    assert metrics["stable"] == 1.0
+    if results != "folded_cascode_power":
+        assert metrics["stable"] == 1.0
     assert own["gain_db"] == pytest.approx(metrics["gain_db"], abs=0.1) and own["gain_db"] >= bounds["gain_db"]
     assert own["ugbw"] == pytest.approx(metrics["ugbw"], rel=0.02) and own["ugbw"] >= bounds["ugbw"]
     assert own["pm"] == pytest.approx(metrics["pm_deg"], abs=1.5) and own["pm"] >= bounds["pm_deg"]
