@@ -113,8 +113,13 @@ def solve(spec: Spec, method: str, evaluator: Evaluator, budget: int, seed: int,
     run = optimize(Problem(spec, initial), evaluator, m, Budget(budget, BATCH))
     best = min((run.archive.scores[i].violation for i in run.own), default=math.inf)
     first = run.first_feasible
-    return {"success": first is not None, "sims_to_feasible": first, "sims": run.n_sims,
-            "best_violation": best if math.isfinite(best) else None, "wall_s": round(time.time() - t0, 3)}
+    out = {"success": first is not None, "sims_to_feasible": first, "sims": run.n_sims,
+           "best_violation": best if math.isfinite(best) else None, "wall_s": round(time.time() - t0, 3)}
+    i = run.best()
+    if i is not None and run.archive.values[i] is not None:  # the design, so that others can re-run it
+        out["best_params"] = spec.space.from_unit(run.archive.points[i])
+        out["best_values"] = {t.name: run.archive.values[i].get(t.name) for t in spec.targets}
+    return out
 
 
 def summarise(records: list[dict], methods: list[str], budget: int) -> dict:

@@ -17,11 +17,13 @@ the BoTorch tutorials present them, with these differences:
 * failed simulations train a success-label GP that acts as one more constraint;
 * the box always reaches the centre's neighbours on each stepped variable's grid (``grid_neighbours``):
   on a log-scaled grid the first steps are wider than a shrunken region;
-* feasibility first: until some design is feasible, the first design of each batch
-  is the candidate with the largest probability of meeting every target under the GPs'
-  marginals (``log_feasibility``), the rest Thompson samples. Thompson sampling of the total
-  violation alone creeps along a local minimum of the violation; the probability of feasibility
-  weighs how far each constraint is from its bound against how uncertain its model is there;
+* feasibility first: until some design is feasible, the first design of each batch maximises
+  the probability of meeting every target under the GPs' marginals (``log_feasibility``): the
+  likeliest candidates are climbed by gradient ascent inside the region (random candidates
+  rarely land on a thin diagonal manifold; a climb follows it); the rest are Thompson samples.
+  Thompson sampling of the total violation alone creeps along a local minimum of the violation;
+  the probability of feasibility weighs how far each constraint is from its bound against how
+  uncertain its model is there;
 * without an objective the sampled design with the largest worst-case slack is preferred among
   the feasible-by-sample ones (there is nothing else to rank them by).
 
@@ -45,6 +47,14 @@ from ckt.opt.space import Space
 from ckt.opt.spec import Spec
 
 INF_KEY = (math.inf, math.inf)
+
+CLIMB_MAXITER = 50
+"""L-BFGS-B iterations of each descent in ``TurboMethod._climb`` (a few ms each on a GP of
+hundreds of designs)."""
+
+CLIMB_STARTS = 4
+"""Candidates with the largest probability of feasibility that a descent starts from (and the
+region's centre)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +175,41 @@ def sample_violations(spec: Spec, samples: dict[str, np.ndarray],
     return total, slack
 
 
+def _log_feasibility_t(spec: Spec, outputs: dict[str, FittedOutput], Ct):
+    """``log_feasibility`` as a differentiable torch expression of candidates ``Ct`` `(m, d)`."""
+    import torch
+
+    moments: dict[int, tuple] = {}
+    total = torch.zeros(Ct.shape[0], dtype=torch.float64)
+
+    def term(fo: FittedOutput, bound: float, sign: float):
+        key = id(fo.model)
+        if key not in moments:
+            post = fo.model.posterior(Ct)
+            moments[key] = (post.mean.reshape(Ct.shape[0], -1), post.variance.reshape(Ct.shape[0], -1))
+        mean, var = moments[key]
+        j = fo.index if fo.index is not None else 0
+        if fo.transform == "log":
+            if bound <= 0:
+                return None
+            bound = math.log(bound)
+        z = (bound - fo.mean) / fo.std
+        return torch.special.log_ndtr(sign * (mean[:, j] - z) / var[:, j].clamp_min(1e-12).sqrt())
+
+    for t in spec.targets:
+        fo = outputs.get(t.name)
+        if fo is None:
+            continue
+        lo, hi = t.bounds(spec.margin)
+        for bound, sign in ((lo, 1.0), (hi, -1.0)):
+            if bound is not None:
+                value = term(fo, bound, sign)
+                total = total if value is None else total + value
+    if LABEL in outputs:
+        total = total + term(outputs[LABEL], 0.5, 1.0)
+    return total
+
+
 def log_feasibility(spec: Spec, outputs: dict[str, FittedOutput], C: np.ndarray) -> np.ndarray:
     """Log probability `(m,)` that candidates ``C`` meet every target (and simulate), from the
     GPs' posterior marginals, the constraints taken as independent (they have independent GPs).
@@ -173,41 +218,9 @@ def log_feasibility(spec: Spec, outputs: dict[str, FittedOutput], C: np.ndarray)
     so), where the posterior is Gaussian.
     """
     import torch
-    from scipy.stats import norm
 
-    Ct = torch.as_tensor(C, dtype=torch.float64)
-    moments: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    total = np.zeros(len(C))
-
-    def add(fo: FittedOutput, bound: float, sign: float) -> None:
-        key = id(fo.model)
-        if key not in moments:
-            with torch.no_grad():
-                post = fo.model.posterior(Ct)
-                moments[key] = (post.mean.numpy().reshape(len(C), -1), post.variance.numpy().reshape(len(C), -1))
-        mean, var = moments[key]
-        j = fo.index if fo.index is not None else 0
-        if fo.transform == "log":
-            if bound <= 0:
-                return
-            bound = math.log(bound)
-        z = (bound - fo.mean) / fo.std
-        nonlocal total
-        total = total + norm.logcdf(sign * (mean[:, j] - z) / np.sqrt(np.maximum(var[:, j], 1e-12)))
-
-    with torch_threads():
-        for t in spec.targets:
-            fo = outputs.get(t.name)
-            if fo is None:
-                continue
-            lo, hi = t.bounds(spec.margin)
-            if lo is not None:
-                add(fo, lo, 1.0)
-            if hi is not None:
-                add(fo, hi, -1.0)
-        if LABEL in outputs:
-            add(outputs[LABEL], 0.5, 1.0)
-    return total
+    with torch_threads(), torch.no_grad():
+        return _log_feasibility_t(spec, outputs, torch.as_tensor(C, dtype=torch.float64)).numpy()
 
 
 def sobol_points(d: int, n: int, seed: tuple[int, ...]) -> np.ndarray:
@@ -342,13 +355,17 @@ class TurboMethod:
             values = {k: v[near] for k, v in values.items()}
         return X, values, ok, center
 
+    def _box(self, center: np.ndarray, outputs) -> tuple[np.ndarray, np.ndarray]:
+        """The region's box, widened to reach the centre's grid neighbours."""
+        lb, ub = tr_bounds(center, self.region_lengthscales(outputs), self.state.length)
+        below, above = grid_neighbours(self.space, center)
+        return np.minimum(lb, below), np.maximum(ub, above)
+
     def _candidates(self, center: np.ndarray, outputs, rng: np.random.Generator, sobol: np.ndarray) -> np.ndarray:
         """TuRBO's candidates: Sobol points in the region box, each perturbing a random subset of
         the centre's coordinates (``min(20/d, 1)`` of them on average)."""
         d = self.space.dim
-        lb, ub = tr_bounds(center, self.region_lengthscales(outputs), self.state.length)
-        below, above = grid_neighbours(self.space, center)
-        lb, ub = np.minimum(lb, below), np.maximum(ub, above)
+        lb, ub = self._box(center, outputs)
         pert = lb + (ub - lb) * sobol
         mask = rng.random((len(sobol), d)) <= min(20.0 / d, 1.0)
         none = ~mask.any(1)
@@ -365,7 +382,8 @@ class TurboMethod:
 
     def _thompson(self, n: int, already: list[np.ndarray], whole_cube: bool = False) -> list[np.ndarray]:
         """``n`` designs by constrained Thompson sampling (the first, while no design is feasible
-        and ``feasibility_first`` is on, by the largest probability of feasibility)."""
+        and ``feasibility_first`` is on, by the largest probability of feasibility, climbed from the
+        likeliest candidates by ``_climb``)."""
         X, values, ok, center = self.training_set()
         if ok.sum() < 2:
             return []
@@ -384,23 +402,64 @@ class TurboMethod:
         obj = None
         if self.spec.objective is not None:
             obj = self.spec.objective.to_min(samples[self.spec.objective.name])
-        chosen: list[int] = []
-        if self.feasibility_first and not any(sc.feasible for sc in self.archive.scores):
-            chosen.append(int(np.argmax(log_feasibility(self.spec, outputs, C))))
+        searching = not any(sc.feasible for sc in self.archive.scores)
+        box = self._box(center, outputs) if local else (np.zeros(d), np.ones(d))
+        used = np.zeros(len(C), dtype=bool)
+        chosen: list[np.ndarray] = []
+        if self.feasibility_first and searching:
+            lp = log_feasibility(self.spec, outputs, C)
+            starts = np.argsort(-lp, kind="stable")[:CLIMB_STARTS]
+            used[starts[0]] = True
+            chosen.append(self._climb([*C[starts], center], lambda x: -_log_feasibility_t(self.spec, outputs, x),
+                                      box, taken))
         for j in range(len(chosen), n):
-            feas = total[j] <= 0.0
-            feas[chosen] = False
+            feas = (total[j] <= 0.0) & ~used
             if feas.any():
                 score = obj[j] if obj is not None else -slack[j]
                 pick = int(np.argmin(np.where(feas, score, np.inf)))
             else:
-                viol = total[j].copy()
-                viol[chosen] = np.inf
+                viol = np.where(used, np.inf, total[j])
                 if not np.isfinite(viol).any():
                     break
                 pick = int(np.argmin(viol))
-            chosen.append(pick)
-        return [C[i] for i in chosen]
+            used[pick] = True
+            chosen.append(C[pick])
+        return chosen
+
+    def _climb(self, starts: list[np.ndarray], criterion, box: tuple[np.ndarray, np.ndarray],
+               taken: set[tuple[float, ...]]) -> np.ndarray:
+        """The best grid design reached by L-BFGS-B descents of ``criterion`` (a torch function of
+        `(1, d)` unit points, smaller is better) from each of ``starts`` inside ``box``; the first
+        start when no descent reaches a new design that beats it.
+
+        Random candidates in a box rarely land on a thin diagonal manifold (on the AutoCkt deck
+        only designs whose two stage currents balance amplify at all); a descent moves along it,
+        several variables at once. ``taken`` gains the returned design's key.
+        """
+        import torch
+        from scipy.optimize import minimize
+
+        def value_and_grad(u: np.ndarray) -> tuple[float, np.ndarray]:
+            xt = torch.as_tensor(u.reshape(1, -1), dtype=torch.float64).requires_grad_(True)
+            value = criterion(xt).sum()
+            (grad,) = torch.autograd.grad(value, xt)
+            return float(value.detach()), grad.reshape(-1).numpy()
+
+        lb, ub = box
+        best, best_value = starts[0], None
+        with torch_threads():
+            best_value = value_and_grad(best)[0]
+            for x0 in starts:
+                res = minimize(value_and_grad, np.clip(x0, lb, ub), jac=True, method="L-BFGS-B",
+                               bounds=list(zip(lb, ub)), options={"maxiter": CLIMB_MAXITER})
+                x = self.space.round_trip(np.clip(res.x, lb, ub))
+                if self.space.unit_key(x) in taken:
+                    continue
+                value = value_and_grad(x)[0]
+                if value < best_value:
+                    best, best_value = x, value
+        taken.add(self.space.unit_key(best))
+        return best
 
     def region_lengthscales(self, outputs=None) -> np.ndarray:
         """Lengthscales `(d,)` shaping the region: the objective GP's, else the geometric mean

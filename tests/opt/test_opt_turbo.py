@@ -219,17 +219,43 @@ def test_feasibility_first_takes_the_likeliest_design_until_one_is_feasible(monk
     sp = spec.space
     picked = []
 
-    def prefer_wide_w1(spec_, outputs, C):  # a stand-in with a known maximiser: the largest w1
-        picked.append(C[np.argmax(C[:, 0])])
-        return C[:, 0].copy()
+    def prefer_w1_near(spec_, outputs, C):  # a stand-in with a known maximiser: w1 at unit 0.37
+        picked.append(C[np.argmax(-((C[:, 0] - 0.37) ** 2))])
+        return -((C[:, 0] - 0.37) ** 2)
 
-    monkeypatch.setattr(turbo, "log_feasibility", prefer_wide_w1)
+    monkeypatch.setattr(turbo, "log_feasibility", prefer_w1_near)
+    monkeypatch.setattr(turbo, "_log_feasibility_t", lambda spec_, outputs, x: -((x[:, 0] - 0.37) ** 2))
     for first in (False, True):
         m = TurboMethod(spec, batch_size=4, seed=1, n_init=8, feasibility_first=first)
         _drive(m, toy_opamp, sp, 2, 4)
         picked.clear()
         pts = m.ask(4)
         assert bool(picked) == first
-        if first:
-            assert np.allclose(pts[0], picked[0])
+        if first:  # the likeliest candidate, climbed to the maximiser's grid point (or the region's edge)
+            lb, ub = m._box(m.training_set()[3], m.surrogates.outputs)
+            target = sp.round_trip(np.clip(np.full(sp.dim, 0.37), lb, ub))[0]
+            assert abs(pts[0][0] - 0.37) <= abs(picked[0][0] - 0.37)
+            assert pts[0][0] == pytest.approx(target)
+
+
+def test_climb_follows_a_diagonal_ridge_to_a_new_grid_design():
+    import torch
+
+    spec = Spec((Variable("a", 1.0, 100.0, 1.0, True), Variable("b", 1.0, 100.0, 1.0, True)), (Target("y", lo=1.0),))
+    sp = spec.space
+    m = TurboMethod(spec)
+
+    def ridge(x):  # best along a = b, then the larger the better
+        return (x[:, 0] - x[:, 1]) ** 2 + 0.1 * (1.0 - x[:, 0]) ** 2
+
+    start = sp.to_unit({"a": 10.0, "b": 10.0})
+    box = (start - 0.2, start + 0.2)
+    taken = {sp.unit_key(start)}
+    x = m._climb([start], ridge, box, taken)
+    params = sp.from_unit(x)
+    assert params["a"] > 10 and abs(math.log(params["a"] / params["b"])) < 0.1  # moved along the ridge
+    assert np.all(x >= box[0] - 1e-9) and np.all(x <= box[1] + 1e-9) and sp.unit_key(x) in taken
+    assert float(ridge(torch.as_tensor(x[None]))) < float(ridge(torch.as_tensor(start[None])))
+    # every design a descent can reach is taken: the start comes back unchanged
+    assert np.array_equal(m._climb([start], lambda x: (x ** 2).sum(1), (start, start), {sp.unit_key(start)}), start)
 
