@@ -122,6 +122,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 SIZING_RESULTS = {  # results file -> its circuit when the runs do not name one
     "multistage_sizing.json": None, "multistage_sizing_issue12.json": None,
     "folded_cascode_power.json": "folded_cascode", "folded_cascode_power_turbo_issue8.json": "folded_cascode",
+    "folded_cascode_power_turbo_issue12.json": "folded_cascode",
 }
 
 
