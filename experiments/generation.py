@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--yield-n", type=int, default=20)
     ap.add_argument("--budget", type=int, default=40)
+    ap.add_argument("--screen", action="store_true", help="size only op-amps that amplify at their default sizes")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--runs", type=Path, default=ROOT / "experiments" / "runs" / "generation")
     ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
@@ -61,7 +62,7 @@ def main() -> None:
     start = time.time()
     report = evaluate_generator(EvalRequest(checkpoint=args.checkpoint, types=tuple(args.types), n=args.n,
                                             seed=args.seed, yield_n=args.yield_n, budget=args.budget,
-                                            out=args.runs, workers=args.workers))
+                                            screen=args.screen, out=args.runs, workers=args.workers))
     report.update(published=PUBLISHED, seconds=round(time.time() - start, 1),
                   machine=f"{platform.machine()}, {platform.python_version()}")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -75,7 +76,8 @@ def main() -> None:
     fy = report.get("functional_yield")
     if fy:
         print(f"functional yield: generated {fy['generated']['feasible']}/{fy['generated']['n']}, "
-              f"dataset {fy['dataset']['feasible']}/{fy['dataset']['n']}")
+              f"dataset {fy['dataset']['feasible']}/{fy['dataset']['n']}"
+              + (f" (screened {fy['generated']['screened']} / {fy['dataset']['screened']})" if fy.get("screen") else ""))
 
 
 def plot(report: dict, path: Path) -> None:

@@ -85,6 +85,9 @@ def generate_cmd(ckt_type: str, n: int, seed: int, out: str, checkpoint: str | N
 @click.option("--yield-n", type=int, default=0, show_default=True,
               help="Size this many valid novel op-amps (and as many dataset op-amps) for the functional yield.")
 @click.option("--budget", type=int, default=40, show_default=True, help="Simulations per sizing run.")
+@click.option("--screen", is_flag=True,
+              help="Size only op-amps that amplify at their default sizes (one simulation each), taking candidates "
+                   "in order until --yield-n pass.")
 @click.option("--classifier", type=click.Path(file_okay=False, exists=True), default=None,
               help="A type classifier (ckt train encoder --target ckt_type) for type agreement.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for sizing runs and files.")
@@ -93,15 +96,14 @@ def generate_cmd(ckt_type: str, n: int, seed: int, out: str, checkpoint: str | N
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def eval_generator_cmd(checkpoint: str | None, types: tuple[str, ...], n: int, seed: int, length: int | None,
-                       no_dc: bool,
-                       yield_n: int, budget: int, classifier: str | None, out: str | None, archive: str | None,
-                       workers: int, as_json: bool) -> None:
+                       no_dc: bool, yield_n: int, budget: int, screen: bool, classifier: str | None,
+                       out: str | None, archive: str | None, workers: int, as_json: bool) -> None:
     """Validity, uniqueness, novelty, type agreement, memorisation and functional yield of samples."""
     from ckt.gen.evaluate import EvalRequest, evaluate_generator
 
     report = evaluate_generator(EvalRequest(
         checkpoint=Path(checkpoint) if checkpoint else None, types=types or ("Opamp",), n=n, seed=seed,
-        length=length, dc=not no_dc, yield_n=yield_n, budget=budget,
+        length=length, dc=not no_dc, yield_n=yield_n, budget=budget, screen=screen,
         classifier=Path(classifier) if classifier else None, out=Path(out) if out else None, workers=workers,
         archive=archive))
     if as_json:
@@ -115,5 +117,8 @@ def eval_generator_cmd(checkpoint: str | None, types: tuple[str, ...], n: int, s
                    + f", 10-gram memorisation {row['memorisation']['copied']:.1%}")
     if report.get("functional_yield"):
         fy = report["functional_yield"]
+        screened = (f"; sized those that amplify at the default sizes, {fy['generated']['screened']} and "
+                    f"{fy['dataset']['screened']} screened" if fy.get("screen") else "")
         click.echo(f"functional yield: generated {fy['generated']['feasible']}/{fy['generated']['n']}, "
-                   f"dataset {fy['dataset']['feasible']}/{fy['dataset']['n']} (budget {fy['budget']} simulations)")
+                   f"dataset {fy['dataset']['feasible']}/{fy['dataset']['n']} (budget {fy['budget']} simulations"
+                   f"{screened})")

@@ -12,6 +12,9 @@ circuit's canonical walk of that type (``mean_overlap`` is the average share of 
 oriented and sized by a short ``ckt size`` run (``ckt.gen.sizing``: gain >= 40 dB, UGBW >= 1 MHz,
 PM >= 45 degrees, closed-loop stable); the same number of the dataset's own op-amps (drawn with the
 same seed from those the rules pass) go through the same flow, and their share is the ceiling.
+With ``screen``, candidates on both sides are taken in order until ``yield_n`` of them amplify at
+their default sizes (one simulation each); only those are sized, and ``screened`` says how many
+candidates that took.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class EvalRequest:
     pdk: str = "ptm180"
     yield_n: int = 0
     budget: int = 40
+    screen: bool = False
     classifier: Path | None = None
     out: Path | None = None
     workers: int = 2
@@ -171,19 +175,28 @@ def _agreement(circuits: Sequence[GeneratedCircuit], classifier: Path) -> float:
 def _functional_yield(req: EvalRequest, generated: Sequence[GeneratedCircuit], dataset: Sequence[GeneratedCircuit],
                       executor: Any, log: Callable[[str], None]) -> dict[str, Any]:
     from ckt.gen.rules import is_valid
-    from ckt.gen.sizing import size_opamp
+    from ckt.gen.sizing import SCREENED_OUT, size_opamp
 
     if req.out is None:
         raise DatasetError("functional yield writes its sizing runs: give an output folder (--out)")
     real = [d for d in dataset if d.ckt_type == "Opamp" and is_valid(d.netlist, d.ckt_type, d.ports)]
     random.Random(req.seed).shuffle(real)
     result: dict[str, Any] = {"budget": req.budget, "targets": "gain_db >= 40, ugbw >= 1 MHz, pm_deg >= 45 (stable)"}
-    for side, circuits in (("generated", list(generated[:req.yield_n])), ("dataset", real[:req.yield_n])):
-        sized = []
+    result["screen"] = "amplifies at the default sizes" if req.screen else None
+    for side, circuits in (("generated", list(generated)), ("dataset", real)):
+        sized: list[dict[str, Any]] = []
+        tried = 0
         for k, c in enumerate(circuits):
-            log(f"functional yield, {side} {k + 1}/{len(circuits)}")
-            sized.append(size_opamp(c.netlist, c.ports, Path(req.out) / side, name=f"{side}_{k:03d}",
-                                    budget=req.budget, executor=executor, pdk=req.pdk, seed=req.seed).to_dict())
+            if len(sized) == req.yield_n:
+                break
+            tried += 1
+            screened = f" ({tried} screened)" if req.screen else ""
+            log(f"functional yield, {side} {len(sized) + 1}/{req.yield_n}{screened}")
+            run = size_opamp(c.netlist, c.ports, Path(req.out) / side, name=f"{side}_{k:03d}", budget=req.budget,
+                             executor=executor, pdk=req.pdk, seed=req.seed, screen=req.screen).to_dict()
+            if not run["reason"].startswith(SCREENED_OUT):
+                sized.append(run)
         result[side] = {"n": len(sized), "feasible": sum(s["feasible"] for s in sized),
-                        "exported": sum(not s["reason"].startswith("not exported") for s in sized), "runs": sized}
+                        "exported": sum(not s["reason"].startswith("not exported") for s in sized),
+                        "screened": tried if req.screen else None, "runs": sized}
     return result

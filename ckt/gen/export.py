@@ -474,15 +474,17 @@ def orient(exported: ExportedOpAmp, executor: Executor | None = None, *, timeout
     """
     if dict(exported.ports)["inn"] == NC_PORT:
         return exported
-    if _amplifies(exported, executor, timeout_s):
+    if amplifies(exported, executor, timeout_s):
         return exported
     other = exported.swapped()
-    if _amplifies(other, executor, timeout_s):
+    if amplifies(other, executor, timeout_s):
         return replace(other, polarity="simulated")
     return exported
 
 
-def _amplifies(exported: ExportedOpAmp, executor: Executor | None, timeout_s: float) -> bool:
+def amplifies(exported: ExportedOpAmp, executor: Executor | None, timeout_s: float = 20.0) -> bool:
+    """Whether the export amplifies without inverting at its default sizes: open-loop gain at the
+    sweep's first point at least ``ORIENT_MIN_GAIN``, in phase (one simulation)."""
     from ckt.sim.testbench.opamp import OpAmpTestbench, measure
 
     tb = OpAmpTestbench(exported.netlist, exported.name, ports=dict(exported.ports), pdk=exported.pdk,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckt.errors import CktError, ExportError
-from ckt.gen.export import DEFAULT_TARGETS, export_opamp, orient, write_export
+from ckt.gen.export import DEFAULT_TARGETS, amplifies, export_opamp, orient, write_export
 from ckt.netlist.ir import Netlist
 
 if TYPE_CHECKING:
@@ -47,9 +47,18 @@ class SizedOpAmp:
                 "variables": self.variables, "reason": self.reason}
 
 
+SCREENED_OUT = "screened out"
+"""``SizedOpAmp.reason`` prefix of a circuit the screen did not pass (it was never sized)."""
+
+
 def size_opamp(netlist: Netlist, ports: tuple[str, ...] | list[str], out: str | Path, *, name: str, budget: int,
-               executor: Executor, pdk: str = "ptm180", seed: int = 0, timeout_s: float = 20.0) -> SizedOpAmp:
+               executor: Executor, pdk: str = "ptm180", seed: int = 0, timeout_s: float = 20.0,
+               screen: bool = False) -> SizedOpAmp:
     """Export, orient and size one op-amp into ``out/NAME/`` (``NAME.cir``, ``NAME.yaml``, the run).
+
+    With ``screen``, a circuit that does not amplify at its default sizes (``export.amplifies``, one
+    simulation) is not sized: a sizing run rarely rescues a topology with no gain at all, and it
+    costs ``budget`` simulations.
 
     A circuit the export refuses, or a run that fails, is a ``SizedOpAmp`` with ``reason`` set, never
     an exception: one bad circuit costs its own entry, not the evaluation.
@@ -61,6 +70,9 @@ def size_opamp(netlist: Netlist, ports: tuple[str, ...] | list[str], out: str | 
         exported = orient(export_opamp(netlist, ports, pdk=pdk, name=name), executor, timeout_s=timeout_s)
     except ExportError as exc:
         return SizedOpAmp(name, False, 0, {}, reason=f"not exported: {exc}")
+    if screen and not amplifies(exported, executor, timeout_s):
+        return SizedOpAmp(name, False, 0, {}, len(exported.variables),
+                          reason=f"{SCREENED_OUT}: no gain at the default sizes")
     folder = Path(out) / name
     write_export(exported, folder)
     spec = exported.spec(DEFAULT_TARGETS)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ckt.errors import ExportError
-from ckt.gen.export import NC_PORT, ExportedOpAmp, export_opamp, input_signs, orient, write_export
+from ckt.gen.export import NC_PORT, ExportedOpAmp, amplifies, export_opamp, input_signs, orient, write_export
 from ckt.netlist.ir import Device, DeviceKind, Expr, Netlist
 from ckt.netlist.params import global_scope
 from ckt.netlist.read import read_netlist
@@ -34,6 +34,11 @@ OTA = Netlist(devices=(
     mos("M6", "IB1", "IB1", "VSS", "VSS"),
 ))
 OTA_PORTS = ("VDD", "VSS", "VIN1", "VIN2", "VOUT1", "IB1")
+
+# The same OTA with a diode-connected output load: valid and exportable, but no gain at any sizing
+# worth the name (gm2 / gm4 with tied mirror halves).
+DIODE_LOAD_OTA = Netlist(devices=tuple(mos("M4", "VOUT1", "VOUT1", "VDD", "VDD", "pmos4") if d.name == "M4" else d
+                                       for d in OTA.devices))
 
 # Fully differential pair with resistor loads, a PMOS-diode current port, a Miller-like capacitor
 # pair, a BJT and a diode, and a bias voltage: every device family the export sizes.
@@ -271,3 +276,26 @@ def test_a_short_sizing_run_of_a_real_opamp_completes(opamps, tmp_path: Path, ex
     result = size(spec, evaluator, tmp_path / "run", RunOptions(budget=4, batch=2, progress=False),
                   initial=evaluator.initial, netlist=e.netlist)
     assert result.n_sims == 4 and result.best is not None and result.best["status"] == "ok"
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_amplifies_tells_a_working_ota_from_one_without_gain(executor):
+    e = export_opamp(OTA, OTA_PORTS, name="ota")
+    assert amplifies(e, executor) and not amplifies(e.swapped(), executor)  # the inverting mapping does not count
+    dead = orient(export_opamp(DIODE_LOAD_OTA, OTA_PORTS, name="dead"), executor)
+    assert not amplifies(dead, executor) and not amplifies(dead.swapped(), executor)
+
+
+@pytest.mark.ngspice
+@requires_ngspice
+def test_the_screen_sizes_only_op_amps_that_amplify(tmp_path: Path, executor):
+    from ckt.gen.sizing import SCREENED_OUT, size_opamp
+
+    dead = size_opamp(DIODE_LOAD_OTA, OTA_PORTS, tmp_path, name="dead", budget=2,
+                      executor=executor, screen=True)
+    assert dead.reason.startswith(SCREENED_OUT) and dead.n_sims == 0 and not (tmp_path / "dead" / "run").exists()
+    live = size_opamp(OTA, OTA_PORTS, tmp_path, name="ota", budget=2, executor=executor, screen=True)
+    assert live.reason == "" and live.n_sims == 2 and (tmp_path / "ota" / "run" / "result.json").is_file()
+    unscreened = size_opamp(DIODE_LOAD_OTA, OTA_PORTS, tmp_path, name="dead2", budget=2, executor=executor)
+    assert unscreened.reason == "" and unscreened.n_sims == 2  # without the screen it is sized like any other

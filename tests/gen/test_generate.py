@@ -165,3 +165,33 @@ def test_the_shipped_generator_samples_the_sizes_its_type_has(tmp_path: Path) ->
     sizes = [len(c.netlist.devices) for c in circuits]
     assert max(len(s) for s in ids) <= max(trained_lengths(DEFAULT_GENERATOR)["Opamp"])
     assert sum(sizes) / len(sizes) < 25, sizes
+
+
+def test_the_screened_yield_takes_candidates_in_order_until_enough_pass(tmp_path: Path, monkeypatch) -> None:
+    import ckt.gen.sizing as sizing
+    from ckt.gen.evaluate import EvalRequest, _functional_yield
+    from ckt.gen.sizing import SCREENED_OUT, SizedOpAmp
+    from ckt.gen.tokens import GeneratedCircuit
+    from tests.gen.test_export import OTA, OTA_PORTS
+
+    calls = []
+
+    def fake(netlist, ports, out, *, name, budget, executor, pdk, seed, screen):  # every third amplifies
+        calls.append((name, screen))
+        k = int(name.rsplit("_", 1)[1])
+        if screen and k % 3:
+            return SizedOpAmp(name, False, 0, {}, 5, reason=f"{SCREENED_OUT}: no gain at the default sizes")
+        return SizedOpAmp(name, k == 3, budget, {}, 5)
+
+    monkeypatch.setattr(sizing, "size_opamp", fake)
+    circuits = [GeneratedCircuit(OTA, "Opamp", OTA_PORTS)] * 12
+    screened = _functional_yield(EvalRequest(yield_n=3, budget=7, screen=True, out=tmp_path), circuits, circuits,
+                                 None, lambda line: None)
+    assert screened["screen"] and screened["generated"]["screened"] == 7  # candidates 0, 3, 6 pass; 7 tried
+    assert [r["name"] for r in screened["generated"]["runs"]] == ["generated_000", "generated_003", "generated_006"]
+    assert screened["generated"]["feasible"] == 1 and screened["generated"]["n"] == 3
+    calls.clear()
+    plain = _functional_yield(EvalRequest(yield_n=3, budget=7, out=tmp_path), circuits, circuits, None,
+                              lambda line: None)
+    assert plain["screen"] is None and plain["generated"]["screened"] is None and plain["generated"]["n"] == 3
+    assert calls[:3] == [("generated_000", False), ("generated_001", False), ("generated_002", False)]
