@@ -412,7 +412,9 @@ class TurboMethod:
             used[starts[0]] = True
             chosen.append(self._climb([*C[starts], center], lambda x: -_log_feasibility_t(self.spec, outputs, x),
                                       box, taken))
-        for j in range(len(chosen), n):
+        keys = {self.space.unit_key(x) for x in chosen}
+        j = len(chosen)
+        while j < n:
             feas = (total[j] <= 0.0) & ~used
             if feas.any():
                 score = obj[j] if obj is not None else -slack[j]
@@ -423,7 +425,12 @@ class TurboMethod:
                     break
                 pick = int(np.argmin(viol))
             used[pick] = True
+            key = self.space.unit_key(C[pick])
+            if key in keys:  # the climbed design may coincide with a candidate
+                continue
+            keys.add(key)
             chosen.append(C[pick])
+            j += 1
         return chosen
 
     def _climb(self, starts: list[np.ndarray], criterion, box: tuple[np.ndarray, np.ndarray],
@@ -446,9 +453,8 @@ class TurboMethod:
             return float(value.detach()), grad.reshape(-1).numpy()
 
         lb, ub = box
-        best, best_value = starts[0], None
         with torch_threads():
-            best_value = value_and_grad(best)[0]
+            best, best_value = starts[0], value_and_grad(starts[0])[0]
             for x0 in starts:
                 res = minimize(value_and_grad, np.clip(x0, lb, ub), jac=True, method="L-BFGS-B",
                                bounds=list(zip(lb, ub)), options={"maxiter": CLIMB_MAXITER})
