@@ -53,24 +53,31 @@ def train_generator_cmd(out: str, archive: str | None, types: tuple[str, ...], e
               help="Every sample's length budget in tokens (default: drawn from the training circuits of the type).")
 @click.option("--no-dc", is_flag=True, help="Skip the DC operating-point check.")
 @click.option("--size", "do_size", is_flag=True, help="Size each valid op-amp with a short ckt size run.")
+@click.option("--screen", is_flag=True, help="With --size: size only op-amps that amplify at their default sizes.")
 @click.option("--pdk", default="ptm180", show_default=True)
 @click.option("--budget", type=int, default=40, show_default=True, help="Simulations per sizing run.")
 @click.option("--archive", type=click.Path(dir_okay=False, exists=True), default=None,
               help="The AnalogGenie archive novelty is judged against (default: the reference-data copy).")
 @click.option("--workers", type=int, default=2, show_default=True)
 def generate_cmd(ckt_type: str, n: int, seed: int, out: str, checkpoint: str | None, temperature: float,
-                 top_k: int | None, length: int | None, no_dc: bool, do_size: bool, pdk: str, budget: int,
+                 top_k: int | None, length: int | None, no_dc: bool, do_size: bool, screen: bool, pdk: str, budget: int,
                  archive: str | None, workers: int) -> None:
     """Generate circuits of one type; write OUT/*.cir and OUT/summary.json."""
     from ckt.gen.generate import GenerateRequest, generate
 
+    if screen and not do_size:
+        raise click.UsageError("--screen only chooses what --size sizes: give --size too")
+
     summary = generate(GenerateRequest(
         ckt_type=ckt_type, n=n, seed=seed, out=Path(out), checkpoint=Path(checkpoint) if checkpoint else None,
-        temperature=temperature, top_k=top_k, length=length, dc=not no_dc, size=do_size, pdk=pdk, budget=budget,
-        workers=workers, archive=archive))
+        temperature=temperature, top_k=top_k, length=length, dc=not no_dc, size=do_size, screen=screen, pdk=pdk,
+        budget=budget, workers=workers, archive=archive))
     t = summary["totals"]
+    sized = f", {t['feasible']} sized to spec" if do_size else ""
+    if screen:
+        sized += f" ({t['screened_out']} screened out: no gain at the default sizes)"
     click.echo(f"{t['n']} {summary['ckt_type']} circuits in {out}: {t['valid']} valid, {t['unique']} unique, "
-               f"{t['novel']} novel" + (f", {t['feasible']} sized to spec" if do_size else ""))
+               f"{t['novel']} novel{sized}")
 
 
 @click.command("generator")

@@ -44,6 +44,8 @@ class GenerateRequest:
     """Every sample's length budget in tokens (None: drawn from the training circuits of the type)."""
     dc: bool = True
     size: bool = False
+    screen: bool = False
+    """With ``size``: size only op-amps that amplify at their default sizes (``ckt.gen.sizing``)."""
     pdk: str = "ptm180"
     budget: int = 40
     workers: int = 2
@@ -160,7 +162,7 @@ def generate(req: GenerateRequest, log: Callable[[str], None] = _say) -> dict[st
     Raises:
         CheckpointError, ModelConfigError: an unusable generator or option.
     """
-    from ckt.gen.sizing import size_opamp
+    from ckt.gen.sizing import SCREENED_OUT, size_opamp
     from ckt.sim.executor import make_executor
 
     if req.n < 1:
@@ -181,7 +183,7 @@ def generate(req: GenerateRequest, log: Callable[[str], None] = _say) -> dict[st
             if req.size and ckt_type == "Opamp" and v.valid and v.unique:
                 log(f"sizing {name} ({req.budget} simulations)")
                 row["sized"] = size_opamp(c.netlist, c.ports, out / "sized", name=name, budget=req.budget,
-                                          executor=executor, pdk=req.pdk, seed=req.seed).to_dict()
+                                          executor=executor, pdk=req.pdk, seed=req.seed, screen=req.screen).to_dict()
             rows.append(row)
     totals = {"n": len(rows), "valid": sum(r["valid"] for r in rows), "unique": sum(r["unique"] for r in rows),
               "novel": sum(bool(r["novel"]) for r in rows),
@@ -189,6 +191,8 @@ def generate(req: GenerateRequest, log: Callable[[str], None] = _say) -> dict[st
     if req.size:
         totals["sized"] = sum("sized" in r for r in rows)
         totals["feasible"] = sum(bool(r.get("sized", {}).get("feasible")) for r in rows)
+        if req.screen:
+            totals["screened_out"] = sum(r.get("sized", {}).get("reason", "").startswith(SCREENED_OUT) for r in rows)
     summary = {"ckt_type": ckt_type, "checkpoint": str(req.checkpoint or DEFAULT_GENERATOR),
                "request": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(req).items()},
                "novelty_reference": "AnalogGenie (every circuit)" if reference is not None else None,
