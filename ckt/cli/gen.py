@@ -75,7 +75,7 @@ def generate_cmd(ckt_type: str, n: int, seed: int, out: str, checkpoint: str | N
     t = summary["totals"]
     sized = f", {t['feasible']} sized to spec" if do_size else ""
     if screen:
-        sized += f" ({t['screened_out']} screened out: no gain at the default sizes)"
+        sized += f" ({t['screened_out']} screened out: not exportable or no gain at the default sizes)"
     click.echo(f"{t['n']} {summary['ckt_type']} circuits in {out}: {t['valid']} valid, {t['unique']} unique, "
                f"{t['novel']} novel{sized}")
 

@@ -12,8 +12,8 @@ circuit's canonical walk of that type (``mean_overlap`` is the average share of 
 oriented and sized by a short ``ckt size`` run (``ckt.gen.sizing``: gain >= 40 dB, UGBW >= 1 MHz,
 PM >= 45 degrees, closed-loop stable); the same number of the dataset's own op-amps (drawn with the
 same seed from those the rules pass) go through the same flow, and their share is the ceiling.
-With ``screen``, candidates on both sides are taken in order until ``yield_n`` of them amplify at
-their default sizes (one simulation each); only those are sized, and ``screened`` says how many
+With ``screen``, candidates on both sides are taken in order until ``yield_n`` of them export and
+amplify at their default sizes (one simulation each); only those are sized, and ``screened`` says how many
 candidates that took.
 """
 

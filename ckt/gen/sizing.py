@@ -56,9 +56,9 @@ def size_opamp(netlist: Netlist, ports: tuple[str, ...] | list[str], out: str | 
                screen: bool = False) -> SizedOpAmp:
     """Export, orient and size one op-amp into ``out/NAME/`` (``NAME.cir``, ``NAME.yaml``, the run).
 
-    With ``screen``, a circuit that does not amplify at its default sizes (``export.amplifies``, one
-    simulation) is not sized: a sizing run rarely rescues a topology with no gain at all, and it
-    costs ``budget`` simulations.
+    With ``screen``, a circuit the export refuses or that does not amplify at its default sizes
+    (``export.amplifies``, one simulation) is screened out, not sized: a sizing run rarely rescues a
+    topology with no gain at all, and it costs ``budget`` simulations.
 
     A circuit the export refuses, or a run that fails, is a ``SizedOpAmp`` with ``reason`` set, never
     an exception: one bad circuit costs its own entry, not the evaluation.
@@ -69,7 +69,7 @@ def size_opamp(netlist: Netlist, ports: tuple[str, ...] | list[str], out: str | 
     try:
         exported = orient(export_opamp(netlist, ports, pdk=pdk, name=name), executor, timeout_s=timeout_s)
     except ExportError as exc:
-        return SizedOpAmp(name, False, 0, {}, reason=f"not exported: {exc}")
+        return SizedOpAmp(name, False, 0, {}, reason=f"{SCREENED_OUT + ': ' if screen else ''}not exported: {exc}")
     if screen and not amplifies(exported, executor, timeout_s):
         return SizedOpAmp(name, False, 0, {}, len(exported.variables),
                           reason=f"{SCREENED_OUT}: no gain at the default sizes")

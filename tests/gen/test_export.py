@@ -299,3 +299,6 @@ def test_the_screen_sizes_only_op_amps_that_amplify(tmp_path: Path, executor):
     assert live.reason == "" and live.n_sims == 2 and (tmp_path / "ota" / "run" / "result.json").is_file()
     unscreened = size_opamp(DIODE_LOAD_OTA, OTA_PORTS, tmp_path, name="dead2", budget=2, executor=executor)
     assert unscreened.reason == "" and unscreened.n_sims == 2  # without the screen it is sized like any other
+    no_input = size_opamp(OTA, ("VDD", "VSS", "VOUT1", "IB1"), tmp_path, name="noin", budget=2, executor=executor,
+                          screen=True)
+    assert no_input.reason.startswith(f"{SCREENED_OUT}: not exported:") and no_input.n_sims == 0
