@@ -120,7 +120,7 @@ def test_demo_feasible_design_holds_in_plain_ngspice(tmp_path: Path) -> None:
 
 RESULTS = Path(__file__).resolve().parents[1] / "experiments" / "results"
 SIZING_RESULTS = {  # results file -> its circuit when the runs do not name one
-    "multistage_sizing.json": None, "multistage_sizing_issue12.json": None,
+    "multistage_sizing.json": None, "multistage_sizing_issue12.json": None, "multistage_sizing_climb.json": None,
     "folded_cascode_power.json": "folded_cascode", "folded_cascode_power_turbo_issue8.json": "folded_cascode",
     "folded_cascode_power_turbo_issue12.json": "folded_cascode",
 }
