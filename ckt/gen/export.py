@@ -474,12 +474,21 @@ def orient(exported: ExportedOpAmp, executor: Executor | None = None, *, timeout
     """
     if dict(exported.ports)["inn"] == NC_PORT:
         return exported
+    return orient_checked(exported, executor, timeout_s=timeout_s)[0]
+
+
+def orient_checked(exported: ExportedOpAmp, executor: Executor | None = None, *,
+                   timeout_s: float = 20.0) -> tuple[ExportedOpAmp, bool]:
+    """``orient``, and whether the export it returns amplifies at its default sizes, from the same
+    simulations (a single-input export is simulated once, unswapped)."""
     if amplifies(exported, executor, timeout_s):
-        return exported
+        return exported, True
+    if dict(exported.ports)["inn"] == NC_PORT:
+        return exported, False
     other = exported.swapped()
     if amplifies(other, executor, timeout_s):
-        return replace(other, polarity="simulated")
-    return exported
+        return replace(other, polarity="simulated"), True
+    return exported, False
 
 
 def amplifies(exported: ExportedOpAmp, executor: Executor | None, timeout_s: float = 20.0) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ckt.errors import CktError, ExportError
-from ckt.gen.export import DEFAULT_TARGETS, amplifies, export_opamp, orient, write_export
+from ckt.gen.export import DEFAULT_TARGETS, export_opamp, orient, orient_checked, write_export
 from ckt.netlist.ir import Netlist
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ def size_opamp(netlist: Netlist, ports: tuple[str, ...] | list[str], out: str | 
     """Export, orient and size one op-amp into ``out/NAME/`` (``NAME.cir``, ``NAME.yaml``, the run).
 
     With ``screen``, a circuit the export refuses or that does not amplify at its default sizes
-    (``export.amplifies``, one simulation) is screened out, not sized: a sizing run rarely rescues a
-    topology with no gain at all, and it costs ``budget`` simulations.
+    (``export.orient_checked``: judged from the orienting simulations) is screened out, not sized:
+    a sizing run rarely rescues a topology with no gain at all, and it costs ``budget`` simulations.
 
     A circuit the export refuses, or a run that fails, is a ``SizedOpAmp`` with ``reason`` set, never
     an exception: one bad circuit costs its own entry, not the evaluation.
@@ -67,10 +67,14 @@ def size_opamp(netlist: Netlist, ports: tuple[str, ...] | list[str], out: str | 
     from ckt.opt.run import RunOptions, size
 
     try:
-        exported = orient(export_opamp(netlist, ports, pdk=pdk, name=name), executor, timeout_s=timeout_s)
+        exported = export_opamp(netlist, ports, pdk=pdk, name=name)
+        if screen:
+            exported, works = orient_checked(exported, executor, timeout_s=timeout_s)
+        else:
+            exported, works = orient(exported, executor, timeout_s=timeout_s), True
     except ExportError as exc:
         return SizedOpAmp(name, False, 0, {}, reason=f"{SCREENED_OUT + ': ' if screen else ''}not exported: {exc}")
-    if screen and not amplifies(exported, executor, timeout_s):
+    if not works:
         return SizedOpAmp(name, False, 0, {}, len(exported.variables),
                           reason=f"{SCREENED_OUT}: no gain at the default sizes")
     folder = Path(out) / name
