@@ -108,6 +108,9 @@ def eval_generator_cmd(checkpoint: str | None, types: tuple[str, ...], n: int, s
     """Validity, uniqueness, novelty, type agreement, memorisation and functional yield of samples."""
     from ckt.gen.evaluate import EvalRequest, evaluate_generator
 
+    if screen and yield_n < 1:
+        raise click.UsageError("--screen only chooses what the functional yield sizes: give --yield-n N too")
+
     report = evaluate_generator(EvalRequest(
         checkpoint=Path(checkpoint) if checkpoint else None, types=types or ("Opamp",), n=n, seed=seed,
         length=length, dc=not no_dc, yield_n=yield_n, budget=budget, screen=screen,

@@ -128,6 +128,8 @@ def test_unknown_types_and_missing_models_are_one_line_errors(generator: Path, t
     assert "none.pt' does not exist" in capsys.readouterr().err
     assert run(["generate", "-n", "2", "--out", str(tmp_path / "s"), "--screen"]) == 2
     assert "--screen only chooses what --size sizes" in capsys.readouterr().err
+    assert run(["eval", "generator", "-n", "2", "--screen"]) == 2
+    assert "give --yield-n N too" in capsys.readouterr().err
     from ckt.errors import CheckpointError
     from ckt.gen.generate import existing
 
