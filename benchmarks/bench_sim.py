@@ -9,13 +9,18 @@ and the two-stage Miller op-amp of ``netlists/two_stage_miller.cir`` bound to sk
 
   floor      one circuit loaded once (PySpice, own process), then ``run`` + ``destroy`` again and again;
   new        a ckt worker (``LocalExecutor(1)``), one job at a time: the circuit stays loaded and each
-             design is applied with ``alterparam`` + ``reset`` (``ckt.sim.backends.reuse``);
+             design is applied with ``alterparam`` + ``reset`` (``ckt.sim.backends.reuse``), on a
+             copy of the model files cut to the bins the devices use (``ckt.sim.backends.bins``);
+  unpruned   the same loop in one process on ckt's session with the pruning turned off, beside
+             the pruned loop in the same process (sky130 only: the PTM card has no bins);
   old        the same worker with ``SimJob(reuse=False)``: load, run, remove, as before;
   pyspice    a raw PySpice ``NgSpiceShared`` loop (load_circuit / run / remove_circuit / destroy);
   batch      ``ngspice -b deck`` per evaluation;
 
-then batch throughput of the new path with 1 and 2 workers, and a worker's RSS over ``--rss-runs``
-reused simulations of the AutoCkt deck. Every ngspice runs one OpenMP thread, as ckt's backends do.
+then batch throughput of the new path with 1 and 2 workers, a worker's RSS over ``--rss-runs``
+reused simulations of the AutoCkt deck, and, on sky130, one design of the built-in op-amp
+testbench (its refined AC sweep and step are ``.control`` scripts, loaded afresh each time) with
+the full library against the pruned copy. Every ngspice runs one OpenMP thread, as ckt's backends do.
 Goals (issue 12): new within 1.15x of the floor on both decks; 2 workers >= 1.9x one worker.
 
 Writes ``benchmarks/results/sim.json`` (or ``--out``) with the machine, its load average before and
@@ -84,6 +89,60 @@ def bench_worker(jobs: list[SimJob], evals: int, reuse: bool) -> dict[str, float
             inside.append(result.elapsed_s)
     return {"latency_ms": _median_ms(samples), "in_worker_ms": _median_ms(inside),
             "gain": result.measurements.get("gain")}
+
+
+def _session_loop(decks: list[str], files: tuple[str, ...], evals: int, queue: multiprocessing.Queue) -> None:
+    """ckt's own session in a fresh process: the loaded-circuit loop with pruned copies, then with
+    the pruning turned off, interleaved in blocks (medians of each)."""
+    from ckt.sim.backends.shared import SharedSession
+
+    session = SharedSession.get()
+    binned = session._binned
+    samples: dict[str, list[float]] = {"pruned": [], "unpruned": []}
+    for block in range(4):
+        mode = "pruned" if block % 2 == 0 else "unpruned"
+        session._binned = binned if mode == "pruned" else (lambda job: None)  # type: ignore[method-assign]
+        if session._loaded is not None:  # the next design loads afresh in this mode
+            session._command("remcirc")
+        session._loaded, session._libraries = None, {}
+        session.run(SimJob(decks[-1], files=files))
+        for i in range(evals // 2):
+            start = time.perf_counter()
+            session.run(SimJob(decks[i % len(decks)], files=files))
+            samples[mode].append(time.perf_counter() - start)
+    queue.put({mode: _median_ms(values) for mode, values in samples.items()})
+
+
+def bench_session(jobs: list[SimJob], evals: int) -> dict[str, float]:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_session_loop, args=([j.deck for j in jobs], jobs[0].files, evals, queue))
+    proc.start()
+    result = queue.get(timeout=1800)
+    proc.join()
+    return result
+
+
+def bench_testbench(designs: int) -> dict[str, float]:
+    """Seconds per design of the built-in op-amp testbench on the sky130 Miller op-amp, through one
+    worker: every deck with the full library (``reuse=False``) and on pruned copies (the default)."""
+    from ckt.sim.testbench.opamp import OpAmpTestbench
+
+    tb = OpAmpTestbench(ROOT / "netlists" / "two_stage_miller.cir", "miller_opamp", pdk="sky130", vdd=1.8)
+    points = [tb.jobs({"w6": (4 + 0.5 * i) * 1e-6, "cc": (0.4 + 0.02 * i) * 1e-12}) for i in range(designs)]
+    out: dict[str, list[float]] = {"full": [], "pruned": []}
+    with LocalExecutor(1, recycle_after=10**9) as ex:
+        ex.map(points[-1])
+        for _ in range(2):
+            for mode in ("full", "pruned"):
+                for jobs in points:
+                    batch = [SimJob(j.deck, vectors=j.vectors, files=j.files, reuse=mode == "pruned") for j in jobs]
+                    start = time.perf_counter()
+                    results = ex.map(batch)
+                    out[mode].append(time.perf_counter() - start)
+                    assert all(r.ok for r in results), [r.message for r in results]
+    full, pruned = statistics.median(out["full"]), statistics.median(out["pruned"])
+    return {"full_s": full, "pruned_s": pruned, "speedup": full / pruned, "jobs_per_design": len(points[0])}
 
 
 def _pyspice_loop(decks: list[str], evals: int, reload: bool, queue: multiprocessing.Queue) -> None:
@@ -169,13 +228,18 @@ def bench_rss(jobs: list[SimJob], runs: int) -> dict[int, float]:
     return rss
 
 
-def bench_deck(name: str, jobs: list[SimJob], evals: int, throughput_jobs: int, repeats: int) -> dict:
+def bench_deck(name: str, jobs: list[SimJob], evals: int, throughput_jobs: int, repeats: int,
+               binned: bool = False) -> dict:
     """Every measurement on one deck, interleaved where it matters."""
     print(f"[{name}] floor ...", flush=True)
     floor = bench_pyspice(jobs, evals, reload=False)
     print(f"[{name}] worker new / old ...", flush=True)
     new = bench_worker(jobs, evals, reuse=True)
     old = bench_worker(jobs, evals, reuse=False)
+    session = {}
+    if binned:
+        print(f"[{name}] in-process session, pruned / unpruned ...", flush=True)
+        session = bench_session(jobs, evals)
     print(f"[{name}] pyspice / ngspice -b ...", flush=True)
     pyspice = bench_pyspice(jobs, evals)
     batch = bench_batch(jobs, max(5, evals // 2))
@@ -195,6 +259,9 @@ def bench_deck(name: str, jobs: list[SimJob], evals: int, throughput_jobs: int, 
         "speedup_new_over_old": old["latency_ms"] / new["latency_ms"],
         "throughput_per_s": {"1_worker": t1, "2_workers": t2}, "throughput_ratio_2_over_1": t2 / t1,
         "throughput_all_repeats": runs, "gain": {"new": new["gain"], "old": old["gain"]},
+        **({"session_pruned_ms": session["pruned"], "session_unpruned_ms": session["unpruned"],
+            "ratio_session_pruned_over_floor": session["pruned"] / floor,
+            "ratio_session_unpruned_over_floor": session["unpruned"] / floor} if session else {}),
     }
 
 
@@ -204,6 +271,7 @@ def main() -> None:
     parser.add_argument("--sky-evals", type=int, default=20, help="evaluations per sky130 latency measurement")
     parser.add_argument("--throughput-jobs", type=int, default=400, help="AutoCkt jobs per throughput batch")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats of the throughput runs")
+    parser.add_argument("--tb-designs", type=int, default=6, help="sky130 op-amp testbench designs per mode")
     parser.add_argument("--rss-runs", type=int, default=3000, help="reused simulations for the RSS trace (0 skips)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sim.json")
     args = parser.parse_args()
@@ -217,11 +285,13 @@ def main() -> None:
                           lambda: bench_deck("autockt", autockt, args.evals, args.throughput_jobs, args.repeats)),
         "miller_sky130": ("two_stage_miller.cir bound to sky130 (VDD 1.8 V), its own .ac dec 20 1 10G and .meas",
                           lambda: bench_deck("sky130", sky, args.sky_evals, max(4, args.throughput_jobs // 20),
-                                             args.repeats)),
+                                             args.repeats, binned=True)),
     }
     report: dict = {"decks": {}}
     for key, (what, run) in decks.items():
         report["decks"][key] = {"deck": what, **run()}
+    print("[sky130] op-amp testbench, full library / pruned ...", flush=True)
+    report["testbench_sky130"] = bench_testbench(args.tb_designs)
     rss = bench_rss(autockt, args.rss_runs) if args.rss_runs else {}
     load_after = os.getloadavg()
     report["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
@@ -232,7 +302,7 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2) + "\n")
 
     labels = [("floor: re-run of the loaded circuit", "floor_rerun_ms", None),
-              ("ckt worker, new (alterparam + reset)", "ckt_worker_new_ms", "ratio_new_over_floor"),
+              ("ckt worker, new (reset, pruned bins)", "ckt_worker_new_ms", "ratio_new_over_floor"),
               ("ckt worker, old (load, run, remove)", "ckt_worker_old_ms", "ratio_old_over_floor"),
               ("raw PySpice load + run", "raw_pyspice_ms", "ratio_pyspice_over_floor"),
               ("ngspice -b", "ngspice_b_ms", "ratio_ngspice_b_over_floor")]
@@ -248,6 +318,13 @@ def main() -> None:
         t = report["decks"][n]["throughput_per_s"]
         print(f"throughput {n}: 1 worker {t['1_worker']:.1f}/s, 2 workers {t['2_workers']:.1f}/s "
               f"({report['decks'][n]['throughput_ratio_2_over_1']:.2f}x)")
+    sky = report["decks"]["miller_sky130"]
+    print(f"sky130 in-process session: pruned {sky['session_pruned_ms']:.2f} ms "
+          f"({sky['ratio_session_pruned_over_floor']:.2f}x), unpruned {sky['session_unpruned_ms']:.2f} ms "
+          f"({sky['ratio_session_unpruned_over_floor']:.2f}x)")
+    tbr = report["testbench_sky130"]
+    print(f"sky130 op-amp testbench per design: full library {tbr['full_s']:.3f} s, pruned {tbr['pruned_s']:.3f} s "
+          f"({tbr['speedup']:.2f}x)")
     if rss:
         first, last = min(rss), max(rss)
         print(f"worker RSS, reused AutoCkt runs {first} -> {last}: {rss[first]:.1f} -> {rss[last]:.1f} MiB")

@@ -21,12 +21,19 @@ _INCLUDE_RE = re.compile(r"""^(\s*\.(?:include|inc|lib)\s+)(?:"([^"]+)"|'([^']+)
 _CONTROL_RE = re.compile(r"^\s*\.control\b", re.IGNORECASE)
 
 
-def logical_lines(deck: str) -> list[str]:
-    """Deck lines with ``+`` continuations joined and comment lines dropped (title kept)."""
-    lines: list[str] = []
-    for raw in deck.splitlines():
+def logical_lines(deck: str, *, title: bool = True) -> list[str]:
+    """Deck lines with ``+`` continuations joined and comment lines dropped.
+
+    Args:
+        title: the text starts with a title line (a deck), kept whatever it reads: a ``* title``
+            is still the title, and the next line is the first statement. Model files have none.
+    """
+    physical = deck.splitlines()
+    lines: list[str] = physical[:1] if title else []
+    first = len(lines)
+    for raw in physical[first:]:
         stripped = raw.strip()
-        if stripped.startswith("+") and lines:
+        if stripped.startswith("+") and len(lines) > first:
             lines[-1] += " " + stripped[1:]
         elif stripped.startswith("*"):
             continue
@@ -60,7 +67,7 @@ def include_paths(deck: str, *, title: bool = True) -> list[str]:
             have none.
     """
     paths: list[str] = []
-    for line in logical_lines(deck)[1 if title else 0 :]:
+    for line in logical_lines(deck, title=title)[1 if title else 0 :]:
         path = _include_target(line)
         if path is not None and path not in paths:
             paths.append(path)

@@ -73,6 +73,9 @@ def worker_main(conn: multiprocessing.connection.Connection, lifeline: multiproc
     # Ctrl-C reaches the whole process group; the parent decides what happens to workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.chdir(workdir)
+    # Everything temporary this process makes (pruned model libraries, policy checks) lives in the
+    # scratch folder, which the parent removes however the worker ends (os._exit skips atexit).
+    tempfile.tempdir = workdir
     runner.start()
     try:
         conn.send(("ready", os.getpid()))

@@ -212,6 +212,10 @@ def test_deck_reading_helpers() -> None:
     )
     assert meas_names(deck) == ["gain", "delay", "ugbw"]
     assert include_paths(deck) == ["/models/a.lib", "/models/b.lib"]
+    # a "* ..." title is the title: the line after it is the deck's first statement (prepared decks
+    # start with "* untitled" and an include, which cache keys and reuse stamps once missed)
+    assert include_paths("* untitled\n.include '/models/a.lib'\n+ \n.end\n") == ["/models/a.lib"]
+    assert include_paths(".include '/models/a.lib'\n", title=False) == ["/models/a.lib"]
     assert vector_key("vin#branch", 4) == "i(vin)"
     assert vector_key("OUT", 3) == "v(out)"
     assert vector_key("v-sweep", 3) == "v-sweep"

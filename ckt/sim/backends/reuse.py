@@ -46,11 +46,14 @@ class LoadedDeck:
             literal values assigns; only these lines may differ in a deck run on the circuit.
         stamps: every file the deck reads (its include closure) -> its stat signature when loaded
             (``None``: missing), so an edited model file means a fresh load.
+        pruned: the circuit was loaded from a copy of those files without the binned cards its
+            devices do not use (``ckt.sim.backends.bins``).
     """
 
     lines: tuple[str, ...]
     params: Mapping[int, tuple[str, ...]]
     stamps: tuple[tuple[str, tuple[int, int, int] | None], ...]
+    pruned: bool = False
 
 
 def _assignments(body: str) -> list[tuple[str, str]] | None:

@@ -12,18 +12,24 @@ callbacks and command wrappers, so model-card chatter lands in the log instead o
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
+import tempfile
 import time
+import weakref
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ckt.errors import SimulatorNotFoundError
+from ckt.sim.backends.bins import GEOMETRY_COMMAND, BinnedLibrary, read_geometry, script_keeps_circuit, seeds_random
 from ckt.sim.backends.locate import LIBNGSPICE_ENV, fix_for, libngspice_candidates
-from ckt.sim.backends.reuse import LoadedDeck, loaded_deck, param_changes
+from ckt.sim.backends.reuse import LoadedDeck, file_stamps, loaded_deck, param_changes
 from ckt.sim.backends.vectors import scale_to_real, vector_key
-from ckt.sim.decktext import has_control_block
+from ckt.sim.decktext import has_control_block, include_closure
 from ckt.sim.log import read_log
 from ckt.sim.result import SimJob, SimResult, Status
 
@@ -57,6 +63,8 @@ class SharedSession:
     # ngspice keeps every command in its control structures; freeing them now and then keeps
     # memory flat (PySpice does the same every 10,000 commands).
     _RELEASE_EVERY = 1000
+    # Model libraries whose binned cards a session remembers (a sizing run uses one).
+    _LIBRARIES = 8
 
     @classmethod
     def get(cls, library: str | None = None) -> SharedSession:
@@ -95,6 +103,9 @@ class SharedSession:
         self._loaded: LoadedDeck | None = None
         self._holding = False
         self._keep: LoadedDeck | None = None
+        # Model files (by stat) -> what their binned cards' pruned copies keep; where copies go.
+        self._libraries: dict[tuple[tuple[str, tuple[int, int, int] | None], ...], BinnedLibrary] = {}
+        self._bins_root: str | None = None
         lines = self._lines
         ffi = self._ffi
         session = self
@@ -211,10 +222,20 @@ class SharedSession:
         )
 
     def _run_fresh(self, job: SimJob) -> list[str]:
-        """Load the job's deck as the only circuit and run it; the output lines."""
+        """Load the job's deck as the only circuit and run it; the output lines.
+
+        On a copy of its library cut down to the binned cards its devices use
+        (``ckt.sim.backends.bins``) when their geometry is covered; else as written, after which
+        the geometry is learnt for the next load.
+        """
         if self._loaded is not None:
             self._command("remcirc")
             self._loaded = None
+        library = self._binned(job) if job.reuse else None
+        if library is not None and library.keep:
+            pruned = self._run_pruned(job, library)
+            if pruned is not None:
+                return pruned
         self._lines.clear()
         if self._load(job.deck) != 0:
             self._run_error = "ngspice could not load the deck"
@@ -226,10 +247,72 @@ class SharedSession:
             if count == 1:
                 self._holding = True
                 self._keep = loaded_deck(job.deck, job.files) if job.reuse else None
+                if library is not None and not self._run_error:
+                    self._learn(library)
             else:  # a failed load makes none; a script may have made or removed some
                 for _ in range(count):
                     self._command("remcirc")
         return output
+
+    def _run_pruned(self, job: SimJob, library: BinnedLibrary) -> list[str] | None:
+        """Load and run the deck on its pruned library; ``None`` (nothing loaded) when the devices'
+        geometry needs a card the copy dropped, or the copy does not load. A ``.control`` script
+        runs as its deck loads, so its output counts only once the check after it passes."""
+        self._lines.clear()
+        loaded = self._load(library.deck(job.deck, os.getcwd())) == 0
+        output = list(self._lines)
+        if not self.alive:
+            return output
+        count = self._circuit_count()
+        points = self._geometry() if loaded and count == 1 else None
+        if points is None or not library.covers(points):
+            for _ in range(count):
+                self._command("remcirc")
+            self._lines.clear()
+            return None
+        self._holding = True
+        if has_control_block(job.deck):
+            return output
+        self._lines.clear()
+        if self._command("run") != 0:
+            self._run_error = "ngspice 'run' command failed"
+        keep = loaded_deck(job.deck, job.files)
+        self._keep = replace(keep, pruned=True) if keep is not None else None
+        return list(self._lines)
+
+    def _binned(self, job: SimJob) -> BinnedLibrary | None:
+        """The binned library of the job's model files, when pruning it can be exact."""
+        if seeds_random(job.deck) or not script_keeps_circuit(job.deck):
+            return None
+        closure = include_closure(job.deck, job.files)
+        key = file_stamps(m.path for m in closure)  # as a kept circuit's LoadedDeck.stamps
+        if key not in self._libraries:
+            if self._bins_root is None:
+                self._bins_root = tempfile.mkdtemp(prefix="ckt-bins-")
+                weakref.finalize(self, shutil.rmtree, self._bins_root, ignore_errors=True)
+            texts = {m.path: Path(m.path).read_text(errors="replace") for m in closure if m.exists}
+            while len(self._libraries) >= self._LIBRARIES:
+                del self._libraries[next(iter(self._libraries))]
+            self._libraries[key] = BinnedLibrary(texts, Path(self._bins_root))
+        library = self._libraries[key]
+        return library if library.usable else None
+
+    def _learn(self, library: BinnedLibrary) -> None:
+        """After a load of the full library, keep the cards its devices use. When they were kept
+        already, the pruned copy failed for another reason: the library is never pruned again."""
+        points = self._geometry()
+        if points is None or (library.keep and library.covers(points)):
+            library.keep, library.usable = frozenset(), False
+        else:
+            library.grow(points)
+
+    def _geometry(self) -> tuple[tuple[float, float], ...] | None:
+        """The binning geometry of the loaded circuit's MOSFETs (``ckt.sim.backends.bins``)."""
+        self._lines.clear()
+        self._command(GEOMETRY_COMMAND)
+        points = read_geometry(self._lines)
+        self._lines.clear()
+        return points
 
     def _run_loaded(self, deck: str) -> list[str] | None:
         """Run ``deck`` on the kept circuit; ``None`` (the circuit still kept) when it cannot become it."""
@@ -245,6 +328,13 @@ class SharedSession:
             if not self.alive or read_log(self._lines, "").status is not Status.OK:
                 return None  # loaded afresh instead, so that its log is a fresh load's
             loaded = replace(loaded, lines=tuple(deck.splitlines()))
+        library = self._libraries.get(loaded.stamps)
+        if library is not None and library.usable and library.keep:
+            if not loaded.pruned:
+                return None  # the library's pruned copy loads and resets faster than this circuit
+            points = self._geometry()
+            if points is None or not library.covers(points):
+                return None  # a device moved into a dropped bin: the full library binds it
         self._loaded, self._holding, self._keep = None, True, loaded
         if self._command("run") != 0:
             self._run_error = "ngspice 'run' command failed"

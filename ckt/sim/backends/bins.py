@@ -1,0 +1,257 @@
+"""Binned model cards: which bins a circuit's devices fall in, and model files cut down to those.
+
+A foundry library bins each MOSFET by geometry: sky130's ``nfet_01v8`` is ~90 ``.model`` cards in
+its wrapper subcircuit, each valid for an ``[lmin, lmax] x [wmin, wmax]`` box. ngspice expands the
+cards for every instance and ``reset`` parses them all again, so on the sky130 Miller op-amp a
+design on a loaded circuit costs ~49 ms where the analysis takes ~7 ms (ngspice 39). A sizing run
+visits a handful of bins; a copy of the library without the others parses in a fraction of that.
+
+Exact by construction. ngspice gives a device the first card, in file order, named ``BASE.N`` whose
+box holds its L and W (W per finger under ``wnflag``; edges within 1 nm count). A pruned copy
+keeps the order and the text of every card it keeps; when it keeps every card whose box, widened
+by a margin (ngspice's edge tolerance and the six digits ``show`` prints), holds a device's
+geometry, the first of them is the card the full library gives. The geometry is what ngspice
+reports for the loaded circuit (``show m : l w nf``), so no expression is evaluated here. A device
+that moves into a dropped box makes the load fail or the check fail, and the caller loads the
+full library and keeps that box from then on.
+
+The sky130 cards draw random numbers (AGAUSS mismatch terms) in card order, so pruning changes
+which draw each kept card gets. That matters only when the draws are meant to repeat: a deck or
+library that seeds the generator (``.options seed``, a reproducible Monte Carlo sample) is never
+pruned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ckt.sim.decktext import rewrite_includes
+
+GEOMETRY_COMMAND = "show m : l w nf"
+"""The ngspice command whose output ``read_geometry`` reads: every MOSFET's L, W and finger count."""
+
+_MODEL_RE = re.compile(r"^\s*\.model\s+(\S+)", re.IGNORECASE)
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_BOUND_RE = re.compile(rf"\b(lmin|lmax|wmin|wmax)\s*=\s*({_NUMBER})(?=[\s,)]|$)", re.IGNORECASE)
+_ANY_BOUND_RE = re.compile(r"\b(?:lmin|lmax|wmin|wmax)\s*=", re.IGNORECASE)
+_SEED_RE = re.compile(r"^\s*\.options?\b.*\bseed\s*=", re.IGNORECASE | re.MULTILINE)
+
+# Beyond ngspice's 1 nm edge tolerance, ``show`` prints six significant digits.
+_MARGIN_ABS = 2e-9
+_MARGIN_REL = 1e-5
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One binned ``.model`` card: its name (lower case) and its geometry box in metres."""
+
+    name: str
+    lmin: float
+    lmax: float
+    wmin: float
+    wmax: float
+
+    def holds(self, length: float, width: float) -> bool:
+        """Whether the box, widened by the margin, holds a device of this geometry."""
+        return _within(length, self.lmin, self.lmax) and _within(width, self.wmin, self.wmax)
+
+
+def _within(value: float, low: float, high: float) -> bool:
+    margin = _MARGIN_ABS + _MARGIN_REL * abs(value)
+    return low - margin <= value <= high + margin
+
+
+def _cards(lines: list[str]) -> Iterable[tuple[int, int, str]]:
+    """``(first line, end line, name)`` of each ``.model`` card: its line, then every ``+``,
+    comment or blank line up to the next statement."""
+    i = 0
+    while i < len(lines):
+        match = _MODEL_RE.match(lines[i])
+        if match is None:
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines) and (not lines[end].strip() or lines[end].lstrip()[0] in "+*"):
+            end += 1
+        yield i, end, match.group(1).lower()
+        i = end
+
+
+def _bin(lines: list[str], name: str) -> Bin | None:
+    """The card as a ``Bin``: named ``BASE.N`` with four literal bounds; ``None`` otherwise (kept)."""
+    if "." not in name.strip("."):
+        return None
+    text = " ".join(line.lstrip().lstrip("+") for line in lines if not line.lstrip().startswith("*"))
+    bounds = {key.lower(): float(value) for key, value in _BOUND_RE.findall(text)}
+    if len(bounds) != 4 or len(_ANY_BOUND_RE.findall(text)) != 4:
+        return None  # a bound written as an expression, or given twice: not ours to judge
+    return Bin(name, bounds["lmin"], bounds["lmax"], bounds["wmin"], bounds["wmax"])
+
+
+def model_bins(text: str) -> tuple[Bin, ...]:
+    """The binned cards of a model file that a pruned copy may drop, in file order."""
+    lines = text.splitlines()
+    found = (_bin(lines[start:end], name) for start, end, name in _cards(lines))
+    return tuple(b for b in found if b is not None)
+
+
+def prune_text(text: str, keep: frozenset[str]) -> str:
+    """``text`` without the binned cards whose names are not in ``keep``; every other line as it was."""
+    lines = text.splitlines()
+    drop: list[tuple[int, int]] = []
+    for start, end, name in _cards(lines):
+        if name not in keep and _bin(lines[start:end], name) is not None:
+            drop.append((start, end))
+    out: list[str] = []
+    last = 0
+    for start, end in drop:
+        out.extend(lines[last:start])
+        last = end
+    out.extend(lines[last:])
+    return "\n".join(out) + "\n"
+
+
+def read_geometry(lines: Iterable[str]) -> tuple[tuple[float, float], ...] | None:
+    """The ``(L, W)`` points that bin the MOSFETs ``show m : l w nf`` listed (W and W per finger,
+    since ``wnflag`` decides which counts); ``None`` when the listing cannot be read."""
+    points: list[tuple[float, float]] = []
+    block: dict[str, list[float]] | None = None
+    columns = 0
+
+    def close() -> bool:
+        if block is None:
+            return True
+        lengths, widths = block.get("l"), block.get("w")
+        fingers = block.get("nf", [1.0] * columns)
+        if lengths is None or widths is None or not len(lengths) == len(widths) == len(fingers) == columns:
+            return False
+        for length, width, nf in zip(lengths, widths, fingers):
+            points.append((length, width))
+            if nf > 0 and nf != 1:
+                points.append((length, width / nf))
+        return True
+
+    for line in lines:
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "device":
+            if not close():
+                return None
+            block, columns = {}, len(parts) - 1
+        elif block is not None and parts[0] in ("l", "w", "nf"):
+            try:
+                block[parts[0]] = [float(p) for p in parts[1:]]
+            except ValueError:
+                return None
+    return tuple(points) if close() else None
+
+
+# Control commands that run analyses on the circuit as loaded and read or print results; anything
+# else (``reset``, ``alter``, ``alterparam``, ``source``, ``circbyline``...) may rebuild the circuit
+# with bins the check after the script never saw.
+_SCRIPT_COMMANDS = frozenset({
+    "op", "ac", "dc", "tran", "noise", "pz", "tf", "sens", "let", "set", "unset", "meas", "measure",
+    "if", "else", "end", "while", "repeat", "dowhile", "break", "continue", "setplot", "print", "echo",
+    "destroy", "wrdata", "write", "show", "showmod", "fourier", "linearize", "display", "save",
+})
+_CONTROL_BLOCK_RE = re.compile(r"^\s*\.control\b(.*?)^\s*\.endc\b", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+
+
+def script_keeps_circuit(deck: str) -> bool:
+    """Whether every ``.control`` command of ``deck`` only analyses the circuit as loaded (so the
+    geometry read after the script is the geometry it ran with)."""
+    for block in _CONTROL_BLOCK_RE.findall(deck):
+        for line in block.splitlines():
+            words = line.split()
+            if words and not words[0].startswith("*") and words[0].lower() not in _SCRIPT_COMMANDS:
+                return False
+    return True
+
+
+def seeds_random(text: str) -> bool:
+    """Whether the text seeds ngspice's random numbers (so its draws must repeat exactly)."""
+    return _SEED_RE.search(text) is not None
+
+
+class BinnedLibrary:
+    """The model files of one deck, and copies of them holding only the bins its devices have used.
+
+    Args:
+        texts: absolute path -> content of every file the deck reads (its include closure).
+        root: where pruned copies go (one folder per kept set).
+    """
+
+    def __init__(self, texts: Mapping[str, str], root: Path) -> None:
+        self._texts = dict(texts)
+        self._bins = {path: bins for path, text in self._texts.items() if (bins := model_bins(text))}
+        self._root = root
+        self.keep: frozenset[str] = frozenset()
+        self.usable = bool(self._bins) and not any(seeds_random(text) for text in self._texts.values())
+        self._mirror: tuple[frozenset[str], dict[str, str]] | None = None
+
+    @property
+    def bins(self) -> int:
+        """How many cards a pruned copy may drop."""
+        return sum(len(bins) for bins in self._bins.values())
+
+    def needs(self, points: Iterable[tuple[float, float]]) -> frozenset[str]:
+        """Every binned card whose box holds one of ``points``."""
+        points = tuple(points)
+        return frozenset(b.name for bins in self._bins.values() for b in bins
+                         if any(b.holds(length, width) for length, width in points))
+
+    def covers(self, points: Iterable[tuple[float, float]]) -> bool:
+        """Whether the kept cards include every card that could bin these devices."""
+        return self.needs(points) <= self.keep
+
+    def grow(self, points: Iterable[tuple[float, float]]) -> None:
+        """Keep the cards that bin these devices too."""
+        self.keep |= self.needs(points)
+
+    def deck(self, deck: str, cwd: str) -> str:
+        """``deck`` reading the pruned copies (written on first use of this kept set).
+
+        Include paths in the deck resolve against ``cwd``. Files with nothing to drop appear in the
+        copy as links to the originals, so relative includes between files keep working.
+        """
+        targets = self._write()
+
+        def target(written: str) -> str | None:
+            expanded = os.path.expanduser(written)
+            return targets.get(os.path.normpath(expanded if os.path.isabs(expanded) else os.path.join(cwd, expanded)))
+
+        return rewrite_includes(deck, target)
+
+    def _write(self) -> dict[str, str]:
+        if self._mirror is not None and self._mirror[0] == self.keep:
+            return self._mirror[1]
+        digest = hashlib.sha256("\0".join(sorted(self._texts) + ["\1"] + sorted(self.keep)).encode())
+        folder = self._root / digest.hexdigest()[:20]
+        targets = {path: str(folder / path.lstrip("/\\")) for path in self._texts}
+
+        def absolute(written: str) -> str | None:  # relative includes stay valid in the mirrored layout
+            expanded = os.path.expanduser(written)
+            return targets.get(os.path.normpath(expanded)) if os.path.isabs(expanded) else None
+
+        for path, text in self._texts.items():
+            local = Path(targets[path])
+            if local.exists() or local.is_symlink():
+                continue
+            local.parent.mkdir(parents=True, exist_ok=True)
+            if path not in self._bins:
+                try:
+                    local.symlink_to(path)
+                except FileExistsError:
+                    pass
+                continue
+            partial = local.with_name(local.name + f".{os.getpid()}.part")
+            partial.write_text(rewrite_includes(prune_text(text, self.keep), absolute))
+            partial.replace(local)
+        self._mirror = (self.keep, targets)
+        return targets
