@@ -1,6 +1,6 @@
 """What one simulation costs, against the floor: re-running a circuit ngspice already holds.
 
-    python benchmarks/bench_sim.py [--evals 200] [--sky-evals 20] [--throughput-jobs 400] [--rss-runs 3000]
+    python benchmarks/bench_sim.py [--evals 200] [--sky-evals 60] [--throughput-jobs 400] [--rss-runs 3000]
 
 Two decks, each evaluated as a sizing loop does (every evaluation a different design: the deck with
 other values of its sizing ``.param``s): the AutoCkt two-stage op-amp (its own ``.ac``/``.meas``, PTM 45 nm)
@@ -203,9 +203,10 @@ def bench_batch(jobs: list[SimJob], evals: int) -> float:
 
 
 def bench_throughput(jobs: list[SimJob], count: int, workers: int) -> float:
-    """Designs per second for one batch of ``count`` (workers started, each with a circuit loaded)."""
+    """Designs per second for one batch of ``count`` (workers started and warm: a circuit loaded, and
+    its bins learnt where the library is binned)."""
     with LocalExecutor(workers, recycle_after=10**9) as ex:
-        ex.map(jobs[:workers])
+        ex.map(jobs[: 4 * workers])
         batch = [jobs[i % len(jobs)] for i in range(count)]
         start = time.perf_counter()
         results = ex.map(batch)
@@ -268,7 +269,7 @@ def bench_deck(name: str, jobs: list[SimJob], evals: int, throughput_jobs: int, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--evals", type=int, default=200, help="evaluations per AutoCkt latency measurement")
-    parser.add_argument("--sky-evals", type=int, default=20, help="evaluations per sky130 latency measurement")
+    parser.add_argument("--sky-evals", type=int, default=60, help="evaluations per sky130 latency measurement")
     parser.add_argument("--throughput-jobs", type=int, default=400, help="AutoCkt jobs per throughput batch")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved repeats of the throughput runs")
     parser.add_argument("--tb-designs", type=int, default=6, help="sky130 op-amp testbench designs per mode")
@@ -284,7 +285,7 @@ def main() -> None:
         "autockt_ptm45": ("AutoCkt two-stage op-amp, its own .ac dec 10 1 10G and .meas, PTM 45 nm",
                           lambda: bench_deck("autockt", autockt, args.evals, args.throughput_jobs, args.repeats)),
         "miller_sky130": ("two_stage_miller.cir bound to sky130 (VDD 1.8 V), its own .ac dec 20 1 10G and .meas",
-                          lambda: bench_deck("sky130", sky, args.sky_evals, max(4, args.throughput_jobs // 20),
+                          lambda: bench_deck("sky130", sky, args.sky_evals, max(4, args.throughput_jobs // 2),
                                              args.repeats, binned=True)),
     }
     report: dict = {"decks": {}}

@@ -273,12 +273,11 @@ class SharedSession:
         self._holding = True
         if has_control_block(job.deck):
             return output
-        self._lines.clear()
         if self._command("run") != 0:
             self._run_error = "ngspice 'run' command failed"
         keep = loaded_deck(job.deck, job.files)
         self._keep = replace(keep, pruned=True) if keep is not None else None
-        return list(self._lines)
+        return output + self._lines
 
     def _binned(self, job: SimJob) -> BinnedLibrary | None:
         """The binned library of the job's model files, when pruning it can be exact."""
@@ -320,6 +319,11 @@ class SharedSession:
         changes = param_changes(loaded, deck) if loaded is not None else None
         if loaded is None or changes is None:
             return None
+        library = self._libraries.get(loaded.stamps)
+        if library is not None and not (library.usable and library.keep):
+            library = None  # nothing to prune
+        if library is not None and not loaded.pruned:
+            return None  # the library's pruned copy loads and resets faster than this circuit
         self._lines.clear()
         if changes:
             for name, value in changes:
@@ -327,14 +331,13 @@ class SharedSession:
             self._command("reset")
             if not self.alive or read_log(self._lines, "").status is not Status.OK:
                 return None  # loaded afresh instead, so that its log is a fresh load's
+            if library is not None:
+                reset = list(self._lines)
+                points = self._geometry()
+                if points is None or not library.covers(points):
+                    return None  # a device moved into a dropped bin: the full library binds it
+                self._lines.extend(reset)
             loaded = replace(loaded, lines=tuple(deck.splitlines()))
-        library = self._libraries.get(loaded.stamps)
-        if library is not None and library.usable and library.keep:
-            if not loaded.pruned:
-                return None  # the library's pruned copy loads and resets faster than this circuit
-            points = self._geometry()
-            if points is None or not library.covers(points):
-                return None  # a device moved into a dropped bin: the full library binds it
         self._loaded, self._holding, self._keep = None, True, loaded
         if self._command("run") != 0:
             self._run_error = "ngspice 'run' command failed"
