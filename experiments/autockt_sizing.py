@@ -189,6 +189,9 @@ def plot(records: list[dict], methods: list[str], budget: int, summary: dict, pa
     a.legend()
     rates = [summary["methods"][m]["success_feasible"] for m in methods]
     b.bar(methods, rates, color=[f"C{i}" for i in range(len(methods))])
+    b.tick_params(axis="x", labelrotation=25)
+    for label in b.get_xticklabels():
+        label.set_horizontalalignment("right")
     b.set_ylim(0, 1.05)
     b.set_ylabel("success rate on feasible targets")
     b.set_title(f"{summary['n_feasible_targets']} feasible of {summary['n_targets']} targets, budget {budget}")
