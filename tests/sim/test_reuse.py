@@ -261,8 +261,11 @@ def test_a_control_deck_with_circuit_options_runs_and_leaves_them_behind() -> No
 def test_policy_skeleton_drops_only_literal_param_values() -> None:
     assert policy_skeleton(RC) == policy_skeleton(RC.replace("r=1k c=1n", "r=2k c=3n"))
     assert policy_skeleton(RC) != policy_skeleton(RC.replace("r=1k c=1n", "r={2k} c=3n"))
-    control = RC.replace(".end", ".control\nrun\n.endc\n.end")
-    assert policy_skeleton(control) == control
+    control = RC.replace(".end", ".control\nrun\n.param r=5k\n.endc\n.end")
+    assert policy_skeleton(control) == policy_skeleton(control.replace("r=1k c=1n", "r=2k c=3n"))
+    assert ".param r=5k" in policy_skeleton(control)  # script lines stay as they are
+    unterminated = RC.replace(".param r=1k c=1n", ".controls\n.param r=1k c=1n")  # runs to the end
+    assert "r=1k c=1n" in policy_skeleton(unterminated)
 
 
 @requires_ngspice

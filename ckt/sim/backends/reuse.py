@@ -85,7 +85,16 @@ def _literal_params(lines: tuple[str, ...]) -> dict[int, tuple[str, ...]] | None
     names: list[str] = []
     opaque = False
     depth = 0
+    script = False  # inside .control ... .endc (matched as ngspice and the policy match it)
     for i, line in enumerate(lines):
+        head = line.strip().lower()
+        if head.startswith(".control"):
+            script = True
+        elif re.match(r"\.endc(\s|$)", head):
+            script = False
+            continue
+        if script:
+            continue
         if _SUBCKT_RE.match(line):
             depth += 1
         elif _ENDS_RE.match(line):
@@ -122,10 +131,10 @@ def policy_skeleton(deck: str) -> str:
     """``deck`` with the values on its top-level one-line literal ``.param`` lines removed.
 
     The deck policy reads only control commands, ``.option`` lines and includes, never ``.param``
-    values, so two decks of one skeleton get the same verdict (given the same included files).
+    values, so two decks of one skeleton get the same verdict (given the same included files). A
+    ``.control`` block stays as it is (the built-in testbench's decks are scripts: without this,
+    every design's deck would be scanned again, sky130's cards included).
     """
-    if has_control_block(deck):
-        return deck
     lines = deck.splitlines()
     params = _literal_params(tuple(lines))
     if params is None:
