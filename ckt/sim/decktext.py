@@ -79,6 +79,21 @@ def has_control_block(deck: str) -> bool:
     return any(_CONTROL_RE.match(line) for line in deck.splitlines())
 
 
+def without_control(deck: str) -> str:
+    """``deck`` without its ``.control`` ... ``.endc`` blocks (a block with no ``.endc`` runs to the
+    end, as ngspice reads it)."""
+    lines, script = [], False
+    for line in deck.splitlines():
+        head = line.strip().lower()
+        if head.startswith(".control"):
+            script = True
+        elif script and re.match(r"\.endc(\s|$)", head):
+            script = False
+        elif not script:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def rewrite_includes(text: str, target: Callable[[str], str | None]) -> str:
     """``text`` with each include line's path replaced by ``target(path)`` (kept when ``None``).
 

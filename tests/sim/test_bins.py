@@ -19,7 +19,9 @@ from ckt.sim.backends.bins import (
     read_geometry,
     script_keeps_circuit,
     seeds_random,
+    stub_text,
 )
+from ckt.sim.decktext import without_control
 from ckt.sim.backends.shared import SharedSession
 from ckt.sim.deck import prepare_deck
 from ckt.sim.result import SimJob
@@ -57,6 +59,18 @@ def test_binned_cards_are_read_in_file_order_with_their_boxes() -> None:
     for kept in ("cell__model.1 nmos", "cell__model.3", "cell__model.4", ".model plain", ".ends", "m0 d g s b"):
         assert kept in pruned
     assert prune_text(LIBRARY, frozenset(b.name for b in bins)).splitlines() == LIBRARY.splitlines()
+
+
+def test_stub_cards_keep_name_type_level_and_box_only() -> None:
+    stub = stub_text(LIBRARY).splitlines()
+    assert ".model cell__model.0 nmos level=54.0 lmin=1e-06 lmax=2e-06 wmin=1e-06 wmax=5e-06" in stub
+    assert not any("Model Flag" in line for line in stub)
+    assert model_bins("\n".join(stub)) == model_bins(LIBRARY)  # the same boxes, in the same order
+    for kept in (".model cell__model.3 nmos lmin={lx}", ".model plain nmos level=54", "m0 d g s b cell__model"):
+        assert any(line.startswith(kept) for line in stub)
+    deck = "t\nr1 1 0 1k\n.control\nop\nprint v(1)\n.endc\nv1 1 0 1\n.end\n"
+    assert without_control(deck) == "t\nr1 1 0 1k\nv1 1 0 1\n.end\n"
+    assert without_control("t\n.control\nop\n") == "t\n"
 
 
 def test_a_device_on_a_shared_edge_needs_every_card_that_touches_it(tmp_path: Path) -> None:
@@ -190,9 +204,10 @@ def test_a_device_on_an_edge_the_copy_half_covers_gets_the_full_library_s_card(t
     session.run(first)
     assert session.loaded is not None and session.loaded.pruned
     assert session.run(edge).measurements["vd"] == pytest.approx(reference, rel=1e-9)
+    # the geometry came from a load on stub cards, and the design ran on the grown copy
     assert binned.keep == {"nch.0", "nch.1", "nch.2", "nch.3"}
-    assert session.run(edge).measurements["vd"] == pytest.approx(reference, rel=1e-9)
     assert session.loaded is not None and session.loaded.pruned
+    assert session.run(edge).measurements["vd"] == pytest.approx(reference, rel=1e-9)
 
 
 @requires_ngspice

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,20 +100,45 @@ def model_bins(text: str) -> tuple[Bin, ...]:
     return tuple(b for b in found if b is not None)
 
 
-def prune_text(text: str, keep: frozenset[str]) -> str:
-    """``text`` without the binned cards whose names are not in ``keep``; every other line as it was."""
+def _rewrite(text: str, card: Callable[[list[str], Bin], list[str]]) -> str:
+    """``text`` with each binned card's lines replaced by ``card(lines, bin)``; the rest as it was."""
     lines = text.splitlines()
-    drop: list[tuple[int, int]] = []
-    for start, end, name in _cards(lines):
-        if name not in keep and _bin(lines[start:end], name) is not None:
-            drop.append((start, end))
     out: list[str] = []
     last = 0
-    for start, end in drop:
-        out.extend(lines[last:start])
-        last = end
+    for start, end, name in _cards(lines):
+        found = _bin(lines[start:end], name)
+        if found is not None:
+            out.extend(lines[last:start])
+            out.extend(card(lines[start:end], found))
+            last = end
     out.extend(lines[last:])
     return "\n".join(out) + "\n"
+
+
+def prune_text(text: str, keep: frozenset[str]) -> str:
+    """``text`` without the binned cards whose names are not in ``keep``; every other line as it was."""
+    return _rewrite(text, lambda lines, b: lines if b.name in keep else [])
+
+
+_LEVEL_RE = re.compile(rf"\blevel\s*=\s*({_NUMBER})(?=[\s,)]|$)", re.IGNORECASE)
+
+
+def stub_text(text: str) -> str:
+    """``text`` with each binned card cut to its type, level and box: a library that loads in a few
+    milliseconds and binds every device as the full one would, so that ngspice can report the
+    devices' geometry (nothing is simulated on it)."""
+
+    def stub(lines: list[str], b: Bin) -> list[str]:
+        words = lines[0].split()
+        body = " ".join(line.lstrip().lstrip("+") for line in lines if not line.lstrip().startswith("*"))
+        level = _LEVEL_RE.search(body)
+        if len(words) < 3 or not re.fullmatch(r"[A-Za-z]\w*", words[2]):
+            return lines  # the type is not where a stub can copy it from: keep the card
+        options = f" level={level.group(1)}" if level else ""
+        box = f"lmin={b.lmin!r} lmax={b.lmax!r} wmin={b.wmin!r} wmax={b.wmax!r}"
+        return [f".model {words[1]} {words[2]}{options} {box}"]
+
+    return _rewrite(text, stub)
 
 
 def read_geometry(lines: Iterable[str]) -> tuple[tuple[float, float], ...] | None:
@@ -193,7 +218,8 @@ class BinnedLibrary:
         self._root = root
         self.keep: frozenset[str] = frozenset()
         self.usable = bool(self._bins) and not any(seeds_random(text) for text in self._texts.values())
-        self._mirror: tuple[frozenset[str], dict[str, str]] | None = None
+        self._mirrors: dict[tuple[str, frozenset[str]], dict[str, str]] = {}
+        self.probing = True  # the stub copy loads (see ``probe_deck``)
 
     @property
     def bins(self) -> int:
@@ -220,18 +246,24 @@ class BinnedLibrary:
         Include paths in the deck resolve against ``cwd``. Files with nothing to drop appear in the
         copy as links to the originals, so relative includes between files keep working.
         """
-        targets = self._write()
+        return self._point(deck, cwd, self._write("pruned", self.keep))
 
+    def probe_deck(self, deck: str, cwd: str) -> str:
+        """``deck`` reading stub copies (``stub_text``): loaded only to read the devices' geometry."""
+        return self._point(deck, cwd, self._write("stub", frozenset()))
+
+    @staticmethod
+    def _point(deck: str, cwd: str, targets: dict[str, str]) -> str:
         def target(written: str) -> str | None:
             expanded = os.path.expanduser(written)
             return targets.get(os.path.normpath(expanded if os.path.isabs(expanded) else os.path.join(cwd, expanded)))
 
         return rewrite_includes(deck, target)
 
-    def _write(self) -> dict[str, str]:
-        if self._mirror is not None and self._mirror[0] == self.keep:
-            return self._mirror[1]
-        digest = hashlib.sha256("\0".join(sorted(self._texts) + ["\1"] + sorted(self.keep)).encode())
+    def _write(self, kind: str, keep: frozenset[str]) -> dict[str, str]:
+        if (kind, keep) in self._mirrors:
+            return self._mirrors[kind, keep]
+        digest = hashlib.sha256("\0".join([kind, *sorted(self._texts), "\1", *sorted(keep)]).encode())
         folder = self._root / digest.hexdigest()[:20]
         targets = {path: str(folder / path.lstrip("/\\")) for path in self._texts}
 
@@ -250,8 +282,11 @@ class BinnedLibrary:
                 except FileExistsError:
                     pass
                 continue
+            cut = stub_text(text) if kind == "stub" else prune_text(text, keep)
             partial = local.with_name(local.name + f".{os.getpid()}.part")
-            partial.write_text(rewrite_includes(prune_text(text, self.keep), absolute))
+            partial.write_text(rewrite_includes(cut, absolute))
             partial.replace(local)
-        self._mirror = (self.keep, targets)
+        if kind == "pruned":  # one pruned set is current at a time
+            self._mirrors = {k: v for k, v in self._mirrors.items() if k[0] != "pruned"}
+        self._mirrors[kind, keep] = targets
         return targets

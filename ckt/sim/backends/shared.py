@@ -29,7 +29,7 @@ from ckt.sim.backends.bins import GEOMETRY_COMMAND, BinnedLibrary, read_geometry
 from ckt.sim.backends.locate import LIBNGSPICE_ENV, fix_for, libngspice_candidates
 from ckt.sim.backends.reuse import LoadedDeck, file_stamps, loaded_deck, param_changes
 from ckt.sim.backends.vectors import scale_to_real, vector_key
-from ckt.sim.decktext import has_control_block, include_closure
+from ckt.sim.decktext import has_control_block, include_closure, without_control
 from ckt.sim.log import read_log
 from ckt.sim.result import SimJob, SimResult, Status
 
@@ -232,8 +232,13 @@ class SharedSession:
             self._command("remcirc")
             self._loaded = None
         library = self._binned(job) if job.reuse else None
-        if library is not None and library.keep:
-            pruned = self._run_pruned(job, library)
+        if library is not None:
+            pruned = self._run_pruned(job, library) if library.keep else None
+            if pruned is None and library.probing:
+                points = self._probe(job, library)
+                if points is not None and not library.covers(points):
+                    library.grow(points)
+                    pruned = self._run_pruned(job, library)
             if pruned is not None:
                 return pruned
         self._lines.clear()
@@ -278,6 +283,22 @@ class SharedSession:
         keep = loaded_deck(job.deck, job.files)
         self._keep = replace(keep, pruned=True) if keep is not None else None
         return output + self._lines
+
+    def _probe(self, job: SimJob, library: BinnedLibrary) -> tuple[tuple[float, float], ...] | None:
+        """The devices' binning geometry, read from the deck loaded on stub cards (no analysis
+        runs: a ``.control`` script is left out); ``None``, and no more probing of this library,
+        when that does not load."""
+        self._lines.clear()
+        loaded = self._load(library.probe_deck(without_control(job.deck), os.getcwd())) == 0
+        if not self.alive:
+            return None
+        count = self._circuit_count()
+        points = self._geometry() if loaded and count == 1 else None
+        for _ in range(count):
+            self._command("remcirc")
+        self._lines.clear()
+        library.probing = points is not None
+        return points
 
     def _binned(self, job: SimJob) -> BinnedLibrary | None:
         """The binned library of the job's model files, when pruning it can be exact."""
