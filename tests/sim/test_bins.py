@@ -21,9 +21,9 @@ from ckt.sim.backends.bins import (
     seeds_random,
     stub_text,
 )
-from ckt.sim.decktext import without_control
 from ckt.sim.backends.shared import SharedSession
 from ckt.sim.deck import prepare_deck
+from ckt.sim.decktext import without_control
 from ckt.sim.result import SimJob
 from tests.conftest import ROOT, requires_ngspice
 
@@ -119,23 +119,26 @@ def test_copies_keep_relative_includes_and_link_unchanged_files(tmp_path: Path) 
     models = tmp_path / "models"
     models.mkdir()
     (models / "top.lib").write_text('.include "cell.spice"\n.include "extra.spice"\n')
-    (models / "cell.spice").write_text(LIBRARY)
+    (models / "cell.spice").write_bytes(b"* caf\xe9 (latin-1), kept byte for byte\n" + LIBRARY.encode())
     (models / "extra.spice").write_text(".param k=1\n")
-    texts = {str(models / n): (models / n).read_text() for n in ("top.lib", "cell.spice", "extra.spice")}
+    names = ("top.lib", "cell.spice", "extra.spice")
+    texts = {str(models / n): (models / n).read_text(encoding="latin-1") for n in names}
     library = BinnedLibrary(texts, tmp_path / "copies")
     library.grow([(1.2e-6, 2e-6)])
     deck = library.deck(f'title\n.include "{models / "top.lib"}"\n.end\n', cwd=str(tmp_path))
     copy = Path(deck.splitlines()[1].split('"')[1])
     assert copy.is_symlink() and copy.parent != models and copy.read_text() == texts[str(models / "top.lib")]
     cell = copy.parent / "cell.spice"
-    assert not cell.is_symlink() and "cell__model.0" in cell.read_text() and "cell__model.1" not in cell.read_text()
+    assert not cell.is_symlink() and cell.read_bytes().startswith(b"* caf\xe9 (latin-1)")
+    assert "cell__model.0" in cell.read_text("latin-1") and "cell__model.1" not in cell.read_text("latin-1")
     assert (copy.parent / "extra.spice").is_symlink()
     relative = library.deck('title\n.include "models/top.lib"\n.end\n', cwd=str(tmp_path))
     assert relative.splitlines()[1] == deck.splitlines()[1]
     library.grow([(5e-7, 2e-6)])
     grown = Path(library.deck(f'title\n.include "{models / "top.lib"}"\n.end\n', cwd=str(tmp_path)).splitlines()[1]
                  .split('"')[1])
-    assert grown.parent != copy.parent and "cell__model.1" in (grown.parent / "cell.spice").read_text()
+    assert grown.parent != copy.parent and "cell__model.1" in (grown.parent / "cell.spice").read_text("latin-1")
+    assert not BinnedLibrary({"/m\u00f6dels/cell.spice": LIBRARY}, tmp_path / "c").usable
 
 
 # ---- against ngspice --------------------------------------------------------------------------
@@ -154,8 +157,8 @@ def _family(folder: Path) -> Path:
     cards = []
     for k, (lmin, lmax, wmin, wmax) in enumerate(_BOXES):
         card = "\n".join(body).replace("vth0    = 0.22", f"vth0    = {0.22 + 0.03 * k:.2f}")
-        cards.append(f".model nch.{k} nmos level = 54\n+ lmin = {lmin:g} lmax = {lmax:g} wmin = {wmin:g} wmax = {wmax:g}\n"
-                     + card)
+        box = f"+ lmin = {lmin:g} lmax = {lmax:g} wmin = {wmin:g} wmax = {wmax:g}"
+        cards.append(f".model nch.{k} nmos level = 54\n{box}\n" + card)
     (folder / "family.lib").write_text('.include "nch.spice"\n')
     (folder / "nch.spice").write_text("* four bins\n" + "\n".join(cards) + "\n")
     return folder / "family.lib"

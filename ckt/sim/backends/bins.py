@@ -208,7 +208,8 @@ class BinnedLibrary:
     """The model files of one deck, and copies of them holding only the bins its devices have used.
 
     Args:
-        texts: absolute path -> content of every file the deck reads (its include closure).
+        texts: absolute path -> content of every file the deck reads (its include closure), read
+            as latin-1 so that the copies keep every byte.
         root: where pruned copies go (one folder per kept set).
     """
 
@@ -217,7 +218,9 @@ class BinnedLibrary:
         self._bins = {path: bins for path, text in self._texts.items() if (bins := model_bins(text))}
         self._root = root
         self.keep: frozenset[str] = frozenset()
-        self.usable = bool(self._bins) and not any(seeds_random(text) for text in self._texts.values())
+        # (a non-ASCII path could not be written into a latin-1 copy as the original spells it)
+        self.usable = (bool(self._bins) and all(path.isascii() for path in self._texts)
+                       and not any(seeds_random(text) for text in self._texts.values()))
         self._mirrors: dict[tuple[str, frozenset[str]], dict[str, str]] = {}
         self.probing = True  # the stub copy loads (see ``probe_deck``)
 
@@ -284,7 +287,7 @@ class BinnedLibrary:
                 continue
             cut = stub_text(text) if kind == "stub" else prune_text(text, keep)
             partial = local.with_name(local.name + f".{os.getpid()}.part")
-            partial.write_text(rewrite_includes(cut, absolute))
+            partial.write_text(rewrite_includes(cut, absolute), encoding="latin-1")
             partial.replace(local)
         if kind == "pruned":  # one pruned set is current at a time
             self._mirrors = {k: v for k, v in self._mirrors.items() if k[0] != "pruned"}
