@@ -113,6 +113,9 @@ def test_seeded_decks_and_scripts_that_rebuild_the_circuit_are_not_pruned() -> N
     assert script_keeps_circuit(plain) and script_keeps_circuit("t\nr1 1 0 1k\n.end\n")
     for command in ("alterparam w=2u\nreset", "alter m1 w=2u", "source other.cir", "remcirc"):
         assert not script_keeps_circuit(plain.replace("op\n", f"op\n{command}\n"))
+    # a block with no .endc runs to the end, and *# lines are commands anywhere
+    assert not script_keeps_circuit("t\n.control\nop\nreset\n") and not script_keeps_circuit("t\n*#reset\n")
+    assert script_keeps_circuit("t\n* a comment about reset\n")
 
 
 def test_copies_keep_relative_includes_and_link_unchanged_files(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ keeps the order and the text of every card it keeps; when it keeps every card wh
 by a margin (ngspice's edge tolerance and the six digits ``show`` prints), holds a device's
 geometry, the first of them is the card the full library gives. The geometry is what ngspice
 reports for the loaded circuit (``show m : l w nf``), so no expression is evaluated here. A device
-that moves into a dropped box makes the load fail or the check fail, and the caller loads the
-full library and keeps that box from then on.
+that moves into a dropped box makes the load fail or the check fail; the caller then reads the
+geometry from the deck loaded on stub cards (``stub_text``: each card cut to its type, level and
+box, a load of milliseconds) and keeps that box from then on.
 
 The sky130 cards draw random numbers (AGAUSS mismatch terms) in card order, so pruning changes
 which draw each kept card gets. That matters only when the draws are meant to repeat: a deck or
@@ -185,17 +186,26 @@ _SCRIPT_COMMANDS = frozenset({
     "if", "else", "end", "while", "repeat", "dowhile", "break", "continue", "setplot", "print", "echo",
     "destroy", "wrdata", "write", "show", "showmod", "fourier", "linearize", "display", "save",
 })
-_CONTROL_BLOCK_RE = re.compile(r"^\s*\.control\b(.*?)^\s*\.endc\b", re.IGNORECASE | re.MULTILINE | re.DOTALL)
 
 
 def script_keeps_circuit(deck: str) -> bool:
-    """Whether every ``.control`` command of ``deck`` only analyses the circuit as loaded (so the
-    geometry read after the script is the geometry it ran with)."""
-    for block in _CONTROL_BLOCK_RE.findall(deck):
-        for line in block.splitlines():
-            words = line.split()
-            if words and not words[0].startswith("*") and words[0].lower() not in _SCRIPT_COMMANDS:
-                return False
+    """Whether every control command of ``deck`` only analyses the circuit as loaded (so the
+    geometry read after the script is the geometry it ran with). Control commands are the lines
+    of ``.control`` blocks (a block with no ``.endc`` runs to the end) and ``*#`` lines, as
+    ngspice runs them."""
+    script = False
+    for line in deck.splitlines():
+        head = line.strip().lower()
+        if head.startswith(".control"):
+            script = True
+            continue
+        if script and re.match(r"\.endc(\s|$)", head):
+            script = False
+            continue
+        command = head[2:].strip() if head.startswith("*#") else head if script else ""
+        words = command.split()
+        if words and not words[0].startswith("*") and words[0] not in _SCRIPT_COMMANDS:
+            return False
     return True
 
 

@@ -357,7 +357,7 @@ class SharedSession:
                 reset = list(self._lines)
                 points = self._geometry()
                 if points is None or not library.covers(points):
-                    return None  # a device moved into a dropped bin: the full library binds it
+                    return None  # a device moved into a dropped bin: loaded afresh, its bin added
                 self._lines.extend(reset)
             loaded = replace(loaded, lines=tuple(deck.splitlines()))
         self._loaded, self._holding, self._keep = None, True, loaded
