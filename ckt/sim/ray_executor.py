@@ -63,6 +63,7 @@ class _SimActor:
         _remove_orphaned_scratch()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-"))
         os.chdir(self.workdir)
+        tempfile.tempdir = str(self.workdir)  # pruned model libraries go with the scratch folder
         self.runner = runner
         runner.start()
 
