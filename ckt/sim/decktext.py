@@ -79,19 +79,28 @@ def has_control_block(deck: str) -> bool:
     return any(_CONTROL_RE.match(line) for line in deck.splitlines())
 
 
-def without_control(deck: str) -> str:
-    """``deck`` without its ``.control`` ... ``.endc`` blocks (a block with no ``.endc`` runs to the
-    end, as ngspice reads it)."""
-    lines, script = [], False
-    for line in deck.splitlines():
+def in_script(lines: Iterable[str]) -> list[bool]:
+    """For each physical line, whether it belongs to a ``.control`` ... ``.endc`` block (the two
+    marker lines included), matched as ngspice reads them: ``.control`` as a prefix, and a block with
+    no ``.endc`` runs to the end."""
+    marks, script = [], False
+    for line in lines:
         head = line.strip().lower()
         if head.startswith(".control"):
             script = True
+            marks.append(True)
         elif script and re.match(r"\.endc(\s|$)", head):
             script = False
-        elif not script:
-            lines.append(line)
-    return "\n".join(lines) + "\n"
+            marks.append(True)
+        else:
+            marks.append(script)
+    return marks
+
+
+def without_control(deck: str) -> str:
+    """``deck`` without its ``.control`` ... ``.endc`` blocks (``in_script``)."""
+    lines = deck.splitlines()
+    return "\n".join(line for line, script in zip(lines, in_script(lines)) if not script) + "\n"
 
 
 def rewrite_includes(text: str, target: Callable[[str], str | None]) -> str:

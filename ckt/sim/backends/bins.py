@@ -31,7 +31,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ckt.sim.decktext import rewrite_includes
+import numpy as np
+
+from ckt.sim.decktext import in_script, rewrite_includes
 
 GEOMETRY_COMMAND = "show m : l w nf"
 """The ngspice command whose output ``read_geometry`` reads: every MOSFET's L, W and finger count."""
@@ -57,14 +59,6 @@ class Bin:
     wmin: float
     wmax: float
 
-    def holds(self, length: float, width: float) -> bool:
-        """Whether the box, widened by the margin, holds a device of this geometry."""
-        return _within(length, self.lmin, self.lmax) and _within(width, self.wmin, self.wmax)
-
-
-def _within(value: float, low: float, high: float) -> bool:
-    margin = _MARGIN_ABS + _MARGIN_REL * abs(value)
-    return low - margin <= value <= high + margin
 
 
 def _cards(lines: list[str]) -> Iterable[tuple[int, int, str]]:
@@ -191,17 +185,12 @@ _SCRIPT_COMMANDS = frozenset({
 def script_keeps_circuit(deck: str) -> bool:
     """Whether every control command of ``deck`` only analyses the circuit as loaded (so the
     geometry read after the script is the geometry it ran with). Control commands are the lines
-    of ``.control`` blocks (a block with no ``.endc`` runs to the end) and ``*#`` lines, as
-    ngspice runs them."""
-    script = False
-    for line in deck.splitlines():
+    of ``.control`` blocks (``in_script``) and ``*#`` lines, as ngspice runs them."""
+    lines = deck.splitlines()
+    for line, script in zip(lines, in_script(lines)):
         head = line.strip().lower()
-        if head.startswith(".control"):
-            script = True
-            continue
-        if script and re.match(r"\.endc(\s|$)", head):
-            script = False
-            continue
+        if script and (head.startswith(".control") or re.match(r"\.endc(\s|$)", head)):
+            continue  # the block's markers
         command = head[2:].strip() if head.startswith("*#") else head if script else ""
         words = command.split()
         if words and not words[0].startswith("*") and words[0] not in _SCRIPT_COMMANDS:
@@ -226,6 +215,10 @@ class BinnedLibrary:
     def __init__(self, texts: Mapping[str, str], root: Path) -> None:
         self._texts = dict(texts)
         self._bins = {path: bins for path, text in self._texts.items() if (bins := model_bins(text))}
+        every = [b for bins in self._bins.values() for b in bins]
+        self._names = [b.name for b in every]
+        self._low = np.array([(b.lmin, b.wmin) for b in every], dtype=np.float64).reshape(-1, 2)
+        self._high = np.array([(b.lmax, b.wmax) for b in every], dtype=np.float64).reshape(-1, 2)
         self._root = root
         self.keep: frozenset[str] = frozenset()
         # (a non-ASCII path could not be written into a latin-1 copy as the original spells it)
@@ -240,10 +233,11 @@ class BinnedLibrary:
         return sum(len(bins) for bins in self._bins.values())
 
     def needs(self, points: Iterable[tuple[float, float]]) -> frozenset[str]:
-        """Every binned card whose box holds one of ``points``."""
-        points = tuple(points)
-        return frozenset(b.name for bins in self._bins.values() for b in bins
-                         if any(b.holds(length, width) for length, width in points))
+        """Every binned card whose box, widened by the margin, holds one of ``points``."""
+        p = np.asarray(tuple(points), dtype=np.float64).reshape(-1, 1, 2)  # (points, 1, [L, W])
+        margin = _MARGIN_ABS + _MARGIN_REL * np.abs(p)
+        inside = ((self._low - margin <= p) & (p <= self._high + margin)).all(axis=2).any(axis=0)
+        return frozenset(self._names[i] for i in np.flatnonzero(inside))
 
     def covers(self, points: Iterable[tuple[float, float]]) -> bool:
         """Whether the kept cards include every card that could bin these devices."""

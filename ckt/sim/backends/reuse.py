@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ckt.sim.decktext import has_control_block, include_closure
+from ckt.sim.decktext import has_control_block, in_script, include_closure
 
 _PARAM_LINE_RE = re.compile(r"^\s*\.param\s+(.*)$", re.IGNORECASE)
 _ASSIGN_RE = re.compile(r"\s*([A-Za-z_][\w]*)\s*=\s*([^\s=]+)\s*")
@@ -85,14 +85,7 @@ def _literal_params(lines: tuple[str, ...]) -> dict[int, tuple[str, ...]] | None
     names: list[str] = []
     opaque = False
     depth = 0
-    script = False  # inside .control ... .endc (matched as ngspice and the policy match it)
-    for i, line in enumerate(lines):
-        head = line.strip().lower()
-        if head.startswith(".control"):
-            script = True
-        elif re.match(r"\.endc(\s|$)", head):
-            script = False
-            continue
+    for i, (line, script) in enumerate(zip(lines, in_script(lines))):
         if script:
             continue
         if _SUBCKT_RE.match(line):

@@ -255,25 +255,18 @@ class SharedSession:
                 if library is not None and not self._run_error:
                     self._learn(library)
             else:  # a failed load makes none; a script may have made or removed some
-                for _ in range(count):
-                    self._command("remcirc")
+                self._remove_circuits(count)
         return output
 
     def _run_pruned(self, job: SimJob, library: BinnedLibrary) -> list[str] | None:
         """Load and run the deck on its pruned library; ``None`` (nothing loaded) when the devices'
         geometry needs a card the copy dropped, or the copy does not load. A ``.control`` script
         runs as its deck loads, so its output counts only once the check after it passes."""
-        self._lines.clear()
-        loaded = self._load(library.deck(job.deck, os.getcwd())) == 0
-        output = list(self._lines)
+        output, count, points = self._load_for_geometry(library.deck(job.deck, os.getcwd()))
         if not self.alive:
             return output
-        count = self._circuit_count()
-        points = self._geometry() if loaded and count == 1 else None
         if points is None or not library.covers(points):
-            for _ in range(count):
-                self._command("remcirc")
-            self._lines.clear()
+            self._remove_circuits(count)
             return None
         self._holding = True
         if has_control_block(job.deck):
@@ -288,17 +281,28 @@ class SharedSession:
         """The devices' binning geometry, read from the deck loaded on stub cards (no analysis
         runs: a ``.control`` script is left out); ``None``, and no more probing of this library,
         when that does not load."""
-        self._lines.clear()
-        loaded = self._load(library.probe_deck(without_control(job.deck), os.getcwd())) == 0
+        _, count, points = self._load_for_geometry(library.probe_deck(without_control(job.deck), os.getcwd()))
         if not self.alive:
             return None
+        self._remove_circuits(count)
+        library.probing = points is not None
+        return points
+
+    def _load_for_geometry(self, deck: str) -> tuple[list[str], int, tuple[tuple[float, float], ...] | None]:
+        """Load ``deck``: its output lines, the circuits ngspice then holds, and the devices'
+        geometry when exactly its circuit loaded (after ngspice exits, only the output counts)."""
+        self._lines.clear()
+        loaded = self._load(deck) == 0
+        output = list(self._lines)
+        if not self.alive:
+            return output, 0, None
         count = self._circuit_count()
-        points = self._geometry() if loaded and count == 1 else None
+        return output, count, self._geometry() if loaded and count == 1 else None
+
+    def _remove_circuits(self, count: int) -> None:
         for _ in range(count):
             self._command("remcirc")
         self._lines.clear()
-        library.probing = points is not None
-        return points
 
     def _binned(self, job: SimJob) -> BinnedLibrary | None:
         """The binned library of the job's model files, when pruning it can be exact."""
@@ -413,8 +417,7 @@ class SharedSession:
             self._api.ngSpice_Command(self._ffi.NULL)
             if self._circuit_count() != (self._loaded is not None):
                 self._loaded = None  # not the state this session knows: start again from none
-                for _ in range(self._circuit_count()):
-                    self._command("remcirc")
+                self._remove_circuits(self._circuit_count())
         self._lines.clear()
 
     def _strings(self, array: Any) -> list[str]:
