@@ -142,6 +142,9 @@ def test_copies_keep_relative_includes_and_link_unchanged_files(tmp_path: Path) 
                  .split('"')[1])
     assert grown.parent != copy.parent and "cell__model.1" in (grown.parent / "cell.spice").read_text("latin-1")
     assert not BinnedLibrary({"/m\u00f6dels/cell.spice": LIBRARY}, tmp_path / "c").usable
+    # a model file's own script runs as the deck loads: one that rebuilds the circuit stops pruning
+    assert not BinnedLibrary({"/m/cell.spice": LIBRARY + ".control\nreset\n.endc\n"}, tmp_path / "c").usable
+    assert BinnedLibrary({"/m/cell.spice": LIBRARY + ".control\nop\n.endc\n"}, tmp_path / "c").usable
 
 
 # ---- against ngspice --------------------------------------------------------------------------

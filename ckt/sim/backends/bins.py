@@ -221,9 +221,11 @@ class BinnedLibrary:
         self._high = np.array([(b.lmax, b.wmax) for b in every], dtype=np.float64).reshape(-1, 2)
         self._root = root
         self.keep: frozenset[str] = frozenset()
-        # (a non-ASCII path could not be written into a latin-1 copy as the original spells it)
+        # A non-ASCII path could not be written into a latin-1 copy as the original spells it; a
+        # script in a model file runs as the deck loads (ngspice runs included .control blocks).
         self.usable = (bool(self._bins) and all(path.isascii() for path in self._texts)
-                       and not any(seeds_random(text) for text in self._texts.values()))
+                       and not any(seeds_random(text) or not script_keeps_circuit(text)
+                                   for text in self._texts.values()))
         self._mirrors: dict[tuple[str, frozenset[str]], dict[str, str]] = {}
         self.probing = True  # the stub copy loads (see ``probe_deck``)
 
