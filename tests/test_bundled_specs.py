@@ -171,6 +171,29 @@ def test_recorded_feasible_designs_hold_in_plain_ngspice(tmp_path: Path, results
     assert own["power"] == pytest.approx(metrics["power_w"], rel=1e-2)
 
 
+def _autockt_in_plain_ngspice(tmp_path: Path, params: dict) -> dict[str, float]:
+    """The AutoCkt deck written with ``params`` and run by plain ``ngspice -b`` elsewhere: its own
+    .meas values."""
+    import re
+    import subprocess
+
+    import yaml
+
+    from ckt.opt.run import write_best_netlist
+    from ckt.opt.space import Variable
+    from ckt.opt.spec import Spec, Target
+
+    ranges = yaml.safe_load((NETLISTS / "autockt_two_stage.yaml").read_text())["variables"]
+    variables = tuple(Variable(n, float(lo), float(hi), float(step), True) for n, (lo, hi, step) in ranges.items())
+    spec = Spec(variables, (Target("gain", lo=300.0), Target("ugbw", lo=1e7), Target("pm", lo=60.0)))
+    best = write_best_netlist(tmp_path / "best.cir", load_netlist(NETLISTS / "autockt_two_stage.cir"), spec, params)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run(["ngspice", "-b", str(best)], cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    return {m.group(1).lower(): float(m.group(2)) for m in
+            re.finditer(r"^(\w+)\s*=\s*([-+0-9.eE]+)", proc.stdout, flags=re.MULTILINE)}
+
+
 def _recorded_autockt_designs() -> list[tuple[int, dict, dict]]:
     runs = json.loads((RESULTS / "autockt_spec_seeds.json").read_text())["records"]
     return [(r["seed"], r["best_params"], r["best_values"]) for r in runs if r["method"] == "turbo" and r["success"]]
@@ -189,24 +212,40 @@ def test_recorded_autockt_designs_hold_in_plain_ngspice(tmp_path: Path, seed: in
     """Every design the README's fixed-spec AutoCkt table calls feasible (gain >= 300 V/V, UGBW >= 10 MHz,
     PM >= 60 deg), written with its sizes and re-run by plain ``ngspice -b`` through the deck's own .meas
     lines: the targets met and the recorded numbers reproduced."""
-    import re
-    import subprocess
-
-    import yaml
-
-    from ckt.opt.run import write_best_netlist
-    from ckt.opt.space import Variable
-    from ckt.opt.spec import Spec, Target
-
-    ranges = yaml.safe_load((NETLISTS / "autockt_two_stage.yaml").read_text())["variables"]
-    variables = tuple(Variable(n, float(lo), float(hi), float(step), True) for n, (lo, hi, step) in ranges.items())
-    spec = Spec(variables, (Target("gain", lo=300.0), Target("ugbw", lo=1e7), Target("pm", lo=60.0)))
-    best = write_best_netlist(tmp_path / "best.cir", load_netlist(NETLISTS / "autockt_two_stage.cir"), spec, params)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    proc = subprocess.run(["ngspice", "-b", str(best)], cwd=elsewhere, capture_output=True, text=True, timeout=120)
-    own = {m.group(1).lower(): float(m.group(2)) for m in
-           re.finditer(r"^(\w+)\s*=\s*([-+0-9.eE]+)", proc.stdout, flags=re.MULTILINE)}
+    own = _autockt_in_plain_ngspice(tmp_path, params)
     assert own["gain"] >= 300.0 and own["ugbw"] >= 1e7 and own["pm"] >= 60.0
     for name in ("gain", "ugbw", "pm"):
+        assert own[name] == pytest.approx(values[name], rel=1e-4)
+
+
+def _recorded_target_designs() -> list[tuple[str, dict, dict, dict]]:
+    """Every feasible design of the 100-target AutoCkt runs that recorded one (TuRBO's whole run;
+    the baselines' targets 48-99, resumed after designs were recorded)."""
+    out = []
+    for name in ("autockt_sizing_climb", "autockt_sizing_baselines"):
+        for r in json.loads((RESULTS / f"{name}.json").read_text())["records"]:
+            if r["success"] and "best_params" in r:
+                out.append((f"{name}-{r['method']}-{r['target_index']}", r["target"], r["best_params"], r["best_values"]))
+    return out
+
+
+def test_the_autockt_target_tables_record_their_feasible_designs() -> None:
+    """TuRBO's 73 successes of the README's 100-target table, and the baselines' on targets 48-99."""
+    designs = _recorded_target_designs()
+    assert sum(d[0].startswith("autockt_sizing_climb-") for d in designs) == 73
+    assert sum(d[0].startswith("autockt_sizing_baselines-") for d in designs) == 29
+
+
+@requires_ngspice
+@pytest.mark.ngspice
+@pytest.mark.parametrize("label,target,params,values", _recorded_target_designs(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_recorded_autockt_target_designs_hold_in_plain_ngspice(tmp_path: Path, label: str, target: dict,
+                                                               params: dict, values: dict) -> None:
+    """Each design the 100-target table calls feasible, re-run by plain ``ngspice -b``: its target met
+    (gain, UGBW, PM, supply current) and the recorded numbers reproduced."""
+    own = _autockt_in_plain_ngspice(tmp_path, params)
+    assert own["gain"] >= target["gain_min"] and own["ugbw"] >= target["ugbw_min"]
+    assert own["pm"] >= target["phm_min"] and own["supply_current"] <= target["ibias_max"]
+    for name in ("gain", "ugbw", "pm", "supply_current"):
         assert own[name] == pytest.approx(values[name], rel=1e-4)
