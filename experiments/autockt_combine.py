@@ -35,14 +35,21 @@ def load(specs: Sequence[str]) -> tuple[dict, list[dict], list[str]]:
     records: list[dict] = []
     labels: list[str] = []
     for spec in specs:
-        path, label, *rest = spec.split(":")
-        run = json.loads(Path(path).read_text())
+        path, label, *rest = spec.split(":") + [""]
+        if not label:
+            raise SystemExit(f"{spec}: give each run as PATH:LABEL[:METHOD,...]")
+        try:
+            run = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"{path}: not a readable autockt_sizing.py result ({exc})") from None
+        if not {"config", "records"} <= run.keys():
+            raise SystemExit(f"{path}: not an autockt_sizing.py result (no config or records)")
         shared = {k: v for k, v in run["config"].items() if k in ("targets", "budget", "seed", "batch", "netlist")}
         if config is None:
             config = shared
         elif shared != config:
             raise SystemExit(f"{path}: another configuration ({shared} != {config}); runs cannot be combined")
-        wanted = rest[0].split(",") if rest else run["config"]["methods"]
+        wanted = rest[0].split(",") if rest and rest[0] else run["config"]["methods"]
         for method in wanted:
             labels.append(f"{label}/{method}")
         records += [{**r, "method": f"{label}/{r['method']}"} for r in run["records"] if r["method"] in wanted]

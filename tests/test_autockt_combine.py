@@ -44,3 +44,13 @@ def test_runs_of_another_budget_are_refused(tmp_path: Path) -> None:
     b = _run(tmp_path / "b.json", ["bo"], {(0, "bo"): 5}, budget=150)
     with pytest.raises(SystemExit, match="another configuration"):
         autockt_combine.main([f"{a}:a", f"{b}:b", "--first", "a/bo", "--out", str(tmp_path)])
+
+
+def test_a_malformed_run_argument_or_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="PATH:LABEL"):
+        autockt_combine.main([str(tmp_path / "a.json"), "--first", "a/bo"])
+    with pytest.raises(SystemExit, match="not a readable"):
+        autockt_combine.main([f"{tmp_path / 'missing.json'}:a", "--first", "a/bo"])
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(SystemExit, match="no config or records"):
+        autockt_combine.main([f"{tmp_path / 'other.json'}:a", "--first", "a/bo"])
