@@ -314,8 +314,10 @@ class SharedSession:
             if self._bins_root is None:
                 self._bins_root = tempfile.mkdtemp(prefix="ckt-bins-")
                 weakref.finalize(self, shutil.rmtree, self._bins_root, ignore_errors=True)
-            # latin-1 maps every byte to one character: the copies keep the files' bytes exactly
-            texts = {m.path: Path(m.path).read_text(encoding="latin-1") for m in closure if m.exists}
+            try:  # latin-1 maps every byte to one character: the copies keep the files' bytes exactly
+                texts = {m.path: Path(m.path).read_text(encoding="latin-1") for m in closure if m.exists}
+            except OSError:
+                return None  # an unreadable file: the deck as written says what ngspice makes of it
             while len(self._libraries) >= self._LIBRARIES:
                 del self._libraries[next(iter(self._libraries))]
             self._libraries[key] = BinnedLibrary(texts, Path(self._bins_root))
