@@ -1,7 +1,7 @@
-"""Link prediction on AnalogGenie and Image2Net: both models, within and across datasets, under our
+"""Link prediction on AnalogGenie and Image2Net: every model, within and across datasets, under our
 hard protocol and GNN-ACLP's, over seeds.
 
-For every seed, model (SEAL, GNN baseline) and training dataset:
+For every seed, model (SEAL, the pin-anchored GNN, the GNN baseline) and training dataset:
 
 * train with the **hard** protocol (circuit-level group split, same-circuit negatives; selection and
   early stopping on validation only) and score the test side of the training dataset and of the
@@ -38,10 +38,11 @@ sys.path.insert(0, str(ROOT))
 from ckt.linkpred.datasets import open_circuits  # noqa: E402
 from ckt.linkpred.evaluate import protocol_metrics, read_record  # noqa: E402
 from ckt.linkpred.model import load_model  # noqa: E402
-from ckt.linkpred.train import LinkTrainRequest, train_linkpred  # noqa: E402
+from ckt.linkpred.train import DEFAULT_NEGATIVES, LinkTrainRequest, train_linkpred  # noqa: E402
 
 DATASETS = ("analoggenie", "image2net")
-MODELS = ("seal", "gnn")
+MODELS = ("seal", "anchored", "gnn")
+COLOURS = {"seal": "tab:blue", "anchored": "tab:green", "gnn": "tab:orange"}
 ANCHORS = {"GNN-ACLP SpiceNetlist (uniform negatives, merged graph)": 0.9403,
            "GNN-ACLP Image2Net (uniform negatives, merged graph)": 0.9730}
 GOALS = {"hard_within_accuracy": 0.95, "hard_across_accuracy": 0.90, "completion_top1": 0.80}
@@ -63,7 +64,8 @@ def run_one(args: argparse.Namespace, seed: int, model: str, train_on: str, prot
     if not (folder / "model.json").is_file():
         train_linkpred(LinkTrainRequest(
             dataset=train_on, model=model, out=str(folder), protocol=protocol, n=n, hops=args.hops,
-            readout=args.readout, hidden=args.hidden, pins_per_circuit=args.pins, eval_pins=args.eval_pins,
+            readout=args.readout, hidden=args.hidden, layers=args.layers, pins_per_circuit=args.pins,
+            eval_pins=args.eval_pins, negatives=DEFAULT_NEGATIVES[model] if args.negatives is None else args.negatives,
             epochs=args.epochs, patience=args.patience, lr=args.lr, seed=seed, threads=args.threads,
             progress=args.verbose), circuits[(train_on, seed)])
     record = read_record(folder)
@@ -108,7 +110,7 @@ def figure(summary: list[dict], path: Path) -> None:
     panels = [("hard", "hard", "accuracy", "hard negatives: accuracy"),
               ("hard", "hard", "top1", "completion: top-1"),
               ("aclp", "aclp", "accuracy", "ACLP protocol: accuracy")]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), sharey=True)
     for ax, (tp, ep, metric, title) in zip(axes, panels):
         labels, means, stds, colours = [], [], [], []
         for e in summary:
@@ -116,7 +118,7 @@ def figure(summary: list[dict], path: Path) -> None:
                 labels.append(f"{e['model']}\n{SHORT[e['train_on']]}>{SHORT[e['test_on']]}")
                 means.append(e[metric]["mean"])
                 stds.append(e[metric]["std"])
-                colours.append("tab:blue" if e["model"] == "seal" else "tab:orange")
+                colours.append(COLOURS[e["model"]])
         ax.bar(range(len(means)), means, yerr=stds, color=colours, capsize=3)
         ax.set_xticks(range(len(means)), labels, fontsize=8)
         ax.set_title(title)
@@ -128,8 +130,8 @@ def figure(summary: list[dict], path: Path) -> None:
             ax.axhline(GOALS["hard_within_accuracy"], ls="--", lw=0.8, color="grey")
         else:
             ax.axhline(GOALS["completion_top1"], ls="--", lw=0.8, color="grey")
-    fig.suptitle("Link prediction, mean ± std over seeds (SEAL blue, GNN orange; dashed: goals / GNN-ACLP "
-                 "anchors; AG AnalogGenie, I2N Image2Net, train>test)", fontsize=10)
+    fig.suptitle("Link prediction, mean ± std over seeds (SEAL blue, anchored green, GNN orange; dashed: goals / "
+                 "GNN-ACLP anchors; AG AnalogGenie, I2N Image2Net, train>test)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -148,7 +150,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--hops", type=int, default=4)
     parser.add_argument("--readout", default="center")
-    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--hidden", type=int, default=None, help="Width (default: each model's own).")
+    parser.add_argument("--layers", type=int, default=None, help="Depth (default: each model's own).")
+    parser.add_argument("--negatives", type=int, default=None,
+                        help="Hard negatives per training positive (default: each model's, DEFAULT_NEGATIVES).")
     parser.add_argument("--pins", type=int, default=3, help="Training positives per circuit.")
     parser.add_argument("--eval-pins", type=int, default=4, help="Test positives per circuit.")
     parser.add_argument("--threads", type=int, default=1)
@@ -178,7 +183,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {
-        "what": "link prediction: SEAL and GNN baseline, hard (same-circuit negatives, group split) and GNN-ACLP "
+        "what": "link prediction: SEAL, the pin-anchored GNN and the GNN baseline, hard (same-circuit negatives, "
+                "group split) and GNN-ACLP "
                 "(merged graph, random edge split, uniform negatives) protocols, within and across datasets",
         "settings": {k: v for k, v in vars(args).items() if k not in ("runs", "out", "verbose")},
         "sizes": {f"{name}/seed{seed}": {k: len(v) for k, v in c.split.items()}

@@ -12,7 +12,8 @@ PROTOCOL_CHOICES = ("hard", "aclp")
 
 @click.command("linkpred")
 @click.option("--dataset", default="analoggenie", show_default=True, help="A registered dataset.")
-@click.option("--model", "model", type=click.Choice(("seal", "gnn")), default="seal", show_default=True)
+@click.option("--model", "model", type=click.Choice(("seal", "anchored", "gnn")), default="seal", show_default=True,
+              help="seal: enclosing subgraphs; anchored: one whole-circuit pass per pin; gnn: plain node embeddings.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for checkpoints and model.json.")
 @click.option("--protocol", type=click.Choice(PROTOCOL_CHOICES), default="hard", show_default=True,
               help="hard: by-circuit split, same-circuit negatives; aclp: GNN-ACLP's random edge split.")
@@ -25,11 +26,15 @@ PROTOCOL_CHOICES = ("hard", "aclp")
               help="SEAL: DGCNN sort pooling, or the pin's and net's own states.")
 @click.option("--conv", type=click.Choice(("gcn", "gin")), default="gcn", show_default=True,
               help="SEAL's message passing.")
-@click.option("--hidden", type=int, default=32, show_default=True)
-@click.option("--layers", type=int, default=3, show_default=True)
+@click.option("--hidden", type=int, default=None, help="Width (default: the model's: 32; anchored 64).")
+@click.option("--layers", type=int, default=None, help="Depth (default: the model's: 3; anchored 6).")
+@click.option("--name-dropout", type=float, default=None,
+              help="anchored: share of training graphs shown without net-name features (default 0.5).")
 @click.option("--pins-per-circuit", type=int, default=3, show_default=True, help="Training positives per circuit.")
 @click.option("--eval-pins", type=int, default=4, show_default=True, help="Validation/test positives per circuit.")
-@click.option("--negatives", type=int, default=1, show_default=True, help="Hard negatives per training positive.")
+@click.option("--negatives", default="auto", show_default=True,
+              help="Hard negatives per training positive, 'all' (every other net of the circuit), or 'auto' "
+                   "(1; all for anchored).")
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True)
@@ -40,8 +45,9 @@ PROTOCOL_CHOICES = ("hard", "aclp")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--json", "as_json", is_flag=True, help="Print model.json at the end.")
 def train_linkpred_cmd(dataset: str, model: str, out: str, protocol: str, root: str | None, source: str | None,
-                       labels: str | None, n: int | None, hops: int, readout: str, conv: str, hidden: int,
-                       layers: int, pins_per_circuit: int, eval_pins: int, negatives: int, epochs: int, batch_size: int,
+                       labels: str | None, n: int | None, hops: int, readout: str, conv: str, hidden: int | None,
+                       layers: int | None, name_dropout: float | None, pins_per_circuit: int, eval_pins: int,
+                       negatives: str, epochs: int, batch_size: int,
                        lr: float, patience: int, seed: int, threads: int | None, device: str | None, resume: bool,
                        as_json: bool) -> None:
     """Train a link predictor (which net a pin belongs to); select and stop on validation."""
@@ -49,13 +55,27 @@ def train_linkpred_cmd(dataset: str, model: str, out: str, protocol: str, root: 
 
     record = train_linkpred(LinkTrainRequest(
         dataset=dataset, model=model, out=out, protocol=protocol, root=root, source=source, n=n, hops=hops,
-        readout=readout, conv=conv, hidden=hidden, layers=layers, pins_per_circuit=pins_per_circuit,
-        eval_pins=eval_pins, negatives=negatives, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+        readout=readout, conv=conv, hidden=hidden, layers=layers, name_dropout=name_dropout,
+        pins_per_circuit=pins_per_circuit, eval_pins=eval_pins, negatives=_negatives(negatives, model), epochs=epochs,
+        batch_size=batch_size, lr=lr, patience=patience,
         seed=seed, threads=threads, device=device, resume=resume, dataset_options={"labels": labels} if labels else {}))
     if as_json:
         click.echo(json.dumps(record, indent=1))
     else:
         click.echo(f"link model in {out}; test: {summary(record['test'])}")
+
+
+def _negatives(text: str, model: str) -> int | None:
+    from ckt.linkpred.train import DEFAULT_NEGATIVES
+
+    if text == "auto":
+        return DEFAULT_NEGATIVES[model]
+    if text == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is neither a count nor 'all'", param_hint="--negatives") from None
 
 
 @click.command("linkpred")

@@ -1,9 +1,10 @@
-"""The two link models behind one interface, and their checkpoints.
+"""The link models behind one interface, and their checkpoints.
 
 A link model turns candidate links (``samples.Pair``) into logits in two steps: ``prepare(pairs)``
 makes whatever the model reads per pair (SEAL: its enclosing subgraph; the GNN: the pair itself),
 once, so training can reuse it every epoch; ``forward(items)`` scores a batch of them. ``build_model``
-rebuilds either from its ``config``.
+rebuilds any of them from its ``config``. The three: SEAL (``seal``), the pin-anchored GNN
+(``anchored``), and the plain node-embedding GNN below.
 
 The GNN baseline embeds every node of the observed circuit graph with a GIN encoder of ``ckt.nn``
 (``GIN.node_embeddings``: the same layers and per-kind feature standardisation the circuit encoders
@@ -27,6 +28,7 @@ from torch_geometric.data import Batch, Data
 from ckt.errors import CheckpointError, ModelConfigError
 from ckt.graph.features import PIN_NODE_COLUMNS
 from ckt.graph.pins import PYG_EDGE_TYPES
+from ckt.linkpred.anchored import AnchoredGNN
 from ckt.linkpred.samples import Pair
 from ckt.linkpred.seal import SEAL
 from ckt.nn.checkpoint import read_checkpoint, write_payload
@@ -35,7 +37,7 @@ from ckt.nn.encoders import GIN, mlp
 FORMAT = "ckt.linkpred.checkpoint"
 SCHEMA_VERSION = 1
 """Bumped whenever the payload layout, a model's parameters or the pin features change."""
-KINDS = ("seal", "gnn")
+KINDS = ("seal", "anchored", "gnn")
 
 
 class NodeGNN(nn.Module):
@@ -43,7 +45,7 @@ class NodeGNN(nn.Module):
 
     kind = "gnn"
 
-    def __init__(self, hidden: int = 64, layers: int = 3, dropout: float = 0.0) -> None:
+    def __init__(self, hidden: int = 32, layers: int = 3, dropout: float = 0.0) -> None:
         super().__init__()
         self.config: dict[str, Any] = dict(hidden=hidden, layers=layers, dropout=dropout)
         self.encoder = GIN(in_dim=len(PIN_NODE_COLUMNS), hidden=hidden, out_dim=hidden, layers=layers,
@@ -79,18 +81,18 @@ def _tensors(g: Data) -> Data:
     return Data(x=g.x, edge_index=g.edge_index, edge_type=g.edge_type, num_nodes=g.num_nodes)
 
 
-LinkModel = SEAL | NodeGNN
+LinkModel = SEAL | AnchoredGNN | NodeGNN
 
 
 def build_model(config: dict[str, Any]) -> LinkModel:
-    """The model ``config`` (``{"kind": "seal"|"gnn", **its arguments}``) describes.
+    """The model ``config`` (``{"kind": one of KINDS, **its arguments}``) describes.
 
     Raises:
         ModelConfigError: an unknown kind or argument.
     """
     kind = config.get("kind")
     args = {k: v for k, v in config.items() if k != "kind"}
-    cls = {"seal": SEAL, "gnn": NodeGNN}.get(str(kind))
+    cls = {"seal": SEAL, "anchored": AnchoredGNN, "gnn": NodeGNN}.get(str(kind))
     if cls is None:
         raise ModelConfigError(f"unknown link model {kind!r}; choose one of {', '.join(KINDS)}")
     try:

@@ -146,16 +146,27 @@ def hard_queries(graphs: Sequence[Data], pins_per_circuit: int | None, seed: int
     return out
 
 
-def balanced_pairs(queries: Sequence[Query], seed: int, negatives: int = 1) -> list[Pair]:
-    """Each query's positive and ``negatives`` hard negatives (other nets of its circuit, seeded)."""
+def balanced_pairs(queries: Sequence[Query], seed: int, negatives: int | None = 1) -> list[Pair]:
+    """Each query's positive, then ``negatives`` hard negatives (other nets of its circuit, seeded;
+    None: every other net)."""
     out: list[Pair] = []
     for i, q in enumerate(queries):
         rng = random.Random(f"{seed}/neg/{q.circuit}/{q.pin}/{i}")
         others = [n for n in q.nets if n != q.true_net]
         out.append(Pair(q.graph, q.pin, q.graph, q.true_net, 1.0))
-        for net in rng.sample(others, min(negatives, len(others))):
+        chosen = others if negatives is None else rng.sample(others, min(negatives, len(others)))
+        for net in chosen:
             out.append(Pair(q.graph, q.pin, q.graph, net, 0.0))
     return out
+
+
+def positive_groups(pairs: Sequence[Pair]) -> list[range]:
+    """The runs of ``pairs`` that start at each positive (a query's positive and its negatives, as
+    ``balanced_pairs`` and ``aclp_split`` order them)."""
+    starts = [i for i, p in enumerate(pairs) if p.label > 0.5]
+    if pairs and (not starts or starts[0] != 0):
+        starts.insert(0, 0)
+    return [range(a, b) for a, b in zip(starts, [*starts[1:], len(pairs)])]
 
 
 def completion_pairs(query: Query) -> list[Pair]:

@@ -68,7 +68,7 @@ def adjacency(graph: Data) -> Adjacency:
     return adj
 
 
-def _bfs(adj: Adjacency, sources: list[int], hops: int, allowed: set[int] | None = None,
+def hop_distances(adj: Adjacency, sources: list[int], hops: int, allowed: set[int] | None = None,
          blocked: int = -1) -> dict[int, int]:
     """Hop distance of every node within ``hops`` of ``sources`` (only through ``allowed`` nodes when
     given, never through ``blocked``)."""
@@ -130,17 +130,17 @@ def enclosing_subgraph(pair: Pair, hops: int, cap: int, adj: dict[int, Adjacency
 
     if pair.same_graph:
         g, lists = pair.pin_graph, neighbours(pair.pin_graph)
-        inside = set(_bfs(lists, [pair.pin, pair.net], hops))
+        inside = set(hop_distances(lists, [pair.pin, pair.net], hops))
         nodes = sorted(inside)
-        to_pin = _bfs(lists, [pair.pin], len(nodes), inside, blocked=pair.net)
-        to_net = _bfs(lists, [pair.net], len(nodes), inside, blocked=pair.pin)
+        to_pin = hop_distances(lists, [pair.pin], len(nodes), inside, blocked=pair.net)
+        to_net = hop_distances(lists, [pair.net], len(nodes), inside, blocked=pair.pin)
         a = np.array([to_pin.get(n, np.inf) for n in nodes], dtype=float)
         b = np.array([to_net.get(n, np.inf) for n in nodes], dtype=float)
         index, ei = _induced(g, nodes)
         ends = (nodes.index(pair.pin), nodes.index(pair.net))
         return Enclosing(((g.x, index),), ei, torch.from_numpy(drnl(a, b, cap)), ends)
-    pin_nodes = sorted(_bfs(neighbours(pair.pin_graph), [pair.pin], hops))
-    net_nodes = sorted(_bfs(neighbours(pair.net_graph), [pair.net], hops))
+    pin_nodes = sorted(hop_distances(neighbours(pair.pin_graph), [pair.pin], hops))
+    net_nodes = sorted(hop_distances(neighbours(pair.net_graph), [pair.net], hops))
     pin_index, pin_ei = _induced(pair.pin_graph, pin_nodes)
     net_index, net_ei = _induced(pair.net_graph, net_nodes)
     labels = torch.zeros(len(pin_nodes) + len(net_nodes), dtype=torch.long)

@@ -11,7 +11,10 @@ negatives; ``aclp`` — GNN-ACLP's random edge split over the merged graph with 
 CPU-friendly defaults: ``pins_per_circuit=3`` positives per training circuit (a seeded subsample of
 its ~76 pins on AnalogGenie), one hard negative each, at most 10 epochs; AnalogGenie's ~2,800
 training circuits then make ~17,000 pairs, about a minute an epoch on one CPU thread. GPU when
-present (``ckt.nn.train.pick_device``). SEAL's defaults were chosen on the validation side of an
+present (``ckt.nn.train.pick_device``). Batches hold whole queries (a positive and its negatives),
+and a query's negatives together weigh as much as its positive in the loss, so a model trained on
+every negative (``negatives=None``, what the anchored GNN affords) still sees balanced classes.
+SEAL's defaults were chosen on the validation side of an
 800-circuit AnalogGenie sample: 4 hops (validation accuracy 0.84, against 0.81 for 3 and 0.75 for 2),
 the ``center`` readout (DGCNN's sort pooling trailed it on Image2Net's validation side), GCN layers
 (GIN layers tied on validation loss and cost half as much again).
@@ -34,10 +37,15 @@ from ckt.errors import CheckpointError, ModelConfigError
 from ckt.linkpred.datasets import PinCircuits, open_circuits
 from ckt.linkpred.evaluate import MODEL_FILE, PROTOCOLS, finite, item_probabilities, pair_metrics, protocol_metrics
 from ckt.linkpred.model import KINDS, LinkModel, build_model, model_config, read_model, save_model
-from ckt.linkpred.samples import Pair, aclp_split, balanced_pairs, hard_queries, isolated_positives
+from ckt.linkpred.samples import Pair, aclp_split, balanced_pairs, hard_queries, isolated_positives, positive_groups
 from ckt.linkpred.seal import enclosing_subgraph, sort_k
 from ckt.nn.checkpoint import config_differences
 from ckt.nn.train import pick_device, rng_state, set_rng_state
+
+DEFAULT_NEGATIVES: dict[str, int | None] = {"seal": 1, "anchored": None, "gnn": 1}
+"""Hard negatives per training positive each model is trained with by default (the CLI's ``auto``):
+SEAL and the baseline score one pair a pass, the anchored GNN every net of a circuit in one (None:
+all of them)."""
 
 _RUN_KEYS = ("out", "root", "source", "epochs", "resume", "device", "threads", "progress")
 """Request fields a resumed run may change; the rest must match the checkpoint."""
@@ -49,17 +57,20 @@ class LinkTrainRequest:
 
     Attributes:
         dataset: a registered dataset (``analoggenie``, ``image2net``, ``folder``...).
-        model: ``seal`` or ``gnn``.
+        model: ``seal``, ``anchored`` or ``gnn`` (``model.KINDS``).
         out: the run folder (None: no checkpoints).
         root, source, n: the dataset's cache folder, raw source and circuit count (None: defaults, all).
         protocol: ``hard`` or ``aclp``.
         hops: SEAL's enclosing-subgraph radius in the pin graph.
         readout: SEAL's readout (``seal.READOUTS``: DGCNN's ``sort``, or ``center``).
         conv: SEAL's message passing (``seal.CONVS``: ``gcn`` or ``gin``).
-        hidden, layers: network width and depth.
+        hidden, layers: network width and depth (None: the model's own default).
+        name_dropout: anchored model only: the share of training graphs shown without the columns
+            read from net names (rail flags, port roles), so it learns to do without them (None: the
+            model's default, 0.5; names differ across datasets and users).
         pins_per_circuit: training positives per circuit (seeded subsample; None: every pin).
         eval_pins: positives per circuit on the validation and test sides.
-        negatives: hard negatives per training positive.
+        negatives: hard negatives per training positive (None: every other net of the circuit).
         epochs, batch_size, lr, patience: optimisation (patience: epochs without a better
             validation loss before stopping).
         seed: seeds the split, the pins, the negatives, the weights and the batch order.
@@ -80,11 +91,12 @@ class LinkTrainRequest:
     hops: int = 4
     readout: str = "center"
     conv: str = "gcn"
-    hidden: int = 32
-    layers: int = 3
+    hidden: int | None = None
+    layers: int | None = None
+    name_dropout: float | None = None
     pins_per_circuit: int | None = 3
     eval_pins: int | None = 4
-    negatives: int = 1
+    negatives: int | None = 1
     epochs: int = 10
     batch_size: int = 64
     lr: float = 3e-3
@@ -101,16 +113,19 @@ class LinkTrainRequest:
             raise ModelConfigError(f"unknown link model {self.model!r}; choose one of {', '.join(KINDS)}")
         if self.protocol not in PROTOCOLS:
             raise ModelConfigError(f"unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-        for name in ("epochs", "batch_size", "hops", "hidden", "layers", "negatives"):
+        for name in ("epochs", "batch_size", "hops"):
             if getattr(self, name) < 1:
                 raise ModelConfigError(f"linkpred training: {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("pins_per_circuit", "eval_pins", "threads"):
+        for name in ("hidden", "layers", "negatives", "pins_per_circuit", "eval_pins", "threads"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ModelConfigError(f"linkpred training: {name} must be at least 1, got {value}")
         if self.patience < 0 or not self.lr > 0:
             raise ModelConfigError(f"linkpred training: patience must be >= 0 and lr > 0 "
                                    f"(got {self.patience}, {self.lr})")
+        if self.name_dropout is not None and self.model != "anchored":
+            raise ModelConfigError(f"linkpred training: name_dropout applies to the anchored model only, "
+                                   f"not {self.model}")
         if self.resume and self.out is None:
             raise ModelConfigError("linkpred training: resume needs out (the folder holding last.pt)")
 
@@ -148,15 +163,36 @@ def task_data(circuits: PinCircuits, request: LinkTrainRequest) -> TaskData:
 
 def _build(request: LinkTrainRequest, train: Sequence[Pair]) -> tuple[LinkModel, list[Any]]:
     """The model (SEAL's sort size from the training subgraphs) and its prepared training items."""
+    sizes = {k: v for k, v in (("hidden", request.hidden), ("layers", request.layers),
+                                ("name_dropout", request.name_dropout)) if v is not None}
     if request.model == "seal":
         cache: dict[int, Any] = {}
         items: list[Any] = [enclosing_subgraph(p, request.hops, 40, cache) for p in train]
-        model: LinkModel = build_model({"kind": "seal", "hops": request.hops, "hidden": request.hidden,
-                                        "layers": request.layers, "readout": request.readout, "conv": request.conv,
-                                        "k": sort_k([it.num_nodes for it in items])})
+        model: LinkModel = build_model({"kind": "seal", "hops": request.hops, "readout": request.readout,
+                                        "conv": request.conv, "k": sort_k([it.num_nodes for it in items]), **sizes})
         return model, items
-    model = build_model({"kind": "gnn", "hidden": request.hidden, "layers": request.layers})
+    model = build_model({"kind": request.model, **sizes})
     return model, model.prepare(list(train))
+
+
+def _pair_weights(pairs: Sequence[Pair]) -> torch.Tensor:
+    """1 for a positive; its ``k`` negatives 1/k each (module docstring)."""
+    weights = torch.ones(len(pairs))
+    for group in positive_groups(pairs):
+        negatives = [i for i in group if pairs[i].label <= 0.5]
+        weights[negatives] = 1.0 / len(negatives) if negatives else 1.0
+    return weights
+
+
+def _batches(groups: Sequence[range], order: Sequence[int], size: int) -> list[list[int]]:
+    """Pair indices in batches of whole groups (in ``order``), each batch at least ``size`` pairs but
+    the last."""
+    out: list[list[int]] = [[]]
+    for g in order:
+        if len(out[-1]) >= size:
+            out.append([])
+        out[-1].extend(groups[g])
+    return [b for b in out if b]
 
 
 def _options(request: LinkTrainRequest) -> dict[str, Any]:
@@ -232,23 +268,25 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
     elif request.resume:
         log(f"no checkpoint at {last}: starting a new run")
 
-    loss_fn = torch.nn.BCEWithLogitsLoss()
+    weights = _pair_weights(data.train)
+    groups = positive_groups(data.train)
     for epoch in range(state["epoch"] + 1, request.epochs + 1):
         if state["bad_epochs"] >= request.patience > 0:
             log(f"early stop: no better validation loss for {request.patience} epochs")
             break
         t0 = time.perf_counter()
         model.train()
-        order = torch.randperm(len(items), generator=generator).tolist()
+        order = torch.randperm(len(groups), generator=generator).tolist()
         total = 0.0
-        for a in range(0, len(order), request.batch_size):
-            rows = order[a:a + request.batch_size]
+        for rows in _batches(groups, order, request.batch_size):
             logits = model([items[i] for i in rows])
-            loss = loss_fn(logits, labels[rows].to(device))
+            w = weights[rows].to(device)
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(logits, labels[rows].to(device),
+                                                                         reduction="none") * w).sum() / w.sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(rows)
+            total += float(loss.detach()) * float(w.sum())
         val = _val_metrics(model, val_items, val_labels, request.batch_size * 4)
         improved = val["loss"] < state["best_val_loss"]
         if improved:
@@ -256,7 +294,7 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
                          best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         else:
             state["bad_epochs"] += 1
-        row = {"epoch": epoch, "train_loss": total / len(items), "val_loss": val["loss"],
+        row = {"epoch": epoch, "train_loss": total / float(weights.sum()), "val_loss": val["loss"],
                "val_accuracy": val["accuracy"], "val_auc": val["auc"], "seconds": time.perf_counter() - t0}
         state["history"].append(row)
         state["epoch"] = epoch

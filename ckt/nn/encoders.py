@@ -134,10 +134,13 @@ class _FlatEncoder(Encoder):
     def _conv(self, hidden: int) -> nn.Module:
         """One message-passing layer of width ``hidden``."""
 
-    def node_embeddings(self, data: Data) -> Tensor:
+    def node_embeddings(self, data: Data, offset: Tensor | None = None) -> Tensor:
         """``[num_nodes, hidden]`` per-node states after the last convolution, before pooling (what
-        node- and link-level tasks read)."""
+        node- and link-level tasks read). ``offset [num_nodes, hidden]``, when given, is added to the
+        projected input: a node labelling such as link prediction's distances from a query pin."""
         h = self.inp(self.features(data.x))
+        if offset is not None:
+            h = h + offset
         e = None if self.edge_embedding is None else self.edge_embedding(data.edge_type)
         for conv, norm in zip(self.convs, self.norms):
             out = conv(h, data.edge_index) if e is None else conv(h, data.edge_index, e)

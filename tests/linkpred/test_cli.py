@@ -30,3 +30,24 @@ def test_train_then_eval_both_protocols(tmp_path, capsys):
 def test_eval_of_a_folder_without_a_model_is_a_one_line_error(tmp_path, capsys):
     assert run(["eval", "linkpred", str(tmp_path)]) == 2
     assert "not a trained link-prediction folder" in capsys.readouterr().err
+
+
+def test_anchored_trains_on_every_negative_by_default(tmp_path, capsys):
+    src = tmp_path / "nets"
+    write_folder(src, 10)
+    out = tmp_path / "run"
+    args = ["train", "linkpred", "--dataset", "folder", "--source", str(src), "--root", str(tmp_path / "cache"),
+            "--model", "anchored", "--out", str(out), "--epochs", "1", "--hidden", "8", "--layers", "2",
+            "--threads", "1", "--name-dropout", "0.25"]
+    assert run(args) == 0
+    saved = json.loads((out / "model.json").read_text())
+    assert saved["request"]["negatives"] is None and saved["config"]["name_dropout"] == 0.25
+    assert saved["sizes"]["train_pairs"] > 2 * saved["sizes"]["train_queries"]
+
+
+def test_bad_negatives_and_misplaced_name_dropout_are_one_line_errors(tmp_path, capsys):
+    base = ["train", "linkpred", "--dataset", "folder", "--source", str(tmp_path), "--out", str(tmp_path / "r")]
+    assert run([*base, "--negatives", "many"]) == 2
+    assert "neither a count nor 'all'" in capsys.readouterr().err
+    assert run([*base, "--model", "seal", "--name-dropout", "0.5"]) == 2
+    assert "name_dropout applies to the anchored model only" in capsys.readouterr().err

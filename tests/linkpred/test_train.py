@@ -20,7 +20,7 @@ def _request(tmp_path, model: str, **kw) -> LinkTrainRequest:
     return LinkTrainRequest(**{**base, **kw})
 
 
-@pytest.mark.parametrize("model", ["seal", "gnn"])
+@pytest.mark.parametrize("model", ["seal", "anchored", "gnn"])
 def test_training_lowers_the_loss_and_writes_a_run_folder(tmp_path, model):
     record = train_linkpred(_request(tmp_path, model, epochs=12), tiny_circuits())
     losses = [row["train_loss"] for row in record["history"]]
@@ -33,7 +33,7 @@ def test_training_lowers_the_loss_and_writes_a_run_folder(tmp_path, model):
     assert saved["best_epoch"] == 1 + min(range(12), key=lambda i: record["history"][i]["val_loss"])
 
 
-@pytest.mark.parametrize("model", ["seal", "gnn"])
+@pytest.mark.parametrize("model", ["seal", "anchored", "gnn"])
 def test_resume_repeats_the_uninterrupted_run(tmp_path, model):
     circuits = tiny_circuits(9)
     whole = train_linkpred(_request(tmp_path / "a", model, epochs=3), circuits)
