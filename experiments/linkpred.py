@@ -115,12 +115,12 @@ def figure(summary: list[dict], path: Path) -> None:
         labels, means, stds, colours = [], [], [], []
         for e in summary:
             if e["train_protocol"] == tp and e["eval_protocol"] == ep and metric in e:
-                labels.append(f"{e['model']}\n{SHORT[e['train_on']]}>{SHORT[e['test_on']]}")
+                labels.append(f"{e['model'][:5]}\n{SHORT[e['train_on']]}>{SHORT[e['test_on']]}")
                 means.append(e[metric]["mean"])
                 stds.append(e[metric]["std"])
                 colours.append(COLOURS[e["model"]])
         ax.bar(range(len(means)), means, yerr=stds, color=colours, capsize=3)
-        ax.set_xticks(range(len(means)), labels, fontsize=8)
+        ax.set_xticks(range(len(means)), labels, fontsize=7)
         ax.set_title(title)
         ax.set_ylim(0, 1)
         if metric == "accuracy" and tp == "aclp":
