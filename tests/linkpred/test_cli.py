@@ -8,13 +8,17 @@ from ckt.cli import run
 from tests.linkpred.circuits import write_folder
 
 
-def test_train_then_eval_both_protocols(tmp_path, capsys):
+def _train_args(tmp_path, model: str, *extra: str) -> list[str]:
+    """``ckt train linkpred`` on a 10-circuit folder dataset written under ``tmp_path``, into ``tmp_path/run``."""
     src = tmp_path / "nets"
     write_folder(src, 10)
+    return ["train", "linkpred", "--dataset", "folder", "--source", str(src), "--root", str(tmp_path / "cache"),
+            "--model", model, "--out", str(tmp_path / "run"), "--layers", "2", "--threads", "1", *extra]
+
+
+def test_train_then_eval_both_protocols(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "linkpred", "--dataset", "folder", "--source", str(src), "--root", str(tmp_path / "cache"),
-            "--model", "gnn", "--out", str(out), "--epochs", "2", "--hidden", "16", "--layers", "2",
-            "--threads", "1", "--seed", "1"]
+    args = _train_args(tmp_path, "gnn", "--epochs", "2", "--hidden", "16", "--seed", "1")
     assert run(args) == 0
     captured = capsys.readouterr()
     assert "link model in" in captured.out and "completion top-1" in captured.out and "epoch 2/2" in captured.err
@@ -33,12 +37,8 @@ def test_eval_of_a_folder_without_a_model_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_anchored_trains_on_every_negative_by_default(tmp_path, capsys):
-    src = tmp_path / "nets"
-    write_folder(src, 10)
     out = tmp_path / "run"
-    args = ["train", "linkpred", "--dataset", "folder", "--source", str(src), "--root", str(tmp_path / "cache"),
-            "--model", "anchored", "--out", str(out), "--epochs", "1", "--hidden", "8", "--layers", "2",
-            "--threads", "1", "--name-dropout", "0.25"]
+    args = _train_args(tmp_path, "anchored", "--epochs", "1", "--hidden", "8", "--name-dropout", "0.25")
     assert run(args) == 0
     saved = json.loads((out / "model.json").read_text())
     assert saved["request"]["negatives"] is None and saved["config"]["name_dropout"] == 0.25
