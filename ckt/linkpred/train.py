@@ -126,6 +126,8 @@ class LinkTrainRequest:
         if self.name_dropout is not None and self.model != "anchored":
             raise ModelConfigError(f"linkpred training: name_dropout applies to the anchored model only, "
                                    f"not {self.model}")
+        if self.name_dropout is not None and not 0.0 <= self.name_dropout <= 1.0:
+            raise ModelConfigError(f"linkpred training: name_dropout must be in [0, 1], got {self.name_dropout}")
         if self.resume and self.out is None:
             raise ModelConfigError("linkpred training: resume needs out (the folder holding last.pt)")
 

@@ -51,3 +51,6 @@ def test_bad_negatives_and_misplaced_name_dropout_are_one_line_errors(tmp_path, 
     assert "neither a count nor 'all'" in capsys.readouterr().err
     assert run([*base, "--model", "seal", "--name-dropout", "0.5"]) == 2
     assert "name_dropout applies to the anchored model only" in capsys.readouterr().err
+    # refused in the request, before the (empty) folder is read
+    assert run([*base, "--model", "anchored", "--name-dropout", "1.5"]) == 2
+    assert "name_dropout must be in [0, 1], got 1.5" in capsys.readouterr().err
