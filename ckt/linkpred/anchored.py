@@ -31,7 +31,7 @@ from torch_geometric.data import Batch, Data
 from ckt.errors import ModelConfigError
 from ckt.graph.features import PIN_NODE_COLUMNS
 from ckt.graph.pins import PYG_EDGE_TYPES
-from ckt.linkpred.samples import Pair
+from ckt.linkpred.samples import Pair, distinct
 from ckt.linkpred.seal import adjacency, hop_distances
 from ckt.nn.encoders import GIN, mlp
 
@@ -108,13 +108,7 @@ class AnchoredGNN(nn.Module):
 
     def forward(self, items: list[AnchoredPair]) -> Tensor:
         device = self.distance.weight.device
-        slot: dict[int, int] = {}
-        sides: list[Anchored] = []
-        for it in items:
-            for s in (it.pin_side, it.net_side):
-                if id(s) not in slot:
-                    slot[id(s)] = len(sides)
-                    sides.append(s)
+        sides, slot = distinct(s for it in items for s in (it.pin_side, it.net_side))
         batch = Batch.from_data_list([Data(x=s.graph.x, edge_index=s.graph.edge_index, edge_type=s.graph.edge_type,
                                            z=s.distance, num_nodes=s.graph.num_nodes) for s in sides]).to(device)
         if self.training and self.name_dropout > 0:

@@ -29,7 +29,7 @@ from ckt.errors import CheckpointError, ModelConfigError
 from ckt.graph.features import PIN_NODE_COLUMNS
 from ckt.graph.pins import PYG_EDGE_TYPES
 from ckt.linkpred.anchored import AnchoredGNN
-from ckt.linkpred.samples import Pair
+from ckt.linkpred.samples import Pair, distinct
 from ckt.linkpred.seal import SEAL
 from ckt.nn.checkpoint import read_checkpoint, write_payload
 from ckt.nn.encoders import GIN, mlp
@@ -60,13 +60,7 @@ class NodeGNN(nn.Module):
 
     def forward(self, items: list[Pair]) -> Tensor:
         device = next(self.parameters()).device
-        slot: dict[int, int] = {}
-        graphs: list[Data] = []
-        for p in items:
-            for g in (p.pin_graph, p.net_graph):
-                if id(g) not in slot:
-                    slot[id(g)] = len(graphs)
-                    graphs.append(g)
+        graphs, slot = distinct(g for p in items for g in (p.pin_graph, p.net_graph))
         batch = Batch.from_data_list([_tensors(g) for g in graphs]).to(device)
         h = self.encoder.node_embeddings(batch)
         ptr = batch.ptr

@@ -26,14 +26,29 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
 from ckt.errors import DatasetError
+
+T = TypeVar("T")
+
+
+def distinct(objects: Iterable[T]) -> tuple[list[T], dict[int, int]]:
+    """Each object once, in first-seen order, and its position by ``id``: the pairs of a batch share
+    their circuits' graphs, which a model then encodes once."""
+    slot: dict[int, int] = {}
+    unique: list[T] = []
+    for o in objects:
+        if id(o) not in slot:
+            slot[id(o)] = len(unique)
+            unique.append(o)
+    return unique, slot
 
 PIN_NET = 1
 """``edge_type`` of pin → net edges; ``NET_PIN`` their reverse."""
