@@ -35,9 +35,13 @@ PROTOCOL_CHOICES = ("hard", "aclp")
 @click.option("--negatives", default="auto", show_default=True,
               help="Hard negatives per training positive, 'all' (every other net of the circuit), or 'auto' "
                    "(1; all for anchored).")
+@click.option("--loss", type=click.Choice(("pairwise", "listwise")), default="pairwise", show_default=True,
+              help="pairwise: each pair's cross-entropy; listwise: plus the softmax over a query's candidates.")
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option("--lr-patience", type=int, default=0, show_default=True,
+              help="Halve the learning rate after N epochs without a better validation loss (0: constant).")
 @click.option("--patience", type=int, default=3, show_default=True, help="Epochs without a better validation loss.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a shared CPU).")
@@ -47,8 +51,8 @@ PROTOCOL_CHOICES = ("hard", "aclp")
 def train_linkpred_cmd(dataset: str, model: str, out: str, protocol: str, root: str | None, source: str | None,
                        labels: str | None, n: int | None, hops: int, readout: str, conv: str, hidden: int | None,
                        layers: int | None, name_dropout: float | None, pins_per_circuit: int, eval_pins: int,
-                       negatives: str, epochs: int, batch_size: int,
-                       lr: float, patience: int, seed: int, threads: int | None, device: str | None, resume: bool,
+                       negatives: str, loss: str, epochs: int, batch_size: int, lr: float, lr_patience: int,
+                       patience: int, seed: int, threads: int | None, device: str | None, resume: bool,
                        as_json: bool) -> None:
     """Train a link predictor (which net a pin belongs to); select and stop on validation."""
     from ckt.linkpred.train import LinkTrainRequest, train_linkpred
@@ -56,8 +60,8 @@ def train_linkpred_cmd(dataset: str, model: str, out: str, protocol: str, root: 
     record = train_linkpred(LinkTrainRequest(
         dataset=dataset, model=model, out=out, protocol=protocol, root=root, source=source, n=n, hops=hops,
         readout=readout, conv=conv, hidden=hidden, layers=layers, name_dropout=name_dropout,
-        pins_per_circuit=pins_per_circuit, eval_pins=eval_pins, negatives=_negatives(negatives, model), epochs=epochs,
-        batch_size=batch_size, lr=lr, patience=patience,
+        pins_per_circuit=pins_per_circuit, eval_pins=eval_pins, negatives=_negatives(negatives, model), loss=loss,
+        epochs=epochs, batch_size=batch_size, lr=lr, lr_patience=lr_patience, patience=patience,
         seed=seed, threads=threads, device=device, resume=resume, dataset_options={"labels": labels} if labels else {}))
     if as_json:
         click.echo(json.dumps(record, indent=1))

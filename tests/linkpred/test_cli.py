@@ -38,10 +38,12 @@ def test_eval_of_a_folder_without_a_model_is_a_one_line_error(tmp_path, capsys):
 
 def test_anchored_trains_on_every_negative_by_default(tmp_path, capsys):
     out = tmp_path / "run"
-    args = _train_args(tmp_path, "anchored", "--epochs", "1", "--hidden", "8", "--name-dropout", "0.25")
+    args = _train_args(tmp_path, "anchored", "--epochs", "1", "--hidden", "8", "--name-dropout", "0.25",
+                       "--loss", "listwise", "--lr-patience", "2")
     assert run(args) == 0
     saved = json.loads((out / "model.json").read_text())
     assert saved["request"]["negatives"] is None and saved["config"]["name_dropout"] == 0.25
+    assert saved["request"]["loss"] == "listwise" and saved["request"]["lr_patience"] == 2
     assert saved["sizes"]["train_pairs"] > 2 * saved["sizes"]["train_queries"]
 
 

@@ -10,7 +10,7 @@ import torch
 
 from ckt.errors import CheckpointError, ModelConfigError
 from ckt.linkpred.model import load_model, read_model, save_model
-from ckt.linkpred.train import LinkTrainRequest, train_linkpred
+from ckt.linkpred.train import LinkTrainRequest, _listwise, train_linkpred
 from tests.linkpred.circuits import tiny_circuits
 
 
@@ -48,6 +48,29 @@ def test_resume_repeats_the_uninterrupted_run(tmp_path, model):
         train_linkpred(_request(tmp_path / "b", model, epochs=5, lr=0.5, resume=True), circuits)
 
 
+def test_listwise_term_is_the_cross_entropy_of_each_querys_positive():
+    logits = torch.tensor([2.0, 0.5, -1.0, 0.0, 3.0])
+    labels = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0])
+    query = torch.tensor([7, 7, 7, 9, 9])
+    expected = (-torch.log_softmax(logits[:3], 0)[0] - torch.log_softmax(logits[3:], 0)[0]) / 2
+    assert torch.allclose(_listwise(logits, labels, query), expected)
+    big = _listwise(logits * 100, labels, query)  # no overflow: the softmax is shifted by each query's max
+    assert torch.isfinite(big) and big > 100
+
+
+def test_listwise_loss_and_lr_schedule_train_and_resume_exactly(tmp_path):
+    circuits = tiny_circuits(9)
+    kw = dict(loss="listwise", lr_patience=1, lr=0.2)  # a high rate, so validation stalls and the rate halves
+    whole = train_linkpred(_request(tmp_path / "a", "anchored", epochs=4, **kw), circuits)
+    rates = [row["lr"] for row in whole["history"]]
+    assert rates[0] == 0.2 and rates == sorted(rates, reverse=True) and rates[-1] < 0.2
+    assert whole["history"][0]["train_loss"] > whole["history"][0]["val_loss"]  # the softmax term is in the loss
+    train_linkpred(_request(tmp_path / "b", "anchored", epochs=2, **kw), circuits)
+    resumed = train_linkpred(_request(tmp_path / "b", "anchored", epochs=4, resume=True, **kw), circuits)
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in whole["history"]]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in resumed["history"]] == strip
+
+
 def test_aclp_protocol_trains_and_reports_cross_circuit_negatives(tmp_path):
     record = train_linkpred(_request(tmp_path, "gnn", protocol="aclp", epochs=3), tiny_circuits())
     assert record["test"]["protocol"] == "aclp" and record["test"]["cross_circuit_negatives"] > 0
@@ -78,5 +101,9 @@ def test_bad_requests_are_refused():
         LinkTrainRequest(model="mlp")
     with pytest.raises(ModelConfigError, match="protocol"):
         LinkTrainRequest(protocol="easy")
+    with pytest.raises(ModelConfigError, match="unknown linkpred loss"):
+        LinkTrainRequest(loss="hinge")
+    with pytest.raises(ModelConfigError, match="lr_patience"):
+        LinkTrainRequest(lr_patience=-1)
     with pytest.raises(ModelConfigError, match="resume needs out"):
         LinkTrainRequest(resume=True)
