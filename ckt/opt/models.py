@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -291,17 +292,19 @@ class Archive:
     def __len__(self) -> int:
         return len(self.points)
 
-    def add(self, points, outcomes, epoch: int = 0) -> list[Score]:
-        """Record a batch; returns the scores of its designs."""
+    def add(self, points, outcomes, epoch: int | Sequence[int] = 0) -> list[Score]:
+        """Record a batch (``epoch``: one TR epoch for all, or one per design); returns the scores
+        of its designs."""
+        epochs = [epoch] * len(points) if isinstance(epoch, int) else list(epoch)
         new = []
-        for x, o in zip(points, outcomes):
+        for x, o, e in zip(points, outcomes, epochs):
             params = self.spec.space.from_unit(x)
             vals = self.spec.complete(o.values, params) if o.ok else None
             score = self.spec.score(vals, params)
             self.points.append(np.asarray(x, dtype=np.float64).reshape(-1))
             self.values.append(vals)
             self.scores.append(score)
-            self.epochs.append(epoch)
+            self.epochs.append(e)
             new.append(score)
         return new
 

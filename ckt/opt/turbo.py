@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.stats import qmc
 
+from ckt.errors import SpecError
 from ckt.opt.evaluator import Outcome
 from ckt.opt.models import LABEL, Archive, FittedOutput, Surrogates, sample_outputs, torch_threads
 from ckt.opt.space import Space
@@ -247,13 +248,17 @@ class TurboMethod:
             nearest the region's centre (bounds the ``O(n^3)`` fit; TuRBO is local anyway).
         feasibility_first: until a design is feasible, each batch's first design maximises the
             probability of feasibility (off for the plain-BO baseline, which keeps SCBO's rule).
+        regions: trust regions searched side by side (TuRBO-m), one batch each in turn, all on the
+            same GPs; each region but the first opens with a batch over the whole cube, as a restart
+            does, and restarts on its own.
     """
 
     name = "turbo"
 
     def __init__(self, spec: Spec, *, batch_size: int = 4, seed: int = 0, x0: np.ndarray | None = None,
                  n_init: int | None = None, trust_region: bool = True, n_candidates: int | None = None,
-                 max_train: int = 500, feasibility_first: bool = True, archive: Archive | None = None) -> None:
+                 max_train: int = 500, feasibility_first: bool = True, regions: int = 1,
+                 archive: Archive | None = None) -> None:
         self.spec = spec
         self.space = spec.space
         d = self.space.dim
@@ -267,7 +272,14 @@ class TurboMethod:
         self.max_train = max_train
         self.feasibility_first = feasibility_first
         self.archive = archive if archive is not None else Archive(spec)
-        self.state = make_state(d, batch_size)
+        if regions < 1:
+            raise SpecError(f"turbo: regions must be at least 1, got {regions}")
+        self.regions = regions
+        self._states = [make_state(d, batch_size, epoch=r) for r in range(regions)]
+        self._next_epoch = regions
+        self._turn = 0
+        self._global = set(range(1, regions))
+        """Regions whose next batch is Thompson-sampled over the whole cube."""
         self.surrogates = Surrogates()
         self._x0 = None if x0 is None else self.space.round_trip(x0)
         self._init_queue: list[np.ndarray] | None = None
@@ -275,7 +287,17 @@ class TurboMethod:
         self._asked = 0
         self._seen: set[tuple[float, ...]] = set()
         self._from_ts: set[tuple[float, ...]] = set()
-        self._global_next = False
+        self._owner: dict[tuple[float, ...], int] = {}
+        """The region that proposed each design (the first for the initial design and warm data)."""
+
+    @property
+    def state(self) -> TurboState:
+        """The region whose batch is next (the only one when ``regions`` is 1)."""
+        return self._states[self._turn]
+
+    @state.setter
+    def state(self, value: TurboState) -> None:
+        self._states[self._turn] = value
 
     # -------------------------------------------------------------- protocol
 
@@ -291,9 +313,12 @@ class TurboMethod:
         if len(out) < n:
             X, _, ok = self.archive.training_data() if len(self.archive) else (None, None, np.zeros(0, bool))
             if ok.sum() >= 2:
-                ts = self._thompson(n - len(out), out, whole_cube=self._global_next)
-                self._global_next = False
+                r = self._turn
+                ts = self._thompson(n - len(out), out, r, whole_cube=r in self._global)
+                self._global.discard(r)
                 self._from_ts.update(self.space.unit_key(x) for x in ts)
+                self._owner.update((self.space.unit_key(x), r) for x in ts)
+                self._turn = (r + 1) % self.regions
                 out += ts
             out += self._sobol(n - len(out), exclude=out)
         for x in out:
@@ -305,19 +330,25 @@ class TurboMethod:
         """Record evaluated designs; ``warm=True`` for data from earlier runs (it informs the
         models and the starting centre but does not count as this region's success or failure)."""
         pts = [self.space.round_trip(np.asarray(p, dtype=np.float64)) for p in points]
-        self.archive.add(pts, outcomes, epoch=self.state.epoch)
+        owners = [self._owner.get(self.space.unit_key(x), 0) for x in pts]
+        self.archive.add(pts, outcomes, epoch=[self._states[r].epoch for r in owners])
         keys = self.archive.model_keys()[len(self.archive) - len(pts):]
         for x in pts:
             self._seen.add(self.space.unit_key(x))
-        from_ts = any(self.space.unit_key(x) in self._from_ts for x in pts)
-        if warm or not from_ts or not self.trust_region:
-            self.state = replace(self.state, best_key=min([self.state.best_key, *keys]))
-            return
-        self.state = update_state(self.state, keys)
-        if self.state.restart_triggered:
-            self.state = make_state(self.space.dim, self.batch_size, epoch=self.state.epoch + 1)
-            self._init_queue = []
-            self._global_next = True
+        for r in dict.fromkeys(owners):
+            mine = [i for i, o in enumerate(owners) if o == r]
+            state, region_keys = self._states[r], [keys[i] for i in mine]
+            from_ts = any(self.space.unit_key(pts[i]) in self._from_ts for i in mine)
+            if warm or not from_ts or not self.trust_region:
+                self._states[r] = replace(state, best_key=min([state.best_key, *region_keys]))
+                continue
+            state = update_state(state, region_keys)
+            if state.restart_triggered:
+                state = make_state(self.space.dim, self.batch_size, epoch=self._next_epoch)
+                self._next_epoch += 1
+                self._init_queue = []
+                self._global.add(r)
+            self._states[r] = state
 
     # -------------------------------------------------------------- internals
 
@@ -343,11 +374,13 @@ class TurboMethod:
                     out.append(x)
         return out
 
-    def training_set(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    def training_set(self, region: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray,
+                                                               np.ndarray]:
         """``(X, values, ok, center)``: data for the GPs (capped at ``max_train`` nearest the
-        centre) and the current region centre."""
+        centre) and the centre of ``region`` (default: the one whose batch is next)."""
         X, values, ok = self.archive.training_data()
-        best = self.archive.best_index(self.state.epoch if self.trust_region else None, imputed=True)
+        state = self._states[self._turn if region is None else region]
+        best = self.archive.best_index(state.epoch if self.trust_region else None, imputed=True)
         center = X[best]
         if len(X) > self.max_train:
             near = np.argsort(((X - center) ** 2).sum(1), kind="stable")[: self.max_train]
@@ -355,17 +388,19 @@ class TurboMethod:
             values = {k: v[near] for k, v in values.items()}
         return X, values, ok, center
 
-    def _box(self, center: np.ndarray, outputs) -> tuple[np.ndarray, np.ndarray]:
-        """The region's box, widened to reach the centre's grid neighbours."""
-        lb, ub = tr_bounds(center, self.region_lengthscales(outputs), self.state.length)
+    def _box(self, center: np.ndarray, outputs, length: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A region's box (side ``length``, default the next region's), widened to reach the
+        centre's grid neighbours."""
+        lb, ub = tr_bounds(center, self.region_lengthscales(outputs), self.state.length if length is None else length)
         below, above = grid_neighbours(self.space, center)
         return np.minimum(lb, below), np.maximum(ub, above)
 
-    def _candidates(self, center: np.ndarray, outputs, rng: np.random.Generator, sobol: np.ndarray) -> np.ndarray:
-        """TuRBO's candidates: Sobol points in the region box, each perturbing a random subset of
+    def _candidates(self, box: tuple[np.ndarray, np.ndarray], center: np.ndarray, rng: np.random.Generator,
+                    sobol: np.ndarray) -> np.ndarray:
+        """TuRBO's candidates: Sobol points in the region ``box``, each perturbing a random subset of
         the centre's coordinates (``min(20/d, 1)`` of them on average)."""
         d = self.space.dim
-        lb, ub = self._box(center, outputs)
+        lb, ub = box
         pert = lb + (ub - lb) * sobol
         mask = rng.random((len(sobol), d)) <= min(20.0 / d, 1.0)
         none = ~mask.any(1)
@@ -380,11 +415,11 @@ class TurboMethod:
         keep = np.array([self.space.unit_key(c) not in taken for c in C], dtype=bool)
         return C[keep]
 
-    def _thompson(self, n: int, already: list[np.ndarray], whole_cube: bool = False) -> list[np.ndarray]:
-        """``n`` designs by constrained Thompson sampling (the first, while no design is feasible
-        and ``feasibility_first`` is on, by the largest probability of feasibility, climbed from the
-        likeliest candidates by ``_climb``)."""
-        X, values, ok, center = self.training_set()
+    def _thompson(self, n: int, already: list[np.ndarray], region: int, whole_cube: bool = False) -> list[np.ndarray]:
+        """``n`` designs for ``region`` by constrained Thompson sampling (the first, while no design is
+        feasible and ``feasibility_first`` is on, by the largest probability of feasibility, climbed
+        from the likeliest candidates by ``_climb``)."""
+        X, values, ok, center = self.training_set(region)
         if ok.sum() < 2:
             return []
         outputs = self.surrogates.fit(X, values, ok)
@@ -393,7 +428,8 @@ class TurboMethod:
         sobol = sobol_points(d, self.n_candidates, (self.seed, self._asked, 11))
         taken = self._seen | {self.space.unit_key(x) for x in already}
         local = self.trust_region and not whole_cube
-        C = self._fresh(self._candidates(center, outputs, rng, sobol) if local else sobol, taken)
+        box = self._box(center, outputs, self._states[region].length) if local else (np.zeros(d), np.ones(d))
+        C = self._fresh(self._candidates(box, center, rng, sobol) if local else sobol, taken)
         if len(C) == 0:
             return []
         samples = sample_outputs(outputs, C, n, seed=hash((self.seed, self._asked)) % (2**31))
@@ -403,7 +439,6 @@ class TurboMethod:
         if self.spec.objective is not None:
             obj = self.spec.objective.to_min(samples[self.spec.objective.name])
         searching = not any(sc.feasible for sc in self.archive.scores)
-        box = self._box(center, outputs) if local else (np.zeros(d), np.ones(d))
         used = np.zeros(len(C), dtype=bool)
         chosen: list[np.ndarray] = []
         if self.feasibility_first and searching:

@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from ckt.errors import SpecError
 from ckt.opt.evaluator import Outcome
 from ckt.opt.models import Surrogates
 from ckt.opt.space import Variable
@@ -160,8 +161,8 @@ def test_restart_batch_searches_the_whole_cube(monkeypatch):
     m.tell(pts, [branin_constrained(sp.from_unit(p)) for p in pts])
     calls = []
     real = m._thompson
-    monkeypatch.setattr(m, "_thompson", lambda n, already, whole_cube=False: calls.append(whole_cube)
-                        or real(n, already, whole_cube))
+    monkeypatch.setattr(m, "_thompson", lambda n, already, region, whole_cube=False: calls.append(whole_cube)
+                        or real(n, already, region, whole_cube))
     m.ask(4)
     m.ask(4)
     assert calls == [True, False]  # only the restart's first batch leaves the region
@@ -199,7 +200,7 @@ def test_a_shrunken_region_still_reaches_the_neighbouring_grid_points():
     m.state = replace(m.state, length=m.state.length_min)
     center = sp.to_unit({"m": 2, "cc": 1e-13})
     rng = np.random.default_rng(0)
-    C = sp.round_trip(m._candidates(center, {}, rng, rng.random((500, 2))))
+    C = sp.round_trip(m._candidates(m._box(center, {}), center, rng, rng.random((500, 2))))
     designs = {sp.key(sp.from_unit(c)) for c in C}
     assert (2.0, 2e-13) in designs and (3.0, 1e-13) in designs and (1.0, 1e-13) in designs
 
@@ -259,3 +260,31 @@ def test_climb_follows_a_diagonal_ridge_to_a_new_grid_design():
     # every design a descent can reach is taken: the start comes back unchanged
     assert np.array_equal(m._climb([start], lambda x: (x ** 2).sum(1), (start, start), {sp.unit_key(start)}), start)
 
+
+
+def test_several_regions_take_turns_and_restart_on_their_own(monkeypatch):
+    spec = branin_spec()
+    sp = spec.space
+    m = TurboMethod(spec, batch_size=4, seed=0, n_init=4, regions=2)
+    calls = []
+    real = m._thompson
+    monkeypatch.setattr(m, "_thompson", lambda n, already, region, whole_cube=False: calls.append((region, whole_cube))
+                        or real(n, already, region, whole_cube))
+    _drive(m, branin_constrained, sp, 4, 4)  # initial design, then three Thompson batches
+    assert calls == [(0, False), (1, True), (0, False)]  # the second region opens over the whole cube
+    assert m.archive.epochs == [0] * 8 + [1] * 4 + [0] * 4
+    assert np.allclose(m.training_set(1)[3], m.archive.points[m.archive.best_index(epoch=1)])
+    first = m._states[0]
+    m.state = replace(m.state, length=m.state.length_min * 1.5, failure_counter=m.state.failure_tolerance - 1,
+                      best_key=(-1.0, -1.0))  # region 1's turn: its batch fails and it restarts
+    pts = m.ask(4)
+    m.tell(pts, [branin_constrained(sp.from_unit(p)) for p in pts])
+    assert m._states[1].epoch == 2 and m._states[0] is first and m._states[0].epoch == 0
+    m.ask(4)
+    m.ask(4)
+    assert calls[-3:] == [(1, False), (0, False), (1, True)]
+
+
+def test_regions_must_be_positive():
+    with pytest.raises(SpecError, match="regions"):
+        TurboMethod(branin_spec(), regions=0)
