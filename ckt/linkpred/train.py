@@ -43,7 +43,7 @@ from ckt.linkpred.model import KINDS, LinkModel, build_model, model_config, read
 from ckt.linkpred.samples import Pair, aclp_split, balanced_pairs, hard_queries, isolated_positives, positive_groups
 from ckt.linkpred.seal import enclosing_subgraph, sort_k
 from ckt.nn.checkpoint import config_differences
-from ckt.nn.train import pick_device, rng_state, set_rng_state
+from ckt.nn.train import pick_device, plateau_scheduler, rng_state, set_rng_state
 
 DEFAULT_NEGATIVES: dict[str, int | None] = {"seal": 1, "anchored": None, "gnn": 1}
 """Hard negatives per training positive each model is trained with by default (the CLI's ``auto``):
@@ -81,7 +81,7 @@ class LinkTrainRequest:
         epochs, batch_size, lr, patience: optimisation (patience: epochs without a better
             validation loss before stopping).
         lr_patience: N > 0 halves the learning rate after N epochs without a better validation
-            loss (``ckt.nn.train``'s rule; 0: a constant rate).
+            loss (``ckt.nn.train.plateau_scheduler``; 0: a constant rate).
         seed: seeds the split, the pins, the negatives, the weights and the batch order.
         threads: CPU threads for torch (None: torch's default; 1 is fastest on a shared CPU).
         device: ``cpu`` or ``cuda`` (None: CUDA when present).
@@ -270,8 +270,7 @@ def train_linkpred(request: LinkTrainRequest, circuits: PinCircuits | None = Non
                                   else torch.cat([g.x for g in circuits.graphs]))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=request.lr)
-    scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=request.lr_patience)
-                 if request.lr_patience > 0 else None)
+    scheduler = plateau_scheduler(optimizer, request.lr_patience)
     generator = torch.Generator().manual_seed(request.seed)
     options = _options(request)
     out = Path(request.out) if request.out is not None else None

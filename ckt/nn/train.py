@@ -110,6 +110,15 @@ def set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
 
 
 @torch.no_grad()
+def plateau_scheduler(optimizer: torch.optim.Optimizer,
+                      patience: int) -> torch.optim.lr_scheduler.ReduceLROnPlateau | None:
+    """Halves the rate after ``patience`` epochs without a better validation loss (None for 0:
+    a constant rate); every trainer of the package uses this one rule."""
+    if patience <= 0:
+        return None
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=patience)
+
+
 def _mean_loss(model: CircuitModel, data: Sequence[Data], batch_size: int, device: torch.device) -> float:
     model.eval()
     total, n = 0.0, 0
@@ -162,8 +171,7 @@ def fit(model: CircuitModel, train: Sequence[Data], val: Sequence[Data], config:
         model.head.set_class_weights(torch.cat([model.head.target(d.y, -1) for d in train]))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
-    scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=int(opts["lr_patience"]))
-                 if opts["lr_patience"] > 0 else None)
+    scheduler = plateau_scheduler(optimizer, int(opts["lr_patience"]))
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_val_loss": math.inf, "best_epoch": 0,
                              "best_state": None, "bad_epochs": 0}
     last = out / "last.pt" if out is not None else None

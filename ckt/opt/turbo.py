@@ -274,7 +274,6 @@ class TurboMethod:
         self.archive = archive if archive is not None else Archive(spec)
         if regions < 1:
             raise SpecError(f"turbo: regions must be at least 1, got {regions}")
-        self.regions = regions
         self._states = [make_state(d, batch_size, epoch=r) for r in range(regions)]
         self._next_epoch = regions
         self._turn = 0
@@ -288,7 +287,7 @@ class TurboMethod:
         self._seen: set[tuple[float, ...]] = set()
         self._from_ts: set[tuple[float, ...]] = set()
         self._owner: dict[tuple[float, ...], int] = {}
-        """The region that proposed each design (the first for the initial design and warm data)."""
+        """The region whose batch held each design (the first for the initial design and warm data)."""
 
     @property
     def state(self) -> TurboState:
@@ -317,10 +316,13 @@ class TurboMethod:
                 ts = self._thompson(n - len(out), out, r, whole_cube=r in self._global)
                 self._global.discard(r)
                 self._from_ts.update(self.space.unit_key(x) for x in ts)
-                self._owner.update((self.space.unit_key(x), r) for x in ts)
-                self._turn = (r + 1) % self.regions
                 out += ts
-            out += self._sobol(n - len(out), exclude=out)
+                fill = self._sobol(n - len(out), exclude=out)
+                self._owner.update((self.space.unit_key(x), r) for x in [*ts, *fill])
+                out += fill
+                self._turn = (r + 1) % len(self._states)
+            else:
+                out += self._sobol(n - len(out), exclude=out)
         for x in out:
             self._seen.add(self.space.unit_key(x))
         self._asked += 1
