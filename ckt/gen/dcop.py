@@ -4,8 +4,10 @@ The rules (``ckt.gen.rules``) judge the graph; this asks ngspice. A circuit of a
 mid-range sizes (the geometric middle of ``ckt.gen.export``'s ranges: the sizes a designer would
 start a search from), its MOSFETs are bound to a PDK, and its ports are driven the way a bench
 would: ``VDD`` at the PDK's supply, ``VSS`` at 0 V, every other ``V*`` port at half the supply,
-every ``I*`` port fed 10 µA from ``VDD``; outputs are left to the circuit. ``.option rshunt`` puts
-1 TΩ from every node to ground so that a node held only by capacitors (a switched-capacitor
+every ``I*`` port fed 10 µA from ``VDD``; outputs are left to the circuit. The digital cells that
+AnalogGenie instantiates (``INVERTER``, ``XOR``, ``TRANSMISSION_GATE``) are flattened into the
+transistors its ``{ID}_full.cir`` files define them with, so a circuit holding one is checked too.
+``.option rshunt`` puts 1 TΩ from every node to ground so that a node held only by capacitors (a switched-capacitor
 summing node) has a defined DC level: the question here is whether the nonlinear solve converges,
 the topology being the rules' business.
 """
@@ -47,6 +49,39 @@ _SUPPLIES = {"VDD", "VSS", "GND", "0"}
 _SAFE = re.compile(r"[^A-Za-z0-9_]")
 
 
+_N, _P = "nmos4", "pmos4"
+CELLS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str, str, str, str], ...]]] = {
+    "INVERTER": (("A", "Q", "VDD", "VSS"), (("M0", _P, "Q", "A", "VDD", "VDD"), ("M1", _N, "Q", "A", "VSS", "VSS"))),
+    "XOR": (("A", "B", "VDD", "VSS", "Y"), (
+        ("M4", _P, "Y", "A", "B", "VDD"), ("M2", _P, "Y", "B", "A", "VDD"), ("M0", _P, "net8", "A", "VDD", "VDD"),
+        ("M5", _N, "Y", "net8", "B", "VSS"), ("M3", _N, "Y", "B", "net8", "VSS"),
+        ("M1", _N, "net8", "A", "VSS", "VSS"))),
+    "TRANSMISSION_GATE": (("A", "B", "C", "VDD", "VSS"), (
+        ("M1", _N, "A", "C", "B", "VSS"), ("M13", _P, "A", "net9", "B", "VDD"),
+        ("M0", _P, "net9", "C", "VDD", "VDD"), ("M2", _N, "net9", "C", "VSS", "VSS"))),
+}
+"""AnalogGenie's digital cells as transistors: pin order, then ``(name, model, d, g, s, b)`` with
+nets named by pin or internal (the transmission gate's inverter inlined). Source: the subcircuit
+definitions in AnalogGenie's ``{ID}_full.cir`` files (e.g. 400, 438, 602)."""
+
+
+def _flatten(d: Device) -> list[Device]:
+    """``d`` itself, or the transistors of the digital cell it instantiates (internal nets and
+    names prefixed by the instance name so that two instances stay apart)."""
+    cell = CELLS.get((d.model or "").upper()) if d.kind is DeviceKind.SUBCKT else None
+    if cell is None:
+        return [d]
+    pins, mosfets = cell
+    if len(d.terminals) != len(pins):
+        raise ExportError(f"{d.name} instantiates {d.model} with {len(d.terminals)} nets; the cell has {len(pins)}")
+    net = dict(zip(pins, (n for _, n in d.terminals), strict=True))
+    tag = _SAFE.sub("_", d.name)
+    return [Device(f"M{tag}_{name}", DeviceKind.MOSFET,
+                   tuple(zip(("d", "g", "s", "b"), (net.get(n, f"{tag}_{n}") for n in nodes), strict=True)),
+                   model=model)
+            for name, model, *nodes in mosfets]
+
+
 def _geo(lo: float, hi: float) -> float:
     return float(f"{math.sqrt(lo * hi):.4g}")
 
@@ -72,11 +107,12 @@ def dc_deck(netlist: Netlist, ports: Iterable[str], pdk: str | Pdk = "ptm180") -
     """The ``.op`` deck of ``netlist`` at mid-range sizes with its ports driven (module docstring).
 
     Raises:
-        ExportError: a device the check cannot size (a subcircuit instance, a source, an unknown model).
+        ExportError: a device the check cannot size (an instance of a subcircuit other than
+            ``CELLS``, a source, an unknown model).
     """
     pdk = get_pdk(pdk) if isinstance(pdk, str) else pdk
     lmin, wmin = size_limits(pdk)
-    devices = [_sized(d, lmin, wmin) for d in netlist.devices]
+    devices = [_sized(m, lmin, wmin) for d in netlist.devices for m in _flatten(d)]
     nets = set(netlist.nets)
     sources: list[Device] = []
     for port in sorted({p for p in ports if p in nets} | ({"VDD", "VSS"} & nets)):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ckt.cli import run
+from ckt.errors import ExportError
 from ckt.gen.dcop import dc_converges, dc_deck
 from ckt.gen.evaluate import memorisation, ngrams
 from ckt.gen.tokens import encode
@@ -199,3 +200,20 @@ def test_the_screened_yield_takes_candidates_in_order_until_enough_pass(tmp_path
                               lambda line: None)
     assert plain["screen"] is None and plain["generated"]["screened"] is None and plain["generated"]["n"] == 3
     assert calls[:3] == [("generated_000", False), ("generated_001", False), ("generated_002", False)]
+
+
+def test_digital_cells_are_flattened_into_their_transistors_for_the_dc_check() -> None:
+    def cell(name: str, model: str, *nets: str) -> Device:
+        return Device(name, DeviceKind.SUBCKT, tuple((str(i), n) for i, n in enumerate(nets, 1)), model=model)
+
+    inv = cell("XINV1", "INVERTER", "n1", "VOUT1", "VDD", "VSS")
+    tg = cell("XTG1", "TRANSMISSION_GATE", "VOUT1", "n2", "n1", "VDD", "VSS")
+    lines = dc_deck(Netlist(devices=(inv, tg)), ("VDD", "VSS", "VOUT1")).lower().splitlines()
+    assert "mxinv1_m0 vout1 n1 vdd vdd pmos w=3.6u l=569.2n" in lines
+    assert "mxinv1_m1 vout1 n1 vss vss nmos w=3.6u l=569.2n" in lines
+    assert "mxtg1_m13 vout1 xtg1_net9 n2 vdd pmos w=3.6u l=569.2n" in lines  # the gate's own inverter drives its pmos
+    assert "mxtg1_m0 xtg1_net9 n1 vdd vdd pmos w=3.6u l=569.2n" in lines
+    with pytest.raises(ExportError, match="XINV2 instantiates INVERTER with 3 nets"):
+        dc_deck(Netlist(devices=(replace(inv, name="XINV2", terminals=inv.terminals[:3]),)), ("VDD",))
+    with pytest.raises(ExportError, match="instance of PFD"):
+        dc_deck(Netlist(devices=(cell("XPFD1", "PFD", "1", "2", "3", "4", "5", "6"),)), ("VDD",))
