@@ -7,9 +7,9 @@ would: ``VDD`` at the PDK's supply, ``VSS`` at 0 V, every other ``V*`` port at h
 every ``I*`` port fed 10 µA from ``VDD``; outputs are left to the circuit. The digital cells that
 AnalogGenie instantiates (``INVERTER``, ``XOR``, ``TRANSMISSION_GATE``) are flattened into the
 transistors its ``{ID}_full.cir`` files define them with, so a circuit holding one is checked too.
-``.option rshunt`` puts 1 TΩ from every node to ground so that a node held only by capacitors (a switched-capacitor
-summing node) has a defined DC level: the question here is whether the nonlinear solve converges,
-the topology being the rules' business.
+``.option rshunt`` puts 1 TΩ from every node to ground so that a node held only by capacitors (a
+switched-capacitor summing node) has a defined DC level: the question here is whether the nonlinear
+solve converges, the topology being the rules' business.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ckt.errors import ExportError
+from ckt.errors import ExportError, NetlistError
 from ckt.gen.export import (
     AREA_RANGE,
     BJT_CARD,
@@ -33,7 +33,8 @@ from ckt.gen.export import (
     W_SPAN,
     size_limits,
 )
-from ckt.netlist.ir import Device, DeviceKind, Model, Netlist
+from ckt.netlist.flatten import flatten
+from ckt.netlist.ir import Device, DeviceKind, Model, Netlist, Subckt
 from ckt.netlist.write import write_spice
 from ckt.pdk.bind import bind
 from ckt.pdk.registry import Pdk, get_pdk
@@ -49,37 +50,36 @@ _SUPPLIES = {"VDD", "VSS", "GND", "0"}
 _SAFE = re.compile(r"[^A-Za-z0-9_]")
 
 
-_N, _P = "nmos4", "pmos4"
-CELLS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, str, str, str, str], ...]]] = {
-    "INVERTER": (("A", "Q", "VDD", "VSS"), (("M0", _P, "Q", "A", "VDD", "VDD"), ("M1", _N, "Q", "A", "VSS", "VSS"))),
-    "XOR": (("A", "B", "VDD", "VSS", "Y"), (
-        ("M4", _P, "Y", "A", "B", "VDD"), ("M2", _P, "Y", "B", "A", "VDD"), ("M0", _P, "net8", "A", "VDD", "VDD"),
-        ("M5", _N, "Y", "net8", "B", "VSS"), ("M3", _N, "Y", "B", "net8", "VSS"),
-        ("M1", _N, "net8", "A", "VSS", "VSS"))),
-    "TRANSMISSION_GATE": (("A", "B", "C", "VDD", "VSS"), (
-        ("M1", _N, "A", "C", "B", "VSS"), ("M13", _P, "A", "net9", "B", "VDD"),
-        ("M0", _P, "net9", "C", "VDD", "VDD"), ("M2", _N, "net9", "C", "VSS", "VSS"))),
-}
-"""AnalogGenie's digital cells as transistors: pin order, then ``(name, model, d, g, s, b)`` with
-nets named by pin or internal (the transmission gate's inverter inlined). Source: the subcircuit
-definitions in AnalogGenie's ``{ID}_full.cir`` files (e.g. 400, 438, 602)."""
+def _cell(name: str, ports: str, *mosfets: str) -> Subckt:
+    """A subcircuit of ``"name model d g s b"`` MOSFETs (plus ``"name CELL nets..."`` instances)."""
+    devices = []
+    for line in mosfets:
+        dev, model, *nets = line.split()
+        if model in ("nmos4", "pmos4"):
+            devices.append(Device(dev, DeviceKind.MOSFET, tuple(zip("dgsb", nets, strict=True)), model=model))
+        else:
+            devices.append(Device(dev, DeviceKind.SUBCKT, tuple((str(i), n) for i, n in enumerate(nets)), model=model))
+    return Subckt(name, tuple(ports.split()), tuple(devices))
 
 
-def _flatten(d: Device) -> list[Device]:
-    """``d`` itself, or the transistors of the digital cell it instantiates (internal nets and
-    names prefixed by the instance name so that two instances stay apart)."""
-    cell = CELLS.get((d.model or "").upper()) if d.kind is DeviceKind.SUBCKT else None
-    if cell is None:
-        return [d]
-    pins, mosfets = cell
-    if len(d.terminals) != len(pins):
-        raise ExportError(f"{d.name} instantiates {d.model} with {len(d.terminals)} nets; the cell has {len(pins)}")
-    net = dict(zip(pins, (n for _, n in d.terminals), strict=True))
-    tag = _SAFE.sub("_", d.name)
-    return [Device(f"M{tag}_{name}", DeviceKind.MOSFET,
-                   tuple(zip(("d", "g", "s", "b"), (net.get(n, f"{tag}_{n}") for n in nodes), strict=True)),
-                   model=model)
-            for name, model, *nodes in mosfets]
+CELLS = (
+    _cell("INVERTER", "A Q VDD VSS", "M0 pmos4 Q A VDD VDD", "M1 nmos4 Q A VSS VSS"),
+    _cell("XOR", "A B VDD VSS Y",
+          "M4 pmos4 Y A B VDD", "M2 pmos4 Y B A VDD", "M0 pmos4 net8 A VDD VDD",
+          "M5 nmos4 Y net8 B VSS", "M3 nmos4 Y B net8 VSS", "M1 nmos4 net8 A VSS VSS"),
+    _cell("TRANSMISSION_GATE", "A B C VDD VSS",
+          "M1 nmos4 A C B VSS", "M13 pmos4 A net9 B VDD", "I0 INVERTER C net9 VDD VSS"),
+)
+"""AnalogGenie's digital cells, as the subcircuit definitions in its ``{ID}_full.cir`` files
+(e.g. 400, 438, 602) give them."""
+
+
+def _flat(devices: tuple[Device, ...]) -> tuple[Device, ...]:
+    """``devices`` with every instance of a ``CELLS`` cell replaced by its transistors."""
+    try:
+        return flatten(Netlist(devices=devices, subckts=CELLS), sep="_").devices
+    except NetlistError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _geo(lo: float, hi: float) -> float:
@@ -112,7 +112,7 @@ def dc_deck(netlist: Netlist, ports: Iterable[str], pdk: str | Pdk = "ptm180") -
     """
     pdk = get_pdk(pdk) if isinstance(pdk, str) else pdk
     lmin, wmin = size_limits(pdk)
-    devices = [_sized(m, lmin, wmin) for d in netlist.devices for m in _flatten(d)]
+    devices = [_sized(d, lmin, wmin) for d in _flat(netlist.devices)]
     nets = set(netlist.nets)
     sources: list[Device] = []
     for port in sorted({p for p in ports if p in nets} | ({"VDD", "VSS"} & nets)):
