@@ -50,10 +50,10 @@ _SUPPLIES = {"VDD", "VSS", "GND", "0"}
 _SAFE = re.compile(r"[^A-Za-z0-9_]")
 
 
-def _cell(name: str, ports: str, *mosfets: str) -> Subckt:
-    """A subcircuit of ``"name model d g s b"`` MOSFETs (plus ``"name CELL nets..."`` instances)."""
+def _cell(name: str, ports: str, *lines: str) -> Subckt:
+    """A subcircuit from ``"name nmos4|pmos4 d g s b"`` MOSFET lines and ``"name CELL nets..."`` instance lines."""
     devices = []
-    for line in mosfets:
+    for line in lines:
         dev, model, *nets = line.split()
         if model in ("nmos4", "pmos4"):
             devices.append(Device(dev, DeviceKind.MOSFET, tuple(zip("dgsb", nets, strict=True)), model=model))
