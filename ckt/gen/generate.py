@@ -102,19 +102,20 @@ def draw(checkpoint: Path | None, ckt_type: str, n: int, seed: int, temperature:
 
     Each sample gets a length budget (``length_budgets``): ``length`` tokens, or a length drawn from
     the training circuits of the type, so samples come in the sizes the type has instead of growing
-    until the model's ``max_len`` stops them.
+    until the model's ``max_len`` stops them; the grammar lets a sample hold only the device
+    families the training circuits of its type hold (when the checkpoint keeps them).
 
     Raises:
         CheckpointError: no usable generator there; ModelConfigError: an unknown type or bad option.
     """
     from ckt.gen.grammar import Grammar
-    from ckt.gen.model import load_generator, trained_lengths
+    from ckt.gen.model import load_generator, trained_families, trained_lengths
     from ckt.gen.sample import sample
 
     path = existing(checkpoint)
     model, vocab = load_generator(path)
     ckt_type = resolve_type(ckt_type, vocab.types)
-    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True)
+    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True, families=trained_families(path))
     profile = trained_lengths(path).get(ckt_type, [])
     budgets = length_budgets(profile, n, seed, length)
     if length is None:

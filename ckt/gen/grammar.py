@@ -15,7 +15,8 @@ and allows a token only when
 * the obligations still open afterwards can be met within ``max_len``. ``<eos>`` comes only when
   none is open: every device has all its pins, every internal net touches two devices and a
   non-gate terminal (``dangling``, ``gate-only``), the type's ports are there (``ports``, a supply
-  among them: ``supply``); ``connected`` holds for any walk.
+  among them: ``supply``); ``connected`` holds for any walk;
+* a new device is of a family the type may use (``Grammar(families=...)``; all by default).
 
 Length is reserved with ``_cost``: the exact length of one concrete completion, so it is never too
 optimistic. The completion goes to each missing port and dangling net through a new two-pin (or
@@ -29,14 +30,14 @@ rules are masked; near the end each candidate is tried and undone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
 
-from ckt.errors import GrammarError
+from ckt.errors import GrammarError, ModelConfigError
 from ckt.gen.rules import CONTROL, GATES, SUPPLIES, PortNeed, requirement
 from ckt.gen.vocab import Vocab
 from ckt.netlist.ir import DeviceKind
@@ -82,9 +83,18 @@ class Grammar:
         canonical: a new device takes the lowest unused number of its family, a new internal net
             the lowest unused ``N``: every circuit still has its sequences (numbering is only a
             renaming), and a model trained on first-appearance numbers is asked only what it learnt.
+        families: per type, the device families (``NM``, ``R``...) its circuits may use; a type not
+            listed (or None) may use every family. A generator passes the families its training
+            circuits of each type use, so that no mirror gets a PFD or op-amp an XOR gate that no real
+            one has.
+
+    Raises:
+        ModelConfigError: ``families`` names an unknown family, or leaves a type no family that
+            can carry a net onward (the completion needs one).
     """
 
-    def __init__(self, vocab: Vocab, max_len: int = 1024, canonical: bool = False) -> None:
+    def __init__(self, vocab: Vocab, max_len: int = 1024, canonical: bool = False,
+                 families: Mapping[str, Collection[str]] | None = None) -> None:
         self.vocab = vocab
         self.max_len = int(max_len)
         self.canonical = canonical
@@ -170,6 +180,18 @@ class Grammar:
                     self.takers[e].append((k, m))
         self._fam_legal_cache: dict[tuple[bool, ...], np.ndarray] = {}
         self._reqs: dict[str, _Req] = {}
+        index = {f.name: k for k, f in enumerate(self.fams)}
+        self.families: dict[str, tuple[bool, ...]] = {}
+        """Per restricted type: which families (by position in ``fams``) it may use."""
+        for ckt_type, names in (families or {}).items():
+            unknown = sorted(set(names) - set(index))
+            if unknown:
+                raise ModelConfigError(f"type {ckt_type}: unknown device families {', '.join(unknown)}")
+            ok = tuple(f.name in names for f in self.fams)
+            if not any(o and h for o, h in zip(ok, self.hop, strict=True)):
+                raise ModelConfigError(f"type {ckt_type} may use only {', '.join(sorted(names)) or 'no family'}: "
+                                       "a circuit needs a family with two conducting pins to close")
+            self.families[ckt_type] = ok
 
     def requirement(self, ckt_type: str) -> _Req:
         """The port requirement of ``ckt_type`` (``rules.requirement``) over port ids, a supply added."""
@@ -309,8 +331,9 @@ class GrammarState:
         self._nbad: dict[int, int] = {}          # net -> open devices whose free pins may not go on one net
         self._n1att: dict[int, int] = {}         # net -> open devices with one free pin that sit on it
         self._unclean = 0                         # ports with a _nbad device
-        self._free = [g.vocab.max_index] * len(g.fams)
-        self._hop_free = sum(g.vocab.max_index for k in range(len(g.fams)) if g.hop[k])
+        allowed = g.families.get(ckt_type, (True,) * len(g.fams))
+        self._free = [g.vocab.max_index if ok else 0 for ok in allowed]
+        self._hop_free = sum(n for n, hop in zip(self._free, g.hop, strict=True) if hop)
         self._used = np.zeros(g.n_tokens, dtype=bool)
         self._log: list[tuple] = []
         self._n_dev = 0
@@ -401,6 +424,9 @@ class GrammarState:
             if g.emask[f].get(self._edge) is None:
                 return f"{name} has no pins {v.token(self._edge)}"
             if self._free[f] == 0:
+                ckt_type = v.type_name(self._tokens[1])
+                if not g.families.get(ckt_type, (True,) * len(g.fams))[f]:
+                    return f"{g.fams[f].name} is not a family {ckt_type} circuits use"
                 return f"no free {g.fams[f].name} index"
             return f"{name} with only {v.token(self._edge)} on one net would short it"
         x = self._cur

@@ -237,6 +237,20 @@ def trained_lengths(path: str | Path) -> dict[str, list[int]]:
     return {str(t): [int(n) for n in v] for t, v in lengths.items() if isinstance(v, list) and v}
 
 
+def trained_families(path: str | Path) -> dict[str, list[str]]:
+    """The device families the training circuits of each type use, stored with the generator at
+    ``path`` (``ckt.gen.train.family_profile``); empty for a checkpoint written before they were kept.
+
+    Raises:
+        CheckpointError: see ``read_generator``.
+    """
+    training = read_generator(path).get("training") or {}
+    families = training.get("families") if isinstance(training, dict) else None
+    if not isinstance(families, dict):
+        return {}
+    return {str(t): [str(f) for f in v] for t, v in families.items() if isinstance(v, list) and v}
+
+
 def check_generator(checkpoint: dict[str, Any], config: GeneratorConfig, vocab: Vocab, path: str | Path) -> None:
     """Refuse a checkpoint written for another network shape or another vocabulary.
 

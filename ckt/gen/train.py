@@ -19,7 +19,8 @@ Loss: next-token cross-entropy averaged over the tokens after the type token (``
 ignored; the type token itself is the condition, not a prediction). Early stopping and model
 selection use the validation loss only. Each epoch writes ``OUT/last.pt`` (weights, optimizer, random
 number generator state, history), ``OUT/best.pt`` (the best validation epoch, with the training
-circuits' encoding lengths per type for the sampler: ``length_profile``) and ``OUT/history.json``;
+circuits' encoding lengths and device families per type for the sampler: ``length_profile``,
+``family_profile``) and ``OUT/history.json``;
 ``resume=True`` continues from ``last.pt`` as if never stopped. CPU by default, CUDA when present.
 """
 
@@ -245,6 +246,16 @@ def length_profile(circuits: Sequence[Circuit], vocab: Vocab) -> dict[str, list[
     return {t: sorted(v) for t, v in sorted(lengths.items())}
 
 
+def family_profile(circuits: Sequence[Circuit], vocab: Vocab) -> dict[str, list[str]]:
+    """Per circuit type, the device families (``NM``, ``R``, ``INV``...) ``circuits`` of that type
+    use: what the sampler's grammar lets a generated circuit of the type hold."""
+    families: dict[str, set[str]] = {}
+    for c in circuits:
+        ids = encode(c.netlist, c.ckt_type, c.ports, vocab)
+        families.setdefault(c.ckt_type, set()).update(vocab.device(i)[0] for i in ids if vocab.kind(i) == "device")
+    return {t: sorted(v) for t, v in sorted(families.items())}
+
+
 def default_max_len(longest: int) -> int:
     """Room for random walks longer than the canonical one: a quarter more, to a multiple of 32."""
     return 32 * math.ceil(1.25 * longest / 32)
@@ -449,6 +460,7 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
 
     grammar = Grammar(vocab, max_len=max_len) if request.state_codes else None
     lengths = length_profile(corpus.train, vocab)
+    families = family_profile(corpus.train, vocab)
     val_seqs, val_missed = epoch_sequences(corpus.val, vocab, f"{request.seed}/val", max_len, grammar,
                                            request.rename)
     for epoch in range(state["epoch"] + 1, request.epochs + 1):
@@ -481,7 +493,8 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
             save_generator(out / "last.pt", model, vocab, training)
             if improved:
                 save_generator(out / "best.pt", model, vocab,
-                               {"epoch": epoch, "val_loss": val_loss, "lengths": lengths})
+                               {"epoch": epoch, "val_loss": val_loss, "lengths": lengths,
+                                "families": families})
             (out / "history.json").write_text(json.dumps(state["history"], indent=1) + "\n")
     if val_missed:
         log(f"{val_missed} validation circuit(s) had no walk within max_len and were not scored")

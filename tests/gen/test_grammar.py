@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from ckt.errors import GrammarError, TokenizeError
+from ckt.errors import GrammarError, ModelConfigError, TokenizeError
 from ckt.gen.grammar import _DELTA, INF, Grammar
 from ckt.gen.rules import check_circuit
 from ckt.gen.tokens import decode, encode
@@ -212,6 +212,35 @@ def test_canonical_numbering_walks_finish_valid_and_number_by_first_appearance(v
         assert g.accepts(encode(c.netlist, c.ckt_type, c.ports, vocab, rng=random.Random(1), rename=False))
     renamed = [encode(c.netlist, c.ckt_type, c.ports, vocab, rng=random.Random(1)) for c in all_circuits()]
     assert not all(g.accepts(ids) for ids in renamed)
+
+
+def test_a_type_restricted_to_some_families_walks_valid_circuits_of_only_those(vocab: Vocab) -> None:
+    rng = np.random.default_rng(5)
+    allowed = {"Opamp": ("NM", "PM", "C"), "Mirror": ("NM", "R")}
+    for max_len in (24, 40, 96):
+        g = Grammar(vocab, max_len=max_len, families=allowed)
+        for ckt_type, families in allowed.items():
+            for _ in range(3):
+                seq = walk_to_eos(g.start(ckt_type), rng)
+                assert_valid(vocab, max_len, seq)
+                assert {vocab.device(t)[0] for t in seq if vocab.kind(t) == "device"} <= set(families), seq
+    g = Grammar(vocab, max_len=64, families=allowed)
+    state = g.start("Mirror")
+    state.push(vocab.id("VSS"))
+    assert not state.allowed()[vocab.edge_token("NPN", ("e",))]  # no family the type may use has an emitter
+    state.push(vocab.edge_token("C", ("p",)))  # R's pins too
+    assert state.allowed()[vocab.id("R1")] and not state.allowed()[vocab.id("C1")]
+    assert state.why_not(vocab.id("C1")) == "C is not a family Mirror circuits use"
+    assert g.accepts(ids(vocab, "Mirror", "VSS <pins:d+s+b> NM1 <pins:g> VDD <eos>"))
+    assert not g.accepts(ids(vocab, "Mirror", "VSS <pins:p> C1 <pins:n> VDD <pins:p> R1 <pins:n> VSS <eos>"))
+    state = g.start("PLL")  # a type not listed keeps every family
+    state.push(vocab.id("VSS"))
+    state.push(vocab.edge_token("PFD", ("1",)))
+    assert state.allowed()[vocab.id("PFD1")]
+    with pytest.raises(ModelConfigError, match="unknown device families FOO"):
+        Grammar(vocab, families={"Opamp": ("NM", "FOO")})
+    with pytest.raises(ModelConfigError, match="a circuit needs a family with two conducting pins"):
+        Grammar(vocab, families={"Opamp": ("C",)})
 
 
 @pytest.mark.slow

@@ -13,16 +13,18 @@ import pytest
 import torch
 
 from ckt.errors import CheckpointError, DatasetError, ModelConfigError
-from ckt.gen.model import load_generator, read_generator, trained_lengths
+from ckt.gen.model import load_generator, read_generator, trained_families, trained_lengths
 from ckt.gen.train import (
     GeneratorTrainRequest,
     batches,
     build_corpus,
     default_max_len,
     epoch_sequences,
+    family_profile,
     length_profile,
     train_generator,
 )
+from ckt.gen.tokens import encode
 from ckt.gen.vocab import Vocab
 from ckt.netlist.parse_spectre import parse_spectre
 from tests.gen.small_circuits import all_circuits, circuit
@@ -54,6 +56,13 @@ def test_loss_falls_and_checkpoints_are_written(tmp_path: Path) -> None:
     # ... and the training circuits' encoding lengths per type, which the sampler draws budgets from
     assert trained_lengths(tmp_path / "best.pt") == length_profile(result.corpus.train, vocab)
     assert trained_lengths(tmp_path / "last.pt") == {}
+    # ... and the device families each type's training circuits use, which the sampler's grammar allows
+    families = trained_families(tmp_path / "best.pt")
+    assert families == family_profile(result.corpus.train, vocab)
+    for c in result.corpus.train:
+        held = {vocab.device(i)[0] for i in encode(c.netlist, c.ckt_type, c.ports, vocab) if vocab.kind(i) == "device"}
+        assert held <= set(families[c.ckt_type])
+    assert trained_families(tmp_path / "last.pt") == {}
 
 
 def test_progress_line_every_n_batches() -> None:
