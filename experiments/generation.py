@@ -54,10 +54,15 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=40)
     ap.add_argument("--screen", action="store_true", help="size only op-amps that amplify at their default sizes")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--runs", type=Path, default=ROOT / "experiments" / "runs" / "generation")
+    ap.add_argument("--runs", type=Path, default=ROOT / "experiments" / "runs" / "generation",
+                    help="where the sizing runs go; must be empty or absent")
     ap.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
     ap.add_argument("--name", default="generation")
     args = ap.parse_args()
+    if args.yield_n and args.runs.is_dir() and any(args.runs.iterdir()):
+        # a sizing run in a folder that holds earlier runs warm-starts from their designs
+        ap.error(f"{args.runs} holds earlier sizing runs, which would warm-start these and inflate the "
+                 "functional yield; delete it or pass a new --runs folder")
 
     start = time.time()
     report = evaluate_generator(EvalRequest(checkpoint=args.checkpoint, types=tuple(args.types), n=args.n,
