@@ -24,7 +24,7 @@ import torch
 
 from ckt.gen.generate import DEFAULT_GENERATOR, length_budgets
 from ckt.gen.grammar import Grammar
-from ckt.gen.model import load_generator, trained_lengths
+from ckt.gen.model import load_generator, trained_families, trained_lengths
 from ckt.gen.sample import sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, vocab = load_generator(args.checkpoint)
-    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True)
+    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True,
+                      families=trained_families(args.checkpoint))  # as ckt generate builds it
     profile = trained_lengths(args.checkpoint).get(args.ckt_type, [])
     sample(model, grammar, args.ckt_type, 8, seed=99, lengths=length_budgets(profile, 8, 99))  # warm up
     rates, token_rates, step_us, lengths = [], [], [], []
