@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ckt.errors import ExportError, NetlistError
@@ -35,6 +36,7 @@ from ckt.gen.export import (
 )
 from ckt.netlist.flatten import flatten
 from ckt.netlist.ir import Device, DeviceKind, Model, Netlist, Subckt
+from ckt.netlist.parse_spectre import parse_spectre
 from ckt.netlist.write import write_spice
 from ckt.pdk.bind import bind
 from ckt.pdk.registry import Pdk, get_pdk
@@ -50,34 +52,38 @@ _SUPPLIES = {"VDD", "VSS", "GND", "0"}
 _SAFE = re.compile(r"[^A-Za-z0-9_]")
 
 
-def _cell(name: str, ports: str, *lines: str) -> Subckt:
-    """A subcircuit from ``"name nmos4|pmos4 d g s b"`` MOSFET lines and ``"name CELL nets..."`` instance lines."""
-    devices = []
-    for line in lines:
-        dev, model, *nets = line.split()
-        if model in ("nmos4", "pmos4"):
-            devices.append(Device(dev, DeviceKind.MOSFET, tuple(zip("dgsb", nets, strict=True)), model=model))
-        else:
-            devices.append(Device(dev, DeviceKind.SUBCKT, tuple((str(i), n) for i, n in enumerate(nets)), model=model))
-    return Subckt(name, tuple(ports.split()), tuple(devices))
-
-
-CELLS = (
-    _cell("INVERTER", "A Q VDD VSS", "M0 pmos4 Q A VDD VDD", "M1 nmos4 Q A VSS VSS"),
-    _cell("XOR", "A B VDD VSS Y",
-          "M4 pmos4 Y A B VDD", "M2 pmos4 Y B A VDD", "M0 pmos4 net8 A VDD VDD",
-          "M5 nmos4 Y net8 B VSS", "M3 nmos4 Y B net8 VSS", "M1 nmos4 net8 A VSS VSS"),
-    _cell("TRANSMISSION_GATE", "A B C VDD VSS",
-          "M1 nmos4 A C B VSS", "M13 pmos4 A net9 B VDD", "I0 INVERTER C net9 VDD VSS"),
-)
+CELLS = """\
+subckt INVERTER A Q VDD VSS
+    M0 (Q A VDD VDD) pmos4
+    M1 (Q A VSS VSS) nmos4
+ends INVERTER
+subckt XOR A B VDD VSS Y
+    M4 (Y A B VDD) pmos4
+    M2 (Y B A VDD) pmos4
+    M0 (net8 A VDD VDD) pmos4
+    M5 (Y net8 B VSS) nmos4
+    M3 (Y B net8 VSS) nmos4
+    M1 (net8 A VSS VSS) nmos4
+ends XOR
+subckt TRANSMISSION_GATE A B C VDD VSS
+    M1 (A C B VSS) nmos4
+    M13 (A net9 B VDD) pmos4
+    I0 (C net9 VDD VSS) INVERTER
+ends TRANSMISSION_GATE
+"""
 """AnalogGenie's digital cells, as the subcircuit definitions in its ``{ID}_full.cir`` files
-(e.g. 400, 438, 602) give them."""
+(e.g. 400, 438) give them."""
+
+
+@lru_cache(maxsize=1)
+def _cells() -> tuple[Subckt, ...]:
+    return parse_spectre(CELLS, path="ckt.gen.dcop.CELLS", follow_includes=False).subckts
 
 
 def _flat(devices: tuple[Device, ...]) -> tuple[Device, ...]:
     """``devices`` with every instance of a ``CELLS`` cell replaced by its transistors."""
     try:
-        return flatten(Netlist(devices=devices, subckts=CELLS), sep="_").devices
+        return flatten(Netlist(devices=devices, subckts=_cells()), sep="_").devices
     except NetlistError as exc:
         raise ExportError(str(exc)) from None
 

@@ -193,6 +193,10 @@ class Grammar:
                                        "a circuit needs a family with two conducting pins to close")
             self.families[ckt_type] = ok
 
+    def may_use(self, ckt_type: str) -> tuple[bool, ...]:
+        """Per family (in ``fams`` order): whether a ``ckt_type`` circuit may hold one."""
+        return self.families.get(ckt_type, (True,) * len(self.fams))
+
     def requirement(self, ckt_type: str) -> _Req:
         """The port requirement of ``ckt_type`` (``rules.requirement``) over port ids, a supply added."""
         if ckt_type not in self._reqs:
@@ -331,8 +335,7 @@ class GrammarState:
         self._nbad: dict[int, int] = {}          # net -> open devices whose free pins may not go on one net
         self._n1att: dict[int, int] = {}         # net -> open devices with one free pin that sit on it
         self._unclean = 0                         # ports with a _nbad device
-        allowed = g.families.get(ckt_type, (True,) * len(g.fams))
-        self._free = [g.vocab.max_index if ok else 0 for ok in allowed]
+        self._free = [g.vocab.max_index if ok else 0 for ok in g.may_use(ckt_type)]
         self._hop_free = sum(n for n, hop in zip(self._free, g.hop, strict=True) if hop)
         self._used = np.zeros(g.n_tokens, dtype=bool)
         self._log: list[tuple] = []
@@ -425,7 +428,7 @@ class GrammarState:
                 return f"{name} has no pins {v.token(self._edge)}"
             if self._free[f] == 0:
                 ckt_type = v.type_name(self._tokens[1])
-                if not g.families.get(ckt_type, (True,) * len(g.fams))[f]:
+                if not g.may_use(ckt_type)[f]:
                     return f"{g.fams[f].name} is not a family {ckt_type} circuits use"
                 return f"no free {g.fams[f].name} index"
             return f"{name} with only {v.token(self._edge)} on one net would short it"

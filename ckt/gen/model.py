@@ -230,11 +230,7 @@ def trained_lengths(path: str | Path) -> dict[str, list[int]]:
     Raises:
         CheckpointError: see ``read_generator``.
     """
-    training = read_generator(path).get("training") or {}
-    lengths = training.get("lengths") if isinstance(training, dict) else None
-    if not isinstance(lengths, dict):
-        return {}
-    return {str(t): [int(n) for n in v] for t, v in lengths.items() if isinstance(v, list) and v}
+    return {t: [int(n) for n in v] for t, v in _per_type(path, "lengths").items()}
 
 
 def trained_families(path: str | Path) -> dict[str, list[str]]:
@@ -244,11 +240,16 @@ def trained_families(path: str | Path) -> dict[str, list[str]]:
     Raises:
         CheckpointError: see ``read_generator``.
     """
+    return {t: [str(f) for f in v] for t, v in _per_type(path, "families").items()}
+
+
+def _per_type(path: str | Path, key: str) -> dict[str, list]:
+    """The non-empty per-type lists stored under ``training[key]`` of the generator at ``path``."""
     training = read_generator(path).get("training") or {}
-    families = training.get("families") if isinstance(training, dict) else None
-    if not isinstance(families, dict):
+    table = training.get(key) if isinstance(training, dict) else None
+    if not isinstance(table, dict):
         return {}
-    return {str(t): [str(f) for f in v] for t, v in families.items() if isinstance(v, list) and v}
+    return {str(t): v for t, v in table.items() if isinstance(v, list) and v}
 
 
 def check_generator(checkpoint: dict[str, Any], config: GeneratorConfig, vocab: Vocab, path: str | Path) -> None:
