@@ -24,7 +24,7 @@ import torch
 
 from ckt.gen.generate import DEFAULT_GENERATOR, length_budgets
 from ckt.gen.grammar import Grammar
-from ckt.gen.model import load_generator, trained_families, trained_lengths
+from ckt.gen.model import load_trained
 from ckt.gen.sample import sample
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,10 +51,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "generation.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model, vocab = load_generator(args.checkpoint)
+    trained = load_trained(args.checkpoint)
+    model, vocab = trained.model, trained.vocab
     grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True,
-                      families=trained_families(args.checkpoint))  # as ckt generate builds it
-    profile = trained_lengths(args.checkpoint).get(args.ckt_type, [])
+                      families=trained.families)  # as ckt generate builds it
+    profile = trained.lengths.get(args.ckt_type, [])
     sample(model, grammar, args.ckt_type, 8, seed=99, lengths=length_budgets(profile, 8, 99))  # warm up
     rates, token_rates, step_us, lengths = [], [], [], []
     for r in range(args.repeats):

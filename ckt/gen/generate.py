@@ -109,14 +109,14 @@ def draw(checkpoint: Path | None, ckt_type: str, n: int, seed: int, temperature:
         CheckpointError: no usable generator there; ModelConfigError: an unknown type or bad option.
     """
     from ckt.gen.grammar import Grammar
-    from ckt.gen.model import load_generator, trained_families, trained_lengths
+    from ckt.gen.model import load_trained
     from ckt.gen.sample import sample
 
-    path = existing(checkpoint)
-    model, vocab = load_generator(path)
+    trained = load_trained(existing(checkpoint))
+    model, vocab = trained.model, trained.vocab
     ckt_type = resolve_type(ckt_type, vocab.types)
-    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True, families=trained_families(path))
-    profile = trained_lengths(path).get(ckt_type, [])
+    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True, families=trained.families)
+    profile = trained.lengths.get(ckt_type, [])
     budgets = length_budgets(profile, n, seed, length)
     if length is None:
         log(f"length budgets drawn from the {len(profile)} training {ckt_type} circuits (median "

@@ -10,7 +10,7 @@ attention alone keeps real tokens from seeing it; the loss ignores pad targets.
 ``GeneratorModel.step`` runs one new token per row against a key/value cache, so sampling costs one
 position per step instead of the whole prefix.
 
-Checkpoints (``save_generator`` / ``load_generator``) hold the config, the vocabulary
+Checkpoints (``save_generator`` / ``load_trained``) hold the config, the vocabulary
 (``Vocab.to_dict()``), the weights and, for the trainer's ``last.pt``, its state; they are read with
 ``weights_only=True`` through ``ckt.nn.checkpoint``.
 """
@@ -223,29 +223,9 @@ def read_generator(path: str | Path) -> dict[str, Any]:
     return read_checkpoint(path, fmt=FORMAT, schema_version=SCHEMA_VERSION)
 
 
-def trained_lengths(path: str | Path) -> dict[str, list[int]]:
-    """The training circuits' encoding lengths per type stored with the generator at ``path``
-    (``ckt.gen.train.length_profile``); empty for a checkpoint written before they were kept.
-
-    Raises:
-        CheckpointError: see ``read_generator``.
-    """
-    return {t: [int(n) for n in v] for t, v in _per_type(path, "lengths").items()}
-
-
-def trained_families(path: str | Path) -> dict[str, list[str]]:
-    """The device families the training circuits of each type use, stored with the generator at
-    ``path`` (``ckt.gen.train.family_profile``); empty for a checkpoint written before they were kept.
-
-    Raises:
-        CheckpointError: see ``read_generator``.
-    """
-    return {t: [str(f) for f in v] for t, v in _per_type(path, "families").items()}
-
-
-def _per_type(path: str | Path, key: str) -> dict[str, list]:
-    """The non-empty per-type lists stored under ``training[key]`` of the generator at ``path``."""
-    training = read_generator(path).get("training") or {}
+def _per_type(checkpoint: dict[str, Any], key: str) -> dict[str, list]:
+    """The non-empty per-type lists stored under ``training[key]`` of a generator checkpoint."""
+    training = checkpoint.get("training") or {}
     table = training.get(key) if isinstance(training, dict) else None
     if not isinstance(table, dict):
         return {}
@@ -265,8 +245,21 @@ def check_generator(checkpoint: dict[str, Any], config: GeneratorConfig, vocab: 
         raise CheckpointError(f"{path}: checkpoint was trained with another vocabulary")
 
 
-def load_generator(path: str | Path) -> tuple[GeneratorModel, Vocab]:
-    """The generator saved at ``path`` and its vocabulary, in eval mode on the CPU.
+@dataclass(frozen=True, slots=True)
+class TrainedGenerator:
+    """A generator checkpoint read once: the network (eval mode, CPU), its vocabulary, and what the
+    trainer kept of its training circuits, per type: their encoding lengths
+    (``ckt.gen.train.length_profile``) and device families (``ckt.gen.train.family_profile``);
+    empty for a checkpoint written before they were kept (or for a ``last.pt``)."""
+
+    model: GeneratorModel
+    vocab: Vocab
+    lengths: dict[str, list[int]]
+    families: dict[str, list[str]]
+
+
+def load_trained(path: str | Path) -> TrainedGenerator:
+    """The generator saved at ``path`` with its training profiles, from one read of the file.
 
     Raises:
         CheckpointError: see ``read_generator``, or a config or weights that do not fit.
@@ -284,4 +277,16 @@ def load_generator(path: str | Path) -> tuple[GeneratorModel, Vocab]:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the generator: {exc}") from exc
-    return model.eval(), vocab
+    lengths = {t: [int(n) for n in v] for t, v in _per_type(checkpoint, "lengths").items()}
+    families = {t: [str(f) for f in v] for t, v in _per_type(checkpoint, "families").items()}
+    return TrainedGenerator(model.eval(), vocab, lengths, families)
+
+
+def load_generator(path: str | Path) -> tuple[GeneratorModel, Vocab]:
+    """The generator saved at ``path`` and its vocabulary (``load_trained`` without the profiles).
+
+    Raises:
+        CheckpointError: see ``load_trained``.
+    """
+    trained = load_trained(path)
+    return trained.model, trained.vocab

@@ -163,12 +163,13 @@ def test_the_shipped_generator_samples_the_sizes_its_type_has(tmp_path: Path) ->
     """Without length budgets the shipped generator's op-amps grew to ~50 devices (the dataset's
     mean is 12.6); drawn from the training lengths they stay within the dataset's range."""
     from ckt.gen.generate import DEFAULT_GENERATOR, draw
-    from ckt.gen.model import trained_lengths
+    from ckt.gen.model import load_trained
 
-    assert len(trained_lengths(DEFAULT_GENERATOR)["Opamp"]) > 500
+    lengths = load_trained(DEFAULT_GENERATOR).lengths["Opamp"]
+    assert len(lengths) > 500
     circuits, ids = draw(None, "Opamp", 8, seed=0, log=lambda line: None)
     sizes = [len(c.netlist.devices) for c in circuits]
-    assert max(len(s) for s in ids) <= max(trained_lengths(DEFAULT_GENERATOR)["Opamp"])
+    assert max(len(s) for s in ids) <= max(lengths)
     assert sum(sizes) / len(sizes) < 25, sizes
 
 

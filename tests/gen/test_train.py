@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from ckt.errors import CheckpointError, DatasetError, ModelConfigError
-from ckt.gen.model import load_generator, read_generator, trained_families, trained_lengths
+from ckt.gen.model import load_generator, load_trained, read_generator
 from ckt.gen.train import (
     GeneratorTrainRequest,
     batches,
@@ -54,15 +54,16 @@ def test_loss_falls_and_checkpoints_are_written(tmp_path: Path) -> None:
     for key, value in result.model.state_dict().items():
         assert torch.equal(best.state_dict()[key], value.cpu())
     # ... and the training circuits' encoding lengths per type, which the sampler draws budgets from
-    assert trained_lengths(tmp_path / "best.pt") == length_profile(result.corpus.train, vocab)
-    assert trained_lengths(tmp_path / "last.pt") == {}
+    best_profiles, last_profiles = load_trained(tmp_path / "best.pt"), load_trained(tmp_path / "last.pt")
+    assert best_profiles.lengths == length_profile(result.corpus.train, vocab)
+    assert last_profiles.lengths == {}
     # ... and the device families each type's training circuits use, which the sampler's grammar allows
-    families = trained_families(tmp_path / "best.pt")
+    families = best_profiles.families
     assert families == family_profile(result.corpus.train, vocab)
     for c in result.corpus.train:
         held = {vocab.device(i)[0] for i in encode(c.netlist, c.ckt_type, c.ports, vocab) if vocab.kind(i) == "device"}
         assert held <= set(families[c.ckt_type])
-    assert trained_families(tmp_path / "last.pt") == {}
+    assert last_profiles.families == {}
 
 
 def test_progress_line_every_n_batches() -> None:
