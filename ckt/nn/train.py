@@ -109,7 +109,6 @@ def set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-@torch.no_grad()
 def plateau_scheduler(optimizer: torch.optim.Optimizer,
                       patience: int) -> torch.optim.lr_scheduler.ReduceLROnPlateau | None:
     """Halves the rate after ``patience`` epochs without a better validation loss (None for 0:
@@ -119,6 +118,7 @@ def plateau_scheduler(optimizer: torch.optim.Optimizer,
     return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=patience)
 
 
+@torch.no_grad()
 def _mean_loss(model: CircuitModel, data: Sequence[Data], batch_size: int, device: torch.device) -> float:
     model.eval()
     total, n = 0.0, 0
