@@ -8,6 +8,8 @@ whole graph seen in training). Each run is ``ckt.parasitic.train.fit`` with the 
 the JSON; test metrics are reported as mean +- std over seeds, next to the published anchors.
 Bucket edges are the training labels' quintiles, so they move a little with the seed's split: the
 per-bucket rows average bucket ``k`` over seeds and name it (and count it) as the first seed does.
+``--buckets circuitgcl`` uses the anchor's fixed 1.2-decade classes instead (``--name`` keeps the
+two result files apart).
 
 Anchors (different protocol: CircuitGCL trained on one SRAM design, tested zero-shot on four
 others; coupling-capacitance R^2): CircuitGCL 0.74 / 0.56 / 0.44 / 0.45, ParaGraph 0.53 / 0.43 /
@@ -17,6 +19,8 @@ leak-free split.
 Usage::
 
     OMP_NUM_THREADS=1 python experiments/parasitics.py --seeds 0,1 --epochs 40 --out experiments/results
+    OMP_NUM_THREADS=1 python experiments/parasitics.py --buckets circuitgcl --splits region \
+        --name parasitics_circuitgcl_buckets ...
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ckt.data.digtime import Digtime
+    from ckt.parasitic.tasks import BUCKET_SCHEMES
     from ckt.parasitic.train import LOSSES, MODELS, TrainRequest, fit
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--splits", default="region,random")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--losses", default=",".join(LOSSES))
+    ap.add_argument("--buckets", default="quantile", choices=BUCKET_SCHEMES, help="ground-cap classes")
+    ap.add_argument("--name", default="parasitics", help="stem of the JSON and PNG files")
     ap.add_argument("--root", default=None, help="digtime cache folder")
     ap.add_argument("--out", default=str(ROOT / "experiments" / "results"))
     args = ap.parse_args(argv)
@@ -72,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 tests = []
                 for seed in seeds:
                     request = TrainRequest(model=model, loss=loss, split=split, seed=seed, epochs=args.epochs,
-                                           pretrain_epochs=args.pretrain_epochs, progress=False)
+                                           pretrain_epochs=args.pretrain_epochs, buckets=args.buckets,
+                                           progress=False)
                     result = fit(request, data)
                     runs.append(asdict(result))
                     tests.append(result.test)
@@ -92,14 +100,15 @@ def main(argv: list[str] | None = None) -> int:
                                  for i, b in enumerate(tests[0]["ground"]["per_bucket"])]})
     report = {"dataset": {"name": "digtime", **data_counts(data)}, "anchors_coupling_r2_zero_shot": ANCHORS,
               "goal": {"coupling_r2": 0.75, "ground_macro_f1": 0.7, "split": "region"},
-              "protocol": {"epochs": args.epochs, "pretrain_epochs": args.pretrain_epochs, "seeds": seeds,
+              "protocol": {"buckets": args.buckets, "epochs": args.epochs, "pretrain_epochs": args.pretrain_epochs,
+                           "seeds": seeds,
                            "threads": 1, "seconds": round(time.perf_counter() - start, 1)},
               "table": rows, "runs": runs}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "parasitics.json").write_text(json.dumps(report, indent=1) + "\n")
-    plot(rows, out / "parasitics.png")
-    print(f"wrote {out / 'parasitics.json'} and parasitics.png ({report['protocol']['seconds']} s)")
+    (out / f"{args.name}.json").write_text(json.dumps(report, indent=1) + "\n")
+    plot(rows, out / f"{args.name}.png", args.buckets)
+    print(f"wrote {out / args.name}.json and {args.name}.png ({report['protocol']['seconds']} s)")
     return 0
 
 
@@ -110,7 +119,7 @@ def data_counts(data) -> dict[str, int]:
     return {k: v for k, v in c.items() if isinstance(v, int)}
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path: Path, buckets: str = "quantile") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,9 +129,11 @@ def plot(rows: list[dict], path: Path) -> None:
     labels = [f"{r['model']}\n{r['loss']}" for r in rows if r["split"] == "region"]
     for ax, (key, title, goal) in zip(axes, (("coupling_r2_log10", "coupling-cap R² (log10 F)", 0.75),
                                             ("ground_r2_log10", "ground-cap R² (log10 F)", None),
-                                            ("ground_macro_f1", "ground-cap 5-bucket macro-F1", 0.7))):
+                                            ("ground_macro_f1", f"ground-cap 5-bucket macro-F1 ({buckets})", 0.7))):
         for k, split in enumerate(("region", "random")):
             sub = [r for r in rows if r["split"] == split]
+            if not sub:
+                continue
             xs = [i + (k - 0.5) * 0.38 for i in range(len(sub))]
             ax.bar(xs, [r[key]["mean"] for r in sub], 0.36, yerr=[r[key]["std"] for r in sub],
                    label=f"{split} split", capsize=3)

@@ -13,6 +13,7 @@ import click
 from ckt.cli.netlist import include_options
 
 _MODELS, _LOSSES, _SPLITS = ("gnn", "gcl"), ("mse", "balanced"), ("region", "random")
+_BUCKETS = ("quantile", "circuitgcl")
 
 
 @click.command("parasitics")
@@ -67,6 +68,8 @@ def _brief(m: dict[str, Any]) -> str:
 @click.option("--hidden", type=int, default=32, show_default=True)
 @click.option("--layers", type=int, default=3, show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option("--buckets", type=click.Choice(_BUCKETS), default="quantile", show_default=True,
+              help="Ground-cap classes: the training labels' quintiles, or CircuitGCL's fixed 1.2-decade buckets.")
 @click.option("--root", type=click.Path(file_okay=False), default=None, help="Dataset cache folder.")
 @click.option("--source", default=None, help="The raw digtime.pt (default: the reference data).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
@@ -74,14 +77,15 @@ def _brief(m: dict[str, Any]) -> str:
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print OUT/metrics.json at the end.")
 def train_parasitic_cmd(out: str, model: str, loss: str, split: str, seed: int, epochs: int, pretrain_epochs: int,
-                        steps_per_epoch: int, patience: int, hidden: int, layers: int, lr: float, root: str | None,
+                        steps_per_epoch: int, patience: int, hidden: int, layers: int, lr: float, buckets: str,
+                        root: str | None,
                         source: str | None, resume: bool, device: str | None, quiet: bool, as_json: bool) -> None:
     """Train a parasitic estimator (net ground capacitance, its bucket, coupling capacitance) on digtime."""
     from ckt.parasitic.train import TrainRequest, fit
 
     result = fit(TrainRequest(out=out, model=model, loss=loss, split=split, seed=seed, epochs=epochs,
                               pretrain_epochs=pretrain_epochs, steps_per_epoch=steps_per_epoch, patience=patience,
-                              hidden=hidden, layers=layers, lr=lr, resume=resume, device=device,
+                              hidden=hidden, layers=layers, lr=lr, buckets=buckets, resume=resume, device=device,
                               progress=not quiet), _data(root, source))
     if as_json:
         click.echo((Path(out) / "metrics.json").read_text())

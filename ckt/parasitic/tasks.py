@@ -1,9 +1,10 @@
 """The three prediction tasks on a labelled pin-level graph, their log-scale labels and buckets.
 
 * ground capacitance of each labelled, non-rail net, regressed as ``log10`` farads;
-* the same, as one of ``N_BUCKETS`` classes whose edges are the 20/40/60/80 % quantiles of the
-  *training* labels' ``log10`` (so the buckets are log-scaled and the training classes balanced;
-  the other sides keep their own, different, distribution);
+* the same, as one of ``N_BUCKETS`` classes on ``log10`` farads, by one of ``BUCKET_SCHEMES``:
+  ``quantile`` (ours: edges at the 20/40/60/80 % quantiles of the *training* labels, so the training
+  classes are balanced and the other sides keep their own, different, distribution) or
+  ``circuitgcl`` (the anchor's fixed edges, ``CIRCUITGCL_EDGES``);
 * coupling capacitance of each labelled pin–net, pin–pin and net–net pair, as ``log10`` farads.
   Pairs outside ``CC_RANGE`` are dropped, as CirGPS does: values below 1e-21 F are extraction
   noise, above 1e-15 F a handful of rail-sized couplings.
@@ -18,10 +19,15 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from ckt.errors import DatasetError
+from ckt.errors import DatasetError, ModelConfigError
 from ckt.parasitic.features import GraphInputs
 
 N_BUCKETS = 5
+BUCKET_SCHEMES = ("quantile", "circuitgcl")
+CIRCUITGCL_EDGES = (-18.8, -17.6, -16.4, -15.2)
+"""CircuitGCL's ground-capacitance classes (lixc929/CircuitGCL, ``sram_dataset.py``) as inner edges
+in log10 farads: its label ``log10(C * 1e20) / 6`` clipped to [0, 1] and cut at 0.2/0.4/0.6/0.8,
+i.e. fixed buckets 1.2 decades wide, whatever the data."""
 CC_RANGE = (1e-21, 1e-15)
 """Coupling capacitances kept as labels (farads, exclusive bounds)."""
 
@@ -61,12 +67,18 @@ def labels(data: Data, inputs: GraphInputs) -> Labels:
                   link_type=data.cc_type[keep], link_y=torch.log10(cc[keep]).float())
 
 
-def bucket_edges(log_caps: Tensor) -> Tensor:
-    """The ``N_BUCKETS - 1`` inner bucket edges (log10 farads): quantiles of the training labels.
+def bucket_edges(log_caps: Tensor, scheme: str = "quantile") -> Tensor:
+    """The ``N_BUCKETS - 1`` inner bucket edges (log10 farads) of ``scheme``: quantiles of the
+    training labels ``log_caps``, or CircuitGCL's fixed edges.
 
     Raises:
-        DatasetError: too few labels to place them.
+        DatasetError: too few labels to place quantiles.
+        ModelConfigError: an unknown scheme.
     """
+    if scheme == "circuitgcl":
+        return torch.tensor(CIRCUITGCL_EDGES)
+    if scheme != "quantile":
+        raise ModelConfigError(f"unknown bucket scheme {scheme!r}; use one of {', '.join(BUCKET_SCHEMES)}")
     if log_caps.numel() < N_BUCKETS:
         raise DatasetError(f"{log_caps.numel()} labelled nets: too few for {N_BUCKETS} buckets")
     q = torch.arange(1, N_BUCKETS, dtype=torch.float) / N_BUCKETS

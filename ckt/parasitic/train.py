@@ -43,7 +43,17 @@ from ckt.parasitic.features import FEATURES, GraphInputs, graph_inputs, pair_fea
 from ckt.parasitic.losses import balanced_mse, balanced_softmax_ce, info_nce, scattering
 from ckt.parasitic.model import ModelConfig, ParasiticModel
 from ckt.parasitic.splits import SIDES, SPLITS, Split, make_split
-from ckt.parasitic.tasks import N_BUCKETS, Labels, bucket_edges, bucket_names, bucket_of, labels, macro_f1, r2
+from ckt.parasitic.tasks import (
+    BUCKET_SCHEMES,
+    N_BUCKETS,
+    Labels,
+    bucket_edges,
+    bucket_names,
+    bucket_of,
+    labels,
+    macro_f1,
+    r2,
+)
 
 FORMAT = "ckt.parasitic"
 SCHEMA_VERSION = 1
@@ -70,6 +80,8 @@ class TrainRequest:
         bmc_noise: BMC's label-noise variance, in standardised log10 units (0.1: the best of 0.02,
             0.1 and 0.5 on the validation side of the region split, gnn, seed 0).
         region_size: nodes per region of the region split.
+        buckets: the ground-cap classes (``ckt.parasitic.tasks.BUCKET_SCHEMES``): ``quantile`` (the
+            training labels' quintiles) or ``circuitgcl`` (the anchor's fixed 1.2-decade buckets).
         drop_edge, mask_feature, scatter_weight, temperature: the pretraining's augmentations and
             loss weights.
     """
@@ -88,6 +100,7 @@ class TrainRequest:
     batch_links: int = 1024
     bmc_noise: float = 0.1
     region_size: int = 400
+    buckets: str = "quantile"
     hidden: int = 32
     layers: int = 3
     dropout: float = 0.1
@@ -101,7 +114,7 @@ class TrainRequest:
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("model", self.model, MODELS), ("loss", self.loss, LOSSES),
-                                     ("split", self.split, SPLITS)):
+                                     ("split", self.split, SPLITS), ("buckets", self.buckets, BUCKET_SCHEMES)):
             if value not in allowed:
                 raise ModelConfigError(f"unknown {name} {value!r}; use one of {', '.join(allowed)}")
         if min(self.epochs, self.steps_per_epoch, self.batch_links, self.patience) < 1 or self.pretrain_epochs < 0:
@@ -289,7 +302,7 @@ def fit(request: TrainRequest, data: Data) -> TrainResult:
     g = torch.Generator().manual_seed(request.seed)
     model = ParasiticModel(request.config).to(device)
     train = _sides_data(prob, "train", device)
-    edges = bucket_edges(train["net_y"].cpu())
+    edges = bucket_edges(train["net_y"].cpu(), request.buckets)
     model.set_statistics(train["net_y"], train["link_y"], edges.to(device))
     prior = torch.bincount(bucket_of(train["net_y"].cpu(), edges), minlength=N_BUCKETS).float()
     prior = (prior / prior.sum()).to(device)

@@ -81,3 +81,22 @@ def test_a_checkpoint_of_other_features_is_refused(small_graph, tmp_path):
     write_payload(tmp_path / "old.pt", {**payload, "features": payload["features"][:-1]})
     with pytest.raises(CheckpointError, match="other input features"):
         load_model(tmp_path / "old.pt")
+
+
+def test_circuitgcl_buckets_are_fixed_decade_bins_and_travel_in_the_checkpoint(small_graph, tmp_path):
+    from ckt.cli.parasitic import _BUCKETS
+    from ckt.parasitic.train import load_model
+    from ckt.parasitic.tasks import BUCKET_SCHEMES, bucket_edges, bucket_of
+
+    assert _BUCKETS == BUCKET_SCHEMES
+    edges = bucket_edges(torch.tensor([-17.0, -16.9]), "circuitgcl")  # whatever the labels
+    # CircuitGCL's label log10(C * 1e20) / 6 cut at 0.2 .. 0.8: 1e-18 F is class 1, 1e-17 F class 2
+    assert torch.equal(bucket_of(torch.tensor([-19.5, -18.0, -17.0, -16.0, -15.0]), edges),
+                       torch.tensor([0, 1, 2, 3, 4]))
+    with pytest.raises(ModelConfigError, match="bucket scheme"):
+        bucket_edges(torch.zeros(10), "deciles")
+    with pytest.raises(ModelConfigError, match="unknown buckets"):
+        TrainRequest(buckets="deciles")
+    fit(TrainRequest(out=str(tmp_path), epochs=1, buckets="circuitgcl", **FAST), small_graph)
+    model, _ = load_model(tmp_path / "best.pt")
+    assert torch.allclose(model.edges, edges)
