@@ -52,6 +52,8 @@ def main() -> None:
     ap.add_argument("--encoders", nargs="+", default=list(ENCODERS))
     ap.add_argument("--splits", nargs="+", default=["group", "ood"])
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="run seeds FIRST-SEED .. FIRST-SEED + SEEDS - 1 (extend an earlier sweep)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=15)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -74,7 +76,7 @@ def main() -> None:
     start = time.time()
     for split in args.splits:
         for encoder in args.encoders:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 folder = args.runs / split / encoder / f"seed{seed}"
                 record_file = folder / "model.json"
                 if record_file.is_file():
@@ -96,7 +98,7 @@ def main() -> None:
         "protocol": PROTOCOL, "log_targets": args.log_targets, "positive_targets": args.positive_targets,
         "circular_targets": args.circular,
         "epochs": args.epochs, "patience": args.patience, "lr": args.lr, "lr_patience": args.lr_patience,
-        "hidden": args.hidden, "seeds": args.seeds,
+        "hidden": args.hidden, "seeds": args.seeds, "first_seed": args.first_seed,
         "published_pearson_random_split": {t: {"model": m, "pearson": p} for t, (m, p) in PUBLISHED_PEARSON.items()},
         "table": table, "runs": runs, "seconds": round(time.time() - start, 1),
         "machine": f"{platform.machine()}, {platform.python_version()}",
