@@ -18,7 +18,7 @@ leak-free split.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python experiments/parasitics.py --seeds 0,1 --epochs 40 --out experiments/results
+    OMP_NUM_THREADS=1 python experiments/parasitics.py --seeds 0,1,2 --epochs 300 --out experiments/results
     OMP_NUM_THREADS=1 python experiments/parasitics.py --buckets circuitgcl --splits region \
         --name parasitics_circuitgcl_buckets ...
 """
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from ckt.parasitic.train import LOSSES, MODELS, TrainRequest, fit
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--epochs", type=int, default=300, help="a cap: early stopping on validation ends runs sooner")
     ap.add_argument("--pretrain-epochs", type=int, default=10)
     ap.add_argument("--splits", default="region,random")
     ap.add_argument("--models", default=",".join(MODELS))
