@@ -101,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"dataset": {"name": "digtime", **data_counts(data)}, "anchors_coupling_r2_zero_shot": ANCHORS,
               "goal": {"coupling_r2": 0.75, "ground_macro_f1": 0.7, "split": "region"},
               "protocol": {"buckets": args.buckets, "epochs": args.epochs, "pretrain_epochs": args.pretrain_epochs,
-                           "seeds": seeds,
-                           "threads": 1, "seconds": round(time.perf_counter() - start, 1)},
+                           "seeds": seeds, "threads": 1, "seconds": round(time.perf_counter() - start, 1)},
               "table": rows, "runs": runs}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import click
 
 from ckt.cli.netlist import include_options
 
+# the library's choices (ckt.parasitic.train / tasks), repeated so `ckt --help` does not import torch
 _MODELS, _LOSSES, _SPLITS = ("gnn", "gcl"), ("mse", "balanced"), ("region", "random")
 _BUCKETS = ("quantile", "circuitgcl")
 
@@ -78,8 +79,8 @@ def _brief(m: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print OUT/metrics.json at the end.")
 def train_parasitic_cmd(out: str, model: str, loss: str, split: str, seed: int, epochs: int, pretrain_epochs: int,
                         steps_per_epoch: int, patience: int, hidden: int, layers: int, lr: float, buckets: str,
-                        root: str | None,
-                        source: str | None, resume: bool, device: str | None, quiet: bool, as_json: bool) -> None:
+                        root: str | None, source: str | None, resume: bool, device: str | None, quiet: bool,
+                        as_json: bool) -> None:
     """Train a parasitic estimator (net ground capacitance, its bucket, coupling capacitance) on digtime."""
     from ckt.parasitic.train import TrainRequest, fit
 
