@@ -54,7 +54,8 @@ def main() -> None:
     trained = load_trained(args.checkpoint)
     model, vocab = trained.model, trained.vocab
     grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True,
-                      families=trained.families)  # as ckt generate builds it
+                      families=trained.families,
+                      pin_sets=trained.pin_sets)  # as ckt generate builds it
     profile = trained.lengths.get(args.ckt_type, [])
     sample(model, grammar, args.ckt_type, 8, seed=99, lengths=length_budgets(profile, 8, 99))  # warm up
     rates, token_rates, step_us, lengths = [], [], [], []

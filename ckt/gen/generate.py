@@ -103,7 +103,8 @@ def draw(checkpoint: Path | None, ckt_type: str, n: int, seed: int, temperature:
     Each sample gets a length budget (``length_budgets``): ``length`` tokens, or a length drawn from
     the training circuits of the type, so samples come in the sizes the type has instead of growing
     until the model's ``max_len`` stops them; the grammar lets a sample hold only the device
-    families the training circuits of its type hold (when the checkpoint keeps them).
+    families the training circuits of its type hold, and tie only the pin sets they tie (a source
+    on its bulk, a diode-connected gate...), when the checkpoint keeps them.
 
     Raises:
         CheckpointError: no usable generator there; ModelConfigError: an unknown type or bad option.
@@ -115,7 +116,8 @@ def draw(checkpoint: Path | None, ckt_type: str, n: int, seed: int, temperature:
     trained = load_trained(existing(checkpoint))
     model, vocab = trained.model, trained.vocab
     ckt_type = resolve_type(ckt_type, vocab.types)
-    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True, families=trained.families)
+    grammar = Grammar(vocab, max_len=model.config.max_len, canonical=True, families=trained.families,
+                      pin_sets=trained.pin_sets)
     profile = trained.lengths.get(ckt_type, [])
     budgets = length_budgets(profile, n, seed, length)
     if length is None:

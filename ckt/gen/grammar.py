@@ -71,6 +71,31 @@ class _Req:
     """Port id -> bit set of the needs it matches."""
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Tables:
+    """Per family, what its pin masks allow: forbidden masks, the legal edges within each free-pin
+    mask, a legal part of each forbidden mask (``split``), whether the family can carry a walk on
+    (``hop``), what the cost sees of a mask; per edge token, the (family, mask) pairs that take it."""
+
+    illegal: list[list[bool]]
+    legal_sub: list[list[np.ndarray]]
+    split: list[dict[int, int]]
+    hop: list[bool]
+    props: list[dict[int, tuple]]
+    takers: dict[int, list[tuple[int, int]]]
+    _fam_legal: dict[tuple[bool, ...], np.ndarray]
+
+    def fam_legal(self, free: tuple[bool, ...]) -> np.ndarray:
+        """Edges a new device could take: the legal edges of every family with a free index."""
+        if free not in self._fam_legal:
+            arr = np.zeros(self.legal_sub[0][0].shape[0], dtype=bool)
+            for k, ok in enumerate(free):
+                if ok:
+                    arr |= self.legal_sub[k][-1]
+            self._fam_legal[free] = arr
+        return self._fam_legal[free]
+
+
 class Grammar:
     """The grammar over ``vocab`` for sequences of at most ``max_len`` tokens (``<bos>``, ``<eos>`` included).
 
@@ -94,7 +119,8 @@ class Grammar:
     """
 
     def __init__(self, vocab: Vocab, max_len: int = 1024, canonical: bool = False,
-                 families: Mapping[str, Collection[str]] | None = None) -> None:
+                 families: Mapping[str, Collection[str]] | None = None,
+                 pin_sets: Mapping[str, Collection[tuple[str, Sequence[str]]]] | None = None) -> None:
         self.vocab = vocab
         self.max_len = int(max_len)
         self.canonical = canonical
@@ -119,79 +145,115 @@ class Grammar:
         self.full: list[int] = []
         self.gate: list[int] = []
         self.cond: list[int] = []
-        self.illegal: list[list[bool]] = []
         self.emask: list[dict[int, int]] = []      # per family: edge id -> pin mask
         self.edge_of: list[dict[int, int]] = []    # per family: pin mask -> edge id
-        self.legal_sub: list[list[np.ndarray]] = []  # per family, per free-pin mask: legal edges within it
-        self.split: list[dict[int, int]] = []      # per family: illegal free-pin mask -> a legal part of it
-        self.hop: list[bool] = []
-        self.props: list[dict[int, tuple]] = []  # per family: pin mask -> what the cost sees of it
+        shorts: list[list[bool]] = []              # per family, per pin mask: a device rule forbids it
         for f in self.fams:
             pins = f.pins
             full = (1 << len(pins)) - 1
             bit = {p: 1 << i for i, p in enumerate(pins)}
-            gate = sum(bit[p] for p in pins if (f.kind, p) in GATES)
-            cond = sum(bit[p] for p in pins if (f.kind, p) not in CONTROL)
             active = sum(bit[p] for p in pins if not (f.kind is DeviceKind.BJT and p == "sub"))
             dgs = sum(bit[p] for p in ("d", "g", "s")) if f.kind is DeviceKind.MOSFET else 0
-            illegal = [m == 0 or (len(pins) > 1 and m & active == active) or (dgs != 0 and m & dgs == dgs)
-                       for m in range(full + 1)]
-            emask: dict[int, int] = {}
-            edge_of: dict[int, int] = {}
-            for m in range(1, full + 1):
-                e = vocab.edge_token(f.name, tuple(p for p in pins if m & bit[p]))
-                emask[e] = m
-                edge_of[m] = e
-            legal_sub = []
-            for r in range(full + 1):
-                arr = np.zeros(n, dtype=bool)
-                for m in range(1, full + 1):
-                    if m & r == m and not illegal[m]:
-                        arr[edge_of[m]] = True
-                legal_sub.append(arr)
-            split = {}
-            for r in range(1, full + 1):
-                if illegal[r]:
-                    for m in range(1, r):
-                        if m & r == m and not illegal[m] and not illegal[r & ~m]:
-                            split[r] = m
-                            break
-            hop = any(m & full == m and not illegal[m] and not illegal[full & ~m]
-                      and m & cond & ~gate and (full & ~m) & cond & ~gate for m in range(1, full))
-            props = {}
-            for m in range(full + 1):
-                key = (_bits(m), bool(m & ~gate), bool(m & cond), illegal[m])
-                props[m] = key + ((_bits(m & ~split[m]), bool(m & ~split[m] & ~gate),
-                                   bool(m & ~split[m] & cond)) if m in split else ())
-            self.props.append(props)
+            shorts.append([m == 0 or (len(pins) > 1 and m & active == active) or (dgs != 0 and m & dgs == dgs)
+                           for m in range(full + 1)])
+            edge_of = {m: vocab.edge_token(f.name, tuple(p for p in pins if m & bit[p])) for m in range(1, full + 1)}
             self.full.append(full)
-            self.gate.append(gate)
-            self.cond.append(cond)
-            self.illegal.append(illegal)
-            self.emask.append(emask)
+            self.gate.append(sum(bit[p] for p in pins if (f.kind, p) in GATES))
+            self.cond.append(sum(bit[p] for p in pins if (f.kind, p) not in CONTROL))
             self.edge_of.append(edge_of)
-            self.legal_sub.append(legal_sub)
-            self.split.append(split)
-            self.hop.append(hop)
-        self.takers: dict[int, list[tuple[int, int]]] = {int(e): [] for e in self.edge_ids}
-        for k in range(len(self.fams)):
-            for e, m in self.emask[k].items():
-                if not self.illegal[k][m]:
-                    self.takers[e].append((k, m))
-        self._fam_legal_cache: dict[tuple[bool, ...], np.ndarray] = {}
+            self.emask.append({e: m for m, e in edge_of.items()})
+        self.shorts = shorts
+        """Per family, per pin mask: whether a device rule (one-net, ds-short) forbids it."""
+        self._base = self._tables(shorts)
         self._reqs: dict[str, _Req] = {}
+        self._typed: dict[str, _Tables] = {}
+        """Per type restricted to some pin sets: its own tables (see ``tables``)."""
         index = {f.name: k for k, f in enumerate(self.fams)}
+        for ckt_type, sets in (pin_sets or {}).items():
+            allowed: list[set[int]] = [set() for _ in self.fams]
+            for name, group in sets:
+                if name not in index:
+                    raise ModelConfigError(f"type {ckt_type}: pin sets of an unknown device family {name}")
+                k = index[name]
+                order = self.fams[k].pins
+                if not group or not set(group) <= set(order):
+                    raise ModelConfigError(f"type {ckt_type}: {'+'.join(group) or 'no pin'} is not a pin set of {name}")
+                allowed[k].add(sum(1 << order.index(p) for p in group))
+            self._typed[ckt_type] = self._tables([self._restricted(k, allowed[k]) for k in range(len(self.fams))])
         self.families: dict[str, tuple[bool, ...]] = {}
         """Per restricted type: which families (by position in ``fams``) it may use."""
         for ckt_type, names in (families or {}).items():
             unknown = sorted(set(names) - set(index))
             if unknown:
                 raise ModelConfigError(f"type {ckt_type}: unknown device families {', '.join(unknown)}")
-            ok = tuple(f.name in names for f in self.fams)
-            if not any(o and h for o, h in zip(ok, self.hop, strict=True)):
+            self.families[ckt_type] = tuple(f.name in names for f in self.fams)
+        for ckt_type in {*self.families, *self._typed}:
+            hop = self.tables(ckt_type).hop
+            if not any(o and h for o, h in zip(self.may_use(ckt_type), hop, strict=True)):
+                names = [f.name for f, ok in zip(self.fams, self.may_use(ckt_type), strict=True) if ok]
                 raise ModelConfigError(f"type {ckt_type} may use only {', '.join(sorted(names)) or 'no family'}: "
                                        "a circuit needs a family with two conducting pins to close")
-            self.families[ckt_type] = ok
+
+    def _restricted(self, k: int, allowed: set[int]) -> list[bool]:
+        """Family ``k``'s forbidden pin masks when only ``allowed`` masks of two or more pins may
+        share a net: the shorts, and every other multi-pin mask not allowed — except those taken
+        back so that any set of free pins can still close in two edges, as the completion ``_cost``
+        plans (smallest parts first: a data set that never ties B, E and the substrate of a BJT
+        gets the pair E+substrate back, not the triple)."""
+        shorts = self.shorts[k]
+        full = self.full[k]
+        out = [shorts[m] or (_bits(m) >= 2 and m not in allowed) for m in range(full + 1)]
+        for r in sorted(range(1, full + 1), key=_bits):
+            if not out[r] or any(m & r == m and not out[m] and not out[r & ~m] for m in range(1, r)):
+                continue
+            parts = [(max(_bits(m), _bits(r & ~m)), m, r & ~m) for m in range(1, r)
+                     if m & r == m and not shorts[m] and not shorts[r & ~m]]
+            if not shorts[r]:
+                parts.append((_bits(r), r, r))
+            _, a, b = min(parts)
+            out[a] = out[b] = False
+        return out
+
+    def _tables(self, illegal: list[list[bool]]) -> _Tables:
+        """The per-family lookup tables of a grammar whose forbidden pin masks are ``illegal``."""
+        legal_sub, split, hop, props = [], [], [], []
+        for k, ill in enumerate(illegal):
+            full, gate, cond, edge_of = self.full[k], self.gate[k], self.cond[k], self.edge_of[k]
+            subs = []
+            for r in range(full + 1):
+                arr = np.zeros(self.n_tokens, dtype=bool)
+                for m in range(1, full + 1):
+                    if m & r == m and not ill[m]:
+                        arr[edge_of[m]] = True
+                subs.append(arr)
+            parts = {}
+            for r in range(1, full + 1):
+                if ill[r]:
+                    for m in range(1, r):
+                        if m & r == m and not ill[m] and not ill[r & ~m]:
+                            parts[r] = m
+                            break
+            hop.append(any(m & full == m and not ill[m] and not ill[full & ~m]
+                           and m & cond & ~gate and (full & ~m) & cond & ~gate for m in range(1, full)))
+            seen = {}
+            for m in range(full + 1):
+                key = (_bits(m), bool(m & ~gate), bool(m & cond), ill[m])
+                seen[m] = key + ((_bits(m & ~parts[m]), bool(m & ~parts[m] & ~gate),
+                                  bool(m & ~parts[m] & cond)) if m in parts else ())
+            legal_sub.append(subs)
+            split.append(parts)
+            props.append(seen)
+        takers: dict[int, list[tuple[int, int]]] = {int(e): [] for e in self.edge_ids}
+        for k, ill in enumerate(illegal):
+            for e, m in self.emask[k].items():
+                if not ill[m]:
+                    takers[e].append((k, m))
+        return _Tables(illegal, legal_sub, split, hop, props, takers, {})
+
+    def tables(self, ckt_type: str) -> _Tables:
+        """The lookup tables a ``ckt_type`` sequence is built with (the type's own when its pin
+        sets are restricted)."""
+        return self._typed.get(ckt_type, self._base)
 
     def may_use(self, ckt_type: str) -> tuple[bool, ...]:
         """Per family (in ``fams`` order): whether a ``ckt_type`` circuit may hold one."""
@@ -210,16 +272,6 @@ class Grammar:
                    for p in self.port_ids}
             self._reqs[ckt_type] = _Req(tuple(table), rq.min_ports, sig)
         return self._reqs[ckt_type]
-
-    def fam_legal(self, free: tuple[bool, ...]) -> np.ndarray:
-        """Edges a new device could take: the legal edges of every family with a free index."""
-        if free not in self._fam_legal_cache:
-            arr = np.zeros(self.n_tokens, dtype=bool)
-            for k, ok in enumerate(free):
-                if ok:
-                    arr |= self.legal_sub[k][self.full[k]]
-            self._fam_legal_cache[free] = arr
-        return self._fam_legal_cache[free]
 
     def start(self, ckt_type: str, max_len: int | None = None) -> GrammarState:
         """A state holding ``<bos> <type:ckt_type>``.
@@ -309,7 +361,7 @@ class GrammarState:
     length budget is tight.
     """
 
-    __slots__ = ("_g", "_req", "_tokens", "_phase", "_cur", "_edge", "_emask", "_dev", "_net",
+    __slots__ = ("_g", "_t", "_req", "_tokens", "_phase", "_cur", "_edge", "_emask", "_dev", "_net",
                  "_ng", "_cond", "_present", "_deficient", "_n_open", "_n2", "_nbad", "_n1att",
                  "_unclean", "_free", "_hop_free", "_m", "_m_margin", "_used", "_log", "_n_dev",
                  "_open_keys", "_mask", "_max_len")
@@ -317,6 +369,7 @@ class GrammarState:
     def __init__(self, grammar: Grammar, ckt_type: str, max_len: int) -> None:
         g = grammar
         self._g = g
+        self._t = g.tables(ckt_type)
         self._max_len = max_len
         self._tokens = [g.vocab.bos, g.vocab.type_token(ckt_type)]
         self._req = g.requirement(ckt_type)
@@ -336,7 +389,7 @@ class GrammarState:
         self._n1att: dict[int, int] = {}         # net -> open devices with one free pin that sit on it
         self._unclean = 0                         # ports with a _nbad device
         self._free = [g.vocab.max_index if ok else 0 for ok in g.may_use(ckt_type)]
-        self._hop_free = sum(n for n, hop in zip(self._free, g.hop, strict=True) if hop)
+        self._hop_free = sum(n for n, hop in zip(self._free, self._t.hop, strict=True) if hop)
         self._used = np.zeros(g.n_tokens, dtype=bool)
         self._log: list[tuple] = []
         self._n_dev = 0
@@ -408,7 +461,7 @@ class GrammarState:
                 return f"{name} names pins {cur} does not have"
             if m & asg:
                 return f"{name}: some of these pins of {cur} are already on a net"
-            return f"{name} would short {cur} (all its terminals, or drain, gate and source, on one net)"
+            return self._refused(f, m, cur)
         if self._phase == _NODE:
             return f"{name} fits no device that could sit on {cur}"
         if self._phase == _TO_DEV:
@@ -422,7 +475,7 @@ class GrammarState:
                     return f"{name} already sits on {cur} with other pins"
                 if m & asg:
                     return f"{name}: pins of {v.token(self._edge)} are already on a net"
-                return f"{name} with {v.token(self._edge)} on {cur} would short it"
+                return self._refused(f, m, name)
             f = int(g.dev_fam[t])
             if g.emask[f].get(self._edge) is None:
                 return f"{name} has no pins {v.token(self._edge)}"
@@ -431,12 +484,23 @@ class GrammarState:
                 if not g.may_use(ckt_type)[f]:
                     return f"{g.fams[f].name} is not a family {ckt_type} circuits use"
                 return f"no free {g.fams[f].name} index"
-            return f"{name} with only {v.token(self._edge)} on one net would short it"
+            m = g.emask[f][self._edge]
+            if not self._t.illegal[f][m]:
+                return f"{name} is not the lowest unused {g.fams[f].name} number (canonical numbering)"
+            return self._refused(f, m, name)
         x = self._cur
         for net, m in self._dev[x][2].items():
             if m == self._emask:
                 return f"{v.token(self._edge)} of {cur} is its edge to {v.token(net)}, not {name}"
         return f"{cur} already sits on {name} with other pins"
+
+    def _refused(self, f: int, m: int, device: str) -> str:
+        g = self._g
+        pins = "+".join(p for i, p in enumerate(g.fams[f].pins) if m >> i & 1)
+        if g.shorts[f][m]:
+            return f"{pins} of {device} on one net would short it (all its terminals, or drain, gate and source)"
+        return (f"no training {g.vocab.type_name(self._tokens[1])} circuit puts {pins} of a "
+                f"{g.fams[f].name} on one net")
 
     # ----- masks -----
 
@@ -471,7 +535,7 @@ class GrammarState:
                     mask[g.edge_of[f][m]] = True
                 r = g.full[f] & ~asg
                 if r:
-                    mask |= g.legal_sub[f][r]
+                    mask |= self._t.legal_sub[f][r]
                 return mask
             on = self._net[cur]
             for d, m in on.items():
@@ -483,8 +547,8 @@ class GrammarState:
                 attached[key] = attached.get(key, 0) + 1
             for key, count in self._open_keys.items():
                 if count > attached.get(key, 0):
-                    mask |= g.legal_sub[key[0]][key[1]]
-            mask |= g.fam_legal(tuple(c > 0 for c in self._free))
+                    mask |= self._t.legal_sub[key[0]][key[1]]
+            mask |= self._t.fam_legal(tuple(c > 0 for c in self._free))
             return mask
         if ph == _TO_DEV:
             y, e = self._cur, self._edge
@@ -495,9 +559,9 @@ class GrammarState:
                 if y in nets:
                     if nets[y] == m:
                         mask[d] = True
-                elif m & asg == 0 and not g.illegal[f][m]:
+                elif m & asg == 0 and not self._t.illegal[f][m]:
                     mask[d] = True
-            for f, _ in g.takers[e]:
+            for f, _ in self._t.takers[e]:
                 if self._free[f]:
                     ids = g.dev_ids[f]
                     if g.canonical:
@@ -555,7 +619,7 @@ class GrammarState:
             f, asg, nets = self._dev[self._cur]
             r = g.full[f] & ~asg
             taken = {g.edge_of[f][m] for m in nets.values()}
-            props = g.props[f]
+            props = self._t.props[f]
 
             def device_edge(t: int) -> tuple | None:
                 if t in taken or t == g.vocab.eos:
@@ -571,14 +635,14 @@ class GrammarState:
             for f, asg, nets in self._dev.values():
                 r = g.full[f] & ~asg
                 if r and y not in nets:
-                    existing |= g.legal_sub[f][r]
+                    existing |= self._t.legal_sub[f][r]
             free = self._free
 
             def net_edge(t: int) -> tuple | None:
                 if existing[t] or t == g.vocab.eos:
                     return None
-                return ("new", tuple((f, g.props[f][m], g.props[f][g.full[f] & ~m])
-                                     for f, m in g.takers[t] if free[f]))
+                return ("new", tuple((f, self._t.props[f][m], self._t.props[f][g.full[f] & ~m])
+                                     for f, m in self._t.takers[t] if free[f]))
             return net_edge
         if ph == _TO_DEV:
             def device(t: int) -> tuple | None:
@@ -676,11 +740,10 @@ class GrammarState:
             self._sd(self._deficient, n, True)
 
     def _new_dev(self, d: int, f: int) -> None:
-        g = self._g
         self._sd(self._dev, d, [f, 0, {}])
         self._sl(self._used, d, True)
         self._sl(self._free, f, self._free[f] - 1)
-        if g.hop[f]:
+        if self._t.hop[f]:
             self._sa("_hop_free", self._hop_free - 1)
         self._sa("_n_dev", self._n_dev + 1)
         self._count(d, 1)
@@ -702,7 +765,7 @@ class GrammarState:
         nr = _bits(r)
         if nr >= 2:
             self._sa("_n2", self._n2 + sign)
-        if g.illegal[f][r]:
+        if self._t.illegal[f][r]:
             for n in nets:
                 b = self._nbad.get(n, 0) + sign
                 if g.is_port[n] and (b == 0) != (b - sign == 0):
@@ -818,7 +881,7 @@ class GrammarState:
         r = g.full[f] & ~asg
         if not r:
             return 2 + min(self._c_net(w) for w in nets)
-        part = g.split[f].get(r, r)
+        part = self._t.split[f].get(r, r)
         e = g.edge_of[f][part]
         best = INF
         mark = len(self._log)
@@ -856,9 +919,9 @@ class GrammarState:
             cands = [d for d, (f, _, nets) in self._dev.items() if nets.get(y) == g.emask[f].get(e, -1)]
             for d, (f, asg, nets) in self._dev.items():
                 m = g.emask[f].get(e)
-                if m is not None and y not in nets and m & asg == 0 and not g.illegal[f][m]:
+                if m is not None and y not in nets and m & asg == 0 and not self._t.illegal[f][m]:
                     cands.append(d)
-            for f, _ in g.takers[e]:
+            for f, _ in self._t.takers[e]:
                 if self._free[f]:
                     ids = g.dev_ids[f]
                     cands.append(int(ids[np.argmin(self._used[ids])]))

@@ -249,13 +249,15 @@ def check_generator(checkpoint: dict[str, Any], config: GeneratorConfig, vocab: 
 class TrainedGenerator:
     """A generator checkpoint read once: the network (eval mode, CPU), its vocabulary, and what the
     trainer kept of its training circuits, per type: their encoding lengths
-    (``ckt.gen.train.length_profile``) and device families (``ckt.gen.train.family_profile``);
+    (``ckt.gen.train.length_profile``), device families (``ckt.gen.train.family_profile``) and the
+    pin sets a family puts on one net (``ckt.gen.train.pin_set_profile``, as ``(family, pins)``);
     empty for a checkpoint written before they were kept (or for a ``last.pt``)."""
 
     model: GeneratorModel
     vocab: Vocab
     lengths: dict[str, list[int]]
     families: dict[str, list[str]]
+    pin_sets: dict[str, list[tuple[str, tuple[str, ...]]]]
 
 
 def load_trained(path: str | Path) -> TrainedGenerator:
@@ -279,7 +281,12 @@ def load_trained(path: str | Path) -> TrainedGenerator:
         raise CheckpointError(f"{path}: weights do not fit the generator: {exc}") from exc
     lengths = {t: [int(n) for n in v] for t, v in _per_type(checkpoint, "lengths").items()}
     families = {t: [str(f) for f in v] for t, v in _per_type(checkpoint, "families").items()}
-    return TrainedGenerator(model.eval(), vocab, lengths, families)
+    try:
+        pin_sets = {t: [(str(f), tuple(str(p) for p in pins)) for f, pins in v]
+                    for t, v in _per_type(checkpoint, "pin_sets").items()}
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the checkpoint's pin sets are not [family, [pins]] pairs: {exc}") from exc
+    return TrainedGenerator(model.eval(), vocab, lengths, families, pin_sets)
 
 
 def load_generator(path: str | Path) -> tuple[GeneratorModel, Vocab]:

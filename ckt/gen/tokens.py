@@ -356,6 +356,18 @@ def _assert_edge(
     edge_pins[(dev, net)] = pins
 
 
+def ties(ids: Iterable[int], vocab: Vocab) -> set[tuple[str, tuple[str, ...]]]:
+    """``(family, pins)`` of every edge of the walk ``ids`` that puts two or more pins of one device
+    on one net (``("NM", ("s", "b"))``: a source on its bulk)."""
+    seq = list(ids)
+    out = set()
+    for i, t in enumerate(seq):
+        if vocab.kind(t) == "edge" and len(vocab.edge_pins(t)) >= 2:
+            device = seq[i - 1] if vocab.kind(seq[i - 1]) == "device" else seq[i + 1]
+            out.add((vocab.device(device)[0], vocab.edge_pins(t)))
+    return out
+
+
 def _net_name(vocab: Vocab, tok: int) -> str:
     name = vocab.net(tok)
     if name == GND:

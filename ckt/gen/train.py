@@ -19,8 +19,9 @@ Loss: next-token cross-entropy averaged over the tokens after the type token (``
 ignored; the type token itself is the condition, not a prediction). Early stopping and model
 selection use the validation loss only. Each epoch writes ``OUT/last.pt`` (weights, optimizer, random
 number generator state, history), ``OUT/best.pt`` (the best validation epoch, with the training
-circuits' encoding lengths and device families per type for the sampler: ``length_profile``,
-``family_profile``) and ``OUT/history.json``;
+circuits' encoding lengths, device families and the pin sets each family puts on one net, per
+type, for the sampler: ``length_profile``, ``family_profile``, ``pin_set_profile``) and
+``OUT/history.json``;
 ``resume=True`` continues from ``last.pt`` as if never stopped. CPU by default, CUDA when present.
 """
 
@@ -48,7 +49,7 @@ from ckt.errors import CheckpointError, DatasetError, ModelConfigError, Tokenize
 from ckt.gen.grammar import STATE_CODES, Grammar
 from ckt.gen.model import GeneratorConfig, GeneratorModel, check_generator, read_generator, save_generator
 from ckt.gen.rules import check_circuit
-from ckt.gen.tokens import encode
+from ckt.gen.tokens import encode, ties
 from ckt.gen.vocab import Vocab
 from ckt.nn.checkpoint import config_differences
 from ckt.nn.train import pick_device
@@ -256,6 +257,18 @@ def family_profile(circuits: Sequence[Circuit], vocab: Vocab) -> dict[str, list[
     return {t: sorted(v) for t, v in sorted(families.items())}
 
 
+def pin_set_profile(circuits: Sequence[Circuit], vocab: Vocab) -> dict[str, list[list]]:
+    """Per circuit type, the pin sets of two or more pins that ``circuits`` of that type put on one
+    net, as ``[family, [pins]]`` (``["NM", ["s", "b"]]``: a source tied to its bulk). The sampler's
+    grammar lets a generated circuit of the type tie only these: a free-running model ties an
+    NMOS's gate, source and bulk together in one op-amp device in ten, which no real op-amp does,
+    and such dead devices are what leave a sample without a DC operating point."""
+    sets: dict[str, set[tuple[str, tuple[str, ...]]]] = {}
+    for c in circuits:
+        sets.setdefault(c.ckt_type, set()).update(ties(encode(c.netlist, c.ckt_type, c.ports, vocab), vocab))
+    return {t: [[f, list(pins)] for f, pins in sorted(v)] for t, v in sorted(sets.items())}
+
+
 def default_max_len(longest: int) -> int:
     """Room for random walks longer than the canonical one: a quarter more, to a multiple of 32."""
     return 32 * math.ceil(1.25 * longest / 32)
@@ -461,6 +474,7 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
     grammar = Grammar(vocab, max_len=max_len) if request.state_codes else None
     lengths = length_profile(corpus.train, vocab)
     families = family_profile(corpus.train, vocab)
+    pin_sets = pin_set_profile(corpus.train, vocab)
     val_seqs, val_missed = epoch_sequences(corpus.val, vocab, f"{request.seed}/val", max_len, grammar,
                                            request.rename)
     for epoch in range(state["epoch"] + 1, request.epochs + 1):
@@ -494,7 +508,7 @@ def train_generator(request: GeneratorTrainRequest, circuits: Sequence[Circuit] 
             if improved:
                 save_generator(out / "best.pt", model, vocab,
                                {"epoch": epoch, "val_loss": val_loss, "lengths": lengths,
-                                "families": families})
+                                "families": families, "pin_sets": pin_sets})
             (out / "history.json").write_text(json.dumps(state["history"], indent=1) + "\n")
     if val_missed:
         log(f"{val_missed} validation circuit(s) had no walk within max_len and were not scored")

@@ -14,7 +14,7 @@ from ckt.cli import run
 from ckt.errors import ExportError
 from ckt.gen.dcop import dc_converges, dc_deck
 from ckt.gen.evaluate import memorisation, ngrams
-from ckt.gen.tokens import encode
+from ckt.gen.tokens import encode, ties
 from ckt.gen.train import train_generator
 from ckt.gen.vocab import Vocab
 from ckt.netlist.ir import Device, DeviceKind, Netlist
@@ -165,12 +165,17 @@ def test_the_shipped_generator_samples_the_sizes_its_type_has(tmp_path: Path) ->
     from ckt.gen.generate import DEFAULT_GENERATOR, draw
     from ckt.gen.model import load_trained
 
-    lengths = load_trained(DEFAULT_GENERATOR).lengths["Opamp"]
+    trained = load_trained(DEFAULT_GENERATOR)
+    lengths = trained.lengths["Opamp"]
     assert len(lengths) > 500
     circuits, ids = draw(None, "Opamp", 8, seed=0, log=lambda line: None)
     sizes = [len(c.netlist.devices) for c in circuits]
     assert max(len(s) for s in ids) <= max(lengths)
     assert sum(sizes) / len(sizes) < 25, sizes
+    # ... and ties only the pin sets its training op-amps tie: no always-off gate+source+bulk NMOS
+    allowed = set(trained.pin_sets["Opamp"])
+    assert ("NM", ("s", "b")) in allowed and ("NM", ("g", "s", "b")) not in allowed
+    assert set().union(*(ties(s, trained.vocab) for s in ids)) <= allowed
 
 
 def test_the_screened_yield_takes_candidates_in_order_until_enough_pass(tmp_path: Path, monkeypatch) -> None:

@@ -19,7 +19,7 @@ import torch
 from ckt.errors import GrammarError, ModelConfigError, TokenizeError
 from ckt.gen.grammar import _DELTA, INF, Grammar
 from ckt.gen.rules import check_circuit
-from ckt.gen.tokens import decode, encode
+from ckt.gen.tokens import decode, encode, ties
 from ckt.gen.vocab import Vocab
 from tests.conftest import shared
 
@@ -241,6 +241,58 @@ def test_a_type_restricted_to_some_families_walks_valid_circuits_of_only_those(v
         Grammar(vocab, families={"Opamp": ("NM", "FOO")})
     with pytest.raises(ModelConfigError, match="a circuit needs a family with two conducting pins"):
         Grammar(vocab, families={"Opamp": ("C",)})
+
+
+def test_a_type_restricted_to_some_pin_sets_ties_only_those_and_still_finishes(vocab: Vocab) -> None:
+    rng = np.random.default_rng(7)
+    mos = [("NM", ("s", "b")), ("NM", ("d", "g")), ("PM", ("s", "b")), ("PM", ("d", "g"))]
+    sets = {"Opamp": mos, "Mirror": []}
+    g = Grammar(vocab, max_len=96, pin_sets=sets)
+    legal = {t: {(f.name, tuple(p for i, p in enumerate(f.pins) if m >> i & 1))
+                 for k, f in enumerate(vocab.families) for m, bad in enumerate(g.tables(t).illegal[k])
+                 if not bad and bin(m).count("1") >= 2} for t in sets}
+    # the MOSFETs of an op-amp tie exactly the allowed pairs; what a family needs to close comes back
+    assert {x for x in legal["Opamp"] if x[0] in ("NM", "PM")} == set(mos)
+    # nothing allowed: a four-pin family gets pairs back (a five-pin cell needs a triple to close in two edges)
+    assert all(len(pins) == 2 for f, pins in legal["Mirror"] if len(vocab.family(f).pins) == 4)
+    assert ("NM", ("g", "s", "b")) not in legal["Mirror"]
+    for max_len in (24, 40, 96):
+        g = Grammar(vocab, max_len=max_len, pin_sets=sets)
+        for ckt_type in sets:
+            for _ in range(4):
+                seq = walk_to_eos(g.start(ckt_type), rng)
+                assert_valid(vocab, max_len, seq)
+                assert ties(seq, vocab) <= legal[ckt_type], seq
+    g = Grammar(vocab, max_len=64, pin_sets=sets)
+    tie = ids(vocab, "Opamp", "VIN1 <pins:g> NM1 <pins:d> VOUT1 <pins:p> R1 <pins:n> VDD <pins:g+s+b> NM2 "
+                              "<pins:d> VOUT1 <pins:d> NM1 <pins:s+b> VSS <eos>")  # NM2: an always-off device
+    assert Grammar(vocab, max_len=64).accepts(tie) and not g.accepts(tie)
+    assert rejected_at(g, tie) == (11, "<pins:g+s+b> fits no device that could sit on VDD")
+    state = g.start("Opamp")
+    state.push(vocab.id("VSS"))
+    state.push(vocab.edge_token("NM", ("d",)))
+    state.push(vocab.id("NM1"))
+    unseen = state.why_not(vocab.edge_token("NM", ("g", "s", "b")))
+    assert unseen == "no training Opamp circuit puts g+s+b of a NM on one net"
+    state = g.start("Opamp")
+    for token in ("VSS", "<pins:b>", "NM1"):
+        state.push(vocab.id(token))
+    short = state.why_not(vocab.edge_token("NM", ("d", "g", "s")))
+    assert short == "d+g+s of NM1 on one net would short it (all its terminals, or drain, gate and source)"
+    with pytest.raises(ModelConfigError, match="unknown device family FOO"):
+        Grammar(vocab, pin_sets={"Opamp": [("FOO", ("a", "b"))]})
+    with pytest.raises(ModelConfigError, match="x\\+d is not a pin set of NM"):
+        Grammar(vocab, pin_sets={"Opamp": [("NM", ("x", "d"))]})
+
+
+def test_a_grammar_restricted_to_the_pin_sets_of_circuits_accepts_each_of_them(vocab: Vocab) -> None:
+    from ckt.gen.train import pin_set_profile
+    from tests.gen.small_circuits import all_circuits
+
+    circuits = all_circuits()
+    g = Grammar(vocab, max_len=256, pin_sets=pin_set_profile(circuits, vocab))
+    for seed, c in enumerate(circuits):
+        assert g.accepts(encode(c.netlist, c.ckt_type, c.ports, vocab, rng=random.Random(seed)))
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import torch
 
 from ckt.errors import CheckpointError, DatasetError, ModelConfigError
 from ckt.gen.model import load_generator, load_trained, read_generator
+from ckt.gen.tokens import encode
 from ckt.gen.train import (
     GeneratorTrainRequest,
     batches,
@@ -22,9 +23,9 @@ from ckt.gen.train import (
     epoch_sequences,
     family_profile,
     length_profile,
+    pin_set_profile,
     train_generator,
 )
-from ckt.gen.tokens import encode
 from ckt.gen.vocab import Vocab
 from ckt.netlist.parse_spectre import parse_spectre
 from tests.gen.small_circuits import all_circuits, circuit
@@ -64,6 +65,12 @@ def test_loss_falls_and_checkpoints_are_written(tmp_path: Path) -> None:
         held = {vocab.device(i)[0] for i in encode(c.netlist, c.ckt_type, c.ports, vocab) if vocab.kind(i) == "device"}
         assert held <= set(families[c.ckt_type])
     assert last_profiles.families == {}
+    # ... and the pin sets they put on one net (a source on its bulk...), the only ties the sampler allows
+    pin_sets = best_profiles.pin_sets
+    assert {t: [[f, list(p)] for f, p in v] for t, v in pin_sets.items()} == pin_set_profile(result.corpus.train, vocab)
+    assert ("NM", ("s", "b")) in pin_sets["Opamp"]
+    assert all(len(pins) >= 2 for sets in pin_sets.values() for _, pins in sets)
+    assert last_profiles.pin_sets == {}
 
 
 def test_progress_line_every_n_batches() -> None:
