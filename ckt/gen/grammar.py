@@ -16,7 +16,8 @@ and allows a token only when
   none is open: every device has all its pins, every internal net touches two devices and a
   non-gate terminal (``dangling``, ``gate-only``), the type's ports are there (``ports``, a supply
   among them: ``supply``); ``connected`` holds for any walk;
-* a new device is of a family the type may use (``Grammar(families=...)``; all by default).
+* a new device is of a family the type may use (``Grammar(families=...)``; all by default), and an
+  edge puts on one net only pin sets the type ties (``Grammar(pin_sets=...)``; all by default).
 
 Length is reserved with ``_cost``: the exact length of one concrete completion, so it is never too
 optimistic. The completion goes to each missing port and dangling net through a new two-pin (or
@@ -112,10 +113,14 @@ class Grammar:
             listed (or None) may use every family. A generator passes the families its training
             circuits of each type use, so that no mirror gets a PFD or op-amp an XOR gate that no real
             one has.
+        pin_sets: per type, the ``(family, pins)`` sets of two or more pins its circuits may put on
+            one net (``("NM", ("s", "b"))``); a listed type may tie no other set (except those
+            ``_restricted`` takes back so that every device can close), a type not listed any set
+            the device rules allow. A generator passes the sets its training circuits tie.
 
     Raises:
-        ModelConfigError: ``families`` names an unknown family, or leaves a type no family that
-            can carry a net onward (the completion needs one).
+        ModelConfigError: ``families`` or ``pin_sets`` names an unknown family (or pin), or leaves
+            a type no family that can carry a net onward (the completion needs one).
     """
 
     def __init__(self, vocab: Vocab, max_len: int = 1024, canonical: bool = False,

@@ -243,9 +243,12 @@ def test_a_type_restricted_to_some_families_walks_valid_circuits_of_only_those(v
         Grammar(vocab, families={"Opamp": ("C",)})
 
 
+MOS_TIES = [("NM", ("s", "b")), ("NM", ("d", "g")), ("PM", ("s", "b")), ("PM", ("d", "g"))]
+
+
 def test_a_type_restricted_to_some_pin_sets_ties_only_those_and_still_finishes(vocab: Vocab) -> None:
     rng = np.random.default_rng(7)
-    mos = [("NM", ("s", "b")), ("NM", ("d", "g")), ("PM", ("s", "b")), ("PM", ("d", "g"))]
+    mos = MOS_TIES
     sets = {"Opamp": mos, "Mirror": []}
     g = Grammar(vocab, max_len=96, pin_sets=sets)
     legal = {t: {(f.name, tuple(p for i, p in enumerate(f.pins) if m >> i & 1))
@@ -307,11 +310,13 @@ def test_many_random_masked_walks_always_finish_valid(vocab: Vocab) -> None:
 def test_the_cost_always_has_a_step_down_and_rises_by_at_most_delta(vocab: Vocab) -> None:
     """On every state of random walks: some token lowers the completion cost by one or more (so the
     grammar cannot dead-end), no token raises it by more than ``_DELTA`` (so loose steps may skip the
-    length check), and trying one token per class (``_classes``) masks what trying every token does."""
+    length check), and trying one token per class (``_classes``) masks what trying every token does;
+    also when every type may tie only a MOSFET's source to its bulk and its drain to its gate."""
     rng = np.random.default_rng(3)
     rises = []
-    for max_len, walks in ((40, 5), (400, 2)):
-        g = Grammar(vocab, max_len=max_len)
+    tied = {t: MOS_TIES for t in vocab.types}
+    for max_len, walks, pin_sets in ((40, 5, None), (400, 2, None), (40, 3, tied), (120, 2, tied)):
+        g = Grammar(vocab, max_len=max_len, pin_sets=pin_sets)
         for w in range(walks):
             state = g.start(vocab.types[(7 * w + max_len) % len(vocab.types)])
             while not state.finished:
