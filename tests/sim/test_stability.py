@@ -141,3 +141,16 @@ def test_subprocess_backend_fixed_window_and_poles(executor):
     assert ms.values == {"stable": 1.0, "rhp_poles": 0.0}
     unstable = measure(tb, {"cc": "3n"}, executor)
     assert unstable.values["rhp_poles"] == 2.0 and unstable.values["stable"] == 0.0
+
+
+@pytest.mark.parametrize("params", [{}, {"cm2": "0.05p"}])
+def test_subprocess_backend_runs_the_scaled_follower_window_as_the_shared_one(params, executor):
+    """The scaled window is a .control script: ngspice -b writes its plot and quits (it used to exit
+    1, "no simulations run", so every design read as not closed-loop stable)."""
+    runs = {backend: measure(OpAmpTestbench(DATA / "nested_miller.cir", "nmc", vdd=1.8, cload=10e-12,
+                                            backend=backend, metric_names=("stable", "tail_pp_v")), params, executor)
+            for backend in ("shared", "subprocess")}
+    assert runs["subprocess"].missing == {} and runs["shared"].missing == {}
+    assert runs["subprocess"].values["stable"] == runs["shared"].values["stable"] == (0.0 if params else 1.0)
+    tail = runs["shared"].values["tail_pp_v"]
+    assert runs["subprocess"].values["tail_pp_v"] == pytest.approx(tail, rel=1e-6, abs=1e-9)

@@ -22,10 +22,12 @@ from ckt.errors import SimulatorNotFoundError
 from ckt.sim.backends.locate import NGSPICE_ENV, fix_for, ngspice_binary
 from ckt.sim.backends.shared import NUM_THREADS
 from ckt.sim.backends.vectors import scale_to_real
-from ckt.sim.decktext import has_control_block, meas_names
+from ckt.sim.decktext import has_control_block, meas_names, without_control
 from ckt.sim.lifeline import die_with_parent
 from ckt.sim.log import read_log
 from ckt.sim.result import SimJob, SimResult, Status
+
+_ANALYSIS_RE = re.compile(r"\s*\.(op|ac|dc|tran|noise|pz|tf|sens|disto|four)(\s|$)", re.IGNORECASE)
 
 # What batch mode prints about its own mechanics, never about the deck.
 _BATCH_NOISE_RE = re.compile(r"^No \.measure possible|^Remove rawfile|^select interactive")
@@ -123,6 +125,22 @@ def _with_run_control(deck: str) -> str:
     return "\n".join([*lines[:end], ".control", "run", "quit", ".endc", *lines[end:]]) + "\n"
 
 
+def _script_ended(deck: str, raw: str | None) -> str:
+    """A deck whose analyses all run in its own ``.control`` script (the op-amp testbench's scaled
+    follower), ended as the shared backend ends it: the plot the script leaves current written to
+    the file ``raw`` in ngspice's working directory (when vectors are wanted) and ``quit``, since
+    batch mode would otherwise go on to run a deck with no analysis of its own and exit 1 ("no
+    simulations run"), and writes no raw file for a script's analyses. Any other deck is returned
+    as it is."""
+    if not has_control_block(deck) or any(_ANALYSIS_RE.match(line) for line in without_control(deck).splitlines()):
+        return deck
+    lines = deck.rstrip("\n").splitlines()
+    ends = [i for i, line in enumerate(lines) if re.match(r"\.endc(\s|$)", line.strip().lower())]
+    if not ends:
+        return deck
+    return "\n".join([*lines[:ends[-1]], *([f"write {raw}"] if raw else []), "quit", *lines[ends[-1]:]]) + "\n"
+
+
 def _write_spiceinit(folder: Path) -> None:
     """A ``.spiceinit`` in ngspice's working directory: the user's own, plus one thread.
 
@@ -155,14 +173,14 @@ def run_subprocess(job: SimJob, *, scratch: str | None = None, executable: str |
         logs: list[str] = []
         rc: int | None = 0
         if not job.vectors or meas_names(job.deck):
-            deck_path.write_text(_with_run_control(job.deck))
+            deck_path.write_text(_with_run_control(_script_ended(job.deck, None)))
             rc, out = _run(exe, deck_path, [], job.timeout_s)
             logs.append(out)
         vectors: dict[str, dict[str, np.ndarray]] = {}
         if job.vectors and rc == 0:
             remaining = job.timeout_s - (time.perf_counter() - start)
             raw = Path(tmp) / "out.raw"
-            deck_path.write_text(job.deck if job.deck.endswith("\n") else job.deck + "\n")
+            deck_path.write_text(_script_ended(job.deck if job.deck.endswith("\n") else job.deck + "\n", raw.name))
             rc, out = _run(exe, deck_path, ["-r", str(raw)], max(remaining, 0.001))
             logs.append(out)
             if rc == 0 and raw.exists():
