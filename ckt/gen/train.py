@@ -260,9 +260,9 @@ def family_profile(circuits: Sequence[Circuit], vocab: Vocab) -> dict[str, list[
 def pin_set_profile(circuits: Sequence[Circuit], vocab: Vocab) -> dict[str, list[list]]:
     """Per circuit type, the pin sets of two or more pins that ``circuits`` of that type put on one
     net, as ``[family, [pins]]`` (``["NM", ["s", "b"]]``: a source tied to its bulk). The sampler's
-    grammar lets a generated circuit of the type tie only these: a free-running model ties an
-    NMOS's gate, source and bulk together in one op-amp device in ten, which no real op-amp does,
-    and such dead devices are what leave a sample without a DC operating point."""
+    grammar lets a generated circuit of the type tie only these: left free, the shipped model tied
+    gate, source and bulk (an always-off device) or drain, source and bulk in about one op-amp
+    MOSFET in ten, which no real op-amp does."""
     sets: dict[str, set[tuple[str, tuple[str, ...]]]] = {}
     for c in circuits:
         sets.setdefault(c.ckt_type, set()).update(ties(encode(c.netlist, c.ckt_type, c.ports, vocab), vocab))
