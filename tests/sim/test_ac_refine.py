@@ -109,6 +109,7 @@ def test_bundled_opamps_match_the_dense_sweep(netlist, dut, pdk, vdd, executor) 
     {"two": 1},                                   # two poles, second above the crossover
     {"two": 1, "c2": 2e-12},                      # second pole below the crossover: small margin
     {"two": 1, "gm": 1e-9},                       # gain below unity: no 0 dB crossing at all
+    {"two": 1, "gm": 0},                          # an output that never moves: a dead design, not an error
 ])
 def test_pole_cases_match_the_dense_sweep(params, tmp_path: Path, executor) -> None:
     path = tmp_path / "amp.cir"
@@ -125,3 +126,5 @@ def test_pole_cases_match_the_dense_sweep(params, tmp_path: Path, executor) -> N
         assert math.isclose(refined.values["pm_deg"], 90, abs_tol=0.1)
     if params.get("gm") == 1e-9:
         assert "ugbw" in refined.missing
+    if params.get("gm") == 0:
+        assert refined.status != "error" and "exactly zero" in refined.missing["gain_db"]
