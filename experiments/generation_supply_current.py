@@ -25,13 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ckt.errors import ExportError  # noqa: E402
-from ckt.gen.dcop import dc_deck  # noqa: E402
+from ckt.gen.dcop import dc_operating_points  # noqa: E402
 from ckt.gen.generate import draw  # noqa: E402
 from ckt.gen.rules import check_circuit  # noqa: E402
 from ckt.gen.train import read_analoggenie  # noqa: E402
 from ckt.sim.executor import make_executor  # noqa: E402
-from ckt.sim.result import SimJob  # noqa: E402
 
 TYPES = ("Opamp", "Mirror")
 BOUNDS_A = (0.1, 1.0)
@@ -39,17 +37,11 @@ BOUNDS_A = (0.1, 1.0)
 
 def largest_source_currents(circuits, workers: int) -> list[float]:
     """Per circuit whose DC deck converges: the largest |current| of any bench source (A)."""
-    decks = []
-    for netlist, ports in circuits:
-        try:
-            decks.append(dc_deck(netlist, ports))
-        except ExportError:
-            continue
     with make_executor("local", workers=workers) as executor:
-        results = executor.map([SimJob(deck=d, vectors=True, timeout_s=20.0) for d in decks])
+        results = dc_operating_points(circuits, executor=executor, vectors=True)
     out = []
     for r in results:
-        if r.ok:
+        if r is not None and r.ok:
             plot = next(iter(r.vectors.values()))
             out.append(max([abs(float(np.real(v[0]))) for k, v in plot.items() if k.startswith("i(vdc_")] or [0.0]))
     return out

@@ -41,7 +41,7 @@ from ckt.netlist.write import write_spice
 from ckt.pdk.bind import bind
 from ckt.pdk.registry import Pdk, get_pdk
 from ckt.sim.analyses import Op, Options, statements
-from ckt.sim.result import SimJob
+from ckt.sim.result import SimJob, SimResult
 
 if TYPE_CHECKING:
     from ckt.sim.executor_base import Executor
@@ -142,21 +142,30 @@ def dc_deck(netlist: Netlist, ports: Iterable[str], pdk: str | Pdk = "ptm180") -
     return write_spice(bind(deck, pdk))
 
 
-def dc_converges(circuits: Sequence[tuple[Netlist, Iterable[str]]], pdk: str | Pdk = "ptm180",
-                 executor: Executor | None = None, timeout_s: float = 20.0) -> list[bool]:
-    """Per ``(netlist, ports)``: whether ngspice finds the DC operating point of its ``dc_deck``
-    (False when the simulation fails or times out, or the circuit holds a device the check cannot
-    size). The decks run as one batch, in parallel on the executor's workers."""
+def dc_operating_points(circuits: Sequence[tuple[Netlist, Iterable[str]]], pdk: str | Pdk = "ptm180",
+                        executor: Executor | None = None, timeout_s: float = 20.0,
+                        vectors: bool = False) -> list[SimResult | None]:
+    """Per ``(netlist, ports)``: ngspice's result for its ``dc_deck`` (with the operating point's
+    vectors when ``vectors``), or None when the circuit holds a device the check cannot size. The
+    decks run as one batch, in parallel on the executor's workers."""
     decks: list[str | None] = []
     for netlist, ports in circuits:
         try:
             decks.append(dc_deck(netlist, ports, pdk))
         except ExportError:
             decks.append(None)
-    jobs = [SimJob(deck=d, timeout_s=timeout_s) for d in decks if d is not None]
+    jobs = [SimJob(deck=d, timeout_s=timeout_s, vectors=vectors) for d in decks if d is not None]
     if executor is None:
         from ckt.sim.executor import default_executor
 
         executor = default_executor()
     results = iter(executor.map(jobs) if jobs else [])
-    return [d is not None and next(results).ok for d in decks]
+    return [next(results) if d is not None else None for d in decks]
+
+
+def dc_converges(circuits: Sequence[tuple[Netlist, Iterable[str]]], pdk: str | Pdk = "ptm180",
+                 executor: Executor | None = None, timeout_s: float = 20.0) -> list[bool]:
+    """Per ``(netlist, ports)``: whether ngspice finds the DC operating point of its ``dc_deck``
+    (False when the simulation fails or times out, or the circuit holds a device the check cannot
+    size)."""
+    return [r is not None and r.ok for r in dc_operating_points(circuits, pdk, executor, timeout_s)]

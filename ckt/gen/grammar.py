@@ -62,6 +62,11 @@ def _bits(mask: int) -> int:
     return bin(mask).count("1")
 
 
+def _split(illegal: Sequence[bool], r: int) -> int | None:
+    """The first legal part ``m`` of pin mask ``r`` whose rest ``r & ~m`` is legal too (None: none)."""
+    return next((m for m in range(1, r) if m & r == m and not illegal[m] and not illegal[r & ~m]), None)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class _Req:
     """A type's port requirement over port token ids: needs as (matching ids, minimum, conducting)."""
@@ -209,7 +214,7 @@ class Grammar:
         full = self.full[k]
         out = [shorts[m] or (_bits(m) >= 2 and m not in allowed) for m in range(full + 1)]
         for r in sorted(range(1, full + 1), key=_bits):
-            if not out[r] or any(m & r == m and not out[m] and not out[r & ~m] for m in range(1, r)):
+            if not out[r] or _split(out, r) is not None:
                 continue
             parts = [(max(_bits(m), _bits(r & ~m)), m, r & ~m) for m in range(1, r)
                      if m & r == m and not shorts[m] and not shorts[r & ~m]]
@@ -231,13 +236,7 @@ class Grammar:
                     if m & r == m and not ill[m]:
                         arr[edge_of[m]] = True
                 subs.append(arr)
-            parts = {}
-            for r in range(1, full + 1):
-                if ill[r]:
-                    for m in range(1, r):
-                        if m & r == m and not ill[m] and not ill[r & ~m]:
-                            parts[r] = m
-                            break
+            parts = {r: part for r in range(1, full + 1) if ill[r] and (part := _split(ill, r)) is not None}
             hop.append(any(m & full == m and not ill[m] and not ill[full & ~m]
                            and m & cond & ~gate and (full & ~m) & cond & ~gate for m in range(1, full)))
             seen = {}

@@ -22,12 +22,11 @@ from ckt.errors import SimulatorNotFoundError
 from ckt.sim.backends.locate import NGSPICE_ENV, fix_for, ngspice_binary
 from ckt.sim.backends.shared import NUM_THREADS
 from ckt.sim.backends.vectors import scale_to_real
+from ckt.sim.deckpolicy import ANALYSES
 from ckt.sim.decktext import has_control_block, meas_names, without_control
 from ckt.sim.lifeline import die_with_parent
 from ckt.sim.log import read_log
 from ckt.sim.result import SimJob, SimResult, Status
-
-_ANALYSIS_RE = re.compile(r"\s*\.(op|ac|dc|tran|noise|pz|tf|sens|disto|four)(\s|$)", re.IGNORECASE)
 
 # What batch mode prints about its own mechanics, never about the deck.
 _BATCH_NOISE_RE = re.compile(r"^No \.measure possible|^Remove rawfile|^select interactive")
@@ -132,7 +131,9 @@ def _script_ended(deck: str, raw: str | None) -> str:
     batch mode would otherwise go on to run a deck with no analysis of its own and exit 1 ("no
     simulations run"), and writes no raw file for a script's analyses. Any other deck is returned
     as it is."""
-    if not has_control_block(deck) or any(_ANALYSIS_RE.match(line) for line in without_control(deck).splitlines()):
+    dot_commands = {line.split()[0][1:].lower() for line in without_control(deck).splitlines()
+                    if line.strip().startswith(".")}
+    if not has_control_block(deck) or dot_commands & ANALYSES:
         return deck
     lines = deck.rstrip("\n").splitlines()
     ends = [i for i, line in enumerate(lines) if re.match(r"\.endc(\s|$)", line.strip().lower())]
